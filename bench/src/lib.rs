@@ -1,0 +1,1 @@
+//! Benchmarks and the load generator for hallq live in `benches/` and `src/bin/`.

@@ -1,0 +1,154 @@
+//! Commands: everything that can happen in a hall, as plain data.
+
+use hallq_client::types::{ItemCode, Lane, Phone, Post, Rating, StaffId, TicketNo, WindowNo};
+use serde::{Deserialize, Serialize};
+
+/// A business day, as `yyyymmdd` (20261122). Ticket numbers restart with
+/// each one (SPEC §2 item 11).
+pub type BusinessDay = u32;
+
+/// Where a window sends its current ticket (首问负责: a referral keeps the
+/// visitor's original issue time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferTarget {
+    /// To the line of another item, in the ticket's lane, at the place its
+    /// original issue time gives it.
+    Item(ItemCode),
+    /// To one window, which takes it before its other lines.
+    Window(WindowNo),
+}
+
+/// One thing that happens in a hall. Applied by [`super::Hall::apply`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Starts a business day: ticket numbers restart, tickets left over
+    /// from an earlier day expire, windows close and staff are logged out.
+    BeginDay {
+        /// The day, `yyyymmdd`; must be later than the current one.
+        day: BusinessDay,
+    },
+    /// Closing time (seed 000 §四(八)5): no new walk-in or priority tickets;
+    /// everyone already waiting is still served. Appointments still check in.
+    CloseIssuing,
+    /// Undoes [`Command::CloseIssuing`] (extended hours, a mistake).
+    OpenIssuing,
+    /// A kiosk issues a ticket (DB33/T 2036.4 §7.3.4).
+    Issue {
+        /// The item the visitor comes for.
+        item: ItemCode,
+        /// Appointment, priority (with its reason) or walk-in.
+        lane: Lane,
+        /// For SMS notifications, if the visitor gave one.
+        phone: Option<Phone>,
+    },
+    /// The window calls the next ticket by the call policy.
+    CallNext {
+        /// The calling window.
+        window: WindowNo,
+    },
+    /// The window calls one waiting ticket by its number.
+    CallTicket {
+        /// The calling window.
+        window: WindowNo,
+        /// The waiting ticket to call.
+        ticket: TicketNo,
+    },
+    /// Announces the window's called ticket again.
+    Recall {
+        /// The window.
+        window: WindowNo,
+    },
+    /// The called visitor arrived; service starts.
+    Start {
+        /// The window.
+        window: WindowNo,
+    },
+    /// Service is done, optionally rated 1–5 by the visitor.
+    Finish {
+        /// The window.
+        window: WindowNo,
+        /// 好差评, if given.
+        rating: Option<Rating>,
+    },
+    /// The called visitor did not come (过号).
+    NoShow {
+        /// The window.
+        window: WindowNo,
+    },
+    /// A no-show visitor came back: back into their line, a few places
+    /// behind its head.
+    Reinstate {
+        /// The no-show ticket.
+        ticket: TicketNo,
+    },
+    /// The window hands its current ticket to another item or window.
+    Transfer {
+        /// The window.
+        window: WindowNo,
+        /// Where the ticket goes.
+        to: TransferTarget,
+    },
+    /// 暂停办理: the window takes no calls until resumed.
+    Pause {
+        /// The window.
+        window: WindowNo,
+        /// Shown to visitors ("午休", "系统故障").
+        reason: String,
+    },
+    /// The paused window takes calls again.
+    Resume {
+        /// The window.
+        window: WindowNo,
+    },
+    /// The window opens for service.
+    OpenWindow {
+        /// The window.
+        window: WindowNo,
+    },
+    /// The window closes (it must not have a current ticket).
+    CloseWindow {
+        /// The window.
+        window: WindowNo,
+    },
+    /// A staff member logs in at the window on post A or B (AB岗).
+    LogIn {
+        /// The window.
+        window: WindowNo,
+        /// Who.
+        staff: StaffId,
+        /// A or B.
+        post: Post,
+    },
+    /// The staff member at the window logs out.
+    LogOut {
+        /// The window.
+        window: WindowNo,
+    },
+}
+
+impl Command {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::BeginDay { .. } => "begin_day",
+            Command::CloseIssuing => "close_issuing",
+            Command::OpenIssuing => "open_issuing",
+            Command::Issue { .. } => "issue",
+            Command::CallNext { .. } => "call_next",
+            Command::CallTicket { .. } => "call_ticket",
+            Command::Recall { .. } => "recall",
+            Command::Start { .. } => "start",
+            Command::Finish { .. } => "finish",
+            Command::NoShow { .. } => "no_show",
+            Command::Reinstate { .. } => "reinstate",
+            Command::Transfer { .. } => "transfer",
+            Command::Pause { .. } => "pause",
+            Command::Resume { .. } => "resume",
+            Command::OpenWindow { .. } => "open_window",
+            Command::CloseWindow { .. } => "close_window",
+            Command::LogIn { .. } => "log_in",
+            Command::LogOut { .. } => "log_out",
+        }
+    }
+}

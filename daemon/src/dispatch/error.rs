@@ -1,0 +1,145 @@
+//! Why a command was refused. Every refusal leaves the hall unchanged.
+
+use hallq_client::types::{ItemCode, TicketNo, WindowNo};
+use hallq_client::views::TicketState;
+
+/// A command the hall cannot carry out, with a stable code for clients
+/// ([`DispatchError::code`]) and a message for people.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DispatchError {
+    /// The hall's configuration is inconsistent.
+    #[error("invalid hall: {0}")]
+    InvalidSpec(String),
+    /// No business day has begun yet.
+    #[error("the hall has not begun a business day")]
+    NoBusinessDay,
+    /// A day must be later than the current one.
+    #[error("business day {requested} is not after the current day {current}")]
+    DayNotLater {
+        /// The current day.
+        current: u32,
+        /// The day asked for.
+        requested: u32,
+    },
+    /// No item with this code.
+    #[error("the hall has no item {0}")]
+    UnknownItem(ItemCode),
+    /// No window with this number.
+    #[error("the hall has no window {0}")]
+    UnknownWindow(WindowNo),
+    /// No ticket with this number today.
+    #[error("there is no ticket {0} today")]
+    UnknownTicket(TicketNo),
+    /// The item's daily cap is reached.
+    #[error("item {item} has reached its daily limit of {cap} tickets")]
+    DailyCapReached {
+        /// The item.
+        item: ItemCode,
+        /// Its cap.
+        cap: u32,
+    },
+    /// Closing time: no new walk-in or priority tickets.
+    #[error("the hall has closed for new tickets today; visitors already waiting will be served")]
+    IssuingClosed,
+    /// The window is closed or paused.
+    #[error("window {window} is {state}, not open")]
+    WindowNotOpen {
+        /// The window.
+        window: WindowNo,
+        /// "closed" or "paused".
+        state: &'static str,
+    },
+    /// The window is already in the state asked for.
+    #[error("window {window} is already {state}")]
+    WindowAlready {
+        /// The window.
+        window: WindowNo,
+        /// "open", "paused", "closed".
+        state: &'static str,
+    },
+    /// The window still has a ticket called or in service.
+    #[error("window {window} still has ticket {ticket}: finish it, mark it a no-show or transfer it first")]
+    WindowBusy {
+        /// The window.
+        window: WindowNo,
+        /// Its current ticket.
+        ticket: TicketNo,
+    },
+    /// The window has no current ticket.
+    #[error("window {0} has no current ticket")]
+    NoCurrentTicket(WindowNo),
+    /// Nothing this window serves is waiting.
+    #[error("no ticket is waiting for window {0}")]
+    NothingWaiting(WindowNo),
+    /// The ticket is not in the state the command needs.
+    #[error("ticket {ticket} is {state:?}, not {expected}")]
+    WrongTicketState {
+        /// The ticket.
+        ticket: TicketNo,
+        /// Its state.
+        state: TicketState,
+        /// What the command needs.
+        expected: &'static str,
+    },
+    /// The window does not serve the ticket's item.
+    #[error("window {window} does not serve item {item}")]
+    NotServedHere {
+        /// The window.
+        window: WindowNo,
+        /// The item.
+        item: ItemCode,
+    },
+    /// A transfer to where the ticket already is.
+    #[error("ticket {0} is already in that line")]
+    SameLine(TicketNo),
+    /// A transfer to a window that is closed.
+    #[error("window {0} is closed and cannot take a transferred ticket")]
+    TargetClosed(WindowNo),
+    /// Someone is already logged in at the window.
+    #[error("staff {staff} is already logged in at window {window}; log out first")]
+    StaffAlreadyLoggedIn {
+        /// The window.
+        window: WindowNo,
+        /// Who.
+        staff: String,
+    },
+    /// Nobody is logged in at the window.
+    #[error("nobody is logged in at window {0}")]
+    NoStaff(WindowNo),
+    /// A text field is too long.
+    #[error("{field} is too long: at most {max} characters")]
+    TooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its limit.
+        max: usize,
+    },
+}
+
+impl DispatchError {
+    /// A stable, machine-readable code: clients and scripts match on it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DispatchError::InvalidSpec(_) => "invalid_spec",
+            DispatchError::NoBusinessDay => "no_business_day",
+            DispatchError::DayNotLater { .. } => "day_not_later",
+            DispatchError::UnknownItem(_) => "unknown_item",
+            DispatchError::UnknownWindow(_) => "unknown_window",
+            DispatchError::UnknownTicket(_) => "unknown_ticket",
+            DispatchError::DailyCapReached { .. } => "daily_cap_reached",
+            DispatchError::IssuingClosed => "issuing_closed",
+            DispatchError::WindowNotOpen { .. } => "window_not_open",
+            DispatchError::WindowAlready { .. } => "window_already",
+            DispatchError::WindowBusy { .. } => "window_busy",
+            DispatchError::NoCurrentTicket(_) => "no_current_ticket",
+            DispatchError::NothingWaiting(_) => "nothing_waiting",
+            DispatchError::WrongTicketState { .. } => "wrong_ticket_state",
+            DispatchError::NotServedHere { .. } => "not_served_here",
+            DispatchError::SameLine(_) => "same_line",
+            DispatchError::TargetClosed(_) => "target_closed",
+            DispatchError::StaffAlreadyLoggedIn { .. } => "staff_already_logged_in",
+            DispatchError::NoStaff(_) => "no_staff",
+            DispatchError::TooLong { .. } => "too_long",
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Events: what a command changed. The journal stores them; replaying them
+//! through [`super::Hall::replay`] rebuilds the hall exactly. Displays, the
+//! notification outbox and statistics are all derived from them.
+
+use hallq_client::types::{
+    Lane, Phone, Post, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
+};
+use serde::{Deserialize, Serialize};
+
+use super::command::{BusinessDay, TransferTarget};
+
+/// A ticket was issued (DB33/T 2036.4 §7.3.4: the visitor is told their
+/// number, how many wait ahead and which windows serve them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issued {
+    /// The new ticket's id.
+    pub ticket: TicketId,
+    /// Its printed number.
+    pub number: TicketNo,
+    /// Its lane.
+    pub lane: Lane,
+    /// For SMS, if given.
+    pub phone: Option<Phone>,
+    /// People ahead of it in its item's line.
+    pub position: u32,
+    /// The open windows serving its item, by number.
+    pub windows: Vec<WindowNo>,
+    /// Estimated wait: position × average service time ÷ open windows;
+    /// `None` while no window serving the item is open.
+    pub eta_secs: Option<u32>,
+    /// DB33/T 2036.4 §7.3.5 already holds at issue: the issue message says
+    /// "come to the waiting area" and no separate reminder follows.
+    pub approaching: bool,
+}
+
+/// Something that happened in a hall, at instant `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A business day began; tickets of the old day that were still open
+    /// expired, windows closed, staff were logged out.
+    DayBegun {
+        /// `yyyymmdd`.
+        day: BusinessDay,
+        /// How many tickets expired.
+        expired: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// Walk-in issuing stopped (closing time).
+    IssuingClosed {
+        /// When.
+        at: Timestamp,
+    },
+    /// Walk-in issuing resumed.
+    IssuingOpened {
+        /// When.
+        at: Timestamp,
+    },
+    /// A ticket was issued.
+    Issued {
+        /// The ticket.
+        issued: Issued,
+        /// When.
+        at: Timestamp,
+    },
+    /// §7.3.5: the ticket's position fell below the reminder threshold for
+    /// the first time.
+    Approaching {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// People ahead of it now.
+        position: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// §7.3.6: a ticket was called to a window.
+    Called {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window.
+        window: WindowNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// The called ticket was announced again.
+    Recalled {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window.
+        window: WindowNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// Service started.
+    Started {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window.
+        window: WindowNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// Service finished.
+    Finished {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window.
+        window: WindowNo,
+        /// Who served, if logged in.
+        staff: Option<StaffId>,
+        /// The visitor's rating, if given.
+        rating: Option<Rating>,
+        /// When.
+        at: Timestamp,
+    },
+    /// The called visitor did not come.
+    NoShow {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window.
+        window: WindowNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// A no-show went back into its line.
+    Reinstated {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// People ahead of it now.
+        position: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// A window handed its current ticket on.
+    Transferred {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number (unchanged: the visitor keeps their slip).
+        number: TicketNo,
+        /// The window that handed it on.
+        from: WindowNo,
+        /// Where it went.
+        to: TransferTarget,
+        /// People ahead of it in its new line.
+        position: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// A window opened.
+    WindowOpened {
+        /// The window.
+        window: WindowNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// A window closed.
+    WindowClosed {
+        /// The window.
+        window: WindowNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// A window paused.
+    WindowPaused {
+        /// The window.
+        window: WindowNo,
+        /// Why, for the display.
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A paused window resumed.
+    WindowResumed {
+        /// The window.
+        window: WindowNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// Staff logged in at a window.
+    StaffLoggedIn {
+        /// The window.
+        window: WindowNo,
+        /// Who.
+        staff: StaffId,
+        /// A or B.
+        post: Post,
+        /// When.
+        at: Timestamp,
+    },
+    /// Staff logged out of a window.
+    StaffLoggedOut {
+        /// The window.
+        window: WindowNo,
+        /// Who.
+        staff: StaffId,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl Event {
+    /// When it happened.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Event::DayBegun { at, .. }
+            | Event::IssuingClosed { at }
+            | Event::IssuingOpened { at }
+            | Event::Issued { at, .. }
+            | Event::Approaching { at, .. }
+            | Event::Called { at, .. }
+            | Event::Recalled { at, .. }
+            | Event::Started { at, .. }
+            | Event::Finished { at, .. }
+            | Event::NoShow { at, .. }
+            | Event::Reinstated { at, .. }
+            | Event::Transferred { at, .. }
+            | Event::WindowOpened { at, .. }
+            | Event::WindowClosed { at, .. }
+            | Event::WindowPaused { at, .. }
+            | Event::WindowResumed { at, .. }
+            | Event::StaffLoggedIn { at, .. }
+            | Event::StaffLoggedOut { at, .. } => *at,
+        }
+    }
+}

@@ -1,0 +1,1290 @@
+//! The dispatch core: one hall's state and every operation on it, as a pure
+//! state machine. No tokio, no I/O, no clock: the instant is an argument.
+//!
+//! [`Hall::apply`] takes a [`Command`] and the instant it happens at and
+//! answers with the [`Event`]s it caused, or a [`DispatchError`] that left the
+//! hall unchanged. State changes *only* by applying events
+//! ([`Hall::replay`]), so replaying a journal of events through a fresh hall
+//! rebuilds the very same state.
+//!
+//! # The call policy
+//!
+//! When window W calls the next ticket ([`Command::CallNext`]), it takes, in
+//! this order:
+//!
+//! 1. **Referrals to W.** Tickets transferred to W by number (首问负责) wait in
+//!    W's own line, ordered by their original issue time; W takes them first.
+//! 2. **Overdue tickets (the starvation bound).** Among the heads of the lines
+//!    W may take from, any head that has waited `max_wait_secs` or longer
+//!    goes first, the longest-waiting first. A line's head is its oldest
+//!    ticket, so every ticket, in every lane and item, is called at most
+//!    `max_wait_secs` after reaching its line's head by the next open window
+//!    serving it — no ticket starves, whatever the lanes and balancing prefer.
+//! 3. **Lanes** (DB33/T 2036.4 §7.3.2): appointments, then priority (elderly,
+//!    disabled, pregnant, green channel), then walk-ins. If the hall sets
+//!    `walk_in_every = N`, a window that has made N priority calls in a row
+//!    while walk-ins it could take were waiting takes one walk-in next.
+//! 4. **Balancing across items** (§7.3.3 均衡窗口办件数量): within the chosen
+//!    lane, the item whose backlog (all its waiting tickets) per open window
+//!    serving it is largest. An item only W serves counts its whole backlog
+//!    against W, so W does not let it pile up while taking tickets other
+//!    windows could take. Ties go to the item whose head ticket is older.
+//! 5. **First come, first served** within an item and lane: always the head.
+//!
+//! W may take from the items it serves (every item if it is universal, 无差别
+//! 窗口); a fallback window (兜底窗口) may also take a green-channel ticket at
+//! the head of the priority lane of any item. Paused and closed windows are
+//! offered nothing and do not count as open.
+//!
+//! # Positions and reminders
+//!
+//! A ticket's *position* is the number of people ahead of it in its item's
+//! line: every ticket of the item in an earlier lane, plus those ahead of it
+//! in its own lane (for a referral: ahead of it in the window's own line).
+//! §7.3.5: the first time a ticket's position falls below
+//! `reminder_factor × open windows serving its item`, it gets one
+//! [`Event::Approaching`]; if that already holds at issue, the
+//! [`Event::Issued`] says so instead. The tickets below the threshold are a
+//! prefix of the line, so after each change only that prefix (a handful of
+//! tickets) is checked, never the whole line.
+//!
+//! Lines are order-statistic trees ([`queue::OrderedQueue`]), so every
+//! operation costs O(log n) in the waiting tickets n, times small factors
+//! bounded by the configuration (items I ≤ 26, windows W, the reminder
+//! prefix k = ⌈factor × open windows⌉); each command says its cost.
+
+mod command;
+mod error;
+mod event;
+pub mod queue;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+use hallq_client::types::{
+    ItemCode, Lane, Phone, Post, PriorityReason, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
+};
+use hallq_client::views::{
+    HallView, ItemView, TicketState, WaitingTicket, WindowState, WindowView,
+};
+use serde::{Deserialize, Serialize};
+
+pub use command::{BusinessDay, Command, TransferTarget};
+pub use error::DispatchError;
+pub use event::{Event, Issued};
+pub use spec::{HallSpec, ItemSpec, WindowSpec};
+
+use queue::OrderedQueue;
+
+/// Longest pause reason accepted, in characters.
+pub const MAX_REASON_CHARS: usize = 64;
+
+/// Lane ranks, as indices into per-lane tables (0 is appointments).
+const PRIORITY: usize = 1;
+const WALK_IN: usize = 2;
+
+/// A ticket's place in a line. Tickets are ordered by `issue` (the hall-wide
+/// issue counter, so first come first served); a reinstated no-show takes
+/// the `issue` of the ticket it goes behind and a `behind` counter that puts
+/// it after that ticket and after anyone reinstated there before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Place {
+    issue: u64,
+    behind: u64,
+}
+
+/// Which line a waiting ticket is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// Its item's line, in a lane (item index, lane rank).
+    Item(usize, usize),
+    /// A window's own line of referrals (window index).
+    Window(usize),
+}
+
+#[derive(Debug, Clone)]
+struct Ticket {
+    number: TicketNo,
+    /// Index into `Hall::items`; changes when transferred to another item.
+    item: usize,
+    lane: Lane,
+    phone: Option<Phone>,
+    issued_at: Timestamp,
+    /// When its place in line counts from, for the starvation bound.
+    waiting_since: Timestamp,
+    state: TicketState,
+    place: Place,
+    /// Set while the ticket waits.
+    line: Option<Line>,
+    /// §7.3.5 reminder already given (at most once per ticket).
+    reminded: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    spec: ItemSpec,
+    lanes: [OrderedQueue<Place, TicketId>; Lane::COUNT],
+    open_windows: u32,
+    /// Today's tickets by sequence number − 1.
+    by_seq: Vec<TicketId>,
+}
+
+impl Item {
+    fn waiting(&self) -> usize {
+        self.lanes.iter().map(OrderedQueue::len).sum()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Window {
+    spec: WindowSpec,
+    /// Bit i set: serves item i.
+    serves: u32,
+    state: WindowState,
+    current: Option<TicketId>,
+    staff: Option<(StaffId, Post)>,
+    /// Priority calls in a row made while walk-ins it could take waited.
+    priority_streak: u32,
+    /// Referrals to this window (首问负责).
+    referrals: OrderedQueue<Place, TicketId>,
+}
+
+impl Window {
+    fn is_open(&self) -> bool {
+        self.state == WindowState::Open
+    }
+}
+
+/// Where a command may have brought tickets below the §7.3.5 threshold, and
+/// from which position on: every ticket before that position was below the
+/// threshold already and so has had its reminder. A removal at or before
+/// the threshold brings in only the ticket now at k − 1, an insertion only
+/// itself, a threshold raised from k to k′ the positions k … k′ − 1; so the
+/// upkeep looks at one or a few positions, not the whole prefix.
+#[derive(Debug, Default)]
+struct Touched {
+    /// Bit i: item i's line or threshold changed.
+    items: u32,
+    /// For each item in `items`, the first position to look at.
+    item_from: [usize; ItemCode::COUNT],
+    /// A window whose referral line or threshold changed, and the first
+    /// position to look at.
+    window: Option<(usize, usize)>,
+}
+
+impl Touched {
+    fn item(&mut self, item: usize, from: usize) {
+        if self.items & (1 << item) == 0 || from < self.item_from[item] {
+            self.item_from[item] = from;
+        }
+        self.items |= 1 << item;
+    }
+}
+
+/// One hall's dispatch state. See the [module documentation](self) for the
+/// call policy.
+#[derive(Debug, Clone)]
+pub struct Hall {
+    spec: HallSpec,
+    /// `reminder_factor` in thousandths, so thresholds are exact integers.
+    reminder_milli: u64,
+    items: Vec<Item>,
+    /// Item index by `ItemCode::index()`.
+    item_index: [Option<u8>; ItemCode::COUNT],
+    windows: Vec<Window>,
+    /// Tickets since the current day began; `tickets[i]` has id `first_ticket + i`.
+    tickets: Vec<Ticket>,
+    first_ticket: u64,
+    next_issue: u64,
+    next_behind: u64,
+    day: Option<BusinessDay>,
+    issuing: bool,
+    /// Bit i of `nonempty[lane]`: item i has tickets waiting in that lane.
+    nonempty: [u32; Lane::COUNT],
+}
+
+impl Hall {
+    /// A hall with no business day begun: issue [`Command::BeginDay`] first.
+    pub fn new(spec: HallSpec) -> Result<Hall, DispatchError> {
+        spec.validate()?;
+        let mut item_index = [None; ItemCode::COUNT];
+        let items: Vec<Item> = spec
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                item_index[s.code.index()] = Some(i as u8);
+                Item {
+                    spec: s.clone(),
+                    lanes: Default::default(),
+                    open_windows: 0,
+                    by_seq: Vec::new(),
+                }
+            })
+            .collect();
+        // At most 26 items (one per letter), so the masks fit in a u32.
+        let all_items = (1u32 << items.len()) - 1;
+        let mut windows: Vec<Window> = spec
+            .windows
+            .iter()
+            .map(|w| Window {
+                spec: w.clone(),
+                serves: if w.universal {
+                    all_items
+                } else {
+                    w.items.iter().fold(0, |mask, code| {
+                        mask | 1 << item_index[code.index()].expect("validated") as u32
+                    })
+                },
+                state: WindowState::Closed,
+                current: None,
+                staff: None,
+                priority_streak: 0,
+                referrals: OrderedQueue::new(),
+            })
+            .collect();
+        windows.sort_by_key(|w| w.spec.number);
+        Ok(Hall {
+            reminder_milli: (spec.reminder_factor * 1000.0).round() as u64,
+            spec,
+            items,
+            item_index,
+            windows,
+            tickets: Vec::new(),
+            first_ticket: 0,
+            next_issue: 0,
+            next_behind: 1,
+            day: None,
+            issuing: false,
+            nonempty: [0; Lane::COUNT],
+        })
+    }
+
+    /// The hall's configuration.
+    pub fn spec(&self) -> &HallSpec {
+        &self.spec
+    }
+
+    /// The current business day, if one has begun.
+    pub fn day(&self) -> Option<BusinessDay> {
+        self.day
+    }
+
+    /// Carries out `command` at instant `now`: the events it caused, already
+    /// applied, or an error and no change at all.
+    pub fn apply(&mut self, command: Command, now: Timestamp) -> Result<Vec<Event>, DispatchError> {
+        let mut touched = Touched::default();
+        let first = self.decide(command, now, &mut touched)?;
+        let mut events = Vec::with_capacity(2);
+        self.replay(&first);
+        events.push(first);
+        self.remind(touched, now, &mut events);
+        Ok(events)
+    }
+
+    /// Applies one event, as [`Hall::apply`] did when it produced it. The
+    /// journal's replay calls this for every event in order.
+    pub fn replay(&mut self, event: &Event) {
+        match event {
+            Event::DayBegun { day, .. } => self.begin_day(*day),
+            Event::IssuingClosed { .. } => self.issuing = false,
+            Event::IssuingOpened { .. } => self.issuing = true,
+            Event::Issued { issued, at } => {
+                let item = self
+                    .item_idx(issued.number.item)
+                    .expect("issued for a known item");
+                let place = Place {
+                    issue: self.next_issue,
+                    behind: 0,
+                };
+                self.next_issue += 1;
+                debug_assert_eq!(
+                    issued.ticket.0,
+                    self.first_ticket + self.tickets.len() as u64
+                );
+                self.tickets.push(Ticket {
+                    number: issued.number,
+                    item,
+                    lane: issued.lane,
+                    phone: issued.phone.clone(),
+                    issued_at: *at,
+                    waiting_since: *at,
+                    state: TicketState::Waiting,
+                    place,
+                    line: None,
+                    reminded: issued.approaching,
+                });
+                self.items[item].by_seq.push(issued.ticket);
+                self.enqueue(issued.ticket, Line::Item(item, issued.lane.rank()));
+            }
+            Event::Approaching { ticket, .. } => self.ticket_mut(*ticket).reminded = true,
+            Event::Called { ticket, window, .. } => {
+                let w = self.window_idx(*window).expect("known window");
+                let lane = self.ticket(*ticket).lane.rank();
+                if lane == PRIORITY && self.walk_ins_waiting_for(w) {
+                    self.windows[w].priority_streak += 1;
+                } else if lane == WALK_IN {
+                    self.windows[w].priority_streak = 0;
+                }
+                self.dequeue(*ticket);
+                self.ticket_mut(*ticket).state = TicketState::Called(*window);
+                self.windows[w].current = Some(*ticket);
+            }
+            Event::Recalled { .. } => {}
+            Event::Started { ticket, window, .. } => {
+                self.ticket_mut(*ticket).state = TicketState::Serving(*window);
+            }
+            Event::Finished { ticket, window, .. } => {
+                self.ticket_mut(*ticket).state = TicketState::Done;
+                self.clear_current(*window);
+            }
+            Event::NoShow { ticket, window, .. } => {
+                self.ticket_mut(*ticket).state = TicketState::NoShow;
+                self.clear_current(*window);
+            }
+            Event::Reinstated { ticket, at, .. } => {
+                let t = self.ticket(*ticket);
+                let (item, lane) = (t.item, t.lane.rank());
+                let place = self.reinstate_place(item, lane);
+                if place.behind == 0 {
+                    self.next_issue += 1;
+                } else {
+                    self.next_behind += 1;
+                }
+                let t = self.ticket_mut(*ticket);
+                t.place = place;
+                t.state = TicketState::Waiting;
+                t.waiting_since = *at;
+                self.enqueue(*ticket, Line::Item(item, lane));
+            }
+            Event::Transferred {
+                ticket, from, to, ..
+            } => {
+                self.clear_current(*from);
+                let line = match to {
+                    TransferTarget::Item(code) => {
+                        let item = self.item_idx(*code).expect("known item");
+                        self.ticket_mut(*ticket).item = item;
+                        Line::Item(item, self.ticket(*ticket).lane.rank())
+                    }
+                    TransferTarget::Window(n) => {
+                        Line::Window(self.window_idx(*n).expect("known window"))
+                    }
+                };
+                let t = self.ticket_mut(*ticket);
+                t.state = TicketState::Waiting;
+                // 首问负责: the referral keeps the visitor's original issue time.
+                t.waiting_since = t.issued_at;
+                self.enqueue(*ticket, line);
+            }
+            Event::WindowOpened { window, .. } | Event::WindowResumed { window, .. } => {
+                let w = self.window_idx(*window).expect("known window");
+                self.windows[w].state = WindowState::Open;
+                self.count_open(w, true);
+            }
+            Event::WindowPaused { window, reason, .. } => {
+                let w = self.window_idx(*window).expect("known window");
+                if self.windows[w].is_open() {
+                    self.count_open(w, false);
+                }
+                self.windows[w].state = WindowState::Paused(reason.clone());
+            }
+            Event::WindowClosed { window, .. } => {
+                let w = self.window_idx(*window).expect("known window");
+                if self.windows[w].is_open() {
+                    self.count_open(w, false);
+                }
+                self.windows[w].state = WindowState::Closed;
+                self.windows[w].priority_streak = 0;
+            }
+            Event::StaffLoggedIn {
+                window,
+                staff,
+                post,
+                ..
+            } => {
+                let w = self.window_idx(*window).expect("known window");
+                self.windows[w].staff = Some((staff.clone(), *post));
+            }
+            Event::StaffLoggedOut { window, .. } => {
+                let w = self.window_idx(*window).expect("known window");
+                self.windows[w].staff = None;
+            }
+        }
+    }
+
+    /// Checks `command` against the state and says what it would do, without
+    /// changing anything.
+    fn decide(
+        &self,
+        command: Command,
+        now: Timestamp,
+        touched: &mut Touched,
+    ) -> Result<Event, DispatchError> {
+        let at = now;
+        match command {
+            // O(I + W + tickets of the ending day): once a day.
+            Command::BeginDay { day } => {
+                if let Some(current) = self.day {
+                    if day <= current {
+                        return Err(DispatchError::DayNotLater {
+                            current,
+                            requested: day,
+                        });
+                    }
+                }
+                let expired = self
+                    .tickets
+                    .iter()
+                    .filter(|t| {
+                        matches!(
+                            t.state,
+                            TicketState::Waiting | TicketState::Called(_) | TicketState::Serving(_)
+                        )
+                    })
+                    .count() as u32;
+                Ok(Event::DayBegun { day, expired, at })
+            }
+            // O(1).
+            Command::CloseIssuing => {
+                self.require_day()?;
+                Ok(Event::IssuingClosed { at })
+            }
+            // O(1).
+            Command::OpenIssuing => {
+                self.require_day()?;
+                Ok(Event::IssuingOpened { at })
+            }
+            // O(W + log n).
+            Command::Issue { item, lane, phone } => self.decide_issue(item, lane, phone, at),
+            // O(I + log n).
+            Command::CallNext { window } => {
+                let w = self.callable_window(window)?;
+                let ticket = self
+                    .choose(w, now)
+                    .ok_or(DispatchError::NothingWaiting(window))?;
+                self.touch_line(ticket, touched);
+                Ok(Event::Called {
+                    ticket,
+                    number: self.ticket(ticket).number,
+                    window,
+                    at,
+                })
+            }
+            // O(log n).
+            Command::CallTicket { window, ticket } => {
+                let w = self.callable_window(window)?;
+                let id = self.ticket_by_number(ticket)?;
+                let t = self.ticket(id);
+                if t.state != TicketState::Waiting {
+                    return Err(self.wrong_state(id, "waiting"));
+                }
+                let allowed = match t.line {
+                    Some(Line::Window(target)) => target == w,
+                    _ => self.may_take(w, t),
+                };
+                if !allowed {
+                    return Err(DispatchError::NotServedHere {
+                        window,
+                        item: t.number.item,
+                    });
+                }
+                self.touch_line(id, touched);
+                Ok(Event::Called {
+                    ticket: id,
+                    number: ticket,
+                    window,
+                    at,
+                })
+            }
+            // O(1).
+            Command::Recall { window } => {
+                let (id, t) = self.current(window)?;
+                if !matches!(t.state, TicketState::Called(_)) {
+                    return Err(self.wrong_state(id, "called"));
+                }
+                Ok(Event::Recalled {
+                    ticket: id,
+                    number: t.number,
+                    window,
+                    at,
+                })
+            }
+            // O(1).
+            Command::Start { window } => {
+                let (id, t) = self.current(window)?;
+                if !matches!(t.state, TicketState::Called(_)) {
+                    return Err(self.wrong_state(id, "called"));
+                }
+                Ok(Event::Started {
+                    ticket: id,
+                    number: t.number,
+                    window,
+                    at,
+                })
+            }
+            // O(1). A called visitor may be finished directly: short services
+            // are often done without pressing "start".
+            Command::Finish { window, rating } => {
+                let (id, t) = self.current(window)?;
+                let w = self.window_idx(window)?;
+                Ok(Event::Finished {
+                    ticket: id,
+                    number: t.number,
+                    window,
+                    staff: self.windows[w].staff.as_ref().map(|(s, _)| s.clone()),
+                    rating,
+                    at,
+                })
+            }
+            // O(1).
+            Command::NoShow { window } => {
+                let (id, t) = self.current(window)?;
+                if !matches!(t.state, TicketState::Called(_)) {
+                    return Err(self.wrong_state(id, "called"));
+                }
+                Ok(Event::NoShow {
+                    ticket: id,
+                    number: t.number,
+                    window,
+                    at,
+                })
+            }
+            // O(log n).
+            Command::Reinstate { ticket } => {
+                let id = self.ticket_by_number(ticket)?;
+                let t = self.ticket(id);
+                if t.state != TicketState::NoShow {
+                    return Err(self.wrong_state(id, "a no-show"));
+                }
+                let lane = t.lane.rank();
+                let place = self.reinstate_place(t.item, lane);
+                let position = self.item_position(t.item, lane, place);
+                touched.item(t.item, position as usize);
+                Ok(Event::Reinstated {
+                    ticket: id,
+                    number: ticket,
+                    position,
+                    at,
+                })
+            }
+            // O(log n).
+            Command::Transfer { window, to } => {
+                let (id, t) = self.current(window)?;
+                let position = match to {
+                    TransferTarget::Item(code) => {
+                        let item = self.item_idx(code)?;
+                        if item == t.item {
+                            return Err(DispatchError::SameLine(t.number));
+                        }
+                        let position = self.item_position(item, t.lane.rank(), t.place);
+                        touched.item(item, position as usize);
+                        position
+                    }
+                    TransferTarget::Window(n) => {
+                        let target = self.window_idx(n)?;
+                        if n == window {
+                            return Err(DispatchError::SameLine(t.number));
+                        }
+                        if self.windows[target].state == WindowState::Closed {
+                            return Err(DispatchError::TargetClosed(n));
+                        }
+                        let position = self.windows[target].referrals.rank(&t.place);
+                        touched.window = Some((target, position));
+                        position as u32
+                    }
+                };
+                Ok(Event::Transferred {
+                    ticket: id,
+                    number: t.number,
+                    from: window,
+                    to,
+                    position,
+                    at,
+                })
+            }
+            // O(I).
+            Command::Pause { window, reason } => {
+                let w = self.window_idx(window)?;
+                if reason.chars().count() > MAX_REASON_CHARS {
+                    return Err(DispatchError::TooLong {
+                        field: "pause reason",
+                        max: MAX_REASON_CHARS,
+                    });
+                }
+                match self.windows[w].state {
+                    WindowState::Open => Ok(Event::WindowPaused { window, reason, at }),
+                    WindowState::Paused(_) => Err(DispatchError::WindowAlready {
+                        window,
+                        state: "paused",
+                    }),
+                    WindowState::Closed => Err(DispatchError::WindowNotOpen {
+                        window,
+                        state: "closed",
+                    }),
+                }
+            }
+            // O(I + k log n).
+            Command::Resume { window } => {
+                let w = self.window_idx(window)?;
+                match self.windows[w].state {
+                    WindowState::Paused(_) => {
+                        self.touch_window(w, touched);
+                        Ok(Event::WindowResumed { window, at })
+                    }
+                    WindowState::Open => Err(DispatchError::WindowAlready {
+                        window,
+                        state: "open",
+                    }),
+                    WindowState::Closed => Err(DispatchError::WindowNotOpen {
+                        window,
+                        state: "closed",
+                    }),
+                }
+            }
+            // O(I + k log n).
+            Command::OpenWindow { window } => {
+                self.require_day()?;
+                let w = self.window_idx(window)?;
+                match self.windows[w].state {
+                    WindowState::Closed => {
+                        self.touch_window(w, touched);
+                        Ok(Event::WindowOpened { window, at })
+                    }
+                    WindowState::Open => Err(DispatchError::WindowAlready {
+                        window,
+                        state: "open",
+                    }),
+                    // Resuming is its own command: the display should show
+                    // the pause ending, not a window opening.
+                    WindowState::Paused(_) => Err(DispatchError::WindowAlready {
+                        window,
+                        state: "open (paused; resume it)",
+                    }),
+                }
+            }
+            // O(I).
+            Command::CloseWindow { window } => {
+                let w = self.window_idx(window)?;
+                if let Some(current) = self.windows[w].current {
+                    return Err(DispatchError::WindowBusy {
+                        window,
+                        ticket: self.ticket(current).number,
+                    });
+                }
+                if self.windows[w].state == WindowState::Closed {
+                    return Err(DispatchError::WindowAlready {
+                        window,
+                        state: "closed",
+                    });
+                }
+                Ok(Event::WindowClosed { window, at })
+            }
+            // O(1).
+            Command::LogIn {
+                window,
+                staff,
+                post,
+            } => {
+                let w = self.window_idx(window)?;
+                if let Some((who, _)) = &self.windows[w].staff {
+                    return Err(DispatchError::StaffAlreadyLoggedIn {
+                        window,
+                        staff: who.to_string(),
+                    });
+                }
+                Ok(Event::StaffLoggedIn {
+                    window,
+                    staff,
+                    post,
+                    at,
+                })
+            }
+            // O(1).
+            Command::LogOut { window } => {
+                let w = self.window_idx(window)?;
+                match &self.windows[w].staff {
+                    Some((staff, _)) => Ok(Event::StaffLoggedOut {
+                        window,
+                        staff: staff.clone(),
+                        at,
+                    }),
+                    None => Err(DispatchError::NoStaff(window)),
+                }
+            }
+        }
+    }
+
+    fn decide_issue(
+        &self,
+        code: ItemCode,
+        lane: Lane,
+        phone: Option<Phone>,
+        at: Timestamp,
+    ) -> Result<Event, DispatchError> {
+        self.require_day()?;
+        let item = self.item_idx(code)?;
+        // Seed 000 §四(八)5: after closing, booked visitors may still check in.
+        if !self.issuing && lane != Lane::Appointment {
+            return Err(DispatchError::IssuingClosed);
+        }
+        let it = &self.items[item];
+        let issued_today = it.by_seq.len() as u32;
+        if let Some(cap) = it.spec.daily_cap {
+            if issued_today >= cap {
+                return Err(DispatchError::DailyCapReached { item: code, cap });
+            }
+        }
+        // A new ticket is last in its lane: everyone in its lane and in the
+        // lanes before it is ahead of it.
+        let position: usize = it.lanes[..=lane.rank()].iter().map(OrderedQueue::len).sum();
+        let open = it.open_windows;
+        let windows = self
+            .windows
+            .iter()
+            .filter(|w| w.is_open() && w.serves & (1 << item) != 0)
+            .map(|w| w.spec.number)
+            .collect();
+        let eta_secs = (open > 0).then(|| {
+            let total = position as u64 * u64::from(it.spec.avg_service_secs);
+            total.div_ceil(u64::from(open)).min(u64::from(u32::MAX)) as u32
+        });
+        Ok(Event::Issued {
+            issued: Issued {
+                ticket: TicketId(self.first_ticket + self.tickets.len() as u64),
+                number: TicketNo {
+                    item: code,
+                    seq: issued_today + 1,
+                },
+                lane,
+                phone,
+                position: position as u32,
+                windows,
+                eta_secs,
+                approaching: position < self.reminder_prefix(open),
+            },
+            at,
+        })
+    }
+
+    /// The call policy (see the module documentation): which waiting ticket
+    /// window `w` takes next. O(I + log n), no allocation.
+    fn choose(&self, w: usize, now: Timestamp) -> Option<TicketId> {
+        let window = &self.windows[w];
+        // 1. Referrals to this window.
+        if let Some((_, id)) = window.referrals.first() {
+            return Some(id);
+        }
+        // The items whose line head this window may take, per lane.
+        let mut lanes = [0u32; Lane::COUNT];
+        for (lane, mask) in lanes.iter_mut().enumerate() {
+            *mask = window.serves & self.nonempty[lane];
+        }
+        if window.spec.fallback {
+            lanes[PRIORITY] |= self.nonempty[PRIORITY] & !window.serves & self.green_heads();
+        }
+        let head = |item: usize, lane: usize| {
+            self.items[item].lanes[lane]
+                .first()
+                .expect("nonempty lanes have a head")
+        };
+        // 2. The starvation bound: an overdue head goes first, oldest first.
+        let max_wait = u64::from(self.spec.max_wait_secs);
+        let mut overdue: Option<(Timestamp, Place, TicketId)> = None;
+        for (lane, mask) in lanes.iter().enumerate() {
+            for item in bits(*mask) {
+                let (place, id) = head(item, lane);
+                let since = self.ticket(id).waiting_since;
+                if since.plus_secs(max_wait) <= now
+                    && overdue.is_none_or(|o| (since, place) < (o.0, o.1))
+                {
+                    overdue = Some((since, place, id));
+                }
+            }
+        }
+        if let Some((_, _, id)) = overdue {
+            return Some(id);
+        }
+        // 3. Lanes, with the optional walk-in turn.
+        let mut lane = lanes.iter().position(|mask| *mask != 0)?;
+        if lane == PRIORITY && lanes[WALK_IN] != 0 {
+            if let Some(every) = self.spec.walk_in_every {
+                if window.priority_streak >= every {
+                    lane = WALK_IN;
+                }
+            }
+        }
+        // 4. Balancing: the largest backlog per open window, then the older
+        // head. Backlogs are compared as wa/oa > wb/ob ⇔ wa·ob > wb·oa, so an
+        // item no open window serves (a fallback's green ticket) weighs most.
+        let mut best: Option<(u64, u64, Place, TicketId)> = None;
+        for item in bits(lanes[lane]) {
+            let (place, id) = head(item, lane);
+            let backlog = self.items[item].waiting() as u64;
+            let open = u64::from(self.items[item].open_windows);
+            let better = match best {
+                None => true,
+                Some((b_backlog, b_open, b_place, _)) => {
+                    match (backlog * b_open).cmp(&(b_backlog * open)) {
+                        std::cmp::Ordering::Greater => true,
+                        std::cmp::Ordering::Less => false,
+                        std::cmp::Ordering::Equal => place < b_place,
+                    }
+                }
+            };
+            if better {
+                best = Some((backlog, open, place, id));
+            }
+        }
+        best.map(|(_, _, _, id)| id)
+    }
+
+    /// Bit i: the head of item i's priority lane is a green-channel ticket.
+    /// O(I).
+    fn green_heads(&self) -> u32 {
+        let mut mask = 0;
+        for item in bits(self.nonempty[PRIORITY]) {
+            if let Some((_, id)) = self.items[item].lanes[PRIORITY].first() {
+                if self.ticket(id).lane == Lane::Priority(PriorityReason::Green) {
+                    mask |= 1 << item;
+                }
+            }
+        }
+        mask
+    }
+
+    /// Whether window `w` may call waiting ticket `t` from its item's line.
+    fn may_take(&self, w: usize, t: &Ticket) -> bool {
+        let window = &self.windows[w];
+        window.serves & (1 << t.item) != 0
+            || (window.spec.fallback && t.lane == Lane::Priority(PriorityReason::Green))
+    }
+
+    fn walk_ins_waiting_for(&self, w: usize) -> bool {
+        self.windows[w].serves & self.nonempty[WALK_IN] != 0
+    }
+
+    /// §7.3.5: after a command, every ticket whose position is now below the
+    /// threshold and that has not been reminded gets its reminder. Only the
+    /// positions [`Touched`] names are looked at: O(log n) per touched line
+    /// for calls, O(Δk log n) when a window opens.
+    fn remind(&mut self, touched: Touched, now: Timestamp, events: &mut Vec<Event>) {
+        let mut reminders = Vec::new();
+        for item in bits(touched.items) {
+            let k = self.reminder_prefix(self.items[item].open_windows);
+            for position in touched.item_from[item]..k {
+                let Some(id) = self.nth_in_item(item, position) else {
+                    break;
+                };
+                self.push_reminder(id, position, now, &mut reminders);
+            }
+        }
+        if let Some((w, from)) = touched.window {
+            let open = u32::from(self.windows[w].is_open());
+            let k = self.reminder_prefix(open);
+            for position in from..k {
+                let Some((_, id)) = self.windows[w].referrals.nth(position) else {
+                    break;
+                };
+                self.push_reminder(id, position, now, &mut reminders);
+            }
+        }
+        for event in &reminders {
+            self.replay(event);
+        }
+        events.append(&mut reminders);
+    }
+
+    fn push_reminder(
+        &self,
+        id: TicketId,
+        position: usize,
+        at: Timestamp,
+        reminders: &mut Vec<Event>,
+    ) {
+        let t = self.ticket(id);
+        if !t.reminded {
+            reminders.push(Event::Approaching {
+                ticket: id,
+                number: t.number,
+                position: position as u32,
+                at,
+            });
+        }
+    }
+
+    /// How many positions (0, 1, …) are below `factor × open`: ⌈factor × open⌉.
+    fn reminder_prefix(&self, open: u32) -> usize {
+        (self.reminder_milli * u64::from(open)).div_ceil(1000) as usize
+    }
+
+    /// The ticket at `position` in item `item`'s line (all lanes). O(log n).
+    fn nth_in_item(&self, item: usize, mut position: usize) -> Option<TicketId> {
+        for lane in &self.items[item].lanes {
+            if position < lane.len() {
+                return lane.nth(position).map(|(_, id)| id);
+            }
+            position -= lane.len();
+        }
+        None
+    }
+
+    /// The position `place` has (or would have) in item `item`'s lane `lane`.
+    fn item_position(&self, item: usize, lane: usize, place: Place) -> u32 {
+        let lanes = &self.items[item].lanes;
+        let ahead: usize = lanes[..lane].iter().map(OrderedQueue::len).sum();
+        (ahead + lanes[lane].rank(&place)) as u32
+    }
+
+    /// Where a reinstated no-show goes: behind the first `reinstate_places`
+    /// tickets of its lane, or last if the lane is shorter.
+    fn reinstate_place(&self, item: usize, lane: usize) -> Place {
+        let places = self.spec.reinstate_places as usize;
+        match self.items[item].lanes[lane].nth(places - 1) {
+            Some((anchor, _)) => Place {
+                issue: anchor.issue,
+                behind: self.next_behind,
+            },
+            None => Place {
+                issue: self.next_issue,
+                behind: 0,
+            },
+        }
+    }
+
+    /// Ticket `id` is about to leave its line.
+    fn touch_line(&self, id: TicketId, touched: &mut Touched) {
+        match self.ticket(id).line {
+            Some(Line::Item(item, _)) => {
+                let k = self.reminder_prefix(self.items[item].open_windows);
+                touched.item(item, k.saturating_sub(1));
+            }
+            Some(Line::Window(w)) => {
+                let k = self.reminder_prefix(u32::from(self.windows[w].is_open()));
+                touched.window = Some((w, k.saturating_sub(1)));
+            }
+            None => {}
+        }
+    }
+
+    /// Window `w`, not open now, is about to open: thresholds rise.
+    fn touch_window(&self, w: usize, touched: &mut Touched) {
+        for item in bits(self.windows[w].serves) {
+            touched.item(item, self.reminder_prefix(self.items[item].open_windows));
+        }
+        touched.window = Some((w, 0));
+    }
+
+    fn enqueue(&mut self, id: TicketId, line: Line) {
+        let place = self.ticket(id).place;
+        match line {
+            Line::Item(item, lane) => {
+                self.items[item].lanes[lane].insert(place, id);
+                self.nonempty[lane] |= 1 << item;
+            }
+            Line::Window(w) => self.windows[w].referrals.insert(place, id),
+        }
+        self.ticket_mut(id).line = Some(line);
+    }
+
+    fn dequeue(&mut self, id: TicketId) {
+        let place = self.ticket(id).place;
+        match self.ticket_mut(id).line.take() {
+            Some(Line::Item(item, lane)) => {
+                let q = &mut self.items[item].lanes[lane];
+                q.remove(&place);
+                if q.is_empty() {
+                    self.nonempty[lane] &= !(1 << item);
+                }
+            }
+            Some(Line::Window(w)) => {
+                self.windows[w].referrals.remove(&place);
+            }
+            None => {}
+        }
+    }
+
+    fn count_open(&mut self, w: usize, opened: bool) {
+        for item in bits(self.windows[w].serves) {
+            let open = &mut self.items[item].open_windows;
+            *open = if opened { *open + 1 } else { *open - 1 };
+        }
+    }
+
+    fn clear_current(&mut self, window: WindowNo) {
+        let w = self.window_idx(window).expect("known window");
+        self.windows[w].current = None;
+    }
+
+    fn begin_day(&mut self, day: BusinessDay) {
+        self.day = Some(day);
+        self.issuing = true;
+        self.first_ticket += self.tickets.len() as u64;
+        self.tickets.clear();
+        self.nonempty = [0; Lane::COUNT];
+        for item in &mut self.items {
+            item.lanes = Default::default();
+            item.open_windows = 0;
+            item.by_seq.clear();
+        }
+        for w in &mut self.windows {
+            w.state = WindowState::Closed;
+            w.current = None;
+            w.staff = None;
+            w.priority_streak = 0;
+            w.referrals = OrderedQueue::new();
+        }
+    }
+
+    fn require_day(&self) -> Result<(), DispatchError> {
+        self.day.map(|_| ()).ok_or(DispatchError::NoBusinessDay)
+    }
+
+    fn callable_window(&self, window: WindowNo) -> Result<usize, DispatchError> {
+        let w = self.window_idx(window)?;
+        let win = &self.windows[w];
+        match win.state {
+            WindowState::Open => {}
+            WindowState::Paused(_) => {
+                return Err(DispatchError::WindowNotOpen {
+                    window,
+                    state: "paused",
+                })
+            }
+            WindowState::Closed => {
+                return Err(DispatchError::WindowNotOpen {
+                    window,
+                    state: "closed",
+                })
+            }
+        }
+        if let Some(current) = win.current {
+            return Err(DispatchError::WindowBusy {
+                window,
+                ticket: self.ticket(current).number,
+            });
+        }
+        Ok(w)
+    }
+
+    fn current(&self, window: WindowNo) -> Result<(TicketId, &Ticket), DispatchError> {
+        let w = self.window_idx(window)?;
+        let id = self.windows[w]
+            .current
+            .ok_or(DispatchError::NoCurrentTicket(window))?;
+        Ok((id, self.ticket(id)))
+    }
+
+    fn wrong_state(&self, id: TicketId, expected: &'static str) -> DispatchError {
+        let t = self.ticket(id);
+        DispatchError::WrongTicketState {
+            ticket: t.number,
+            state: t.state,
+            expected,
+        }
+    }
+
+    fn item_idx(&self, code: ItemCode) -> Result<usize, DispatchError> {
+        self.item_index[code.index()]
+            .map(usize::from)
+            .ok_or(DispatchError::UnknownItem(code))
+    }
+
+    fn window_idx(&self, number: WindowNo) -> Result<usize, DispatchError> {
+        self.windows
+            .binary_search_by_key(&number, |w| w.spec.number)
+            .map_err(|_| DispatchError::UnknownWindow(number))
+    }
+
+    fn ticket_by_number(&self, number: TicketNo) -> Result<TicketId, DispatchError> {
+        let item = self.item_idx(number.item)?;
+        self.items[item]
+            .by_seq
+            .get(number.seq as usize - 1)
+            .copied()
+            .ok_or(DispatchError::UnknownTicket(number))
+    }
+
+    fn ticket(&self, id: TicketId) -> &Ticket {
+        &self.tickets[(id.0 - self.first_ticket) as usize]
+    }
+
+    fn ticket_mut(&mut self, id: TicketId) -> &mut Ticket {
+        &mut self.tickets[(id.0 - self.first_ticket) as usize]
+    }
+
+    // ----- read-only queries -------------------------------------------
+
+    /// Every window and every item's line, as displays show them. O(W + I).
+    pub fn view(&self) -> HallView {
+        HallView {
+            day: self.day,
+            issuing: self.issuing,
+            windows: self.windows.iter().map(|w| self.window_view(w)).collect(),
+            items: self
+                .items
+                .iter()
+                .map(|it| ItemView {
+                    code: it.spec.code,
+                    name: it.spec.name.clone(),
+                    waiting: [0, 1, 2].map(|l| it.lanes[l].len() as u32),
+                    open_windows: it.open_windows,
+                    issued_today: it.by_seq.len() as u32,
+                })
+                .collect(),
+        }
+    }
+
+    /// One window as displays show it. O(log W).
+    pub fn window_view_of(&self, window: WindowNo) -> Result<WindowView, DispatchError> {
+        Ok(self.window_view(&self.windows[self.window_idx(window)?]))
+    }
+
+    fn window_view(&self, w: &Window) -> WindowView {
+        WindowView {
+            number: w.spec.number,
+            state: w.state.clone(),
+            current: w.current.map(|id| self.ticket(id).number),
+            serving: w
+                .current
+                .is_some_and(|id| matches!(self.ticket(id).state, TicketState::Serving(_))),
+            staff: w.staff.clone(),
+            items: self
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| w.serves & (1 << i) != 0)
+                .map(|(_, it)| it.spec.code)
+                .collect(),
+            universal: w.spec.universal,
+            fallback: w.spec.fallback,
+        }
+    }
+
+    /// Every waiting ticket with its position: items in configuration order,
+    /// then windows' referral lines. O(n): for listings, not dispatch.
+    pub fn waiting(&self) -> Vec<WaitingTicket> {
+        let mut out = Vec::new();
+        for item in &self.items {
+            let mut position = 0;
+            for lane in &item.lanes {
+                for (_, id) in lane.to_vec() {
+                    out.push(self.waiting_ticket(id, position, None));
+                    position += 1;
+                }
+            }
+        }
+        for w in &self.windows {
+            for (position, (_, id)) in w.referrals.to_vec().into_iter().enumerate() {
+                out.push(self.waiting_ticket(id, position as u32, Some(w.spec.number)));
+            }
+        }
+        out
+    }
+
+    fn waiting_ticket(
+        &self,
+        id: TicketId,
+        position: u32,
+        for_window: Option<WindowNo>,
+    ) -> WaitingTicket {
+        let t = self.ticket(id);
+        WaitingTicket {
+            ticket: t.number,
+            lane: t.lane,
+            position,
+            for_window,
+            waiting_since: t.waiting_since,
+        }
+    }
+
+    /// The state of today's ticket `number`. O(1).
+    pub fn ticket_state(&self, number: TicketNo) -> Result<TicketState, DispatchError> {
+        Ok(self.ticket(self.ticket_by_number(number)?).state)
+    }
+
+    /// People ahead of waiting ticket `number`, or `None` if it is not
+    /// waiting. O(log n).
+    pub fn position(&self, number: TicketNo) -> Result<Option<u32>, DispatchError> {
+        let t = self.ticket(self.ticket_by_number(number)?);
+        Ok(match t.line {
+            Some(Line::Item(item, lane)) => Some(self.item_position(item, lane, t.place)),
+            Some(Line::Window(w)) => Some(self.windows[w].referrals.rank(&t.place) as u32),
+            None => None,
+        })
+    }
+
+    /// The phone number given for ticket `id`, if it is today's. O(1).
+    pub fn phone_of(&self, id: TicketId) -> Option<&Phone> {
+        let index = id.0.checked_sub(self.first_ticket)? as usize;
+        self.tickets.get(index)?.phone.as_ref()
+    }
+
+    /// Waiting tickets in the hall. O(I).
+    pub fn waiting_count(&self) -> usize {
+        self.items.iter().map(Item::waiting).sum::<usize>()
+            + self
+                .windows
+                .iter()
+                .map(|w| w.referrals.len())
+                .sum::<usize>()
+    }
+
+    /// A complete, canonical description of the state, for checking that a
+    /// replay rebuilt exactly what was there. O(n).
+    pub fn dump(&self) -> HallDump {
+        HallDump {
+            view: self.view(),
+            waiting: self.waiting(),
+            tickets: self
+                .tickets
+                .iter()
+                .map(|t| {
+                    (
+                        t.number,
+                        t.state,
+                        t.lane,
+                        t.item,
+                        t.reminded,
+                        t.issued_at,
+                        t.waiting_since,
+                        (t.place.issue, t.place.behind),
+                    )
+                })
+                .collect(),
+            streaks: self.windows.iter().map(|w| w.priority_streak).collect(),
+            counters: (self.first_ticket, self.next_issue, self.next_behind),
+        }
+    }
+}
+
+/// The indices of the set bits of `mask`, lowest first.
+fn bits(mut mask: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
+    })
+}
+
+/// See [`Hall::dump`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HallDump {
+    view: HallView,
+    waiting: Vec<WaitingTicket>,
+    #[allow(clippy::type_complexity)]
+    tickets: Vec<(
+        TicketNo,
+        TicketState,
+        Lane,
+        usize,
+        bool,
+        Timestamp,
+        Timestamp,
+        (u64, u64),
+    )>,
+    streaks: Vec<u32>,
+    counters: (u64, u64, u64),
+}

@@ -1,0 +1,165 @@
+//! What the dispatch core needs to know about a hall: its items, its windows
+//! and the hall's dispatch settings. Built from the TOML config by
+//! `crate::config`; checked here by [`HallSpec::validate`] so the core can
+//! rely on it.
+
+use std::collections::HashSet;
+
+use hallq_client::types::{ItemCode, WindowNo};
+use serde::{Deserialize, Serialize};
+
+use super::DispatchError;
+
+/// A service item (事项).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemSpec {
+    /// The ticket prefix letter.
+    pub code: ItemCode,
+    /// The item's name for people ("社保").
+    pub name: String,
+    /// Average service time, for the estimated wait told at issue.
+    pub avg_service_secs: u32,
+    /// At most this many tickets per business day, if set.
+    pub daily_cap: Option<u32>,
+}
+
+/// A service window (窗口) and the items it serves (DB33/T 2036.4 §7.3.3:
+/// the item-to-window mapping).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    /// The number over the counter.
+    pub number: WindowNo,
+    /// The items this window serves; ignored when `universal`.
+    pub items: Vec<ItemCode>,
+    /// 无差别窗口: serves every item of the hall.
+    pub universal: bool,
+    /// 兜底窗口: also takes green-channel tickets of items it does not serve.
+    pub fallback: bool,
+}
+
+/// Everything the dispatch core needs to run one hall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HallSpec {
+    /// The hall's items, at most 26 (one per prefix letter).
+    pub items: Vec<ItemSpec>,
+    /// The hall's windows.
+    pub windows: Vec<WindowSpec>,
+    /// DB33/T 2036.4 §7.3.5: remind a visitor when their position first falls
+    /// below this many times the open windows serving their item (default 1.5).
+    pub reminder_factor: f64,
+    /// If set, a window that has made this many priority-lane calls in a row
+    /// while walk-in tickets it could take were waiting takes one walk-in next.
+    /// `None` is strict lane order.
+    pub walk_in_every: Option<u32>,
+    /// The starvation bound: a ticket at the head of its line for this long
+    /// is called before any lane or balancing preference.
+    pub max_wait_secs: u32,
+    /// A reinstated no-show (过号重排) goes back this many places behind the
+    /// head of its line.
+    pub reinstate_places: u32,
+}
+
+impl HallSpec {
+    /// Default §7.3.5 factor.
+    pub const DEFAULT_REMINDER_FACTOR: f64 = 1.5;
+    /// Default starvation bound: two hours.
+    pub const DEFAULT_MAX_WAIT_SECS: u32 = 2 * 60 * 60;
+    /// Default places a reinstated no-show goes behind.
+    pub const DEFAULT_REINSTATE_PLACES: u32 = 3;
+
+    /// A hall with these items and windows and default settings.
+    pub fn new(items: Vec<ItemSpec>, windows: Vec<WindowSpec>) -> HallSpec {
+        HallSpec {
+            items,
+            windows,
+            reminder_factor: Self::DEFAULT_REMINDER_FACTOR,
+            walk_in_every: None,
+            max_wait_secs: Self::DEFAULT_MAX_WAIT_SECS,
+            reinstate_places: Self::DEFAULT_REINSTATE_PLACES,
+        }
+    }
+
+    /// Checks what the core relies on: unique item codes and window numbers,
+    /// windows that serve only known items and serve something, sane settings.
+    pub fn validate(&self) -> Result<(), DispatchError> {
+        let bad = |msg: String| Err(DispatchError::InvalidSpec(msg));
+        if self.items.is_empty() {
+            return bad("a hall needs at least one item".into());
+        }
+        let mut codes = HashSet::new();
+        for item in &self.items {
+            if !codes.insert(item.code) {
+                return bad(format!("item {} is defined twice", item.code));
+            }
+            if item.name.trim().is_empty() {
+                return bad(format!("item {} has no name", item.code));
+            }
+            if item.avg_service_secs == 0 {
+                return bad(format!("item {}: avg_service_secs must be > 0", item.code));
+            }
+            if item.daily_cap == Some(0) {
+                return bad(format!(
+                    "item {}: daily_cap must be > 0 (leave it out for no cap)",
+                    item.code
+                ));
+            }
+        }
+        if self.windows.is_empty() {
+            return bad("a hall needs at least one window".into());
+        }
+        let mut numbers = HashSet::new();
+        for w in &self.windows {
+            if !numbers.insert(w.number) {
+                return bad(format!("window {} is defined twice", w.number));
+            }
+            if w.universal && !w.items.is_empty() {
+                return bad(format!(
+                    "window {}: give either items or universal = true, not both",
+                    w.number
+                ));
+            }
+            if !w.universal && w.items.is_empty() {
+                return bad(format!(
+                    "window {} serves no item: give items or universal = true",
+                    w.number
+                ));
+            }
+            for code in &w.items {
+                if !codes.contains(code) {
+                    return bad(format!("window {} serves unknown item {code}", w.number));
+                }
+            }
+        }
+        for item in &self.items {
+            if !self
+                .windows
+                .iter()
+                .any(|w| w.universal || w.items.contains(&item.code))
+            {
+                return bad(format!(
+                    "item {} is served by no window: its tickets could never be called",
+                    item.code
+                ));
+            }
+        }
+        if !(self.reminder_factor.is_finite()
+            && self.reminder_factor > 0.0
+            && self.reminder_factor <= 100.0)
+        {
+            return bad(format!(
+                "reminder_factor must be > 0 and <= 100, got {}",
+                self.reminder_factor
+            ));
+        }
+        if self.walk_in_every == Some(0) {
+            return bad("walk_in_every must be >= 1 (leave it out for strict lane order)".into());
+        }
+        if self.reinstate_places == 0 {
+            return bad("reinstate_places must be >= 1".into());
+        }
+        if self.max_wait_secs == 0 {
+            return bad("max_wait_secs must be > 0".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! hallqd: the ticket-and-call daemon of a government service hall.
+//!
+//! Command → [`dispatch`] (pure state machine) → events → journal, displays,
+//! outbox, metrics. See `ARCHITECTURE.md` in the shared folder.
+
+pub mod dispatch;
