@@ -2,5 +2,7 @@
 //! both `hallqd` and its clients compile against, and the async client that
 //! kiosks, window terminals, display boards and the SMS bridge use.
 
+pub mod codec;
+pub mod tls;
 pub mod types;
 pub mod views;

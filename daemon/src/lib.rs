@@ -3,4 +3,7 @@
 //! Command → [`dispatch`] (pure state machine) → events → journal, displays,
 //! outbox, metrics. See `ARCHITECTURE.md` in the shared folder.
 
+pub mod config;
 pub mod dispatch;
+pub mod journal;
+pub mod net;

@@ -1,0 +1,459 @@
+//! Wire framing for the hallq protocol: the one place where messages become bytes.
+//!
+//! A frame is a `u32` big-endian payload length followed by that many bytes of
+//! payload. The payload is a single value encoded with bincode 2 in serde mode.
+//! bincode is flagged unmaintained (RUSTSEC-2025-0141), so nothing outside this
+//! module names it: swapping the encoding means touching [`encode`] and
+//! [`decode`] only.
+//!
+//! Everything here treats the peer as hostile. A length prefix is checked
+//! against [`MAX_FRAME`] before a buffer is allocated, bincode decoding runs
+//! with a byte limit (so a length field inside the payload cannot make us
+//! allocate gigabytes), and a payload with bytes left over after the value is
+//! rejected rather than silently truncated.
+
+use std::io;
+
+use bincode::config::{Configuration, Limit, LittleEndian, Varint};
+use bincode::error::{DecodeError, EncodeError};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Largest payload a frame may carry, in bytes (the 4-byte prefix not counted).
+pub const MAX_FRAME: usize = 64 * 1024;
+
+/// ALPN protocol id; bump it when the wire format changes incompatibly.
+pub const ALPN: &[u8] = b"hallq/1";
+
+/// Size of the length prefix in front of every payload.
+const PREFIX_LEN: usize = 4;
+
+/// bincode's decode limit. bincode counts it in *in-memory* bytes claimed
+/// (a `u64` claims 8 even when its varint took 1 wire byte, a `u128` 16), not
+/// in wire bytes, so a limit of `MAX_FRAME` would refuse legitimate frames
+/// full of small integers. No wire byte claims more than 16, so this limit
+/// accepts every well-formed frame and still caps what a forged length can
+/// make us allocate at about a megabyte.
+const DECODE_LIMIT: usize = 16 * MAX_FRAME;
+
+/// bincode's `standard()` configuration (little-endian, varint) with the limit.
+type WireConfig = Configuration<LittleEndian, Varint, Limit<DECODE_LIMIT>>;
+
+fn wire_config() -> WireConfig {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+}
+
+/// Why a frame could not be encoded, read or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// The frame is larger than [`MAX_FRAME`]. When encoding, `len` is the size
+    /// reached when encoding stopped, so the real size is at least that.
+    #[error("frame of {len} bytes exceeds the {max}-byte limit")]
+    Oversized {
+        /// Claimed or attempted payload length.
+        len: usize,
+        /// The limit, [`MAX_FRAME`].
+        max: usize,
+    },
+    /// The stream ended in the middle of a frame.
+    #[error("stream ended in the middle of a frame")]
+    Truncated,
+    /// The payload is not a valid encoding of the expected message.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// Reading from or writing to the underlying byte stream failed.
+    #[error("i/o error on the stream: {0}")]
+    Io(#[from] io::Error),
+    /// The QUIC stream was reset, stopped or its connection was lost.
+    #[error("stream error: {0}")]
+    Stream(String),
+}
+
+impl CodecError {
+    /// Stable short code for this error, safe to send to clients and to match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CodecError::Oversized { .. } => "frame_too_large",
+            CodecError::Truncated => "truncated_frame",
+            CodecError::Malformed(_) => "malformed_frame",
+            // Both are "the transport under the frame failed"; a client has no
+            // use for telling an OS error from a QUIC stream reset.
+            CodecError::Io(_) | CodecError::Stream(_) => "io",
+        }
+    }
+}
+
+impl From<quinn::WriteError> for CodecError {
+    fn from(e: quinn::WriteError) -> Self {
+        CodecError::Stream(e.to_string())
+    }
+}
+
+/// A bincode writer that appends to a `Vec` but refuses to grow past one
+/// frame, so encoding an oversized message fails early instead of building
+/// the whole thing first.
+struct BoundedWriter {
+    buf: Vec<u8>,
+    /// Payload size the refused write would have reached; `Some` once over the limit.
+    overflow: Option<usize>,
+}
+
+impl bincode::enc::write::Writer for BoundedWriter {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        let reached = self.buf.len() - PREFIX_LEN + bytes.len();
+        if reached > MAX_FRAME {
+            self.overflow = Some(reached);
+            return Err(EncodeError::Other("frame_too_large"));
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Encodes `msg` into a complete frame (length prefix included), ready to be
+/// written to a stream or shared between many subscribers.
+pub fn encode<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
+    let mut writer = BoundedWriter {
+        buf: vec![0; PREFIX_LEN],
+        overflow: None,
+    };
+    if let Err(e) = bincode::serde::encode_into_writer(msg, &mut writer, wire_config()) {
+        return Err(match writer.overflow {
+            Some(len) => CodecError::Oversized {
+                len,
+                max: MAX_FRAME,
+            },
+            // Only a value serde cannot express (e.g. a map with unknown
+            // length) gets here: a programming error, reported as such.
+            None => CodecError::Malformed(format!("cannot encode message: {e}")),
+        });
+    }
+    let len = writer.buf.len() - PREFIX_LEN;
+    // Cannot fail: BoundedWriter keeps len <= MAX_FRAME, which fits in a u32.
+    let prefix = u32::try_from(len).map_err(|_| CodecError::Oversized {
+        len,
+        max: MAX_FRAME,
+    })?;
+    writer.buf[..PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
+    Ok(Bytes::from(writer.buf))
+}
+
+/// Decodes one message from a frame's payload (the bytes after the prefix).
+///
+/// The whole payload must be consumed: trailing bytes mean the peer and we
+/// disagree about the message type, which is better refused than guessed at.
+pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, CodecError> {
+    if payload.len() > MAX_FRAME {
+        return Err(CodecError::Oversized {
+            len: payload.len(),
+            max: MAX_FRAME,
+        });
+    }
+    let (value, used) =
+        bincode::serde::decode_from_slice::<T, _>(payload, wire_config()).map_err(|e| match e {
+            // A payload that stops inside a value is a malformed payload: the
+            // frame itself arrived whole.
+            DecodeError::UnexpectedEnd { additional } => {
+                CodecError::Malformed(format!("payload ends {additional} bytes early"))
+            }
+            other => CodecError::Malformed(other.to_string()),
+        })?;
+    if used != payload.len() {
+        return Err(CodecError::Malformed(format!(
+            "{} trailing bytes after the message",
+            payload.len() - used
+        )));
+    }
+    Ok(value)
+}
+
+/// Writes a frame produced by [`encode`] to a QUIC send stream.
+pub async fn write_frame(send: &mut quinn::SendStream, frame: &[u8]) -> Result<(), CodecError> {
+    // Use quinn's own write_all so a stream reset keeps its QUIC meaning
+    // instead of being flattened into an io::Error.
+    send.write_all(frame).await?;
+    Ok(())
+}
+
+/// Writes a frame produced by [`encode`] to any async byte sink (tests use
+/// in-memory duplex pipes).
+pub async fn write_frame_to<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    frame: &[u8],
+) -> Result<(), CodecError> {
+    writer.write_all(frame).await?;
+    Ok(())
+}
+
+/// Reads and decodes the next frame from a QUIC receive stream.
+///
+/// Returns `Ok(None)` when the peer finished the stream cleanly between
+/// frames; a stream that ends inside a frame is [`CodecError::Truncated`].
+pub async fn read_frame<T: DeserializeOwned>(
+    recv: &mut quinn::RecvStream,
+) -> Result<Option<T>, CodecError> {
+    read_frame_from(recv).await
+}
+
+/// Reads and decodes the next frame from any async byte source; see [`read_frame`].
+pub async fn read_frame_from<T, R>(reader: &mut R) -> Result<Option<T>, CodecError>
+where
+    T: DeserializeOwned,
+    R: AsyncRead + Unpin,
+{
+    let mut prefix = [0u8; PREFIX_LEN];
+    let mut filled = 0;
+    while filled < PREFIX_LEN {
+        let n = reader.read(&mut prefix[filled..]).await?;
+        if n == 0 {
+            // EOF before the first prefix byte is the peer saying "done";
+            // EOF after some of it is a broken frame.
+            return if filled == 0 {
+                Ok(None)
+            } else {
+                Err(CodecError::Truncated)
+            };
+        }
+        filled += n;
+    }
+    let len = u32::from_be_bytes(prefix) as usize;
+    // Checked before allocating: a forged prefix must not cost us 4 GiB.
+    if len > MAX_FRAME {
+        return Err(CodecError::Oversized {
+            len,
+            max: MAX_FRAME,
+        });
+    }
+    let mut payload = vec![0u8; len];
+    reader
+        .read_exact(&mut payload)
+        .await
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => CodecError::Truncated,
+            _ => CodecError::Io(e),
+        })?;
+    decode(&payload).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Sample {
+        Ping,
+        Take {
+            hall: String,
+            item: u32,
+        },
+        Called {
+            ticket: String,
+            window: u16,
+            notes: Vec<String>,
+        },
+        Blob(Vec<u8>),
+    }
+
+    fn samples() -> Vec<Sample> {
+        vec![
+            Sample::Ping,
+            Sample::Take {
+                hall: "城东办事大厅".into(),
+                item: 7,
+            },
+            Sample::Called {
+                ticket: "A012".into(),
+                window: 3,
+                notes: vec!["vip".into(), String::new()],
+            },
+            Sample::Blob(vec![0xAB; 1000]),
+        ]
+    }
+
+    fn payload_of(frame: &[u8]) -> &[u8] {
+        &frame[PREFIX_LEN..]
+    }
+
+    #[test]
+    fn round_trip_sample_enum() {
+        for msg in samples() {
+            let frame = encode(&msg).unwrap();
+            let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+            assert_eq!(len, frame.len() - PREFIX_LEN);
+            let back: Sample = decode(payload_of(&frame)).unwrap();
+            assert_eq!(back, msg);
+        }
+    }
+
+    #[test]
+    fn encode_refuses_oversized_message() {
+        let err = encode(&Sample::Blob(vec![1; MAX_FRAME + 1])).unwrap_err();
+        assert!(
+            matches!(err, CodecError::Oversized { len, max } if len > MAX_FRAME && max == MAX_FRAME),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "frame_too_large");
+    }
+
+    #[test]
+    fn encode_accepts_payload_of_exactly_max_frame() {
+        // Vec<u8> of n bytes is a varint length (3 bytes for 65530) + n bytes;
+        // the enum tag adds 1.
+        let msg = Sample::Blob(vec![9; MAX_FRAME - 4]);
+        let frame = encode(&msg).unwrap();
+        assert_eq!(frame.len() - PREFIX_LEN, MAX_FRAME);
+        let back: Sample = decode(payload_of(&frame)).unwrap();
+        assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn garbage_payload_is_malformed() {
+        let err = decode::<Sample>(&[0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).unwrap_err();
+        assert!(matches!(err, CodecError::Malformed(_)), "{err:?}");
+        assert_eq!(err.code(), "malformed_frame");
+        let err = decode::<Sample>(&[]).unwrap_err();
+        assert!(matches!(err, CodecError::Malformed(_)), "{err:?}");
+    }
+
+    #[test]
+    fn trailing_bytes_are_malformed() {
+        let frame = encode(&Sample::Ping).unwrap();
+        let mut payload = payload_of(&frame).to_vec();
+        payload.push(0);
+        let err = decode::<Sample>(&payload).unwrap_err();
+        assert!(
+            matches!(&err, CodecError::Malformed(m) if m.contains("trailing")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn forged_inner_length_of_one_gib_is_refused() {
+        // Variant 1 (Take), hall: String with varint length 0xFC + u32 LE = 1 GiB.
+        // String decoding claims the length against the limit before allocating.
+        let mut payload = vec![1u8, 0xFC];
+        payload.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        let err = decode::<Sample>(&payload).unwrap_err();
+        assert!(
+            matches!(&err, CodecError::Malformed(m) if m.contains("LimitExceeded")),
+            "{err:?}"
+        );
+        // Variant 3 (Blob): Vec<u8> goes through serde's sequence path, which
+        // preallocates at most serde's cautious 1 MiB and then runs out of
+        // input: an error, not a 1 GiB allocation.
+        let mut payload = vec![3u8, 0xFC];
+        payload.extend_from_slice(&(1u32 << 30).to_le_bytes());
+        let err = decode::<Sample>(&payload).unwrap_err();
+        assert!(matches!(err, CodecError::Malformed(_)), "{err:?}");
+        // Same with a u64 length of 2^62 (varint marker 0xFD).
+        let mut payload = vec![1u8, 0xFD];
+        payload.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        let err = decode::<Sample>(&payload).unwrap_err();
+        assert!(matches!(err, CodecError::Malformed(_)), "{err:?}");
+    }
+
+    #[test]
+    fn full_frame_of_small_integers_decodes() {
+        // ~64 KiB on the wire but ~512 KiB of claimed u64s: must pass the
+        // decode limit, or the sender could build frames we then refuse.
+        let msg: Vec<u64> = vec![1; MAX_FRAME - 8];
+        let frame = encode(&msg).unwrap();
+        assert!(frame.len() - PREFIX_LEN <= MAX_FRAME);
+        let back: Vec<u64> = decode(payload_of(&frame)).unwrap();
+        assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // xorshift64: deterministic, no rand dependency, good enough for noise.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5000 {
+            let len = (next() % 64) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let _ = decode::<Sample>(&bytes);
+            let _ = decode::<Vec<String>>(&bytes);
+            let _ = decode::<(u64, Option<String>, bool)>(&bytes);
+        }
+    }
+
+    #[tokio::test]
+    async fn stream_round_trip_then_clean_end() {
+        let (mut a, mut b) = tokio::io::duplex(256 * 1024);
+        for msg in samples() {
+            write_frame_to(&mut a, &encode(&msg).unwrap())
+                .await
+                .unwrap();
+        }
+        drop(a);
+        for msg in samples() {
+            let got: Option<Sample> = read_frame_from(&mut b).await.unwrap();
+            assert_eq!(got, Some(msg));
+        }
+        let end: Option<Sample> = read_frame_from(&mut b).await.unwrap();
+        assert_eq!(end, None);
+    }
+
+    #[tokio::test]
+    async fn oversized_prefix_refused_before_allocation() {
+        let (mut a, mut b) = tokio::io::duplex(64);
+        // Only the prefix is ever sent: if the reader tried to allocate and
+        // read 4 GiB it would block or abort instead of returning.
+        a.write_all(&0xFFFF_FFFFu32.to_be_bytes()).await.unwrap();
+        let err = read_frame_from::<Sample, _>(&mut b).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CodecError::Oversized {
+                    len: 0xFFFF_FFFF,
+                    max: MAX_FRAME
+                }
+            ),
+            "{err:?}"
+        );
+        // One past the limit is refused too.
+        a.write_all(&((MAX_FRAME as u32) + 1).to_be_bytes())
+            .await
+            .unwrap();
+        let err = read_frame_from::<Sample, _>(&mut b).await.unwrap_err();
+        assert_eq!(err.code(), "frame_too_large");
+    }
+
+    #[tokio::test]
+    async fn truncated_frames_are_errors() {
+        let frame = encode(&Sample::Take {
+            hall: "h".into(),
+            item: 1,
+        })
+        .unwrap();
+        // Cut inside the payload.
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        a.write_all(&frame[..frame.len() - 1]).await.unwrap();
+        drop(a);
+        let err = read_frame_from::<Sample, _>(&mut b).await.unwrap_err();
+        assert!(matches!(err, CodecError::Truncated), "{err:?}");
+        assert_eq!(err.code(), "truncated_frame");
+        // Cut inside the prefix.
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        a.write_all(&frame[..2]).await.unwrap();
+        drop(a);
+        let err = read_frame_from::<Sample, _>(&mut b).await.unwrap_err();
+        assert!(matches!(err, CodecError::Truncated), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn garbage_frame_on_stream_is_malformed() {
+        let (mut a, mut b) = tokio::io::duplex(1024);
+        a.write_all(&[0, 0, 0, 3, 0xEE, 0xEE, 0xEE]).await.unwrap();
+        let err = read_frame_from::<Sample, _>(&mut b).await.unwrap_err();
+        assert!(matches!(err, CodecError::Malformed(_)), "{err:?}");
+    }
+}

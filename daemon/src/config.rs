@@ -1,0 +1,1134 @@
+//! The daemon's configuration: one TOML file, read once at start and turned
+//! into a typed, validated [`Config`] before the runtime starts.
+//!
+//! Two layers. The private `Raw*` structs mirror the file: serde with
+//! `deny_unknown_fields`, so a misspelt key is an error instead of a setting
+//! silently left at its default, and named defaults (`DEFAULT_*`), so the
+//! defaults are written down once and the example config can quote them.
+//! [`Config`] is what the rest of the daemon uses; it is only built by
+//! checking a raw one, so a `Config` that exists has passed every check and
+//! nothing downstream re-validates.
+//!
+//! A bad config stops the daemon before it listens: `main` prints the
+//! [`ConfigError`] to stderr and exits with [`EX_CONFIG`]. The error names
+//! the file and every problem found, not just the first, so a hall's IT
+//! staff can fix the file in one go.
+//!
+//! Client tokens are [`Secret`]s: `Debug` and `Display` print `***`, so a
+//! logged config, token grant or error message never carries one.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hallq_client::types::{ItemCode, WindowNo};
+use serde::{Deserialize, Deserializer};
+
+use crate::dispatch::{DispatchError, HallSpec, ItemSpec, WindowSpec};
+
+/// Exit status for an unusable config: `EX_USAGE` from BSD `sysexits.h`, as
+/// linkerd2-proxy uses, so a supervisor can tell "fix the file" apart from a
+/// crash and stop restarting.
+pub const EX_CONFIG: i32 = 64;
+
+/// The bundled demo hall that `hallqd` runs with no arguments
+/// (`config/demo.toml`).
+pub const DEMO_TOML: &str = include_str!("../../config/demo.toml");
+
+/// Default `shutdown_grace_secs`: how long a shutdown waits for in-flight
+/// requests and the journal to drain before it gives up and says so.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
+
+/// Default `timezone_offset_minutes`: UTC+8, China Standard Time. The offset
+/// decides when a hall's business day starts (ticket numbers restart daily).
+pub const DEFAULT_TIMEZONE_OFFSET_MINUTES: i32 = 8 * 60;
+
+/// Allowed `timezone_offset_minutes`: the offsets in use on Earth, UTC−12:00
+/// to UTC+14:00.
+pub const TIMEZONE_OFFSET_RANGE: RangeInclusive<i32> = -720..=840;
+
+/// Shortest token accepted. A token is the only thing that stops anyone on
+/// the hall's network from calling tickets or reading visitors' data, so it
+/// must not be guessable: 16 characters of `openssl rand -hex` is 64 bits.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Longest hall id accepted.
+pub const MAX_HALL_ID_LEN: usize = 32;
+
+/// The daemon's validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// UDP address the QUIC endpoint binds.
+    pub listen: SocketAddr,
+    /// Where the journal (and a generated TLS pair) are kept.
+    pub state_dir: PathBuf,
+    /// The certificate and key to present; `None` means a self-signed pair is
+    /// generated once in `state_dir` and reused.
+    pub tls: Option<TlsFiles>,
+    /// Every client's token and what it grants; tokens are unique.
+    pub tokens: Vec<TokenGrant>,
+    /// The halls this daemon serves; ids are unique, at least one.
+    pub halls: Vec<HallConfig>,
+    /// How long a graceful shutdown may take.
+    pub shutdown_grace: Duration,
+    /// How logs are written.
+    pub log_format: LogFormat,
+}
+
+/// The TLS certificate chain and private key files (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The leaf's private key.
+    pub key: PathBuf,
+}
+
+/// One hall: its name, its clock and what the dispatch core runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HallConfig {
+    /// Short id (1–32 of `a-z0-9_-`): used in tokens, file names and metric
+    /// labels, hence the narrow alphabet.
+    pub id: String,
+    /// The hall's name for people ("政务服务中心").
+    pub name: String,
+    /// Local time minus UTC, in minutes: where the business day starts.
+    pub timezone_offset_minutes: i32,
+    /// Items, windows and dispatch settings, already checked by
+    /// [`HallSpec::validate`].
+    pub spec: HallSpec,
+}
+
+/// What a client may do (SPEC §3). Written in lower case in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Ticket machines and the help desk: issue, check in, book.
+    Kiosk,
+    /// The terminal at one window: acts on its own window only.
+    Window,
+    /// Display boards: subscribe, read only.
+    Display,
+    /// The SMS gateway bridge: receives and acknowledges notifications.
+    Notifier,
+    /// Hall managers: everything, including statistics.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Kiosk => "kiosk",
+            Role::Window => "window",
+            Role::Display => "display",
+            Role::Notifier => "notifier",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `[[token]]`: a client's secret and what it grants.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    /// The token the client presents.
+    pub token: Secret,
+    /// What the client may do.
+    pub role: Role,
+    /// The hall it acts in; `None` only for an admin, meaning every hall.
+    pub hall: Option<String>,
+    /// For role `window` (and only then), the window it acts as.
+    pub window: Option<WindowNo>,
+}
+
+impl TokenGrant {
+    /// Whether this grant reaches `hall`: its own hall, or any for an admin
+    /// without one.
+    pub fn covers_hall(&self, hall: &str) -> bool {
+        match &self.hall {
+            Some(own) => own == hall,
+            None => self.role == Role::Admin,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+/// A secret string (a client token). `Debug` and `Display` print `***`, as
+/// rathole's `MaskedString` does, so it cannot leak through a log line or an
+/// error; [`Secret::expose`] is the one way to read it. There is no
+/// `PartialEq` on purpose: compare with [`Secret::ct_eq`].
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself. Use only to compare or to hand to whatever needs
+    /// it; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` equals the secret, in time that depends only on
+    /// `presented.len()`: every presented byte is compared whatever earlier
+    /// bytes did, so response timing does not tell an attacker how much of a
+    /// guess was right. A length mismatch is folded into the same result
+    /// rather than returned early.
+    pub fn ct_eq(&self, presented: &[u8]) -> bool {
+        let ours = self.0.as_bytes();
+        let mut diff = u8::from(ours.len() != presented.len());
+        for (i, &byte) in presented.iter().enumerate() {
+            // Past our end compare against 0; the length flag above already
+            // makes the result false.
+            diff |= ours.get(i).copied().unwrap_or(0) ^ byte;
+        }
+        // Keep the optimiser from turning the fold back into an early exit.
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why a config could not be used. Every message starts with
+/// `config <file>:`; the underlying I/O or TOML error is part of the message
+/// (not a `source()`), because `main` prints it once and exits.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {origin}: cannot read the file: {error}")]
+    Read {
+        /// The file.
+        origin: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Not valid TOML, or a key or value the config does not have. toml's
+    /// message carries the line, the column and the offending text.
+    #[error("config {origin}: {}", error.to_string().trim_end())]
+    Parse {
+        /// The file.
+        origin: String,
+        /// The parser's complaint.
+        error: toml::de::Error,
+    },
+    /// Well-formed but inconsistent: every problem found, each a sentence
+    /// naming the hall or token it concerns.
+    #[error("config {origin}: {}", list_problems(problems))]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// At least one problem.
+        problems: Vec<String>,
+    },
+}
+
+/// One problem inline; several as an indented list under a count.
+fn list_problems(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        many => {
+            let mut out = format!("{} problems:", many.len());
+            for p in many {
+                out.push_str("\n  - ");
+                out.push_str(p);
+            }
+            out
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            origin: origin.clone(),
+            error,
+        })?;
+        Config::from_toml_str(&text, &origin)
+    }
+
+    /// Parses and validates `text`; `origin` names it in errors (a path, or
+    /// something like `"<demo>"`).
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            origin: origin.to_owned(),
+            error,
+        })?;
+        raw.validate().map_err(|problems| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+
+    /// The bundled demo hall ([`DEMO_TOML`]) with its state kept in
+    /// `state_dir`.
+    pub fn demo(state_dir: PathBuf) -> Config {
+        // The demo is compiled in and checked by this module's tests, so a
+        // failure here is a bug in the build, not something a user can fix.
+        let mut config = Config::from_toml_str(DEMO_TOML, "<bundled demo>")
+            .unwrap_or_else(|e| panic!("the bundled demo config is invalid: {e}"));
+        config.state_dir = state_dir;
+        config
+    }
+
+    /// The hall with this id.
+    pub fn hall(&self, id: &str) -> Option<&HallConfig> {
+        self.halls.iter().find(|h| h.id == id)
+    }
+
+    /// The grant whose token is `presented`, if any. Every token is compared
+    /// in constant time and the scan does not stop at a match, so timing does
+    /// not reveal which token, or how much of one, was guessed.
+    pub fn grant_for(&self, presented: &[u8]) -> Option<&TokenGrant> {
+        let mut found = None;
+        for grant in &self.tokens {
+            if grant.token.ct_eq(presented) && found.is_none() {
+                found = Some(grant);
+            }
+        }
+        found
+    }
+}
+
+// ─── The file as written ───────────────────────────────────────────────────
+
+fn default_shutdown_grace_secs() -> u64 {
+    DEFAULT_SHUTDOWN_GRACE_SECS
+}
+fn default_reminder_factor() -> f64 {
+    HallSpec::DEFAULT_REMINDER_FACTOR
+}
+fn default_max_wait_secs() -> u32 {
+    HallSpec::DEFAULT_MAX_WAIT_SECS
+}
+fn default_reinstate_places() -> u32 {
+    HallSpec::DEFAULT_REINSTATE_PLACES
+}
+fn default_timezone_offset_minutes() -> i32 {
+    DEFAULT_TIMEZONE_OFFSET_MINUTES
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    // A string, not a `SocketAddr`, so a bad address gets our message (which
+    // says host names are not resolved) rather than serde's.
+    listen: String,
+    state_dir: PathBuf,
+    #[serde(default = "default_shutdown_grace_secs")]
+    shutdown_grace_secs: u64,
+    #[serde(default)]
+    log_format: LogFormat,
+    #[serde(default)]
+    tls: Option<RawTls>,
+    #[serde(default, rename = "token")]
+    tokens: Vec<RawToken>,
+    #[serde(default, rename = "hall")]
+    halls: Vec<RawHall>,
+}
+
+// Both optional here so that "one without the other" is our error, which
+// says what the missing half is for, instead of serde's "missing field".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    token: Secret,
+    role: Role,
+    hall: Option<String>,
+    window: Option<WindowNo>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHall {
+    id: String,
+    name: String,
+    #[serde(default = "default_reminder_factor")]
+    reminder_factor: f64,
+    walk_in_every: Option<u32>,
+    #[serde(default = "default_max_wait_secs")]
+    max_wait_secs: u32,
+    #[serde(default = "default_reinstate_places")]
+    reinstate_places: u32,
+    #[serde(default = "default_timezone_offset_minutes")]
+    timezone_offset_minutes: i32,
+    #[serde(default, rename = "item")]
+    items: Vec<RawItem>,
+    #[serde(default, rename = "window")]
+    windows: Vec<RawWindow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItem {
+    #[serde(deserialize_with = "item_code")]
+    code: ItemCode,
+    name: String,
+    avg_service_secs: u32,
+    daily_cap: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    number: WindowNo,
+    #[serde(default, deserialize_with = "item_codes")]
+    items: Vec<ItemCode>,
+    #[serde(default)]
+    universal: bool,
+    #[serde(default)]
+    fallback: bool,
+}
+
+// `ItemCode`'s own Deserialize reads a `char`, whose error for "AB" is a
+// generic "expected a character"; parsing the string gives the type's own
+// message ("one capital letter A-Z") at the same line and column.
+fn item_code<'de, D: Deserializer<'de>>(d: D) -> Result<ItemCode, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
+fn item_codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ItemCode>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+// ─── Validation ─────────────────────────────────────────────────────────────
+
+impl RawConfig {
+    /// The typed config, or every problem found. Checks go on after a
+    /// problem wherever later checks do not depend on the broken part.
+    fn validate(self) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+
+        let listen = match self.listen.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                problems.push(format!(
+                    "listen = {:?} is not an IP address and port such as \"0.0.0.0:7878\" \
+                     (host names are not resolved)",
+                    self.listen
+                ));
+                None
+            }
+        };
+        if self.state_dir.as_os_str().is_empty() {
+            problems
+                .push("state_dir is empty: give the directory that keeps the journal".to_owned());
+        }
+        let tls = self.tls.and_then(|tls| tls.validate(&mut problems));
+        if self.shutdown_grace_secs == 0 {
+            problems.push(
+                "shutdown_grace_secs must be >= 1: with 0 a shutdown would drop requests \
+                 already accepted instead of finishing them"
+                    .to_owned(),
+            );
+        }
+
+        let halls = validate_halls(self.halls, &mut problems);
+        let tokens = validate_tokens(self.tokens, &halls, &mut problems);
+
+        match listen {
+            Some(listen) if problems.is_empty() => Ok(Config {
+                listen,
+                state_dir: self.state_dir,
+                tls,
+                tokens,
+                halls,
+                shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+                log_format: self.log_format,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+impl RawTls {
+    fn validate(self, problems: &mut Vec<String>) -> Option<TlsFiles> {
+        const BOTH: &str = "give both cert and key, or leave [tls] out to use a \
+                            self-signed pair generated in state_dir";
+        let empty = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str().is_empty());
+        if empty(&self.cert) || empty(&self.key) {
+            problems.push(format!("[tls]: a path is empty; {BOTH}"));
+            return None;
+        }
+        match (self.cert, self.key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(_), None) => {
+                problems.push(format!("[tls]: cert is given but key is missing; {BOTH}"));
+                None
+            }
+            (None, Some(_)) => {
+                problems.push(format!("[tls]: key is given but cert is missing; {BOTH}"));
+                None
+            }
+            (None, None) => {
+                problems.push(format!("[tls] is empty; {BOTH}"));
+                None
+            }
+        }
+    }
+}
+
+/// Whether `id` is 1–32 characters of `a-z0-9_-`.
+fn is_valid_hall_id(id: &str) -> bool {
+    (1..=MAX_HALL_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConfig> {
+    if raw.is_empty() {
+        problems.push("no [[hall]] is defined: the daemon needs at least one hall".to_owned());
+    }
+    let mut seen = HashSet::new();
+    let mut halls = Vec::with_capacity(raw.len());
+    for hall in raw {
+        let id = hall.id;
+        if !is_valid_hall_id(&id) {
+            problems.push(format!(
+                "hall {id:?}: id must be 1-{MAX_HALL_ID_LEN} characters of a-z, 0-9, _ and - \
+                 (it is used in tokens, file names and metric labels)"
+            ));
+        }
+        if !seen.insert(id.clone()) {
+            problems.push(format!("hall {id:?} is defined twice"));
+        }
+        if hall.name.trim().is_empty() {
+            problems.push(format!("hall {id:?}: name is empty"));
+        }
+        if !TIMEZONE_OFFSET_RANGE.contains(&hall.timezone_offset_minutes) {
+            problems.push(format!(
+                "hall {id:?}: timezone_offset_minutes must be between {} and {} \
+                 (UTC-12:00 to UTC+14:00), got {}",
+                TIMEZONE_OFFSET_RANGE.start(),
+                TIMEZONE_OFFSET_RANGE.end(),
+                hall.timezone_offset_minutes
+            ));
+        }
+        let spec = HallSpec {
+            items: hall
+                .items
+                .into_iter()
+                .map(|i| ItemSpec {
+                    code: i.code,
+                    name: i.name,
+                    avg_service_secs: i.avg_service_secs,
+                    daily_cap: i.daily_cap,
+                })
+                .collect(),
+            windows: hall
+                .windows
+                .into_iter()
+                .map(|w| WindowSpec {
+                    number: w.number,
+                    items: w.items,
+                    universal: w.universal,
+                    fallback: w.fallback,
+                })
+                .collect(),
+            reminder_factor: hall.reminder_factor,
+            walk_in_every: hall.walk_in_every,
+            max_wait_secs: hall.max_wait_secs,
+            reinstate_places: hall.reinstate_places,
+        };
+        // The core owns the rules for items and windows; we only say which
+        // hall its complaint is about.
+        if let Err(e) = spec.validate() {
+            let problem = match e {
+                DispatchError::InvalidSpec(msg) => msg,
+                // The daemon's DispatchError has more variants than the one
+                // `validate` returns; keep their message if that ever changes.
+                #[allow(unreachable_patterns)]
+                other => other.to_string(),
+            };
+            problems.push(format!("hall {id:?}: {problem}"));
+        }
+        halls.push(HallConfig {
+            id,
+            name: hall.name,
+            timezone_offset_minutes: hall.timezone_offset_minutes,
+            spec,
+        });
+    }
+    halls
+}
+
+fn validate_tokens(
+    raw: Vec<RawToken>,
+    halls: &[HallConfig],
+    problems: &mut Vec<String>,
+) -> Vec<TokenGrant> {
+    if raw.is_empty() {
+        problems.push(
+            "no [[token]] is defined: every client authenticates with a token, \
+             so no kiosk, window or display could connect"
+                .to_owned(),
+        );
+    }
+    // Tokens are secret, so problems name a token by its place in the file
+    // (1-based, as people count) and its role, never by its text.
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, t) in raw.iter().enumerate() {
+        let n = i + 1;
+        let label = format!("[[token]] #{n} (role {})", t.role);
+        let text = t.token.expose();
+
+        let len = text.chars().count();
+        if len < MIN_TOKEN_LEN {
+            problems.push(format!(
+                "{label}: token is {len} characters; use at least {MIN_TOKEN_LEN} \
+                 random ones (e.g. `openssl rand -hex 16`) so it cannot be guessed"
+            ));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            problems.push(format!(
+                "{label}: token contains spaces or control characters (a copy-paste slip?)"
+            ));
+        }
+        if let Some(&first) = first_seen.get(text) {
+            problems.push(format!(
+                "[[token]] #{first} and #{n} are the same token: give each client its own, \
+                 so clients can be told apart and one can be revoked alone"
+            ));
+        } else {
+            first_seen.insert(text, n);
+        }
+
+        let hall = match &t.hall {
+            None if t.role == Role::Admin => None,
+            None => {
+                problems.push(format!(
+                    "{label}: hall is missing (only role admin may leave it out, \
+                     meaning every hall)"
+                ));
+                None
+            }
+            Some(id) => match halls.iter().find(|h| h.id == *id) {
+                Some(hall) => Some(hall),
+                None => {
+                    problems.push(format!("{label}: hall {id:?} is not defined"));
+                    None
+                }
+            },
+        };
+
+        match (t.role, t.window) {
+            (Role::Window, None) => problems.push(format!(
+                "{label}: window is missing: a window terminal's token names its window"
+            )),
+            (Role::Window, Some(number)) => {
+                // Without a known hall there is nothing to check the window
+                // against; that problem is already reported.
+                if let Some(hall) = hall {
+                    if !hall.spec.windows.iter().any(|w| w.number == number) {
+                        problems.push(format!(
+                            "{label}: window {number} is not defined in hall {:?}",
+                            hall.id
+                        ));
+                    }
+                }
+            }
+            (role, Some(number)) => problems.push(format!(
+                "{label}: window = {number} is only for role window, not {role}"
+            )),
+            (_, None) => {}
+        }
+    }
+
+    raw.into_iter()
+        .map(|t| TokenGrant {
+            token: t.token,
+            role: t.role,
+            hall: t.hall,
+            window: t.window,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE_TOML: &str = include_str!("../../config/hallq.toml");
+
+    fn item(c: char) -> ItemCode {
+        ItemCode::new(c).unwrap()
+    }
+
+    const TOP: &str = "listen = \"127.0.0.1:7878\"\nstate_dir = \"/tmp/hallq-test\"\n";
+    const KIOSK: &str = r#"
+[[token]]
+token = "kiosk-token-0123456789"
+role = "kiosk"
+hall = "main"
+"#;
+    const HALL: &str = r#"
+[[hall]]
+id = "main"
+name = "测试大厅"
+[[hall.item]]
+code = "A"
+name = "社保"
+avg_service_secs = 300
+[[hall.item]]
+code = "B"
+name = "医保"
+avg_service_secs = 240
+[[hall.window]]
+number = 1
+items = ["A"]
+[[hall.window]]
+number = 2
+universal = true
+"#;
+
+    /// A config document: the valid base with `top` added to the top-level
+    /// keys and `tokens`/`halls` in place of the default sections.
+    fn doc(top: &str, tokens: &str, halls: &str) -> String {
+        format!("{TOP}{top}\n{tokens}\n{halls}")
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(text, "test.toml")
+    }
+
+    fn error_of(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn base_document_is_valid_and_gets_the_defaults() {
+        let c = parse(&doc("", KIOSK, HALL)).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7878".parse().unwrap());
+        assert_eq!(
+            c.shutdown_grace,
+            Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS)
+        );
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.tls.is_none());
+        let hall = c.hall("main").unwrap();
+        assert_eq!(hall.timezone_offset_minutes, 480);
+        assert_eq!(hall.spec.reminder_factor, HallSpec::DEFAULT_REMINDER_FACTOR);
+        assert_eq!(hall.spec.max_wait_secs, HallSpec::DEFAULT_MAX_WAIT_SECS);
+        assert_eq!(
+            hall.spec.reinstate_places,
+            HallSpec::DEFAULT_REINSTATE_PLACES
+        );
+        assert_eq!(hall.spec.walk_in_every, None);
+        assert_eq!(hall.spec.items[0].daily_cap, None);
+        assert!(!hall.spec.windows[0].fallback);
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let halls = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nreminder_factor = 2\nwalk_in_every = 4\nmax_wait_secs = 60\n\
+             reinstate_places = 5\ntimezone_offset_minutes = -300",
+        );
+        let top = "shutdown_grace_secs = 30\nlog_format = \"json\"\n\
+                   [tls]\ncert = \"/etc/hallq/cert.pem\"\nkey = \"/etc/hallq/key.pem\"\n";
+        let c = parse(&doc(top, KIOSK, &halls)).unwrap();
+        assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "/etc/hallq/cert.pem".into(),
+                key: "/etc/hallq/key.pem".into()
+            })
+        );
+        let hall = &c.halls[0];
+        // An integer where a float is expected is fine: people write `2`.
+        assert_eq!(hall.spec.reminder_factor, 2.0);
+        assert_eq!(hall.spec.walk_in_every, Some(4));
+        assert_eq!(hall.spec.max_wait_secs, 60);
+        assert_eq!(hall.spec.reinstate_places, 5);
+        assert_eq!(hall.timezone_offset_minutes, -300);
+    }
+
+    #[test]
+    fn demo_parses_and_has_the_demo_hall() {
+        let c = Config::demo(PathBuf::from("/tmp/demo-state"));
+        assert_eq!(c.state_dir, PathBuf::from("/tmp/demo-state"));
+        assert_eq!(c.listen, "127.0.0.1:7878".parse().unwrap());
+        assert_eq!(c.halls.len(), 1);
+        let hall = &c.halls[0];
+        assert_eq!(hall.id, "main");
+        assert_eq!(hall.name, "政务服务中心（演示）");
+        assert_eq!(hall.spec.reminder_factor, 1.5);
+        assert_eq!(hall.spec.walk_in_every, Some(3));
+
+        let items: Vec<_> = hall
+            .spec
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    i.code.letter(),
+                    i.name.as_str(),
+                    i.avg_service_secs,
+                    i.daily_cap,
+                )
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ('A', "社保", 300, None),
+                ('B', "医保", 240, None),
+                ('C', "不动产登记", 600, Some(200)),
+                ('D', "公积金", 180, None),
+                ('E', "税务", 420, None),
+            ]
+        );
+
+        let w = |n: u16, items: &[char], universal: bool, fallback: bool| WindowSpec {
+            number: WindowNo(n),
+            items: items.iter().map(|&c| item(c)).collect(),
+            universal,
+            fallback,
+        };
+        assert_eq!(
+            hall.spec.windows,
+            [
+                w(1, &['A', 'B'], false, false),
+                w(2, &['A'], false, false),
+                w(3, &['B', 'C'], false, false),
+                w(4, &['C', 'D'], false, false),
+                w(5, &['D', 'E'], false, false),
+                w(6, &[], true, false),
+                w(7, &['E'], false, true),
+            ]
+        );
+
+        // One window token per window, and one of each other role.
+        for n in 1..=7 {
+            assert!(c
+                .tokens
+                .iter()
+                .any(|t| t.role == Role::Window && t.window == Some(WindowNo(n))));
+        }
+        for role in [Role::Kiosk, Role::Display, Role::Notifier, Role::Admin] {
+            assert_eq!(c.tokens.iter().filter(|t| t.role == role).count(), 1);
+        }
+        let admin = c.grant_for(b"demo-admin-token-00001").unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        assert!(admin.covers_hall("main") && admin.covers_hall("elsewhere"));
+    }
+
+    #[test]
+    fn example_parses() {
+        let c =
+            Config::from_toml_str(EXAMPLE_TOML, "example.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.tls.is_some());
+        for role in [
+            Role::Kiosk,
+            Role::Window,
+            Role::Display,
+            Role::Notifier,
+            Role::Admin,
+        ] {
+            assert!(c.tokens.iter().any(|t| t.role == role), "no {role} token");
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_the_problem() {
+        let long_id = "h".repeat(33);
+        let hall_as = |id: &str| HALL.replace("id = \"main\"", &format!("id = \"{id}\""));
+        let hall_with = |line: &str| {
+            HALL.replace(
+                "name = \"测试大厅\"",
+                &format!("name = \"测试大厅\"\n{line}"),
+            )
+        };
+        let token = |body: &str| format!("[[token]]\n{body}\n");
+        #[rustfmt::skip]
+        let cases: Vec<(&str, String, &str)> = vec![
+            ("listen not an address",
+             doc("", KIOSK, HALL).replace("127.0.0.1:7878", "localhost:7878"),
+             "listen = \"localhost:7878\" is not an IP address and port"),
+            ("state_dir empty",
+             doc("", KIOSK, HALL).replace("/tmp/hallq-test", ""),
+             "state_dir is empty"),
+            ("shutdown grace 0", doc("shutdown_grace_secs = 0", KIOSK, HALL),
+             "shutdown_grace_secs must be >= 1"),
+            ("unknown log format", doc("log_format = \"xml\"", KIOSK, HALL),
+             "unknown variant `xml`, expected `text` or `json`"),
+            ("tls cert without key", doc("[tls]\ncert = \"c.pem\"", KIOSK, HALL),
+             "[tls]: cert is given but key is missing"),
+            ("tls key without cert", doc("[tls]\nkey = \"k.pem\"", KIOSK, HALL),
+             "[tls]: key is given but cert is missing"),
+            ("tls empty", doc("[tls]", KIOSK, HALL), "[tls] is empty"),
+            ("no hall", doc("", "", ""), "no [[hall]] is defined"),
+            ("hall id upper case", doc("", "", &hall_as("Main")),
+             "hall \"Main\": id must be 1-32 characters of a-z, 0-9, _ and -"),
+            ("hall id empty", doc("", "", &hall_as("")), "hall \"\": id must be"),
+            ("hall id too long", doc("", "", &hall_as(&long_id)),
+             "id must be 1-32 characters"),
+            ("hall twice", doc("", KIOSK, &format!("{HALL}{HALL}")),
+             "hall \"main\" is defined twice"),
+            ("hall name empty", doc("", KIOSK, &HALL.replace("测试大厅", " ")),
+             "hall \"main\": name is empty"),
+            ("timezone out of range",
+             doc("", KIOSK, &hall_with("timezone_offset_minutes = 900")),
+             "hall \"main\": timezone_offset_minutes must be between -720 and 840"),
+            ("window serves unknown item",
+             doc("", KIOSK, &HALL.replace("items = [\"A\"]", "items = [\"Q\"]")),
+             "config test.toml: hall \"main\": window 1 serves unknown item Q"),
+            ("reminder factor 0", doc("", KIOSK, &hall_with("reminder_factor = 0.0")),
+             "hall \"main\": reminder_factor must be > 0"),
+            ("walk_in_every 0", doc("", KIOSK, &hall_with("walk_in_every = 0")),
+             "hall \"main\": walk_in_every must be >= 1"),
+            ("max_wait 0", doc("", KIOSK, &hall_with("max_wait_secs = 0")),
+             "hall \"main\": max_wait_secs must be > 0"),
+            ("reinstate_places 0", doc("", KIOSK, &hall_with("reinstate_places = 0")),
+             "hall \"main\": reinstate_places must be >= 1"),
+            ("item served by no window",
+             doc("", KIOSK, &HALL.replace("universal = true", "items = [\"A\"]")),
+             "hall \"main\": item B is served by no window"),
+            ("item code two letters", doc("", KIOSK, &HALL.replace("code = \"A\"", "code = \"AB\"")),
+             "item code must be one capital letter A-Z, got \"AB\""),
+            ("item twice", doc("", KIOSK, &HALL.replace("code = \"B\"", "code = \"A\"")),
+             "hall \"main\": item A is defined twice"),
+            ("no token", doc("", "", HALL), "no [[token]] is defined"),
+            ("token too short",
+             doc("", &token("token = \"short-secret\"\nrole = \"kiosk\"\nhall = \"main\""), HALL),
+             "[[token]] #1 (role kiosk): token is 12 characters; use at least 16"),
+            ("token with a space",
+             doc("", &token("token = \"kiosk-token-0123456789 \"\nrole = \"kiosk\"\nhall = \"main\""), HALL),
+             "token contains spaces"),
+            ("token twice", doc("", &format!("{KIOSK}{KIOSK}"), HALL),
+             "[[token]] #1 and #2 are the same token"),
+            ("unknown role",
+             doc("", &token("token = \"kiosk-token-0123456789\"\nrole = \"boss\"\nhall = \"main\""), HALL),
+             "unknown variant `boss`"),
+            ("kiosk without hall",
+             doc("", &token("token = \"kiosk-token-0123456789\"\nrole = \"kiosk\""), HALL),
+             "[[token]] #1 (role kiosk): hall is missing (only role admin may leave it out"),
+            ("token for unknown hall",
+             doc("", &token("token = \"kiosk-token-0123456789\"\nrole = \"display\"\nhall = \"east\""), HALL),
+             "[[token]] #1 (role display): hall \"east\" is not defined"),
+            ("window token without window",
+             doc("", &token("token = \"window-token-0123456789\"\nrole = \"window\"\nhall = \"main\""), HALL),
+             "[[token]] #1 (role window): window is missing"),
+            ("window token for unknown window",
+             doc("", &token("token = \"window-token-0123456789\"\nrole = \"window\"\nhall = \"main\"\nwindow = 9"), HALL),
+             "[[token]] #1 (role window): window 9 is not defined in hall \"main\""),
+            ("window on a kiosk token",
+             doc("", &token("token = \"kiosk-token-0123456789\"\nrole = \"kiosk\"\nhall = \"main\"\nwindow = 1"), HALL),
+             "window = 1 is only for role window, not kiosk"),
+        ];
+        for (name, text, expected) in cases {
+            let err = error_of(&text);
+            assert!(
+                err.contains(expected),
+                "{name}: expected {expected:?} in:\n{err}"
+            );
+            assert!(err.starts_with("config test.toml: "), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_carry_line_and_column() {
+        let err = error_of(&doc("", KIOSK, HALL).replace("number = 1", "number = \"one\""));
+        assert!(err.contains("line "), "{err}");
+        assert!(err.contains("column "), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        for (text, key) in [
+            (doc("lisen = \"0.0.0.0:1\"", KIOSK, HALL), "lisen"),
+            (
+                doc("", &KIOSK.replace("hall = ", "halls = "), HALL),
+                "halls",
+            ),
+            (
+                doc("", KIOSK, &HALL.replace("universal", "unversal")),
+                "unversal",
+            ),
+            (
+                doc(
+                    "",
+                    KIOSK,
+                    &HALL.replace("avg_service_secs = 240", "avg_secs = 240"),
+                ),
+                "avg_secs",
+            ),
+            (
+                doc("[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"x\"", KIOSK, HALL),
+                "ca",
+            ),
+        ] {
+            let err = error_of(&text);
+            assert!(
+                err.contains(&format!("unknown field `{key}`")),
+                "{key}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let text = doc(
+            "shutdown_grace_secs = 0",
+            "",
+            &HALL.replace("\"main\"", "\"Main\""),
+        );
+        let err = error_of(&text);
+        assert!(
+            err.starts_with("config test.toml: 3 problems:\n  - "),
+            "{err}"
+        );
+        assert!(err.contains("shutdown_grace_secs"), "{err}");
+        assert!(err.contains("hall \"Main\": id must be"), "{err}");
+        assert!(err.contains("no [[token]]"), "{err}");
+    }
+
+    #[test]
+    fn admin_may_omit_the_hall_and_others_are_confined() {
+        let tokens = format!(
+            "{KIOSK}[[token]]\ntoken = \"admin-token-0123456789\"\nrole = \"admin\"\n\
+             [[token]]\ntoken = \"window-token-0123456789\"\nrole = \"window\"\nhall = \"main\"\nwindow = 2\n"
+        );
+        let c = parse(&doc("", &tokens, HALL)).unwrap();
+        let admin = c.grant_for(b"admin-token-0123456789").unwrap();
+        assert_eq!((admin.role, admin.hall.as_deref()), (Role::Admin, None));
+        assert!(admin.covers_hall("anything"));
+        let window = c.grant_for(b"window-token-0123456789").unwrap();
+        assert_eq!(window.window, Some(WindowNo(2)));
+        assert!(window.covers_hall("main") && !window.covers_hall("east"));
+        assert!(c.grant_for(b"window-token-012345678").is_none());
+        assert!(c.grant_for(b"").is_none());
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let s = Secret::new("hunter2-hunter2-hunter2");
+        assert_eq!(format!("{s:?}"), "***");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(s.expose(), "hunter2-hunter2-hunter2");
+
+        let demo = Config::demo(PathBuf::from("state"));
+        let debug = format!("{demo:?}");
+        assert!(debug.contains("***"));
+        for t in &demo.tokens {
+            assert!(!debug.contains(t.token.expose()), "token leaked into Debug");
+        }
+        assert!(!debug.contains("demo-"), "token text leaked into Debug");
+
+        // Nor do error messages quote a token, even a bad one.
+        let err = error_of(&doc("", &format!("{KIOSK}{KIOSK}"), HALL));
+        assert!(err.contains("same token"), "{err}");
+        assert!(!err.contains("kiosk-token-0123456789"), "{err}");
+        let err = error_of(&doc(
+            "",
+            &KIOSK.replace("kiosk-token-0123456789", "tiny"),
+            HALL,
+        ));
+        assert!(
+            err.contains("token is 4 characters") && !err.contains("tiny"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ct_eq_compares_whole_tokens() {
+        let s = Secret::new("0123456789abcdef");
+        assert!(s.ct_eq(b"0123456789abcdef"));
+        assert!(!s.ct_eq(b"0123456789abcdeF"));
+        assert!(!s.ct_eq(b"X123456789abcdef"));
+        // Length mismatches: a prefix, an extension, nothing.
+        assert!(!s.ct_eq(b"0123456789abcde"));
+        assert!(!s.ct_eq(b"0123456789abcdef0"));
+        assert!(!s.ct_eq(b""));
+        // An extension by NUL bytes must not pass as "compared against 0".
+        assert!(!s.ct_eq(b"0123456789abcdef\0"));
+        assert!(Secret::new("").ct_eq(b""));
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let err = Config::load(&missing).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "config {}: cannot read the file: ",
+                missing.display()
+            )),
+            "{err}"
+        );
+
+        let file = dir.path().join("hallq.toml");
+        std::fs::write(&file, doc("", KIOSK, HALL)).unwrap();
+        let c = Config::load(&file).unwrap();
+        assert_eq!(c.halls[0].id, "main");
+
+        std::fs::write(
+            &file,
+            doc("", KIOSK, &HALL.replace("number = 2", "number = 1")),
+        )
+        .unwrap();
+        let err = Config::load(&file).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "config {}: hall \"main\": window 1 is defined twice",
+                file.display()
+            )
+        );
+    }
+}

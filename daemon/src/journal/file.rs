@@ -1,0 +1,171 @@
+//! All file-system access of the journal, kept in one place so that a storage
+//! trait (simulated disks for fault tests) can be put here later without
+//! touching the reader or the writer.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::record::{file_header, FILE_HEADER_LEN};
+use super::{io_error, validate_day, JournalError};
+
+const PREFIX: &str = "journal-";
+const SUFFIX: &str = ".log";
+
+/// Path of the journal file for `day` in `dir`.
+pub(crate) fn path_for(dir: &Path, day: &str) -> PathBuf {
+    dir.join(format!("{PREFIX}{day}{SUFFIX}"))
+}
+
+/// The journal files in `dir`, oldest first, as `(day, path)`.
+///
+/// Files that do not look like `journal-*.log` are ignored: that is how an
+/// operator moves a damaged file aside (`mv x.log x.log.bad`). A
+/// `journal-*.log` whose middle is not a day is an error rather than ignored,
+/// because skipping it could skip acknowledged records.
+pub(crate) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(day) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.strip_suffix(SUFFIX))
+        else {
+            continue;
+        };
+        if validate_day(day).is_err() {
+            return Err(JournalError::StrayFile { file: entry.path() });
+        }
+        files.push((day.to_owned(), entry.path()));
+    }
+    // `YYYY-MM-DD` sorts chronologically as a string.
+    files.sort();
+    Ok(files)
+}
+
+/// Makes a directory entry change (create, rename) durable: on Linux a new
+/// file's name is only safe once its directory has been fsynced too.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+/// Cuts a file to `len` bytes (dropping a torn tail) and makes that durable.
+pub(crate) fn truncate(path: &Path, len: u64) -> Result<(), JournalError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_error(path))?;
+    f.set_len(len).map_err(io_error(path))?;
+    f.sync_all().map_err(io_error(path))?;
+    sync_dir(parent(path))
+}
+
+/// Replaces a torn file header by a complete one (the file then holds no
+/// records), durably.
+pub(crate) fn rewrite_header(path: &Path) -> Result<(), JournalError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_error(path))?;
+    f.set_len(0).map_err(io_error(path))?;
+    f.write_all(&file_header()).map_err(io_error(path))?;
+    f.sync_all().map_err(io_error(path))?;
+    sync_dir(parent(path))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+/// The file the writer appends to.
+#[derive(Debug)]
+pub(crate) struct JournalFile {
+    path: PathBuf,
+    file: File,
+}
+
+impl JournalFile {
+    /// Creates the file for `day` with its header. The header is fsynced and
+    /// then the directory, before any record goes in, so that a crash can
+    /// never leave records behind a missing header or a missing name.
+    /// Returns the file and the number of fsyncs it took.
+    pub(crate) fn create(dir: &Path, day: &str) -> Result<(Self, u64), JournalError> {
+        let path = path_for(dir, day);
+        // `create_new`: a file that already exists was not replayed; never
+        // append to (or clobber) it blindly.
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        file.write_all(&file_header()).map_err(io_error(&path))?;
+        file.sync_all().map_err(io_error(&path))?;
+        sync_dir(dir)?;
+        Ok((JournalFile { path, file }, 2))
+    }
+
+    /// Opens an existing, replayed file for appending. Its length must still be
+    /// what replay saw; otherwise someone else wrote to it meanwhile.
+    pub(crate) fn open_append(path: PathBuf, expected_len: u64) -> Result<Self, JournalError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        let found = file.metadata().map_err(io_error(&path))?.len();
+        if found != expected_len || found < FILE_HEADER_LEN as u64 {
+            return Err(JournalError::ChangedSinceReplay {
+                file: path,
+                expected: expected_len,
+                found,
+            });
+        }
+        Ok(JournalFile { path, file })
+    }
+
+    /// The file's path, for error messages.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `bytes` (a whole batch) in one call.
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)
+    }
+
+    /// `fdatasync`: the data and the file length are durable when this
+    /// returns; other metadata (mtime) need not be.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if faults::sync_fails(&self.path) {
+            return Err(io::Error::other("injected fsync failure"));
+        }
+        self.file.sync_data()
+    }
+}
+
+/// Test-only fault injection, until the storage trait exists.
+#[cfg(test)]
+pub(crate) mod faults {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, PoisonError};
+
+    /// Directories in which every data sync fails.
+    static FAILING_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// Makes every later `JournalFile::sync` of a file in `dir` fail.
+    pub(crate) fn fail_syncs_in(dir: &Path) {
+        FAILING_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(dir.to_path_buf());
+    }
+
+    pub(super) fn sync_fails(path: &Path) -> bool {
+        let dirs = FAILING_DIRS.lock().unwrap_or_else(PoisonError::into_inner);
+        path.parent().is_some_and(|p| dirs.iter().any(|d| d == p))
+    }
+}

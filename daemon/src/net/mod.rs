@@ -1,0 +1,3 @@
+//! The QUIC service: endpoint, sessions, authentication and request routing.
+
+pub mod tls;
