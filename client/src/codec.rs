@@ -140,6 +140,42 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
     Ok(Bytes::from(writer.buf))
 }
 
+/// Largest journal record payload the daemon writes (the journal's own
+/// `MAX_RECORD_LEN`): records are encoded here too, so that one module owns
+/// every use of bincode.
+pub const MAX_RECORD: usize = 1 << 20;
+
+/// bincode's decode limit for records; see [`DECODE_LIMIT`] for the factor.
+const RECORD_DECODE_LIMIT: usize = 16 * MAX_RECORD;
+
+/// Encodes one journal record's payload (no length prefix: the journal
+/// frames its records itself).
+pub fn encode_record<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    let bytes = bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .map_err(|e| CodecError::Malformed(format!("cannot encode record: {e}")))?;
+    if bytes.len() > MAX_RECORD {
+        return Err(CodecError::Oversized {
+            len: bytes.len(),
+            max: MAX_RECORD,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Decodes one journal record's payload; the whole payload must be used.
+pub fn decode_record<T: DeserializeOwned>(payload: &[u8]) -> Result<T, CodecError> {
+    let config = bincode::config::standard().with_limit::<RECORD_DECODE_LIMIT>();
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(payload, config)
+        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if used != payload.len() {
+        return Err(CodecError::Malformed(format!(
+            "{} trailing bytes after the record",
+            payload.len() - used
+        )));
+    }
+    Ok(value)
+}
+
 /// Decodes one message from a frame's payload (the bytes after the prefix).
 ///
 /// The whole payload must be consumed: trailing bytes mean the peer and we

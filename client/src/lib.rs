@@ -2,7 +2,9 @@
 //! both `hallqd` and its clients compile against, and the async client that
 //! kiosks, window terminals, display boards and the SMS bridge use.
 
+pub mod client;
 pub mod codec;
+pub mod proto;
 pub mod tls;
 pub mod types;
 pub mod views;

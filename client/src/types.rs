@@ -258,6 +258,42 @@ impl FromStr for Post {
     }
 }
 
+/// What a client may do (SPEC §3). Written in lower case in the config and
+/// on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Ticket machines and the help desk: issue, check in, book.
+    Kiosk,
+    /// The terminal at one window: acts on its own window only.
+    Window,
+    /// Display boards: subscribe, read only.
+    Display,
+    /// The SMS gateway bridge: receives and acknowledges notifications.
+    Notifier,
+    /// Hall managers: everything, including statistics.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Kiosk => "kiosk",
+            Role::Window => "window",
+            Role::Display => "display",
+            Role::Notifier => "notifier",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A visitor's rating of one service, 1 (非常不满意) to 5 (非常满意).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]

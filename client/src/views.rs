@@ -9,7 +9,7 @@ use crate::types::{ItemCode, Lane, Post, StaffId, TicketNo, Timestamp, WindowNo}
 /// Whether a window takes calls (DB33/T 2036.4 §8.2.2.2: a paused window
 /// shows that it is paused).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state", content = "reason")]
+#[serde(rename_all = "snake_case")]
 pub enum WindowState {
     /// Not staffed; takes no calls, does not count as open.
     Closed,

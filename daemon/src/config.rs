@@ -102,40 +102,7 @@ pub struct HallConfig {
     pub spec: HallSpec,
 }
 
-/// What a client may do (SPEC §3). Written in lower case in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Ticket machines and the help desk: issue, check in, book.
-    Kiosk,
-    /// The terminal at one window: acts on its own window only.
-    Window,
-    /// Display boards: subscribe, read only.
-    Display,
-    /// The SMS gateway bridge: receives and acknowledges notifications.
-    Notifier,
-    /// Hall managers: everything, including statistics.
-    Admin,
-}
-
-impl Role {
-    /// The role's name as written in the config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Kiosk => "kiosk",
-            Role::Window => "window",
-            Role::Display => "display",
-            Role::Notifier => "notifier",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use hallq_client::types::Role;
 
 /// One `[[token]]`: a client's secret and what it grants.
 #[derive(Debug, Clone)]

@@ -3,7 +3,10 @@
 //! Command → [`dispatch`] (pure state machine) → events → journal, displays,
 //! outbox, metrics. See `ARCHITECTURE.md` in the shared folder.
 
+pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod fanout;
 pub mod journal;
 pub mod net;
+pub mod shard;

@@ -1,3 +1,128 @@
-//! The QUIC service: endpoint, sessions, authentication and request routing.
+//! The QUIC service: the listener that accepts connections, one handler per
+//! connection ([`session`]), and the shutdown that drains them.
+//!
+//! Shaped like tokio's mini-redis server: [`run`] takes a bound endpoint and
+//! a shutdown future; every task holds a clone of a completion sender, so
+//! shutdown knows when the last one is gone.
 
+pub mod session;
 pub mod tls;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::Config;
+use crate::shard::{HallShard, OpenError};
+
+/// Every hall the daemon serves, with the configuration it runs on.
+#[derive(Debug)]
+pub struct Daemon {
+    /// The validated configuration.
+    pub config: Config,
+    /// Halls by id. Each is its own shard; none waits on another.
+    pub halls: HashMap<String, Arc<HallShard>>,
+}
+
+impl Daemon {
+    /// Opens every configured hall: replays its journal from
+    /// `state_dir/halls/<id>/` and starts its writer.
+    pub fn open(config: Config) -> Result<Daemon, (String, OpenError)> {
+        let mut halls = HashMap::new();
+        for hall in &config.halls {
+            let dir = hall_dir(&config.state_dir, &hall.id);
+            let shard = HallShard::open(hall, &dir).map_err(|e| (hall.id.clone(), e))?;
+            halls.insert(hall.id.clone(), Arc::new(shard));
+        }
+        Ok(Daemon { config, halls })
+    }
+
+    /// Flushes and closes every hall's journal.
+    pub fn close(&self) {
+        for shard in self.halls.values() {
+            shard.close();
+        }
+    }
+}
+
+/// Where hall `id` keeps its journal.
+pub fn hall_dir(state_dir: &Path, id: &str) -> std::path::PathBuf {
+    state_dir.join("halls").join(id)
+}
+
+/// How often halls check whether a new business day has begun.
+const DAY_TICK: Duration = Duration::from_secs(30);
+
+/// Serves `endpoint` until `shutdown` completes; then stops accepting,
+/// lets in-flight requests finish for up to `grace`, ends subscriptions and
+/// closes the connections. Returns whether everything drained in time.
+pub async fn run(
+    endpoint: quinn::Endpoint,
+    daemon: Arc<Daemon>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> bool {
+    let (notify_shutdown, _) = broadcast::channel::<()>(1);
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+
+    let ticker = {
+        let daemon = daemon.clone();
+        let mut stop = notify_shutdown.subscribe();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            let _done = done;
+            let mut interval = tokio::time::interval(DAY_TICK);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => {
+                        for shard in daemon.halls.values() {
+                            if let Err(e) = shard.tick().await {
+                                tracing::error!(hall = shard.id(), error = %e, "day roll failed");
+                            }
+                        }
+                    }
+                    _ = stop.recv() => break,
+                }
+            }
+        })
+    };
+
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            incoming = endpoint.accept() => {
+                let Some(incoming) = incoming else { break };
+                let handler = session::Handler {
+                    daemon: daemon.clone(),
+                    shutdown: notify_shutdown.subscribe(),
+                    _done: done_tx.clone(),
+                };
+                tokio::spawn(handler.run(incoming));
+            }
+            () = &mut shutdown => {
+                tracing::info!("shutting down: no new connections");
+                break;
+            }
+        }
+    }
+
+    // Stop accepting, tell every connection, and wait for them to finish.
+    endpoint.set_server_config(None);
+    drop(notify_shutdown);
+    drop(done_tx);
+    let drained = tokio::time::timeout(grace, done_rx.recv()).await.is_ok();
+    if !drained {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "grace period ran out with requests still in flight; closing anyway"
+        );
+    }
+    ticker.abort();
+    endpoint.close(0u32.into(), b"hallqd shutting down");
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    drained
+}

@@ -1,0 +1,265 @@
+//! The async client: what a kiosk UI, a window terminal, a display board or
+//! an SMS gateway uses to talk to `hallqd`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hallq_client::client::ClientError> {
+//! use hallq_client::client::Client;
+//! use hallq_client::types::{ItemCode, Lane};
+//! let cert = hallq_client::tls::load_cert_pem("hallq-state/tls/cert.pem".as_ref())?;
+//! let kiosk = Client::connect("127.0.0.1:7878".parse().unwrap(), cert, "demo-kiosk-token-0001", None).await?;
+//! let ticket = kiosk.issue(ItemCode::new('A').unwrap(), Lane::WalkIn, None).await?;
+//! println!("{} — {} ahead", ticket.ticket, ticket.position);
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+
+use crate::codec::{self, CodecError};
+use crate::proto::{
+    DisplayUpdate, ErrorReply, Hello, IssuedTicket, Notification, NotifierFrame, NotifierMessage,
+    Request, Response, Status, Welcome, WindowAction,
+};
+use crate::tls::{self, TlsError};
+use crate::types::{ItemCode, Lane, WindowNo};
+
+/// How long a request may take before the client gives up on it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a request did not get an answer, or got a refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Connecting failed (unreachable, wrong certificate, wrong protocol).
+    #[error(transparent)]
+    Connect(#[from] TlsError),
+    /// The daemon refused the request; nothing changed.
+    #[error("{}", .0.message)]
+    Refused(ErrorReply),
+    /// A frame could not be written, read or decoded.
+    #[error("protocol error: {0}")]
+    Codec(#[from] CodecError),
+    /// The connection or stream failed.
+    #[error("connection to hallqd lost: {0}")]
+    Connection(String),
+    /// The daemon sent something this client does not expect.
+    #[error("unexpected answer from hallqd: {0}")]
+    Unexpected(String),
+    /// No answer in time.
+    #[error("hallqd did not answer within {} s", REQUEST_TIMEOUT.as_secs())]
+    Timeout,
+}
+
+impl ClientError {
+    /// A stable code: the daemon's code for refusals, a local one otherwise.
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Connect(e) => e.code(),
+            ClientError::Refused(reply) => &reply.code,
+            ClientError::Codec(e) => e.code(),
+            ClientError::Connection(_) => "connection_lost",
+            ClientError::Unexpected(_) => "unexpected_answer",
+            ClientError::Timeout => "timeout",
+        }
+    }
+}
+
+impl From<quinn::ConnectionError> for ClientError {
+    fn from(e: quinn::ConnectionError) -> Self {
+        match e {
+            // The daemon closes a connection it refuses with the reason.
+            quinn::ConnectionError::ApplicationClosed(close) => ClientError::Connection(format!(
+                "closed by hallqd: {}",
+                String::from_utf8_lossy(&close.reason)
+            )),
+            other => ClientError::Connection(other.to_string()),
+        }
+    }
+}
+
+/// An authenticated connection to `hallqd`.
+#[derive(Debug, Clone)]
+pub struct Client {
+    connection: quinn::Connection,
+    welcome: Welcome,
+}
+
+impl Client {
+    /// Connects to `server`, pinning its certificate, and presents `token`.
+    /// `hall` is needed only for an admin token covering several halls.
+    pub async fn connect(
+        server: SocketAddr,
+        pinned: CertificateDer<'static>,
+        token: &str,
+        hall: Option<&str>,
+    ) -> Result<Client, ClientError> {
+        let connection = tls::connect(server, pinned).await?;
+        let hello = Hello {
+            token: token.to_owned(),
+            hall: hall.map(str::to_owned),
+            client: concat!("hallq ", env!("CARGO_PKG_VERSION")).to_owned(),
+        };
+        match exchange(&connection, &hello).await? {
+            Response::Welcome(welcome) => Ok(Client {
+                connection,
+                welcome,
+            }),
+            Response::Error(reply) => Err(ClientError::Refused(reply)),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Who the daemon says this connection is.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// Sends one request and waits for its answer; a refusal is an error.
+    pub async fn request(&self, request: &Request) -> Result<Response, ClientError> {
+        match exchange(&self.connection, request).await? {
+            Response::Error(reply) => Err(ClientError::Refused(reply)),
+            response => Ok(response),
+        }
+    }
+
+    /// Issues a ticket (kiosk).
+    pub async fn issue(
+        &self,
+        item: ItemCode,
+        lane: Lane,
+        phone: Option<String>,
+    ) -> Result<IssuedTicket, ClientError> {
+        match self.request(&Request::Issue { item, lane, phone }).await? {
+            Response::Issued(ticket) => Ok(ticket),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Carries out a window action; `window` may be left out by a window
+    /// terminal.
+    pub async fn window(
+        &self,
+        window: Option<WindowNo>,
+        action: WindowAction,
+    ) -> Result<Response, ClientError> {
+        self.request(&Request::Window { window, action }).await
+    }
+
+    /// Every window and waiting ticket.
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        match self.request(&Request::Status).await? {
+            Response::Status(status) => Ok(status),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Subscribes to the display stream: a snapshot, then every change.
+    pub async fn watch(&self) -> Result<DisplayStream, ClientError> {
+        let (send, recv) = self.subscribe(&Request::Watch, "watching").await?;
+        Ok(DisplayStream { _send: send, recv })
+    }
+
+    /// Subscribes to the notification outbox: every pending notification,
+    /// then each new one. Acknowledge each with [`NotificationStream::ack`]
+    /// once the gateway accepted it.
+    pub async fn notifications(&self) -> Result<NotificationStream, ClientError> {
+        let (send, recv) = self.subscribe(&Request::Notifications, "notifying").await?;
+        Ok(NotificationStream { send, recv })
+    }
+
+    async fn subscribe(
+        &self,
+        request: &Request,
+        expected: &str,
+    ) -> Result<(quinn::SendStream, quinn::RecvStream), ClientError> {
+        let (mut send, mut recv) = self.connection.open_bi().await?;
+        codec::write_frame(&mut send, &codec::encode(request)?).await?;
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, codec::read_frame::<Response>(&mut recv))
+            .await
+            .map_err(|_| ClientError::Timeout)??;
+        match answer {
+            Some(Response::Watching) if expected == "watching" => Ok((send, recv)),
+            Some(Response::Notifying) if expected == "notifying" => Ok((send, recv)),
+            Some(Response::Error(reply)) => Err(ClientError::Refused(reply)),
+            Some(other) => Err(ClientError::Unexpected(format!("{other:?}"))),
+            None => Err(ClientError::Connection("stream closed before the answer".into())),
+        }
+    }
+
+    /// Closes the connection politely.
+    pub fn close(&self) {
+        self.connection.close(0u32.into(), b"bye");
+    }
+}
+
+/// One request/answer exchange on a fresh stream.
+async fn exchange<T: serde::Serialize>(
+    connection: &quinn::Connection,
+    message: &T,
+) -> Result<Response, ClientError> {
+    let frame = codec::encode(message)?;
+    let work = async {
+        let (mut send, mut recv) = connection.open_bi().await?;
+        codec::write_frame(&mut send, &frame).await?;
+        // Finishing tells the daemon no more frames come on this stream.
+        let _ = send.finish();
+        match codec::read_frame::<Response>(&mut recv).await? {
+            Some(response) => Ok(response),
+            None => Err(match connection.close_reason() {
+                Some(reason) => ClientError::from(reason),
+                None => ClientError::Connection("stream closed before the answer".into()),
+            }),
+        }
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, work)
+        .await
+        .map_err(|_| ClientError::Timeout)?
+        .map_err(|e| match (e, connection.close_reason()) {
+            // A stream error because the daemon closed the connection: say why.
+            (ClientError::Codec(_), Some(reason)) => ClientError::from(reason),
+            (e, _) => e,
+        })
+}
+
+/// A display subscription.
+#[derive(Debug)]
+pub struct DisplayStream {
+    // Kept open: dropping it would tell the daemon we are gone.
+    _send: quinn::SendStream,
+    recv: quinn::RecvStream,
+}
+
+impl DisplayStream {
+    /// The next update; `None` when the daemon ended the stream.
+    pub async fn next(&mut self) -> Result<Option<DisplayUpdate>, ClientError> {
+        Ok(codec::read_frame(&mut self.recv).await?)
+    }
+}
+
+/// A notifier subscription.
+#[derive(Debug)]
+pub struct NotificationStream {
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+}
+
+impl NotificationStream {
+    /// The next notification; `None` when the daemon ended the stream.
+    pub async fn next(&mut self) -> Result<Option<Notification>, ClientError> {
+        match codec::read_frame::<NotifierFrame>(&mut self.recv).await? {
+            Some(NotifierFrame::Notification(n)) => Ok(Some(n)),
+            Some(NotifierFrame::Dropped { reason }) => Err(ClientError::Connection(format!(
+                "hallqd ended the notification stream: {reason}"
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Tells the daemon the gateway accepted notification `id`.
+    pub async fn ack(&mut self, id: &str) -> Result<(), ClientError> {
+        let frame = codec::encode(&NotifierMessage::Ack { id: id.to_owned() })?;
+        codec::write_frame(&mut self.send, &frame).await?;
+        Ok(())
+    }
+}

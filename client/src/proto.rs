@@ -1,0 +1,426 @@
+//! The hallq wire protocol, version 1 (ALPN `hallq/1`): the one contract
+//! `hallqd` and every client compile against.
+//!
+//! A connection starts with one bidirectional stream carrying [`Hello`] and
+//! its [`Welcome`] (or an [`ErrorReply`], after which the daemon closes the
+//! connection). After that, every request opens its own bidirectional
+//! stream: one [`Request`] frame, one [`Response`] frame. Two requests are
+//! streams that never wait on each other.
+//!
+//! [`Request::Watch`] and [`Request::Notifications`] keep their stream open:
+//! the daemon writes a [`Response::Watching`] / [`Response::Notifying`] and
+//! then one frame per change ([`DisplayUpdate`], [`Notification`]); a
+//! notifier writes [`NotifierMessage::Ack`] frames back on the same stream.
+//!
+//! Frames are built by [`crate::codec`], the only place that knows how.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{
+    ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo,
+};
+use crate::views::{HallView, WaitingTicket, WindowView};
+
+/// The first frame of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The client's token from the daemon's config.
+    pub token: String,
+    /// The hall to act in; needed only by an admin token that covers every
+    /// hall while the daemon serves more than one.
+    pub hall: Option<String>,
+    /// What the client is, for the daemon's logs ("hallq 0.1.0").
+    pub client: String,
+}
+
+/// The daemon's answer to a good [`Hello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// What this connection may do.
+    pub role: Role,
+    /// The hall it acts in.
+    pub hall: String,
+    /// The hall's name for people.
+    pub hall_name: String,
+    /// For a window terminal, its window.
+    pub window: Option<WindowNo>,
+}
+
+/// Where a window sends its current ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Another item's line (the ticket keeps its original issue time).
+    Item(ItemCode),
+    /// One window's own line.
+    Window(WindowNo),
+}
+
+/// A window's action. `window` names the window; a window terminal may
+/// leave it out (it acts on its own window and on no other).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowAction {
+    /// Call the next ticket by the call policy, or one ticket by number.
+    Call {
+        /// A waiting ticket to call instead of the next.
+        ticket: Option<TicketNo>,
+    },
+    /// Announce the called ticket again.
+    Recall,
+    /// The visitor arrived: service starts.
+    Start,
+    /// Service done, with the visitor's rating if given.
+    Finish {
+        /// 1–5.
+        rating: Option<Rating>,
+    },
+    /// The visitor did not come (过号).
+    NoShow,
+    /// Hand the current ticket on.
+    Transfer {
+        /// Where to.
+        to: Target,
+    },
+    /// 暂停办理.
+    Pause {
+        /// Shown to visitors.
+        reason: String,
+    },
+    /// End a pause.
+    Resume,
+    /// Open the window.
+    Open,
+    /// Close the window.
+    Close,
+    /// Staff log in (AB岗).
+    Login {
+        /// 工号.
+        staff: StaffId,
+        /// A or B.
+        post: Post,
+    },
+    /// Staff log out.
+    Logout,
+}
+
+impl WindowAction {
+    /// The action's name, as `hallq` spells the command.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WindowAction::Call { .. } => "call",
+            WindowAction::Recall => "recall",
+            WindowAction::Start => "start",
+            WindowAction::Finish { .. } => "finish",
+            WindowAction::NoShow => "no-show",
+            WindowAction::Transfer { .. } => "transfer",
+            WindowAction::Pause { .. } => "pause",
+            WindowAction::Resume => "resume",
+            WindowAction::Open => "open",
+            WindowAction::Close => "close",
+            WindowAction::Login { .. } => "login",
+            WindowAction::Logout => "logout",
+        }
+    }
+}
+
+/// One request, on its own stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// Issue a ticket (kiosk, admin). Appointment-lane tickets come from a
+    /// booking's check-in and are for admins only here.
+    Issue {
+        /// The item.
+        item: ItemCode,
+        /// Walk-in or priority (with its reason).
+        lane: Lane,
+        /// For SMS notifications, as the visitor typed it.
+        phone: Option<String>,
+    },
+    /// A window's action (window terminal for its own window, admin).
+    Window {
+        /// The window; a window terminal may leave it out.
+        window: Option<WindowNo>,
+        /// What to do.
+        action: WindowAction,
+    },
+    /// Put a no-show back into its line (window, admin).
+    Reinstate {
+        /// The no-show ticket.
+        ticket: TicketNo,
+    },
+    /// Stop issuing walk-in tickets: closing time (admin).
+    CloseIssuing,
+    /// Resume issuing walk-in tickets (admin).
+    OpenIssuing,
+    /// Every window and every waiting ticket (every role but notifier).
+    Status,
+    /// Subscribe to the hall's display stream (display, admin).
+    Watch,
+    /// Subscribe to the notification outbox (notifier, admin).
+    Notifications,
+}
+
+impl Request {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Issue { .. } => "issue",
+            Request::Window { action, .. } => action.name(),
+            Request::Reinstate { .. } => "reinstate",
+            Request::CloseIssuing => "close-issuing",
+            Request::OpenIssuing => "open-issuing",
+            Request::Status => "status",
+            Request::Watch => "watch",
+            Request::Notifications => "notifications",
+        }
+    }
+}
+
+/// A newly issued ticket, as the kiosk prints it (DB33/T 2036.4 §7.3.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedTicket {
+    /// The printed number.
+    pub ticket: TicketNo,
+    /// The item's name.
+    pub item_name: String,
+    /// Its lane.
+    pub lane: Lane,
+    /// People ahead.
+    pub position: u32,
+    /// The open windows serving the item.
+    pub windows: Vec<WindowNo>,
+    /// Estimated wait, if a window serving the item is open.
+    pub eta_secs: Option<u32>,
+    /// §7.3.5 holds already: go to the waiting area now.
+    pub approaching: bool,
+    /// When it was issued.
+    pub issued_at: Timestamp,
+}
+
+/// The daemon's answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// Answer to [`Hello`].
+    Welcome(Welcome),
+    /// A ticket was issued.
+    Issued(IssuedTicket),
+    /// A window action was carried out.
+    Window {
+        /// The action.
+        action: String,
+        /// The ticket it concerned, if any.
+        ticket: Option<TicketNo>,
+        /// The text announced in the hall, for a call or recall.
+        announcement: Option<String>,
+        /// The window afterwards.
+        window: WindowView,
+    },
+    /// A no-show went back into line.
+    Reinstated {
+        /// The ticket.
+        ticket: TicketNo,
+        /// People ahead of it now.
+        position: u32,
+    },
+    /// Issuing opened or closed.
+    Issuing {
+        /// Whether walk-in tickets are issued now.
+        open: bool,
+    },
+    /// The hall now.
+    Status(Status),
+    /// A display subscription started; [`DisplayUpdate`] frames follow.
+    Watching,
+    /// A notifier subscription started; [`Notification`] frames follow.
+    Notifying,
+    /// The request was refused or failed; nothing changed.
+    Error(ErrorReply),
+}
+
+/// [`Response::Status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The hall's id.
+    pub hall: String,
+    /// The hall's name.
+    pub hall_name: String,
+    /// Every window and item.
+    pub view: HallView,
+    /// Every waiting ticket with its position.
+    pub waiting: Vec<WaitingTicket>,
+}
+
+/// A refusal: a stable code for programs, a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// Stable, machine-readable: "forbidden", "window_busy", …
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// One call as the hall's screens show and announce it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallShown {
+    /// The ticket called.
+    pub ticket: TicketNo,
+    /// To which window.
+    pub window: WindowNo,
+    /// "请A012号到3号窗口办理".
+    pub announcement: String,
+    /// A repeated announcement.
+    pub recall: bool,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// One frame of a display subscription. Every update carries `seq`, the
+/// hall's change counter: a display ignores updates not newer than its
+/// snapshot's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisplayUpdate {
+    /// The whole hall, first thing after subscribing.
+    Snapshot {
+        /// Changes up to and including this one are in it.
+        seq: u64,
+        /// The hall.
+        view: HallView,
+        /// The latest calls, newest last.
+        recent_calls: Vec<CallShown>,
+    },
+    /// What one change did.
+    Change {
+        /// The change's number.
+        seq: u64,
+        /// Calls and recalls to show and announce.
+        calls: Vec<CallShown>,
+        /// The windows that changed, as they are now.
+        windows: Vec<WindowView>,
+        /// Waiting per lane of the items that changed, as they are now.
+        items: Vec<(ItemCode, [u32; 3])>,
+        /// Whether walk-in tickets are issued, if that changed.
+        issuing: Option<bool>,
+    },
+    /// The daemon is dropping this subscriber (it fell behind, or the
+    /// daemon is shutting down); reconnect for a fresh snapshot.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Which message a notification is (SPEC §2 items 5–7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// §7.3.4: the ticket, position and windows, at issue.
+    Issued,
+    /// §7.3.5: your turn is near, come to the waiting area.
+    Approaching,
+    /// §7.3.6: go to window N now.
+    Called,
+}
+
+/// One message for a visitor, from the outbox. Delivered at least once:
+/// a gateway deduplicates by `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Stable across restarts and redeliveries: "main-17".
+    pub id: String,
+    /// The hall.
+    pub hall: String,
+    /// Which message.
+    pub kind: NotificationKind,
+    /// The ticket.
+    pub ticket: TicketNo,
+    /// The visitor's phone number in full: for the SMS provider only.
+    pub phone: String,
+    /// The message text.
+    pub text: String,
+    /// People ahead, for issued and approaching.
+    pub position: Option<u32>,
+    /// The window, for called.
+    pub window: Option<WindowNo>,
+    /// When the event happened.
+    pub at: Timestamp,
+}
+
+/// What a notifier sends on its subscription stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifierMessage {
+    /// The gateway accepted this notification: remove it from the outbox.
+    Ack {
+        /// The notification's id.
+        id: String,
+    },
+}
+
+/// One frame on a notifier's subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifierFrame {
+    /// A notification to deliver.
+    Notification(Notification),
+    /// The subscription ends (shutdown, or the notifier fell behind).
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode, encode};
+    use crate::types::PriorityReason;
+    use crate::views::WindowState;
+
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) {
+        let frame = encode(&v).unwrap();
+        assert_eq!(decode::<T>(&frame[4..]).unwrap(), v);
+    }
+
+    #[test]
+    fn messages_survive_the_codec() {
+        let a = ItemCode::new('A').unwrap();
+        round_trip(Request::Issue {
+            item: a,
+            lane: Lane::Priority(PriorityReason::Green),
+            phone: Some("13800138000".into()),
+        });
+        round_trip(Request::Window {
+            window: Some(WindowNo(3)),
+            action: WindowAction::Pause {
+                reason: "午休".into(),
+            },
+        });
+        let window = WindowView {
+            number: WindowNo(3),
+            state: WindowState::Paused("午休".into()),
+            current: Some(TicketNo { item: a, seq: 12 }),
+            serving: false,
+            staff: Some((StaffId::new("S1").unwrap(), Post::B)),
+            items: vec![a],
+            universal: false,
+            fallback: true,
+        };
+        round_trip(Response::Window {
+            action: "pause".into(),
+            ticket: None,
+            announcement: None,
+            window: window.clone(),
+        });
+        round_trip(DisplayUpdate::Change {
+            seq: 9,
+            calls: vec![],
+            windows: vec![window],
+            items: vec![(a, [1, 2, 3])],
+            issuing: Some(false),
+        });
+    }
+}

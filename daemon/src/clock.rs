@@ -1,0 +1,61 @@
+//! The daemon's one window onto the wall clock, and business-day arithmetic.
+//!
+//! The dispatch core never reads a clock (clippy bans it there); the I/O
+//! layer reads it here and passes the instant in.
+
+use hallq_client::types::Timestamp;
+
+use crate::dispatch::BusinessDay;
+
+/// Now, as a [`Timestamp`].
+pub fn now() -> Timestamp {
+    #[allow(clippy::disallowed_methods)] // the one place the daemon reads the clock
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(since_epoch.as_millis() as u64)
+}
+
+/// The calendar day at `at` in a hall `offset_minutes` east of UTC, as
+/// `yyyymmdd` (the business day: ticket numbers restart with it).
+pub fn business_day(at: Timestamp, offset_minutes: i32) -> BusinessDay {
+    let local_ms = at.0 as i64 + i64::from(offset_minutes) * 60_000;
+    let (y, m, d) = civil_from_days(local_ms.div_euclid(86_400_000));
+    (y as u32) * 10_000 + m * 100 + d
+}
+
+/// `20261122` → `"2026-11-22"`, the journal's file-name form.
+pub fn day_string(day: BusinessDay) -> String {
+    format!("{:04}-{:02}-{:02}", day / 10_000, day / 100 % 100, day % 100)
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn business_days_follow_the_halls_time_zone() {
+        // 2026-11-22T16:30:00Z is 00:30 on the 23rd in China (UTC+8).
+        let t = Timestamp(1_795_365_000_000);
+        assert_eq!(business_day(t, 0), 20261122);
+        assert_eq!(business_day(t, 480), 20261123);
+        assert_eq!(business_day(Timestamp(0), 0), 19700101);
+        assert_eq!(business_day(Timestamp(951_782_400_000), 0), 20000229);
+        assert_eq!(day_string(20261122), "2026-11-22");
+    }
+}

@@ -1,0 +1,121 @@
+//! Display updates (DB33/T 2036.4 §6.5): which calls to show and announce,
+//! and which windows and lines changed.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use hallq_client::proto::{CallShown, DisplayUpdate};
+use hallq_client::types::{TicketNo, Timestamp, WindowNo};
+
+use crate::dispatch::{Event, Hall, TransferTarget};
+
+/// How many recent calls a display's snapshot carries.
+pub const RECENT_CALLS: usize = 10;
+
+/// The text announced in the hall for a call (§7.3.6).
+pub fn announcement(ticket: TicketNo, window: WindowNo) -> String {
+    format!("请{ticket}号到{window}号窗口办理")
+}
+
+/// The latest calls, for a new display's snapshot.
+#[derive(Debug, Default, Clone)]
+pub struct RecentCalls(VecDeque<CallShown>);
+
+impl RecentCalls {
+    /// The calls, oldest first.
+    pub fn to_vec(&self) -> Vec<CallShown> {
+        self.0.iter().cloned().collect()
+    }
+
+    fn push(&mut self, call: CallShown) {
+        if self.0.len() == RECENT_CALLS {
+            self.0.pop_front();
+        }
+        self.0.push_back(call);
+    }
+}
+
+/// What one command's `events` change on the displays, read from `hall`
+/// right after they were applied; `None` if displays see no difference.
+pub fn change(
+    seq: u64,
+    events: &[Event],
+    hall: &Hall,
+    recent: &mut RecentCalls,
+) -> Option<DisplayUpdate> {
+    let mut calls = Vec::new();
+    let mut windows = BTreeSet::new();
+    let mut lines_changed = false;
+    let mut issuing_changed = false;
+    let mut all_windows = false;
+    let mut call = |ticket: TicketNo, window: WindowNo, recall: bool, at: Timestamp| {
+        let shown = CallShown {
+            ticket,
+            window,
+            announcement: announcement(ticket, window),
+            recall,
+            at,
+        };
+        recent.push(shown.clone());
+        calls.push(shown);
+    };
+    for event in events {
+        match event {
+            Event::DayBegun { .. } => {
+                all_windows = true;
+                lines_changed = true;
+                issuing_changed = true;
+            }
+            Event::IssuingClosed { .. } | Event::IssuingOpened { .. } => issuing_changed = true,
+            Event::Issued { .. } | Event::Reinstated { .. } => lines_changed = true,
+            Event::Approaching { .. } => {}
+            Event::Called {
+                number, window, at, ..
+            } => {
+                call(*number, *window, false, *at);
+                windows.insert(*window);
+                lines_changed = true;
+            }
+            Event::Recalled {
+                number, window, at, ..
+            } => call(*number, *window, true, *at),
+            Event::Started { window, .. }
+            | Event::Finished { window, .. }
+            | Event::NoShow { window, .. }
+            | Event::WindowOpened { window, .. }
+            | Event::WindowClosed { window, .. }
+            | Event::WindowPaused { window, .. }
+            | Event::WindowResumed { window, .. }
+            | Event::StaffLoggedIn { window, .. }
+            | Event::StaffLoggedOut { window, .. } => {
+                windows.insert(*window);
+            }
+            Event::Transferred { from, to, .. } => {
+                windows.insert(*from);
+                if let TransferTarget::Window(w) = to {
+                    windows.insert(*w);
+                }
+                lines_changed = true;
+            }
+        }
+    }
+    if calls.is_empty() && windows.is_empty() && !lines_changed && !issuing_changed && !all_windows
+    {
+        return None;
+    }
+    let view = hall.view();
+    Some(DisplayUpdate::Change {
+        seq,
+        calls,
+        windows: view
+            .windows
+            .into_iter()
+            .filter(|w| all_windows || windows.contains(&w.number))
+            .collect(),
+        items: if lines_changed {
+            view.items.iter().map(|i| (i.code, i.waiting)).collect()
+        } else {
+            Vec::new()
+        },
+        issuing: issuing_changed.then_some(view.issuing),
+    })
+}

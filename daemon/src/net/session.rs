@@ -1,0 +1,501 @@
+//! One client connection: authentication, then one task per request stream.
+//!
+//! The first stream carries the [`Hello`]; its token decides the role, hall
+//! and window (SPEC §3) for the life of the connection. Every request is
+//! checked against those rights before it reaches the hall; a refused
+//! request changes nothing. A frame that is oversized, truncated or not a
+//! request gets an error answer and the connection is closed: a peer that
+//! sends garbage is not trusted with more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hallq_client::codec::{self, CodecError};
+use hallq_client::proto::{
+    ErrorReply, Hello, IssuedTicket, NotifierFrame, NotifierMessage, Request, Response, Status,
+    Target, Welcome, WindowAction,
+};
+use hallq_client::types::{Lane, Phone, Role, TicketNo, WindowNo};
+use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
+
+use super::Daemon;
+use crate::dispatch::{Command, Event, TransferTarget};
+use crate::fanout::display::announcement;
+use crate::shard::{HallShard, ShardError};
+
+/// How long a new connection has to say [`Hello`].
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// QUIC application close codes.
+mod close {
+    /// The token was refused.
+    pub const UNAUTHORIZED: u32 = 1;
+    /// The peer broke the protocol.
+    pub const PROTOCOL: u32 = 2;
+}
+
+/// Serves one connection.
+#[derive(Debug)]
+pub struct Handler {
+    /// Every hall.
+    pub daemon: Arc<Daemon>,
+    /// Fires (or closes) when the daemon shuts down.
+    pub shutdown: broadcast::Receiver<()>,
+    /// Dropped when this handler and its tasks are done.
+    pub _done: mpsc::Sender<()>,
+}
+
+/// Who is on the other end, as their token says.
+#[derive(Debug, Clone)]
+struct Session {
+    role: Role,
+    hall: Arc<HallShard>,
+    window: Option<WindowNo>,
+}
+
+fn reply(code: &str, message: impl Into<String>) -> ErrorReply {
+    ErrorReply {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl Handler {
+    /// Runs the connection until the peer leaves or the daemon shuts down.
+    pub async fn run(mut self, incoming: quinn::Incoming) {
+        let remote = incoming.remote_address();
+        let connection = match incoming.await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(%remote, error = %e, "handshake failed");
+                return;
+            }
+        };
+        let session = match tokio::time::timeout(HELLO_TIMEOUT, self.authenticate(&connection)).await {
+            Ok(Ok(session)) => session,
+            Ok(Err(refusal)) => {
+                tracing::info!(%remote, code = %refusal.code, "connection refused");
+                connection.close(close::UNAUTHORIZED.into(), refusal.message.as_bytes());
+                return;
+            }
+            Err(_) => {
+                connection.close(close::PROTOCOL.into(), b"no hello in time");
+                return;
+            }
+        };
+        let span = tracing::info_span!(
+            "connection",
+            %remote,
+            role = %session.role,
+            hall = session.hall.id(),
+            window = session.window.map(|w| w.0),
+        );
+        async move {
+            tracing::info!("connected");
+            loop {
+                tokio::select! {
+                    stream = connection.accept_bi() => {
+                        let Ok((send, recv)) = stream else { break };
+                        let task = RequestTask {
+                            session: session.clone(),
+                            connection: connection.clone(),
+                            shutdown: self.shutdown.resubscribe(),
+                            _done: self._done.clone(),
+                        };
+                        tokio::spawn(task.run(send, recv).in_current_span());
+                    }
+                    _ = self.shutdown.recv() => break,
+                }
+            }
+            tracing::info!("disconnected");
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// Reads the [`Hello`] on the first stream and answers it.
+    async fn authenticate(&self, connection: &quinn::Connection) -> Result<Session, ErrorReply> {
+        let (mut send, mut recv) = connection
+            .accept_bi()
+            .await
+            .map_err(|e| reply("connection_lost", e.to_string()))?;
+        let hello: Hello = match codec::read_frame(&mut recv).await {
+            Ok(Some(hello)) => hello,
+            Ok(None) => return Err(reply("bad_request", "expected a hello frame")),
+            Err(e) => {
+                let refusal = reply(e.code(), format!("bad hello: {e}"));
+                send_reply(&mut send, &Response::Error(refusal.clone())).await;
+                return Err(refusal);
+            }
+        };
+        let result = self.grant(&hello);
+        let answer = match &result {
+            Ok(session) => Response::Welcome(Welcome {
+                role: session.role,
+                hall: session.hall.id().to_owned(),
+                hall_name: session.hall.name().to_owned(),
+                window: session.window,
+            }),
+            Err(refusal) => Response::Error(refusal.clone()),
+        };
+        send_reply(&mut send, &answer).await;
+        result
+    }
+
+    fn grant(&self, hello: &Hello) -> Result<Session, ErrorReply> {
+        let config = &self.daemon.config;
+        // Constant-time comparison against every token (config::Secret).
+        let grant = config
+            .grant_for(hello.token.as_bytes())
+            .ok_or_else(|| reply("unauthorized", "unknown token"))?;
+        let hall_id = match (&grant.hall, &hello.hall) {
+            (Some(own), Some(asked)) if own != asked => {
+                return Err(reply(
+                    "forbidden",
+                    format!("this token is for hall {own:?}, not {asked:?}"),
+                ))
+            }
+            (Some(own), _) => own.clone(),
+            (None, Some(asked)) => asked.clone(),
+            (None, None) if self.daemon.halls.len() == 1 => {
+                self.daemon.halls.keys().next().cloned().unwrap_or_default()
+            }
+            (None, None) => {
+                return Err(reply(
+                    "bad_request",
+                    "this daemon serves several halls: name one (--hall)",
+                ))
+            }
+        };
+        let hall = self
+            .daemon
+            .halls
+            .get(&hall_id)
+            .cloned()
+            .ok_or_else(|| reply("unknown_hall", format!("no hall {hall_id:?} here")))?;
+        Ok(Session {
+            role: grant.role,
+            hall,
+            window: grant.window,
+        })
+    }
+}
+
+/// One request stream.
+struct RequestTask {
+    session: Session,
+    connection: quinn::Connection,
+    shutdown: broadcast::Receiver<()>,
+    _done: mpsc::Sender<()>,
+}
+
+impl RequestTask {
+    async fn run(self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+        let request: Request = match codec::read_frame(&mut recv).await {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(e) => return self.protocol_error(&mut send, &e).await,
+        };
+        let kind = request.kind();
+        match request {
+            Request::Watch => self.watch(send, recv).await,
+            Request::Notifications => self.notify(send, recv).await,
+            request => {
+                let response = match handle(&self.session, request).await {
+                    Ok(response) => response,
+                    Err(refusal) => {
+                        tracing::info!(request = kind, code = %refusal.code, "refused");
+                        Response::Error(refusal)
+                    }
+                };
+                send_reply(&mut send, &response).await;
+            }
+        }
+    }
+
+    async fn protocol_error(&self, send: &mut quinn::SendStream, e: &CodecError) {
+        tracing::warn!(error = %e, "bad frame: closing the connection");
+        send_reply(send, &Response::Error(reply(e.code(), e.to_string()))).await;
+        // Give the answer a moment to leave before closing.
+        let _ = tokio::time::timeout(Duration::from_millis(200), send.stopped()).await;
+        self.connection
+            .close(close::PROTOCOL.into(), e.to_string().as_bytes());
+    }
+
+    /// A display subscription: snapshot, then every change.
+    async fn watch(mut self, mut send: quinn::SendStream, _recv: quinn::RecvStream) {
+        if let Err(refusal) = require(&self.session, &[Role::Display, Role::Admin]) {
+            return send_reply(&mut send, &Response::Error(refusal)).await;
+        }
+        let mut feed = self.session.hall.watch();
+        let mut ok = write(&mut send, &Response::Watching).await
+            && write(&mut send, &feed.snapshot).await;
+        while ok {
+            tokio::select! {
+                update = feed.updates.recv() => match update {
+                    Ok((seq, frame)) => {
+                        // Encoded once, shared by every display; skip what
+                        // the snapshot already had.
+                        if seq <= feed.seq {
+                            continue;
+                        }
+                        ok = codec::write_frame(&mut send, &frame).await.is_ok();
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::info!(missed, "display fell behind: dropped");
+                        let dropped = hallq_client::proto::DisplayUpdate::Dropped {
+                            reason: format!("fell behind by {missed} updates; reconnect for a fresh snapshot"),
+                        };
+                        let _ = write(&mut send, &dropped).await;
+                        break;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = self.shutdown.recv() => {
+                    let dropped = hallq_client::proto::DisplayUpdate::Dropped { reason: "hallqd is shutting down".into() };
+                    let _ = write(&mut send, &dropped).await;
+                    break;
+                }
+            }
+        }
+        let _ = send.finish();
+    }
+
+    /// A notifier subscription: pending notifications, then new ones; acks
+    /// arrive on the same stream.
+    async fn notify(mut self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+        if let Err(refusal) = require(&self.session, &[Role::Notifier, Role::Admin]) {
+            return send_reply(&mut send, &Response::Error(refusal)).await;
+        }
+        let hall = self.session.hall.clone();
+        let mut feed = hall.notifications();
+        let mut ok = write(&mut send, &Response::Notifying).await;
+        for n in feed.pending.drain(..) {
+            ok = ok && write(&mut send, &NotifierFrame::Notification((*n).clone())).await;
+        }
+        while ok {
+            tokio::select! {
+                update = feed.updates.recv() => match update {
+                    Ok(n) => {
+                        if HallShard::notification_number(&n).is_some_and(|k| k < feed.upto) {
+                            continue;
+                        }
+                        ok = write(&mut send, &NotifierFrame::Notification((*n).clone())).await;
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        let reason = format!("fell behind by {missed} notifications; reconnect to receive every pending one");
+                        let _ = write(&mut send, &NotifierFrame::Dropped { reason }).await;
+                        break;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                ack = codec::read_frame::<NotifierMessage>(&mut recv) => match ack {
+                    Ok(Some(NotifierMessage::Ack { id })) => {
+                        if let Err(e) = hall.ack(&id).await {
+                            tracing::error!(error = %e, "cannot store an acknowledgement");
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return self.protocol_error(&mut send, &e).await,
+                },
+                _ = self.shutdown.recv() => {
+                    let _ = write(&mut send, &NotifierFrame::Dropped { reason: "hallqd is shutting down".into() }).await;
+                    break;
+                }
+            }
+        }
+        let _ = send.finish();
+    }
+}
+
+/// Writes one message as a frame; false if the peer is gone.
+async fn write<T: serde::Serialize>(send: &mut quinn::SendStream, message: &T) -> bool {
+    match codec::encode(message) {
+        Ok(frame) => codec::write_frame(send, &frame).await.is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a reply");
+            false
+        }
+    }
+}
+
+/// Writes the one answer of a request stream and finishes the stream.
+async fn send_reply(send: &mut quinn::SendStream, response: &Response) {
+    if !write(send, response).await {
+        tracing::debug!("client left before its answer");
+    }
+    let _ = send.finish();
+}
+
+fn require(session: &Session, roles: &[Role]) -> Result<(), ErrorReply> {
+    if roles.contains(&session.role) {
+        Ok(())
+    } else {
+        Err(reply(
+            "forbidden",
+            format!("a {} token may not do this", session.role),
+        ))
+    }
+}
+
+fn refused(e: ShardError) -> ErrorReply {
+    reply(e.code(), e.to_string())
+}
+
+/// Carries out one request within the session's rights (SPEC §3).
+async fn handle(session: &Session, request: Request) -> Result<Response, ErrorReply> {
+    let hall = &session.hall;
+    match request {
+        Request::Issue { item, lane, phone } => {
+            require(session, &[Role::Kiosk, Role::Admin])?;
+            if lane == Lane::Appointment && session.role != Role::Admin {
+                return Err(reply(
+                    "forbidden",
+                    "appointment tickets are issued by checking in a booking",
+                ));
+            }
+            let phone = phone
+                .map(Phone::new)
+                .transpose()
+                .map_err(|e| reply("bad_request", e.0))?;
+            hall.execute(Command::Issue { item, lane, phone }, |hall, events| {
+                events.iter().find_map(|e| match e {
+                    Event::Issued { issued, at } => Some(Response::Issued(IssuedTicket {
+                        ticket: issued.number,
+                        item_name: hall
+                            .spec()
+                            .items
+                            .iter()
+                            .find(|i| i.code == issued.number.item)
+                            .map(|i| i.name.clone())
+                            .unwrap_or_default(),
+                        lane: issued.lane,
+                        position: issued.position,
+                        windows: issued.windows.clone(),
+                        eta_secs: issued.eta_secs,
+                        approaching: issued.approaching,
+                        issued_at: *at,
+                    })),
+                    _ => None,
+                })
+            })
+            .await
+            .map_err(refused)?
+            .ok_or_else(|| reply("internal", "no ticket was issued"))
+        }
+        Request::Window { window, action } => {
+            let window = match (session.role, window) {
+                (Role::Window, None) => session.window.ok_or_else(|| reply("forbidden", "no window"))?,
+                (Role::Window, Some(w)) if Some(w) == session.window => w,
+                (Role::Window, Some(w)) => {
+                    return Err(reply(
+                        "forbidden",
+                        format!(
+                            "this terminal is window {}; it may not act for window {w}",
+                            session.window.map_or(0, |w| w.0)
+                        ),
+                    ))
+                }
+                (Role::Admin, Some(w)) => w,
+                (Role::Admin, None) => {
+                    return Err(reply("bad_request", "name the window (--window N)"))
+                }
+                _ => return Err(require(session, &[Role::Window, Role::Admin]).unwrap_err()),
+            };
+            let name = action.name().to_owned();
+            let command = window_command(window, action);
+            hall.execute(command, |hall, events| {
+                let (ticket, announced) = events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::Called { number, .. } | Event::Recalled { number, .. } => {
+                            Some((Some(*number), Some(announcement(*number, window))))
+                        }
+                        Event::Started { number, .. }
+                        | Event::Finished { number, .. }
+                        | Event::NoShow { number, .. }
+                        | Event::Transferred { number, .. } => Some((Some(*number), None)),
+                        _ => None,
+                    })
+                    .unwrap_or((None, None));
+                hall.window_view_of(window).map(|view| Response::Window {
+                    action: name,
+                    ticket,
+                    announcement: announced,
+                    window: view,
+                })
+            })
+            .await
+            .map_err(refused)?
+            .map_err(|e| reply(e.code(), e.to_string()))
+        }
+        Request::Reinstate { ticket } => {
+            require(session, &[Role::Window, Role::Admin])?;
+            hall.execute(Command::Reinstate { ticket }, |_, events| {
+                reinstated(ticket, events)
+            })
+            .await
+            .map_err(refused)
+        }
+        Request::CloseIssuing | Request::OpenIssuing => {
+            require(session, &[Role::Admin])?;
+            let open = matches!(request, Request::OpenIssuing);
+            let command = if open {
+                Command::OpenIssuing
+            } else {
+                Command::CloseIssuing
+            };
+            hall.execute(command, |_, _| Response::Issuing { open })
+                .await
+                .map_err(refused)
+        }
+        Request::Status => Ok(Response::Status(hall.read(|h| Status {
+            hall: session.hall.id().to_owned(),
+            hall_name: session.hall.name().to_owned(),
+            view: h.view(),
+            waiting: h.waiting(),
+        }))),
+        Request::Watch | Request::Notifications => {
+            Err(reply("bad_request", "subscriptions are handled on their own stream"))
+        }
+    }
+}
+
+fn reinstated(ticket: TicketNo, events: &[Event]) -> Response {
+    let position = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Reinstated { position, .. } => Some(*position),
+            _ => None,
+        })
+        .unwrap_or_default();
+    Response::Reinstated { ticket, position }
+}
+
+fn window_command(window: WindowNo, action: WindowAction) -> Command {
+    match action {
+        WindowAction::Call { ticket: None } => Command::CallNext { window },
+        WindowAction::Call {
+            ticket: Some(ticket),
+        } => Command::CallTicket { window, ticket },
+        WindowAction::Recall => Command::Recall { window },
+        WindowAction::Start => Command::Start { window },
+        WindowAction::Finish { rating } => Command::Finish { window, rating },
+        WindowAction::NoShow => Command::NoShow { window },
+        WindowAction::Transfer { to } => Command::Transfer {
+            window,
+            to: match to {
+                Target::Item(item) => TransferTarget::Item(item),
+                Target::Window(w) => TransferTarget::Window(w),
+            },
+        },
+        WindowAction::Pause { reason } => Command::Pause { window, reason },
+        WindowAction::Resume => Command::Resume { window },
+        WindowAction::Open => Command::OpenWindow { window },
+        WindowAction::Close => Command::CloseWindow { window },
+        WindowAction::Login { staff, post } => Command::LogIn { window, staff, post },
+        WindowAction::Logout => Command::LogOut { window },
+    }
+}

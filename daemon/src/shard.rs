@@ -1,0 +1,450 @@
+//! One hall's shard: its dispatch state, outbox and display feed behind one
+//! uncontended lock, and its own journal.
+//!
+//! A command is applied under the lock, its events queued to the journal in
+//! the same critical section (so the journal's order is the order they were
+//! applied in), and the caller is answered once the journal says the record
+//! is on disk. The journal's commit hook then feeds displays and notifiers,
+//! in journal order, with what is durable. Halls never wait on each other.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hallq_client::codec;
+use hallq_client::proto::{DisplayUpdate, Notification};
+use hallq_client::types::Timestamp;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::clock;
+use crate::config::HallConfig;
+use crate::dispatch::{Command, DispatchError, Event, Hall};
+use crate::fanout::display::{self, RecentCalls};
+use crate::fanout::outbox::{Outbox, Templates};
+use crate::journal::{self, Journal, JournalError, JournalHandle};
+
+/// How many display updates a subscriber may fall behind before it is
+/// dropped (it resynchronises from a fresh snapshot on reconnect).
+pub const DISPLAY_BUFFER: usize = 1024;
+/// The same for notifier subscribers.
+pub const NOTIFIER_BUFFER: usize = 4096;
+
+/// One journal record: what one request changed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Entry {
+    /// The events of one command (with a business-day roll before it, if
+    /// the day changed).
+    Events(Vec<Event>),
+    /// The gateway acknowledged notification `n`.
+    Acked(u64),
+}
+
+/// What the journal's commit hook publishes once a record is durable.
+#[derive(Debug)]
+pub struct Published {
+    /// The encoded display update and its change number.
+    display: Option<(u64, Bytes)>,
+    notifications: Vec<Arc<Notification>>,
+    /// Every notification numbered below this is durable.
+    notifications_upto: u64,
+}
+
+/// Why a request to a shard failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    /// The dispatch core refused the command; nothing changed.
+    #[error(transparent)]
+    Refused(#[from] DispatchError),
+    /// The journal could not make the change durable; the shard takes no
+    /// more changes until the daemon restarts and replays.
+    #[error("the journal could not store the change ({0}); restart hallqd")]
+    Storage(String),
+}
+
+impl ShardError {
+    /// Stable code for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ShardError::Refused(e) => e.code(),
+            ShardError::Storage(_) => "storage_failed",
+        }
+    }
+}
+
+/// Why a shard could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The journal could not be read or is corrupt.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// A record could not be decoded.
+    #[error("journal {file} record at byte {offset}: cannot decode: {reason}")]
+    Decode {
+        /// The file.
+        file: PathBuf,
+        /// The record's offset.
+        offset: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The hall's configuration is invalid.
+    #[error(transparent)]
+    Spec(#[from] DispatchError),
+}
+
+struct State {
+    hall: Hall,
+    outbox: Outbox,
+    recent: RecentCalls,
+    /// Display change counter.
+    seq: u64,
+    /// Set after a journal failure: no more changes.
+    failed: Option<String>,
+}
+
+/// A snapshot for a new display, and the feed that continues it.
+#[derive(Debug)]
+pub struct DisplayFeed {
+    /// The first frame to send.
+    pub snapshot: DisplayUpdate,
+    /// Changes with a `seq` above the snapshot's are new.
+    pub seq: u64,
+    /// Encoded `DisplayUpdate::Change` frames with their change numbers,
+    /// shared by every subscriber.
+    pub updates: broadcast::Receiver<(u64, Bytes)>,
+}
+
+/// What a new notifier gets.
+#[derive(Debug)]
+pub struct NotifierFeed {
+    /// Durable pending notifications at subscription time.
+    pub pending: Vec<Arc<Notification>>,
+    /// Notifications from the feed numbered below this were in `pending`.
+    pub upto: u64,
+    /// New notifications as they become durable.
+    pub updates: broadcast::Receiver<Arc<Notification>>,
+}
+
+/// One hall.
+pub struct HallShard {
+    id: String,
+    name: String,
+    offset_minutes: i32,
+    state: Mutex<State>,
+    journal: JournalHandle<Published>,
+    writer: Mutex<Option<Journal<Published>>>,
+    display: broadcast::Sender<(u64, Bytes)>,
+    notifications: broadcast::Sender<Arc<Notification>>,
+    durable_notifications: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for HallShard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HallShard").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl HallShard {
+    /// Opens hall `config`'s journal in `dir`, replays it through the
+    /// dispatch core and starts its journal writer.
+    pub fn open(config: &HallConfig, dir: &Path) -> Result<HallShard, OpenError> {
+        let replay = journal::open(dir)?;
+        if let Some(cut) = &replay.truncated {
+            tracing::warn!(
+                hall = %config.id,
+                file = %cut.file.display(),
+                offset = cut.offset,
+                dropped_bytes = cut.dropped_bytes,
+                "journal ended in a torn record (a crash mid-write); cut it off"
+            );
+        }
+        let mut state = State {
+            hall: Hall::new(config.spec.clone())?,
+            outbox: Outbox::new(&config.id, Templates::default()),
+            recent: RecentCalls::default(),
+            seq: 0,
+            failed: None,
+        };
+        for record in &replay.records {
+            let entry: Entry =
+                codec::decode_record(&record.payload).map_err(|e| OpenError::Decode {
+                    file: record.file.to_path_buf(),
+                    offset: record.offset,
+                    reason: e.to_string(),
+                })?;
+            match entry {
+                Entry::Events(events) => {
+                    for event in &events {
+                        state.hall.replay(event);
+                    }
+                    state.absorb(&events);
+                }
+                Entry::Acked(n) => state.outbox.ack(n),
+            }
+        }
+        let records = replay.records.len();
+        let today = clock::business_day(clock::now(), config.timezone_offset_minutes);
+        // The journal's day never goes backwards, even if the clock did.
+        let day = state.hall.day().map_or(today, |d| d.max(today));
+        let (display, _) = broadcast::channel(DISPLAY_BUFFER);
+        let (notifications, _) = broadcast::channel(NOTIFIER_BUFFER);
+        let durable = Arc::new(AtomicU64::new(state.outbox.next_number()));
+        let on_commit = {
+            let display = display.clone();
+            let notifications = notifications.clone();
+            let durable = durable.clone();
+            Box::new(move |batch: Vec<(u64, Published)>| {
+                for (_, published) in batch {
+                    durable.store(published.notifications_upto, Ordering::Release);
+                    if let Some(frame) = published.display {
+                        // No subscriber is fine; a slow one lags and is dropped.
+                        let _ = display.send(frame);
+                    }
+                    for n in published.notifications {
+                        let _ = notifications.send(n);
+                    }
+                }
+            })
+        };
+        let writer = Journal::start(&replay, &clock::day_string(day), on_commit)?;
+        tracing::info!(
+            hall = %config.id,
+            records,
+            waiting = state.hall.waiting_count(),
+            pending_notifications = state.outbox.pending_count(),
+            "hall replayed"
+        );
+        Ok(HallShard {
+            id: config.id.clone(),
+            name: config.name.clone(),
+            offset_minutes: config.timezone_offset_minutes,
+            journal: writer.handle(),
+            writer: Mutex::new(Some(writer)),
+            state: Mutex::new(state),
+            display,
+            notifications,
+            durable_notifications: durable,
+        })
+    }
+
+    /// The hall's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The hall's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Applies `command` now and, once its events are durable, answers with
+    /// what `answer` made of the hall right after it.
+    pub async fn execute<R>(
+        &self,
+        command: Command,
+        answer: impl FnOnce(&Hall, &[Event]) -> R,
+    ) -> Result<R, ShardError> {
+        let (outcome, receiver) = {
+            let mut st = self.state.lock();
+            if let Some(why) = &st.failed {
+                return Err(ShardError::Storage(why.clone()));
+            }
+            let now = clock::now();
+            let mut events = self.roll_day(&mut st, now);
+            let outcome = st.hall.apply(command, now).map(|command_events| {
+                let reply = answer(&st.hall, &command_events);
+                events.extend(command_events);
+                reply
+            });
+            if events.is_empty() {
+                return outcome.map_err(ShardError::from);
+            }
+            (outcome, self.journal_events(&mut st, events))
+        };
+        self.await_durable(receiver).await?;
+        outcome.map_err(ShardError::from)
+    }
+
+    /// A business day that has begun since the last command (at the hall's
+    /// local midnight) is begun first, in the same record.
+    fn roll_day(&self, st: &mut State, now: Timestamp) -> Vec<Event> {
+        let today = clock::business_day(now, self.offset_minutes);
+        if st.hall.day().is_some_and(|day| day >= today) {
+            return Vec::new();
+        }
+        match st.hall.apply(Command::BeginDay { day: today }, now) {
+            Ok(events) => {
+                tracing::info!(hall = %self.id, day = today, "business day begun");
+                events
+            }
+            Err(e) => {
+                tracing::error!(hall = %self.id, error = %e, "cannot begin the business day");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Begins a new business day if one has started (called by a timer, so
+    /// displays turn over at midnight even in a quiet hall).
+    pub async fn tick(&self) -> Result<(), ShardError> {
+        let receiver = {
+            let mut st = self.state.lock();
+            if st.failed.is_some() {
+                return Ok(());
+            }
+            let events = self.roll_day(&mut st, clock::now());
+            if events.is_empty() {
+                return Ok(());
+            }
+            self.journal_events(&mut st, events)
+        };
+        self.await_durable(receiver).await
+    }
+
+    /// Queues `events` (already applied) to the journal; derives their
+    /// display update and notifications for the commit hook.
+    fn journal_events(&self, st: &mut State, events: Vec<Event>) -> Option<journal::AppendReceiver> {
+        let (display, notifications) = st.absorb(&events);
+        let published = Published {
+            display,
+            notifications,
+            notifications_upto: st.outbox.next_number(),
+        };
+        self.append(st, &Entry::Events(events), published)
+    }
+
+    fn append(&self, st: &mut State, entry: &Entry, published: Published) -> Option<journal::AppendReceiver> {
+        let day = clock::day_string(st.hall.day().unwrap_or_default());
+        match codec::encode_record(entry) {
+            Ok(payload) => Some(self.journal.append(payload, &day, published)),
+            Err(e) => {
+                // Cannot happen for well-formed events; refuse further changes
+                // rather than run on with state the journal does not have.
+                let why = format!("cannot encode a journal record: {e}");
+                tracing::error!(hall = %self.id, error = %why);
+                st.failed = Some(why);
+                None
+            }
+        }
+    }
+
+    async fn await_durable(&self, receiver: Option<journal::AppendReceiver>) -> Result<(), ShardError> {
+        let result = match receiver {
+            Some(receiver) => match receiver.await {
+                Ok(Ok(_seq)) => return Ok(()),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "the journal writer stopped".to_owned(),
+            },
+            None => self
+                .state
+                .lock()
+                .failed
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+        };
+        tracing::error!(hall = %self.id, error = %result, "journal failed: refusing further changes");
+        self.state.lock().failed.get_or_insert(result.clone());
+        Err(ShardError::Storage(result))
+    }
+
+    /// Acknowledges notification `id` (from the gateway); unknown or
+    /// already acknowledged ids are ignored, so redelivery is harmless.
+    pub async fn ack(&self, id: &str) -> Result<bool, ShardError> {
+        let receiver = {
+            let mut st = self.state.lock();
+            if let Some(why) = &st.failed {
+                return Err(ShardError::Storage(why.clone()));
+            }
+            let Some(n) = st.outbox.pending_number(id) else {
+                return Ok(false);
+            };
+            st.outbox.ack(n);
+            let published = Published {
+                display: None,
+                notifications: Vec::new(),
+                notifications_upto: st.outbox.next_number(),
+            };
+            self.append(&mut st, &Entry::Acked(n), published)
+        };
+        self.await_durable(receiver).await.map(|()| true)
+    }
+
+    /// Reads the hall under its lock.
+    pub fn read<R>(&self, f: impl FnOnce(&Hall) -> R) -> R {
+        f(&self.state.lock().hall)
+    }
+
+    /// Subscribes a display: a snapshot and the changes after it.
+    pub fn watch(&self) -> DisplayFeed {
+        let st = self.state.lock();
+        // Subscribing under the lock: every change after the snapshot's seq
+        // is applied later, so committed later, so sent to this receiver.
+        let updates = self.display.subscribe();
+        DisplayFeed {
+            snapshot: DisplayUpdate::Snapshot {
+                seq: st.seq,
+                view: st.hall.view(),
+                recent_calls: st.recent.to_vec(),
+            },
+            seq: st.seq,
+            updates,
+        }
+    }
+
+    /// Subscribes a notifier: the durable pending notifications, then new
+    /// ones as they become durable.
+    pub fn notifications(&self) -> NotifierFeed {
+        let st = self.state.lock();
+        // Subscribe first, then read the durable mark: a notification below
+        // the mark is in `pending`; one at or above it is published after
+        // the subscription, so it reaches `updates`.
+        let updates = self.notifications.subscribe();
+        let upto = self.durable_notifications.load(Ordering::Acquire);
+        NotifierFeed {
+            pending: st.outbox.pending_below(upto),
+            upto,
+            updates,
+        }
+    }
+
+    /// The number inside a notification id of this hall.
+    pub fn notification_number(id: &Notification) -> Option<u64> {
+        id.id.rsplit('-').next()?.parse().ok()
+    }
+
+    /// Flushes and stops the journal writer (at shutdown).
+    pub fn close(&self) {
+        if let Some(writer) = self.writer.lock().take() {
+            match writer.close() {
+                Ok(stats) => tracing::info!(
+                    hall = %self.id,
+                    records = stats.records,
+                    fsyncs = stats.fsyncs,
+                    "journal closed"
+                ),
+                Err(e) => tracing::error!(hall = %self.id, error = %e, "journal closed with an error"),
+            }
+        }
+    }
+}
+
+impl State {
+    /// Updates what is derived from events: outbox, recent calls, display
+    /// counter. Called identically live and on replay.
+    fn absorb(&mut self, events: &[Event]) -> (Option<(u64, Bytes)>, Vec<Arc<Notification>>) {
+        let notifications = self.outbox.on_events(events, &self.hall);
+        let next_seq = self.seq + 1;
+        let update = display::change(next_seq, events, &self.hall, &mut self.recent);
+        let frame = update.and_then(|update| {
+            self.seq = next_seq;
+            codec::encode(&update)
+                .map(|frame| (next_seq, frame))
+                .map_err(|e| tracing::error!(error = %e, "display update too large to send"))
+                .ok()
+        });
+        (frame, notifications)
+    }
+}
