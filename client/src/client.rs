@@ -78,9 +78,16 @@ impl From<quinn::ConnectionError> for ClientError {
     }
 }
 
+/// The QUIC close code with which the daemon refuses a token.
+pub const CLOSE_UNAUTHORIZED: u32 = 1;
+/// The QUIC close code with which the daemon drops a peer that broke the
+/// protocol (oversized, truncated or malformed frames).
+pub const CLOSE_PROTOCOL: u32 = 2;
+
 /// An authenticated connection to `hallqd`.
 #[derive(Debug, Clone)]
 pub struct Client {
+    endpoint: quinn::Endpoint,
     connection: quinn::Connection,
     welcome: Welcome,
 }
@@ -94,14 +101,31 @@ impl Client {
         token: &str,
         hall: Option<&str>,
     ) -> Result<Client, ClientError> {
-        let connection = tls::connect(server, pinned).await?;
+        let endpoint = tls::client_endpoint(server)?;
+        let connection = tls::connect_on(&endpoint, server, pinned).await?;
         let hello = Hello {
             token: token.to_owned(),
             hall: hall.map(str::to_owned),
             client: concat!("hallq ", env!("CARGO_PKG_VERSION")).to_owned(),
         };
-        match exchange(&connection, &hello).await? {
+        let answer = exchange(&connection, &hello).await.map_err(|e| {
+            // The refusal may have been overtaken by the close that follows
+            // it; the close carries the same message.
+            match connection.close_reason() {
+                Some(quinn::ConnectionError::ApplicationClosed(close))
+                    if close.error_code == CLOSE_UNAUTHORIZED.into() =>
+                {
+                    ClientError::Refused(ErrorReply {
+                        code: "unauthorized".into(),
+                        message: String::from_utf8_lossy(&close.reason).into_owned(),
+                    })
+                }
+                _ => e,
+            }
+        })?;
+        match answer {
             Response::Welcome(welcome) => Ok(Client {
+                endpoint,
                 connection,
                 welcome,
             }),
@@ -175,21 +199,26 @@ impl Client {
     ) -> Result<(quinn::SendStream, quinn::RecvStream), ClientError> {
         let (mut send, mut recv) = self.connection.open_bi().await?;
         codec::write_frame(&mut send, &codec::encode(request)?).await?;
-        let answer = tokio::time::timeout(REQUEST_TIMEOUT, codec::read_frame::<Response>(&mut recv))
-            .await
-            .map_err(|_| ClientError::Timeout)??;
+        let answer =
+            tokio::time::timeout(REQUEST_TIMEOUT, codec::read_frame::<Response>(&mut recv))
+                .await
+                .map_err(|_| ClientError::Timeout)??;
         match answer {
             Some(Response::Watching) if expected == "watching" => Ok((send, recv)),
             Some(Response::Notifying) if expected == "notifying" => Ok((send, recv)),
             Some(Response::Error(reply)) => Err(ClientError::Refused(reply)),
             Some(other) => Err(ClientError::Unexpected(format!("{other:?}"))),
-            None => Err(ClientError::Connection("stream closed before the answer".into())),
+            None => Err(ClientError::Connection(
+                "stream closed before the answer".into(),
+            )),
         }
     }
 
-    /// Closes the connection politely.
-    pub fn close(&self) {
+    /// Closes the connection and waits (briefly) until the daemon has been
+    /// told, so it does not hold the connection until its idle timeout.
+    pub async fn close(&self) {
         self.connection.close(0u32.into(), b"bye");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
     }
 }
 

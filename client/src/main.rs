@@ -1,5 +1,14 @@
-//! `hallq`: the command-line client for kiosks, windows, displays and admins.
+//! `hallq`: the command-line client of hallq for kiosks, window terminals,
+//! display boards, the SMS gateway bridge and hall managers. See
+//! `hallq --help`; the work is done in [`cli`].
 
-fn main() {
-    println!("hallq: the hallq command-line client (commands arrive with the daemon)");
+mod cli;
+
+use std::process::ExitCode;
+
+// One request at a time (or one stream): a single-threaded runtime is enough
+// and starts faster at a kiosk.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    cli::main().await
 }

@@ -16,9 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{
-    ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo,
-};
+use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
 use crate::views::{HallView, WaitingTicket, WindowView};
 
 /// The first frame of a connection.

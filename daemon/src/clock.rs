@@ -26,7 +26,12 @@ pub fn business_day(at: Timestamp, offset_minutes: i32) -> BusinessDay {
 
 /// `20261122` → `"2026-11-22"`, the journal's file-name form.
 pub fn day_string(day: BusinessDay) -> String {
-    format!("{:04}-{:02}-{:02}", day / 10_000, day / 100 % 100, day % 100)
+    format!(
+        "{:04}-{:02}-{:02}",
+        day / 10_000,
+        day / 100 % 100,
+        day % 100
+    )
 }
 
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian

@@ -20,10 +20,14 @@ const EX_DATA: u8 = 65;
 
 /// The hallq ticket-and-call daemon.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = "\
+#[command(
+    version,
+    about,
+    after_help = "\
 With no --config, hallqd runs the bundled demo hall (config/demo.toml) with \
 its state in ./hallq-state and prints the demo tokens.\n\n\
-Exit codes: 0 clean shutdown · 64 unusable config · 65 corrupt journal · 1 other error.")]
+Exit codes: 0 clean shutdown · 64 unusable config · 65 corrupt journal · 1 other error."
+)]
 struct Args {
     /// The TOML config file (see config/hallq.toml).
     #[arg(long, short, value_name = "FILE")]
@@ -47,7 +51,11 @@ fn main() -> ExitCode {
         None => Config::demo(PathBuf::from("./hallq-state")),
     };
     if args.check {
-        println!("config ok: {} hall(s), {} token(s)", config.halls.len(), config.tokens.len());
+        println!(
+            "config ok: {} hall(s), {} token(s)",
+            config.halls.len(),
+            config.tokens.len()
+        );
         return ExitCode::SUCCESS;
     }
     init_logging(config.log_format);
@@ -80,10 +88,11 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 fn serve(config: Config) -> Result<(), Failure> {
     let (certs, key, cert_path) = match &config.tls {
         Some(files) => {
-            let (certs, key) = net::tls::load_pair(&files.cert, &files.key).map_err(|e| Failure {
-                error: e.into(),
-                code: EX_CONFIG as u8,
-            })?;
+            let (certs, key) =
+                net::tls::load_pair(&files.cert, &files.key).map_err(|e| Failure {
+                    error: e.into(),
+                    code: EX_CONFIG as u8,
+                })?;
             (certs, key, files.cert.clone())
         }
         None => net::tls::load_or_generate(&config.state_dir)

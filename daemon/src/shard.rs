@@ -143,7 +143,9 @@ pub struct HallShard {
 
 impl std::fmt::Debug for HallShard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HallShard").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("HallShard")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -306,7 +308,11 @@ impl HallShard {
 
     /// Queues `events` (already applied) to the journal; derives their
     /// display update and notifications for the commit hook.
-    fn journal_events(&self, st: &mut State, events: Vec<Event>) -> Option<journal::AppendReceiver> {
+    fn journal_events(
+        &self,
+        st: &mut State,
+        events: Vec<Event>,
+    ) -> Option<journal::AppendReceiver> {
         let (display, notifications) = st.absorb(&events);
         let published = Published {
             display,
@@ -316,7 +322,12 @@ impl HallShard {
         self.append(st, &Entry::Events(events), published)
     }
 
-    fn append(&self, st: &mut State, entry: &Entry, published: Published) -> Option<journal::AppendReceiver> {
+    fn append(
+        &self,
+        st: &mut State,
+        entry: &Entry,
+        published: Published,
+    ) -> Option<journal::AppendReceiver> {
         let day = clock::day_string(st.hall.day().unwrap_or_default());
         match codec::encode_record(entry) {
             Ok(payload) => Some(self.journal.append(payload, &day, published)),
@@ -331,7 +342,10 @@ impl HallShard {
         }
     }
 
-    async fn await_durable(&self, receiver: Option<journal::AppendReceiver>) -> Result<(), ShardError> {
+    async fn await_durable(
+        &self,
+        receiver: Option<journal::AppendReceiver>,
+    ) -> Result<(), ShardError> {
         let result = match receiver {
             Some(receiver) => match receiver.await {
                 Ok(Ok(_seq)) => return Ok(()),
@@ -425,7 +439,9 @@ impl HallShard {
                     fsyncs = stats.fsyncs,
                     "journal closed"
                 ),
-                Err(e) => tracing::error!(hall = %self.id, error = %e, "journal closed with an error"),
+                Err(e) => {
+                    tracing::error!(hall = %self.id, error = %e, "journal closed with an error")
+                }
             }
         }
     }

@@ -102,6 +102,25 @@ enum Line {
     Window(usize),
 }
 
+/// What a line keeps of each waiting ticket: enough to pick a line's head
+/// without touching the ticket itself (at 100,000 waiting, the tickets no
+/// longer fit in cache; the line heads do).
+#[derive(Debug, Clone, Copy)]
+struct Waiter {
+    id: TicketId,
+    /// The ticket's `waiting_since`, for the starvation bound.
+    since: Timestamp,
+    /// A green-channel ticket, which fallback windows may take.
+    green: bool,
+    /// §7.3.5 reminder given. While a ticket waits, this is the
+    /// authoritative flag (the ticket's own is synced when it leaves the
+    /// line), so the upkeep never touches tickets, which at 100,000
+    /// waiting are out of cache.
+    reminded: bool,
+    /// The ticket's number, for the reminder event.
+    number: TicketNo,
+}
+
 #[derive(Debug, Clone)]
 struct Ticket {
     number: TicketNo,
@@ -116,14 +135,15 @@ struct Ticket {
     place: Place,
     /// Set while the ticket waits.
     line: Option<Line>,
-    /// §7.3.5 reminder already given (at most once per ticket).
+    /// §7.3.5 reminder already given (at most once per ticket). While the
+    /// ticket waits, its [`Waiter`] holds the current value instead.
     reminded: bool,
 }
 
 #[derive(Debug, Clone)]
 struct Item {
     spec: ItemSpec,
-    lanes: [OrderedQueue<Place, TicketId>; Lane::COUNT],
+    lanes: [OrderedQueue<Place, Waiter>; Lane::COUNT],
     open_windows: u32,
     /// Today's tickets by sequence number − 1.
     by_seq: Vec<TicketId>,
@@ -146,7 +166,7 @@ struct Window {
     /// Priority calls in a row made while walk-ins it could take waited.
     priority_streak: u32,
     /// Referrals to this window (首问负责).
-    referrals: OrderedQueue<Place, TicketId>,
+    referrals: OrderedQueue<Place, Waiter>,
 }
 
 impl Window {
@@ -317,7 +337,13 @@ impl Hall {
                 self.items[item].by_seq.push(issued.ticket);
                 self.enqueue(issued.ticket, Line::Item(item, issued.lane.rank()));
             }
-            Event::Approaching { ticket, .. } => self.ticket_mut(*ticket).reminded = true,
+            Event::Approaching { ticket, .. } => {
+                if let Some(waiter) = self.waiter_mut(*ticket) {
+                    waiter.reminded = true;
+                } else {
+                    self.ticket_mut(*ticket).reminded = true;
+                }
+            }
             Event::Called { ticket, window, .. } => {
                 let w = self.window_idx(*window).expect("known window");
                 let lane = self.ticket(*ticket).lane.rank();
@@ -772,8 +798,8 @@ impl Hall {
     fn choose(&self, w: usize, now: Timestamp) -> Option<TicketId> {
         let window = &self.windows[w];
         // 1. Referrals to this window.
-        if let Some((_, id)) = window.referrals.first() {
-            return Some(id);
+        if let Some((_, waiter)) = window.referrals.first() {
+            return Some(waiter.id);
         }
         // The items whose line head this window may take, per lane.
         let mut lanes = [0u32; Lane::COUNT];
@@ -793,8 +819,7 @@ impl Hall {
         let mut overdue: Option<(Timestamp, Place, TicketId)> = None;
         for (lane, mask) in lanes.iter().enumerate() {
             for item in bits(*mask) {
-                let (place, id) = head(item, lane);
-                let since = self.ticket(id).waiting_since;
+                let (place, Waiter { id, since, .. }) = head(item, lane);
                 if since.plus_secs(max_wait) <= now
                     && overdue.is_none_or(|o| (since, place) < (o.0, o.1))
                 {
@@ -819,7 +844,7 @@ impl Hall {
         // item no open window serves (a fallback's green ticket) weighs most.
         let mut best: Option<(u64, u64, Place, TicketId)> = None;
         for item in bits(lanes[lane]) {
-            let (place, id) = head(item, lane);
+            let (place, Waiter { id, .. }) = head(item, lane);
             let backlog = self.items[item].waiting() as u64;
             let open = u64::from(self.items[item].open_windows);
             let better = match best {
@@ -844,10 +869,11 @@ impl Hall {
     fn green_heads(&self) -> u32 {
         let mut mask = 0;
         for item in bits(self.nonempty[PRIORITY]) {
-            if let Some((_, id)) = self.items[item].lanes[PRIORITY].first() {
-                if self.ticket(id).lane == Lane::Priority(PriorityReason::Green) {
-                    mask |= 1 << item;
-                }
+            if self.items[item].lanes[PRIORITY]
+                .first()
+                .is_some_and(|(_, waiter)| waiter.green)
+            {
+                mask |= 1 << item;
             }
         }
         mask
@@ -873,20 +899,20 @@ impl Hall {
         for item in bits(touched.items) {
             let k = self.reminder_prefix(self.items[item].open_windows);
             for position in touched.item_from[item]..k {
-                let Some(id) = self.nth_in_item(item, position) else {
+                let Some(waiter) = self.nth_in_item(item, position) else {
                     break;
                 };
-                self.push_reminder(id, position, now, &mut reminders);
+                self.push_reminder(waiter, position, now, &mut reminders);
             }
         }
         if let Some((w, from)) = touched.window {
             let open = u32::from(self.windows[w].is_open());
             let k = self.reminder_prefix(open);
             for position in from..k {
-                let Some((_, id)) = self.windows[w].referrals.nth(position) else {
+                let Some((_, waiter)) = self.windows[w].referrals.nth(position) else {
                     break;
                 };
-                self.push_reminder(id, position, now, &mut reminders);
+                self.push_reminder(waiter, position, now, &mut reminders);
             }
         }
         for event in &reminders {
@@ -897,16 +923,17 @@ impl Hall {
 
     fn push_reminder(
         &self,
-        id: TicketId,
+        waiter: Waiter,
         position: usize,
         at: Timestamp,
         reminders: &mut Vec<Event>,
     ) {
-        let t = self.ticket(id);
-        if !t.reminded {
+        // The waiter carries `reminded`: the ticket itself, likely out of
+        // cache in a long line, is read only when a reminder is due.
+        if !waiter.reminded {
             reminders.push(Event::Approaching {
-                ticket: id,
-                number: t.number,
+                ticket: waiter.id,
+                number: waiter.number,
                 position: position as u32,
                 at,
             });
@@ -919,10 +946,10 @@ impl Hall {
     }
 
     /// The ticket at `position` in item `item`'s line (all lanes). O(log n).
-    fn nth_in_item(&self, item: usize, mut position: usize) -> Option<TicketId> {
+    fn nth_in_item(&self, item: usize, mut position: usize) -> Option<Waiter> {
         for lane in &self.items[item].lanes {
             if position < lane.len() {
-                return lane.nth(position).map(|(_, id)| id);
+                return lane.nth(position).map(|(_, waiter)| waiter);
             }
             position -= lane.len();
         }
@@ -976,32 +1003,63 @@ impl Hall {
     }
 
     fn enqueue(&mut self, id: TicketId, line: Line) {
-        let place = self.ticket(id).place;
+        let t = self.ticket(id);
+        let place = t.place;
+        let waiter = Waiter {
+            id,
+            since: t.waiting_since,
+            green: t.lane == Lane::Priority(PriorityReason::Green),
+            reminded: t.reminded,
+            number: t.number,
+        };
         match line {
             Line::Item(item, lane) => {
-                self.items[item].lanes[lane].insert(place, id);
+                self.items[item].lanes[lane].insert(place, waiter);
                 self.nonempty[lane] |= 1 << item;
             }
-            Line::Window(w) => self.windows[w].referrals.insert(place, id),
+            Line::Window(w) => self.windows[w].referrals.insert(place, waiter),
         }
         self.ticket_mut(id).line = Some(line);
     }
 
     fn dequeue(&mut self, id: TicketId) {
         let place = self.ticket(id).place;
-        match self.ticket_mut(id).line.take() {
+        let waiter = match self.ticket_mut(id).line.take() {
             Some(Line::Item(item, lane)) => {
                 let q = &mut self.items[item].lanes[lane];
-                q.remove(&place);
+                let waiter = q.remove(&place);
                 if q.is_empty() {
                     self.nonempty[lane] &= !(1 << item);
                 }
+                waiter
             }
-            Some(Line::Window(w)) => {
-                self.windows[w].referrals.remove(&place);
-            }
-            None => {}
+            Some(Line::Window(w)) => self.windows[w].referrals.remove(&place),
+            None => None,
+        };
+        if let Some(waiter) = waiter {
+            self.ticket_mut(id).reminded = waiter.reminded;
         }
+    }
+
+    /// The line entry of waiting ticket `id`. O(log n).
+    fn waiter_mut(&mut self, id: TicketId) -> Option<&mut Waiter> {
+        let t = self.ticket(id);
+        let place = t.place;
+        match t.line? {
+            Line::Item(item, lane) => self.items[item].lanes[lane].get_mut(&place),
+            Line::Window(w) => self.windows[w].referrals.get_mut(&place),
+        }
+    }
+
+    /// Whether ticket `id` has had its §7.3.5 reminder. O(log n).
+    fn is_reminded(&self, id: TicketId) -> bool {
+        let t = self.ticket(id);
+        let waiter = match t.line {
+            Some(Line::Item(item, lane)) => self.items[item].lanes[lane].get(&t.place),
+            Some(Line::Window(w)) => self.windows[w].referrals.get(&t.place),
+            None => None,
+        };
+        waiter.map_or(t.reminded, |w| w.reminded)
     }
 
     fn count_open(&mut self, w: usize, opened: bool) {
@@ -1168,15 +1226,15 @@ impl Hall {
         for item in &self.items {
             let mut position = 0;
             for lane in &item.lanes {
-                for (_, id) in lane.to_vec() {
-                    out.push(self.waiting_ticket(id, position, None));
+                for (_, waiter) in lane.to_vec() {
+                    out.push(self.waiting_ticket(waiter.id, position, None));
                     position += 1;
                 }
             }
         }
         for w in &self.windows {
-            for (position, (_, id)) in w.referrals.to_vec().into_iter().enumerate() {
-                out.push(self.waiting_ticket(id, position as u32, Some(w.spec.number)));
+            for (position, (_, waiter)) in w.referrals.to_vec().into_iter().enumerate() {
+                out.push(self.waiting_ticket(waiter.id, position as u32, Some(w.spec.number)));
             }
         }
         out
@@ -1239,13 +1297,14 @@ impl Hall {
             tickets: self
                 .tickets
                 .iter()
-                .map(|t| {
+                .enumerate()
+                .map(|(i, t)| {
                     (
                         t.number,
                         t.state,
                         t.lane,
                         t.item,
-                        t.reminded,
+                        self.is_reminded(TicketId(self.first_ticket + i as u64)),
                         t.issued_at,
                         t.waiting_since,
                         (t.place.issue, t.place.behind),

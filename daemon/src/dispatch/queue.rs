@@ -140,18 +140,36 @@ impl<K: Ord + Copy, V: Copy> OrderedQueue<K, V> {
         before
     }
 
-    /// Whether an entry with this key is present. O(log n).
-    pub fn contains(&self, key: &K) -> bool {
+    /// The value stored under `key`. O(log n).
+    pub fn get(&self, key: &K) -> Option<&V> {
         let mut t = self.root;
         while t != NIL {
             let n = self.node(t);
             match key.cmp(&n.key) {
                 std::cmp::Ordering::Less => t = n.left,
-                std::cmp::Ordering::Equal => return true,
+                std::cmp::Ordering::Equal => return Some(&n.value),
                 std::cmp::Ordering::Greater => t = n.right,
             }
         }
-        false
+        None
+    }
+
+    /// Whether an entry with this key is present. O(log n).
+    pub fn contains(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value stored under `key`, to change in place. O(log n).
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let mut t = self.root;
+        while t != NIL {
+            match key.cmp(&self.nodes[t as usize].key) {
+                std::cmp::Ordering::Less => t = self.nodes[t as usize].left,
+                std::cmp::Ordering::Equal => return Some(&mut self.nodes[t as usize].value),
+                std::cmp::Ordering::Greater => t = self.nodes[t as usize].right,
+            }
+        }
+        None
     }
 
     /// Every entry in key order. O(n): for listings, never for dispatch.
@@ -327,6 +345,7 @@ mod tests {
                     prop_assert_eq!(q.nth(i), Some((*k, *v)));
                     prop_assert_eq!(q.rank(k), i);
                     prop_assert!(q.contains(k));
+                    prop_assert_eq!(q.clone().get_mut(k).copied(), Some(*v));
                 }
                 prop_assert_eq!(q.nth(all.len()), None);
             }

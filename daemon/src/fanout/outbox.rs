@@ -13,10 +13,12 @@ use std::sync::Arc;
 use hallq_client::proto::{Notification, NotificationKind};
 use hallq_client::types::{Phone, TicketId, TicketNo, WindowNo};
 
-use crate::dispatch::{Event, Hall};
+use crate::dispatch::{Event, Hall, Issued};
 
-/// Message texts; `{ticket}`, `{position}`, `{windows}`, `{window}` and
-/// `{eta_min}` are filled in. Chinese by default.
+/// Message texts; `{ticket}`, `{position}`, `{windows}` ("1、2号窗口", or
+/// "暂无窗口开放" while none is open), `{window}` and `{eta}` ("预计等候约10
+/// 分钟。", or nothing while no window is open) are filled in. Chinese by
+/// default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Templates {
     /// §7.3.4, at issue.
@@ -32,8 +34,8 @@ pub struct Templates {
 impl Default for Templates {
     fn default() -> Self {
         Templates {
-            issued: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}号，预计等候约{eta_min}分钟。".into(),
-            issued_approaching: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}号。即将轮到您，请到等候区等候叫号。".into(),
+            issued: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}。{eta}".into(),
+            issued_approaching: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}。即将轮到您，请到等候区等候叫号。".into(),
             approaching: "您的号码{ticket}前面还有{position}人，即将轮到您，请到等候区等候叫号。".into(),
             called: "请{ticket}号立即到{window}号窗口办理。".into(),
         }
@@ -82,67 +84,111 @@ impl Outbox {
     pub fn on_events(&mut self, events: &[Event], hall: &Hall) -> Vec<Arc<Notification>> {
         let mut out = Vec::new();
         for event in events {
-            let made = match event {
-                Event::Issued { issued, at } => issued.phone.as_ref().map(|phone| {
-                    let template = if issued.approaching {
-                        &self.templates.issued_approaching
-                    } else {
-                        &self.templates.issued
-                    };
-                    let windows = issued
-                        .windows
-                        .iter()
-                        .map(|w| w.to_string())
-                        .collect::<Vec<_>>()
-                        .join("、");
-                    let eta_min = issued.eta_secs.map_or("—".to_owned(), |s| s.div_ceil(60).to_string());
-                    let text = fill(template, issued.number, Some(issued.position), &windows, None, &eta_min);
-                    (NotificationKind::Issued, issued.number, phone.clone(), text, Some(issued.position), None, *at)
-                }),
+            let (kind, ticket, phone, position, window, text) = match event {
+                Event::Issued { issued, .. } => match &issued.phone {
+                    Some(phone) => (
+                        NotificationKind::Issued,
+                        issued.number,
+                        phone.clone(),
+                        Some(issued.position),
+                        None,
+                        self.issued_text(issued),
+                    ),
+                    None => continue,
+                },
                 Event::Approaching {
                     ticket,
                     number,
                     position,
-                    at,
-                } => phone(hall, *ticket).map(|phone| {
-                    let text = fill(&self.templates.approaching, *number, Some(*position), "", None, "");
-                    (NotificationKind::Approaching, *number, phone, text, Some(*position), None, *at)
-                }),
+                    ..
+                } => match phone(hall, *ticket) {
+                    Some(phone) => (
+                        NotificationKind::Approaching,
+                        *number,
+                        phone,
+                        Some(*position),
+                        None,
+                        fill(
+                            &self.templates.approaching,
+                            *number,
+                            Some(*position),
+                            "",
+                            None,
+                            "",
+                        ),
+                    ),
+                    None => continue,
+                },
                 Event::Called {
                     ticket,
                     number,
                     window,
-                    at,
-                } => phone(hall, *ticket).map(|phone| {
-                    let text = fill(&self.templates.called, *number, None, "", Some(*window), "");
-                    (NotificationKind::Called, *number, phone, text, None, Some(*window), *at)
-                }),
-                _ => None,
+                    ..
+                } => match phone(hall, *ticket) {
+                    Some(phone) => (
+                        NotificationKind::Called,
+                        *number,
+                        phone,
+                        None,
+                        Some(*window),
+                        fill(&self.templates.called, *number, None, "", Some(*window), ""),
+                    ),
+                    None => continue,
+                },
+                _ => continue,
             };
-            if let Some((kind, ticket, phone, text, position, window, at)) = made {
-                let n = self.next;
-                self.next += 1;
-                let notification = Arc::new(Notification {
-                    id: format!("{}-{n}", self.hall),
-                    hall: self.hall.clone(),
-                    kind,
-                    ticket,
-                    phone: phone.expose().to_owned(),
-                    text,
-                    position,
-                    window,
-                    at,
-                });
-                self.pending.insert(n, notification.clone());
-                out.push(notification);
-            }
+            let n = self.next;
+            self.next += 1;
+            let notification = Arc::new(Notification {
+                id: format!("{}-{n}", self.hall),
+                hall: self.hall.clone(),
+                kind,
+                ticket,
+                phone: phone.expose().to_owned(),
+                text,
+                position,
+                window,
+                at: event.at(),
+            });
+            self.pending.insert(n, notification.clone());
+            out.push(notification);
         }
         out
     }
 
+    /// §7.3.4: the ticket, the people ahead, the windows, the wait.
+    fn issued_text(&self, issued: &Issued) -> String {
+        let template = if issued.approaching {
+            &self.templates.issued_approaching
+        } else {
+            &self.templates.issued
+        };
+        let windows = if issued.windows.is_empty() {
+            "暂无窗口开放".to_owned()
+        } else {
+            let numbers: Vec<String> = issued.windows.iter().map(|w| w.to_string()).collect();
+            format!("{}号窗口", numbers.join("、"))
+        };
+        let eta = issued.eta_secs.map_or(String::new(), |s| {
+            format!("预计等候约{}分钟。", s.div_ceil(60))
+        });
+        fill(
+            template,
+            issued.number,
+            Some(issued.position),
+            &windows,
+            None,
+            &eta,
+        )
+    }
+
     /// The number inside `id` if it names a pending notification of this hall.
     pub fn pending_number(&self, id: &str) -> Option<u64> {
-        let n: u64 = id.strip_prefix(&self.hall)?.strip_prefix('-')?.parse().ok()?;
+        let n: u64 = id
+            .strip_prefix(&self.hall)?
+            .strip_prefix('-')?
+            .parse()
+            .ok()?;
         self.pending.contains_key(&n).then_some(n)
     }
 
@@ -162,12 +208,119 @@ fn fill(
     position: Option<u32>,
     windows: &str,
     window: Option<WindowNo>,
-    eta_min: &str,
+    eta: &str,
 ) -> String {
     template
         .replace("{ticket}", &ticket.to_string())
-        .replace("{position}", &position.map(|p| p.to_string()).unwrap_or_default())
+        .replace(
+            "{position}",
+            &position.map(|p| p.to_string()).unwrap_or_default(),
+        )
         .replace("{windows}", windows)
-        .replace("{window}", &window.map(|w| w.to_string()).unwrap_or_default())
-        .replace("{eta_min}", eta_min)
+        .replace(
+            "{window}",
+            &window.map(|w| w.to_string()).unwrap_or_default(),
+        )
+        .replace("{eta}", eta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::{Command, HallSpec, ItemSpec, WindowSpec};
+    use hallq_client::types::{ItemCode, Lane, Timestamp};
+
+    fn hall() -> Hall {
+        let a = ItemCode::new('A').unwrap();
+        let spec = HallSpec::new(
+            vec![ItemSpec {
+                code: a,
+                name: "社保".into(),
+                avg_service_secs: 300,
+                daily_cap: None,
+            }],
+            vec![WindowSpec {
+                number: WindowNo(1),
+                items: vec![a],
+                universal: false,
+                fallback: false,
+            }],
+        );
+        let mut hall = Hall::new(spec).unwrap();
+        hall.apply(Command::BeginDay { day: 20261122 }, Timestamp(0))
+            .unwrap();
+        hall
+    }
+
+    fn issue(hall: &mut Hall, outbox: &mut Outbox, phone: Option<&str>) -> Vec<Arc<Notification>> {
+        let events = hall
+            .apply(
+                Command::Issue {
+                    item: ItemCode::new('A').unwrap(),
+                    lane: Lane::WalkIn,
+                    phone: phone.map(|p| Phone::new(p).unwrap()),
+                },
+                Timestamp(1),
+            )
+            .unwrap();
+        outbox.on_events(&events, hall)
+    }
+
+    #[test]
+    fn texts_say_the_ticket_windows_and_wait() {
+        let mut hall = hall();
+        let mut outbox = Outbox::new("main", Templates::default());
+        let n = issue(&mut hall, &mut outbox, Some("13800138000"));
+        assert_eq!(
+            n[0].text,
+            "您已取号A001，前面还有0人，办理窗口：暂无窗口开放。"
+        );
+        assert!(
+            issue(&mut hall, &mut outbox, None).is_empty(),
+            "no phone, no message"
+        );
+        let events = hall
+            .apply(
+                Command::OpenWindow {
+                    window: WindowNo(1),
+                },
+                Timestamp(2),
+            )
+            .unwrap();
+        let n = outbox.on_events(&events, &hall);
+        assert_eq!(n.len(), 1, "A001 approaching; A002 has no phone");
+        assert_eq!(n[0].kind, NotificationKind::Approaching);
+        for _ in 0..2 {
+            issue(&mut hall, &mut outbox, None);
+        }
+        let n = issue(&mut hall, &mut outbox, Some("13800138000"));
+        assert_eq!(
+            n[0].text,
+            "您已取号A005，前面还有4人，办理窗口：1号窗口。预计等候约20分钟。"
+        );
+        let events = hall
+            .apply(
+                Command::CallNext {
+                    window: WindowNo(1),
+                },
+                Timestamp(3),
+            )
+            .unwrap();
+        let n = outbox.on_events(&events, &hall);
+        assert_eq!(n[0].text, "请A001号立即到1号窗口办理。");
+        assert_eq!(n[0].id, "main-3");
+    }
+
+    #[test]
+    fn acks_remove_by_id_and_ignore_strangers() {
+        let mut hall = hall();
+        let mut outbox = Outbox::new("main", Templates::default());
+        issue(&mut hall, &mut outbox, Some("13800138000"));
+        assert_eq!(outbox.pending_number("main-0"), Some(0));
+        assert_eq!(outbox.pending_number("east-0"), None);
+        assert_eq!(outbox.pending_number("main-x"), None);
+        outbox.ack(0);
+        assert_eq!(outbox.pending_number("main-0"), None);
+        assert_eq!(outbox.pending_count(), 0);
+    }
 }

@@ -27,12 +27,11 @@ use crate::shard::{HallShard, ShardError};
 /// How long a new connection has to say [`Hello`].
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// QUIC application close codes.
+/// QUIC application close codes, shared with the client library.
 mod close {
-    /// The token was refused.
-    pub const UNAUTHORIZED: u32 = 1;
-    /// The peer broke the protocol.
-    pub const PROTOCOL: u32 = 2;
+    pub use hallq_client::client::{
+        CLOSE_PROTOCOL as PROTOCOL, CLOSE_UNAUTHORIZED as UNAUTHORIZED,
+    };
 }
 
 /// Serves one connection.
@@ -72,18 +71,19 @@ impl Handler {
                 return;
             }
         };
-        let session = match tokio::time::timeout(HELLO_TIMEOUT, self.authenticate(&connection)).await {
-            Ok(Ok(session)) => session,
-            Ok(Err(refusal)) => {
-                tracing::info!(%remote, code = %refusal.code, "connection refused");
-                connection.close(close::UNAUTHORIZED.into(), refusal.message.as_bytes());
-                return;
-            }
-            Err(_) => {
-                connection.close(close::PROTOCOL.into(), b"no hello in time");
-                return;
-            }
-        };
+        let session =
+            match tokio::time::timeout(HELLO_TIMEOUT, self.authenticate(&connection)).await {
+                Ok(Ok(session)) => session,
+                Ok(Err(refusal)) => {
+                    tracing::info!(%remote, code = %refusal.code, "connection refused");
+                    connection.close(close::UNAUTHORIZED.into(), refusal.message.as_bytes());
+                    return;
+                }
+                Err(_) => {
+                    connection.close(close::PROTOCOL.into(), b"no hello in time");
+                    return;
+                }
+            };
         let span = tracing::info_span!(
             "connection",
             %remote,
@@ -130,6 +130,7 @@ impl Handler {
             }
         };
         let result = self.grant(&hello);
+        let refused = result.is_err();
         let answer = match &result {
             Ok(session) => Response::Welcome(Welcome {
                 role: session.role,
@@ -140,6 +141,10 @@ impl Handler {
             Err(refusal) => Response::Error(refusal.clone()),
         };
         send_reply(&mut send, &answer).await;
+        if refused {
+            // Let the refusal reach the client before the connection closes.
+            let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+        }
         result
     }
 
@@ -229,8 +234,8 @@ impl RequestTask {
             return send_reply(&mut send, &Response::Error(refusal)).await;
         }
         let mut feed = self.session.hall.watch();
-        let mut ok = write(&mut send, &Response::Watching).await
-            && write(&mut send, &feed.snapshot).await;
+        let mut ok =
+            write(&mut send, &Response::Watching).await && write(&mut send, &feed.snapshot).await;
         while ok {
             tokio::select! {
                 update = feed.updates.recv() => match update {
@@ -387,7 +392,9 @@ async fn handle(session: &Session, request: Request) -> Result<Response, ErrorRe
         }
         Request::Window { window, action } => {
             let window = match (session.role, window) {
-                (Role::Window, None) => session.window.ok_or_else(|| reply("forbidden", "no window"))?,
+                (Role::Window, None) => session
+                    .window
+                    .ok_or_else(|| reply("forbidden", "no window"))?,
                 (Role::Window, Some(w)) if Some(w) == session.window => w,
                 (Role::Window, Some(w)) => {
                     return Err(reply(
@@ -457,9 +464,10 @@ async fn handle(session: &Session, request: Request) -> Result<Response, ErrorRe
             view: h.view(),
             waiting: h.waiting(),
         }))),
-        Request::Watch | Request::Notifications => {
-            Err(reply("bad_request", "subscriptions are handled on their own stream"))
-        }
+        Request::Watch | Request::Notifications => Err(reply(
+            "bad_request",
+            "subscriptions are handled on their own stream",
+        )),
     }
 }
 
@@ -495,7 +503,11 @@ fn window_command(window: WindowNo, action: WindowAction) -> Command {
         WindowAction::Resume => Command::Resume { window },
         WindowAction::Open => Command::OpenWindow { window },
         WindowAction::Close => Command::CloseWindow { window },
-        WindowAction::Login { staff, post } => Command::LogIn { window, staff, post },
+        WindowAction::Login { staff, post } => Command::LogIn {
+            window,
+            staff,
+            post,
+        },
         WindowAction::Logout => Command::LogOut { window },
     }
 }

@@ -1,0 +1,743 @@
+//! The command line of `hallq`: global options, one subcommand per thing a
+//! kiosk, a window terminal, a display or an admin does, and their
+//! translation into [`Request`]s.
+//!
+//! Everything the daemon would refuse as malformed (a ticket number like
+//! `A12x`, a rating of 6, a staff id with a space) is refused here already,
+//! as a usage error, so a typo at the counter never costs a round trip.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use hallq_client::proto::{Request, Target, WindowAction};
+use hallq_client::types::{
+    ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketNo, WindowNo,
+};
+
+/// Where the demo daemon listens.
+pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";
+
+/// Where the demo daemon writes its self-signed certificate.
+pub const DEFAULT_CERT: &str = "./hallq-state/tls/cert.pem";
+
+/// What `pause` shows to visitors when no reason is given.
+pub const DEFAULT_PAUSE_REASON: &str = "暂停服务";
+
+/// Where the options every command takes are listed in each command's help.
+const GLOBAL: &str = "Global options";
+
+/// Shown at the end of `hallq --help`: scripts at kiosks and in monitoring
+/// branch on these, so they are part of the contract.
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  hallqd refused the request (nothing changed)
+  2  usage error (bad option or value)
+  3  cannot connect: address, TLS, certificate, lost connection, timeout
+  4  any other error
+
+With --json every command prints exactly one JSON object on stdout (watch and
+notifications: one per line); on error also {\"error\":{\"code\":…,\"message\":…}}.";
+
+/// `hallq`: command-line client of the hallq ticket-and-call system (叫号系统).
+#[derive(Debug, Parser)]
+#[command(
+    name = "hallq",
+    version,
+    after_help = EXIT_CODES,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// hallqd's address, HOST:PORT.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HALLQ_SERVER",
+          default_value = DEFAULT_SERVER, value_name = "ADDR", value_parser = parse_server)]
+    pub server: String,
+
+    /// hallqd's certificate (PEM); the only certificate trusted (pinned).
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HALLQ_CERT",
+          default_value = DEFAULT_CERT, value_name = "FILE")]
+    pub cert: PathBuf,
+
+    /// This terminal's token from hallqd's config (decides role, hall, window).
+    // Global options cannot be `required` in clap, so presence is checked in
+    // `Cli::token`; the value is hidden from `--help` because it is a secret.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "HALLQ_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+
+    /// The hall to act in (only for an admin token covering several halls).
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HALLQ_HALL", value_name = "ID")]
+    pub hall: Option<String>,
+
+    /// Print JSON instead of text: one object per command, one per line for streams.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The token, or the usage error that names `--token` and `HALLQ_TOKEN`.
+    pub fn token(&self) -> Result<&str, clap::Error> {
+        use clap::CommandFactory;
+        self.token.as_deref().ok_or_else(|| {
+            Cli::command().error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "a token is required: pass --token TOKEN or set HALLQ_TOKEN",
+            )
+        })
+    }
+}
+
+/// One `hallq` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Issue a ticket for a service item (kiosk).
+    Issue {
+        /// The item's letter, e.g. A.
+        #[arg(long)]
+        item: ItemCode,
+        /// The visitor's mobile number, for SMS notifications.
+        #[arg(long, value_parser = parse_phone)]
+        phone: Option<String>,
+        /// Priority lane and why (seed 004: the elderly, disabled, pregnant first).
+        #[arg(long, value_enum)]
+        priority: Option<Priority>,
+    },
+    /// Call the next ticket, or one waiting ticket by number.
+    Call {
+        /// Call this ticket instead of the next one.
+        #[arg(long)]
+        ticket: Option<TicketNo>,
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Announce the called ticket again.
+    Recall {
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// The visitor arrived: start serving.
+    Start {
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Service done, with the visitor's rating if given.
+    Finish {
+        /// 5 非常满意 … 1 非常不满意.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        rating: Option<u8>,
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// The visitor did not come (过号).
+    NoShow {
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Hand the current ticket to another item's line or to one window.
+    Transfer {
+        #[command(flatten)]
+        to: TransferTarget,
+        /// The window handing the ticket on (an admin token must name it;
+        /// `--window` is the destination here).
+        #[arg(long, value_name = "N", value_parser = parse_window)]
+        from: Option<u16>,
+    },
+    /// Pause the window (暂停办理); it takes no calls until resumed.
+    Pause {
+        /// Shown to visitors.
+        #[arg(long, default_value = DEFAULT_PAUSE_REASON)]
+        reason: String,
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// End a pause.
+    Resume {
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Open the window.
+    Open {
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Close the window.
+    Close {
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Log staff in at the window (AB岗).
+    Login {
+        /// Staff id (工号).
+        #[arg(long, value_parser = parse_staff)]
+        staff: StaffId,
+        /// A (post holder) or B (stand-in).
+        #[arg(long, value_enum, ignore_case = true)]
+        post: PostArg,
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Log staff out.
+    Logout {
+        #[command(flatten)]
+        at: AtWindow,
+    },
+    /// Put a no-show ticket back into its line.
+    Reinstate {
+        /// The no-show ticket.
+        #[arg(long)]
+        ticket: TicketNo,
+    },
+    /// Stop issuing walk-in tickets: closing time (admin).
+    CloseIssuing,
+    /// Issue walk-in tickets again (admin).
+    OpenIssuing,
+    /// Every window and every waiting ticket.
+    Status,
+    /// Follow the display stream until it ends or Ctrl-C.
+    Watch,
+    /// Follow the notification outbox (SMS gateway bridge).
+    Notifications {
+        /// Acknowledge each notification after printing it.
+        #[arg(long)]
+        ack: bool,
+    },
+}
+
+/// Which window a window command acts on.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct AtWindow {
+    /// The window; a window token acts on its own window and may omit it.
+    #[arg(long, value_name = "N", value_parser = parse_window)]
+    pub window: Option<u16>,
+}
+
+/// Where `transfer` sends the current ticket: exactly one of the two.
+#[derive(Debug, Clone, Copy, Args)]
+#[group(required = true, multiple = false)]
+pub struct TransferTarget {
+    /// Another item's line (the ticket keeps its original issue time).
+    #[arg(long)]
+    pub item: Option<ItemCode>,
+    /// One window's own line.
+    #[arg(long, value_name = "N", value_parser = parse_window)]
+    pub window: Option<u16>,
+}
+
+/// `--priority`: why a visitor is in the priority lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Priority {
+    /// 老年人
+    Elderly,
+    /// 残疾人
+    Disabled,
+    /// 孕妇
+    Pregnant,
+    /// 绿色通道
+    Green,
+}
+
+impl From<Priority> for PriorityReason {
+    fn from(p: Priority) -> PriorityReason {
+        match p {
+            Priority::Elderly => PriorityReason::Elderly,
+            Priority::Disabled => PriorityReason::Disabled,
+            Priority::Pregnant => PriorityReason::Pregnant,
+            Priority::Green => PriorityReason::Green,
+        }
+    }
+}
+
+/// `--post`: the AB post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PostArg {
+    /// A岗: the post holder.
+    #[value(name = "A")]
+    A,
+    /// B岗: the stand-in.
+    #[value(name = "B")]
+    B,
+}
+
+impl From<PostArg> for Post {
+    fn from(p: PostArg) -> Post {
+        match p {
+            PostArg::A => Post::A,
+            PostArg::B => Post::B,
+        }
+    }
+}
+
+/// What a command does on the wire: one request, or a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Send one request, print its answer.
+    Request(Request),
+    /// Follow the display stream.
+    Watch,
+    /// Follow the notification outbox, acknowledging if `ack`.
+    Notifications {
+        /// Acknowledge each notification after printing it.
+        ack: bool,
+    },
+}
+
+impl Command {
+    /// The request (or subscription) this command stands for.
+    pub fn plan(&self) -> Plan {
+        let window = |at: &AtWindow| at.window.map(WindowNo);
+        let act = |at: &AtWindow, action: WindowAction| {
+            Plan::Request(Request::Window {
+                window: window(at),
+                action,
+            })
+        };
+        match self {
+            Command::Issue {
+                item,
+                phone,
+                priority,
+            } => Plan::Request(Request::Issue {
+                item: *item,
+                lane: priority.map_or(Lane::WalkIn, |p| Lane::Priority(p.into())),
+                phone: phone.clone(),
+            }),
+            Command::Call { ticket, at } => act(at, WindowAction::Call { ticket: *ticket }),
+            Command::Recall { at } => act(at, WindowAction::Recall),
+            Command::Start { at } => act(at, WindowAction::Start),
+            Command::Finish { rating, at } => act(
+                at,
+                WindowAction::Finish {
+                    // The parser already bounds it to 1-5, so `ok()` drops nothing.
+                    rating: rating.and_then(|r| Rating::new(r).ok()),
+                },
+            ),
+            Command::NoShow { at } => act(at, WindowAction::NoShow),
+            Command::Transfer { to, from } => {
+                let to = match (to.item, to.window) {
+                    (Some(item), _) => Target::Item(item),
+                    // clap's group guarantees one of the two is present.
+                    (None, window) => Target::Window(WindowNo(window.unwrap_or_default())),
+                };
+                Plan::Request(Request::Window {
+                    window: from.map(WindowNo),
+                    action: WindowAction::Transfer { to },
+                })
+            }
+            Command::Pause { reason, at } => act(
+                at,
+                WindowAction::Pause {
+                    reason: reason.clone(),
+                },
+            ),
+            Command::Resume { at } => act(at, WindowAction::Resume),
+            Command::Open { at } => act(at, WindowAction::Open),
+            Command::Close { at } => act(at, WindowAction::Close),
+            Command::Login { staff, post, at } => act(
+                at,
+                WindowAction::Login {
+                    staff: staff.clone(),
+                    post: (*post).into(),
+                },
+            ),
+            Command::Logout { at } => act(at, WindowAction::Logout),
+            Command::Reinstate { ticket } => Plan::Request(Request::Reinstate { ticket: *ticket }),
+            Command::CloseIssuing => Plan::Request(Request::CloseIssuing),
+            Command::OpenIssuing => Plan::Request(Request::OpenIssuing),
+            Command::Status => Plan::Request(Request::Status),
+            Command::Watch => Plan::Watch,
+            Command::Notifications { ack } => Plan::Notifications { ack: *ack },
+        }
+    }
+}
+
+/// `--server`: HOST:PORT. Resolved only when connecting, so a host name
+/// works too; here only the shape is checked.
+fn parse_server(s: &str) -> Result<String, String> {
+    let bad = || format!("expected HOST:PORT such as {DEFAULT_SERVER}, got {s:?}");
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+        return Err(bad());
+    }
+    Ok(s.to_owned())
+}
+
+/// Window numbers start at 1, as painted over the counters.
+fn parse_window(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("window number must be 1-65535, got {s:?}")),
+    }
+}
+
+/// Checked here so a mistyped number is refused before it is sent; kept as
+/// typed because the daemon stores it as the visitor gave it.
+fn parse_phone(s: &str) -> Result<String, String> {
+    Phone::new(s).map(|_| s.to_owned()).map_err(|e| e.0)
+}
+
+fn parse_staff(s: &str) -> Result<StaffId, String> {
+    StaffId::new(s).map_err(|e| e.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+
+    /// Parses `hallq <args>` with a token, as a terminal would be set up.
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut argv = vec!["hallq", "--token", "t0k3n"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)
+    }
+
+    fn plan(args: &[&str]) -> Plan {
+        parse(args).unwrap().command.plan()
+    }
+
+    fn kind(args: &[&str]) -> ErrorKind {
+        parse(args).unwrap_err().kind()
+    }
+
+    fn window_action(window: Option<u16>, action: WindowAction) -> Plan {
+        Plan::Request(Request::Window {
+            window: window.map(WindowNo),
+            action,
+        })
+    }
+
+    fn ticket(s: &str) -> TicketNo {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_and_their_env_fallbacks() {
+        let cli = Cli::try_parse_from([
+            "hallq",
+            "--server",
+            "10.0.0.5:9000",
+            "--cert",
+            "/etc/hallq/cert.pem",
+            "--token",
+            "abc",
+            "--hall",
+            "main",
+            "--json",
+            "status",
+        ])
+        .unwrap();
+        assert_eq!(cli.server, "10.0.0.5:9000");
+        assert_eq!(cli.cert, PathBuf::from("/etc/hallq/cert.pem"));
+        assert_eq!(cli.token().unwrap(), "abc");
+        assert_eq!(cli.hall.as_deref(), Some("main"));
+        assert!(cli.json);
+        // Options are global, so they may also follow the command.
+        let cli = Cli::try_parse_from(["hallq", "status", "--json", "--token", "x"]).unwrap();
+        assert!(cli.json);
+        // Each option falls back to its environment variable. Tests must not
+        // set the process environment (tests run in parallel), so check the
+        // definition instead.
+        let command = Cli::command();
+        for (arg, env) in [
+            ("server", "HALLQ_SERVER"),
+            ("cert", "HALLQ_CERT"),
+            ("token", "HALLQ_TOKEN"),
+            ("hall", "HALLQ_HALL"),
+        ] {
+            let arg = command.get_arguments().find(|a| a.get_id() == arg).unwrap();
+            assert_eq!(arg.get_env().unwrap(), env);
+        }
+    }
+
+    #[test]
+    fn defaults_point_at_the_demo_daemon() {
+        // Meaningful only when the HALLQ_* variables are unset, as in CI.
+        if std::env::vars().any(|(k, _)| k.starts_with("HALLQ_")) {
+            return;
+        }
+        let cli = Cli::try_parse_from(["hallq", "status"]).unwrap();
+        assert_eq!(cli.server, "127.0.0.1:7878");
+        assert_eq!(cli.cert, PathBuf::from("./hallq-state/tls/cert.pem"));
+        assert!(!cli.json);
+        assert!(cli.hall.is_none());
+        // Missing token: a usage error, reported after parsing.
+        assert_eq!(
+            cli.token().unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn server_must_be_host_and_port() {
+        assert!(parse(&["--server", "hall-box.local:7878", "status"]).is_ok());
+        assert!(parse(&["--server", "[::1]:7878", "status"]).is_ok());
+        for bad in ["127.0.0.1", ":7878", "127.0.0.1:x", "127.0.0.1:0"] {
+            assert_eq!(
+                kind(&["--server", bad, "status"]),
+                ErrorKind::ValueValidation,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn issue_walk_in_and_priority() {
+        let a = ItemCode::new('A').unwrap();
+        assert_eq!(
+            plan(&["issue", "--item", "A"]),
+            Plan::Request(Request::Issue {
+                item: a,
+                lane: Lane::WalkIn,
+                phone: None
+            })
+        );
+        assert_eq!(
+            plan(&[
+                "issue",
+                "--item",
+                "A",
+                "--phone",
+                "13800138000",
+                "--priority",
+                "pregnant"
+            ]),
+            Plan::Request(Request::Issue {
+                item: a,
+                lane: Lane::Priority(PriorityReason::Pregnant),
+                phone: Some("13800138000".into())
+            })
+        );
+        for (value, reason) in [
+            ("elderly", PriorityReason::Elderly),
+            ("disabled", PriorityReason::Disabled),
+            ("pregnant", PriorityReason::Pregnant),
+            ("green", PriorityReason::Green),
+        ] {
+            match plan(&["issue", "--item", "B", "--priority", value]) {
+                Plan::Request(Request::Issue { lane, .. }) => {
+                    assert_eq!(lane, Lane::Priority(reason))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            kind(&["issue", "--item", "A", "--priority", "vip"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(kind(&["issue"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(kind(&["issue", "--item", "a"]), ErrorKind::ValueValidation);
+        assert_eq!(kind(&["issue", "--item", "AB"]), ErrorKind::ValueValidation);
+        assert_eq!(
+            kind(&["issue", "--item", "A", "--phone", "138-0013"]),
+            ErrorKind::ValueValidation
+        );
+    }
+
+    #[test]
+    fn window_commands_take_an_optional_window() {
+        assert_eq!(
+            plan(&["call"]),
+            window_action(None, WindowAction::Call { ticket: None })
+        );
+        assert_eq!(
+            plan(&["call", "--ticket", "A012", "--window", "3"]),
+            window_action(
+                Some(3),
+                WindowAction::Call {
+                    ticket: Some(ticket("A012"))
+                }
+            )
+        );
+        assert_eq!(
+            kind(&["call", "--ticket", "A12x"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(kind(&["call", "--window", "0"]), ErrorKind::ValueValidation);
+        for (cmd, action) in [
+            ("recall", WindowAction::Recall),
+            ("start", WindowAction::Start),
+            ("no-show", WindowAction::NoShow),
+            ("resume", WindowAction::Resume),
+            ("open", WindowAction::Open),
+            ("close", WindowAction::Close),
+            ("logout", WindowAction::Logout),
+        ] {
+            assert_eq!(plan(&[cmd]), window_action(None, action.clone()), "{cmd}");
+            assert_eq!(
+                plan(&[cmd, "--window", "7"]),
+                window_action(Some(7), action),
+                "{cmd}"
+            );
+        }
+    }
+
+    #[test]
+    fn finish_rating_is_one_to_five() {
+        assert_eq!(
+            plan(&["finish"]),
+            window_action(None, WindowAction::Finish { rating: None })
+        );
+        for r in 1..=5u8 {
+            assert_eq!(
+                plan(&["finish", "--rating", &r.to_string()]),
+                window_action(
+                    None,
+                    WindowAction::Finish {
+                        rating: Some(Rating::new(r).unwrap())
+                    }
+                )
+            );
+        }
+        // "-1" reads as an unknown flag to clap; refused all the same.
+        assert!(parse(&["finish", "--rating", "-1"]).is_err());
+        for bad in ["0", "6", "five", "3.5"] {
+            assert_eq!(
+                kind(&["finish", "--rating", bad]),
+                ErrorKind::ValueValidation,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn transfer_needs_exactly_one_target() {
+        assert_eq!(
+            plan(&["transfer", "--item", "B"]),
+            window_action(
+                None,
+                WindowAction::Transfer {
+                    to: Target::Item(ItemCode::new('B').unwrap())
+                }
+            )
+        );
+        assert_eq!(
+            plan(&["transfer", "--window", "3", "--from", "1"]),
+            window_action(
+                Some(1),
+                WindowAction::Transfer {
+                    to: Target::Window(WindowNo(3))
+                }
+            )
+        );
+        assert_eq!(kind(&["transfer"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            kind(&["transfer", "--item", "B", "--window", "3"]),
+            ErrorKind::ArgumentConflict
+        );
+    }
+
+    #[test]
+    fn pause_has_a_default_reason() {
+        assert_eq!(
+            plan(&["pause"]),
+            window_action(
+                None,
+                WindowAction::Pause {
+                    reason: "暂停服务".into()
+                }
+            )
+        );
+        assert_eq!(
+            plan(&["pause", "--reason", "午休", "--window", "2"]),
+            window_action(
+                Some(2),
+                WindowAction::Pause {
+                    reason: "午休".into()
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn login_needs_staff_and_post() {
+        for post in ["A", "a"] {
+            assert_eq!(
+                plan(&["login", "--staff", "S1024", "--post", post]),
+                window_action(
+                    None,
+                    WindowAction::Login {
+                        staff: StaffId::new("S1024").unwrap(),
+                        post: Post::A
+                    }
+                )
+            );
+        }
+        assert!(matches!(
+            plan(&["login", "--staff", "S1", "--post", "B", "--window", "4"]),
+            Plan::Request(Request::Window {
+                window: Some(WindowNo(4)),
+                action: WindowAction::Login { post: Post::B, .. }
+            })
+        ));
+        assert_eq!(
+            kind(&["login", "--staff", "S1", "--post", "C"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            kind(&["login", "--staff", "zhang 3", "--post", "A"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["login", "--post", "A"]),
+            ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn other_commands() {
+        assert_eq!(
+            plan(&["reinstate", "--ticket", "B007"]),
+            Plan::Request(Request::Reinstate {
+                ticket: ticket("B007")
+            })
+        );
+        assert_eq!(kind(&["reinstate"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            plan(&["close-issuing"]),
+            Plan::Request(Request::CloseIssuing)
+        );
+        assert_eq!(plan(&["open-issuing"]), Plan::Request(Request::OpenIssuing));
+        assert_eq!(plan(&["status"]), Plan::Request(Request::Status));
+        assert_eq!(plan(&["watch"]), Plan::Watch);
+        assert_eq!(plan(&["notifications"]), Plan::Notifications { ack: false });
+        assert_eq!(
+            plan(&["notifications", "--ack"]),
+            Plan::Notifications { ack: true }
+        );
+        assert_eq!(kind(&[]), ErrorKind::MissingSubcommand);
+        // Bare `hallq` prints the help (still a usage error, status 2).
+        let bare = Cli::try_parse_from(["hallq"]).unwrap_err();
+        assert_eq!(
+            bare.kind(),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
+        assert_eq!(bare.exit_code(), 2);
+        assert_eq!(kind(&["dance"]), ErrorKind::InvalidSubcommand);
+    }
+
+    #[test]
+    fn help_documents_the_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit status"));
+        assert!(help.contains("3  cannot connect"));
+        // The token's value must never show up in help.
+        assert!(!help.contains("t0k3n"));
+    }
+}

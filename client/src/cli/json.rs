@@ -1,0 +1,224 @@
+//! `--json` output: one object per answer, shaped for scripts rather than
+//! mirroring the wire types' serde shape. Ticket numbers are strings
+//! ("A012"), windows plain integers, lanes a name plus an optional
+//! priority reason, instants milliseconds since the Unix epoch.
+//!
+//! Phone numbers appear only in a notification, in full: the notifier
+//! stream exists to hand them to the SMS gateway (SPEC §2 item 8).
+
+use serde_json::{json, Value};
+
+use hallq_client::proto::{
+    CallShown, DisplayUpdate, IssuedTicket, Notification, NotificationKind, Response, Status,
+};
+use hallq_client::types::{ItemCode, Lane, TicketNo};
+use hallq_client::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
+
+/// The JSON object for one answer of the daemon.
+pub fn response(r: &Response) -> Value {
+    match r {
+        Response::Welcome(w) => json!({
+            "role": w.role.as_str(),
+            "hall": w.hall,
+            "hall_name": w.hall_name,
+            "window": w.window.map(|n| n.0),
+        }),
+        Response::Issued(t) => issued(t),
+        Response::Window {
+            action,
+            ticket: t,
+            announcement,
+            window: w,
+        } => json!({
+            "action": action,
+            "ticket": t.as_ref().map(ticket),
+            "announcement": announcement,
+            "window": window(w),
+        }),
+        Response::Reinstated {
+            ticket: t,
+            position,
+        } => json!({ "ticket": ticket(t), "position": position }),
+        Response::Issuing { open } => json!({ "issuing": open }),
+        Response::Status(s) => status(s),
+        Response::Watching => json!({ "subscribed": "watch" }),
+        Response::Notifying => json!({ "subscribed": "notifications" }),
+        Response::Error(e) => error(&e.code, &e.message),
+    }
+}
+
+/// `{"error":{"code":…,"message":…}}`, what every failing command prints.
+pub fn error(code: &str, message: &str) -> Value {
+    json!({ "error": { "code": code, "message": message } })
+}
+
+fn ticket(t: &TicketNo) -> Value {
+    Value::String(t.to_string())
+}
+
+fn item(code: &ItemCode) -> Value {
+    Value::String(code.to_string())
+}
+
+/// `("walk_in", null)`, `("appointment", null)` or `("priority", "elderly")`.
+fn lane(l: &Lane) -> (Value, Value) {
+    match l {
+        Lane::Appointment => (json!("appointment"), Value::Null),
+        Lane::Priority(reason) => (json!("priority"), json!(reason.to_string())),
+        Lane::WalkIn => (json!("walk_in"), Value::Null),
+    }
+}
+
+fn issued(t: &IssuedTicket) -> Value {
+    let (lane, priority) = lane(&t.lane);
+    json!({
+        "ticket": ticket(&t.ticket),
+        "item_name": t.item_name,
+        "lane": lane,
+        "priority": priority,
+        "position": t.position,
+        "windows": t.windows.iter().map(|w| w.0).collect::<Vec<_>>(),
+        "eta_secs": t.eta_secs,
+        "approaching": t.approaching,
+        "issued_at": t.issued_at.0,
+    })
+}
+
+fn window(w: &WindowView) -> Value {
+    let (state, reason) = match &w.state {
+        WindowState::Closed => ("closed", None),
+        WindowState::Open => ("open", None),
+        WindowState::Paused(reason) => ("paused", Some(reason)),
+    };
+    json!({
+        "number": w.number.0,
+        "state": state,
+        "pause_reason": reason,
+        "current": w.current.as_ref().map(ticket),
+        "serving": w.serving,
+        "staff": w.staff.as_ref().map(|(id, post)| json!({
+            "id": id.as_str(),
+            "post": format!("{post:?}"),
+        })),
+        "items": w.items.iter().map(item).collect::<Vec<_>>(),
+        "universal": w.universal,
+        "fallback": w.fallback,
+    })
+}
+
+fn waiting_by_lane(w: &[u32; 3]) -> Value {
+    // Index order is Lane::rank: appointment, priority, walk-in.
+    json!({ "appointment": w[0], "priority": w[1], "walk_in": w[2] })
+}
+
+fn item_view(i: &ItemView) -> Value {
+    json!({
+        "code": item(&i.code),
+        "name": i.name,
+        "waiting": waiting_by_lane(&i.waiting),
+        "open_windows": i.open_windows,
+        "issued_today": i.issued_today,
+    })
+}
+
+fn hall_view(v: &HallView) -> Value {
+    json!({
+        "day": v.day,
+        "issuing": v.issuing,
+        "windows": v.windows.iter().map(window).collect::<Vec<_>>(),
+        "items": v.items.iter().map(item_view).collect::<Vec<_>>(),
+    })
+}
+
+fn waiting_ticket(t: &WaitingTicket) -> Value {
+    let (lane, priority) = lane(&t.lane);
+    json!({
+        "ticket": ticket(&t.ticket),
+        "lane": lane,
+        "priority": priority,
+        "position": t.position,
+        "for_window": t.for_window.map(|w| w.0),
+        "waiting_since": t.waiting_since.0,
+    })
+}
+
+fn status(s: &Status) -> Value {
+    json!({
+        "hall": s.hall,
+        "hall_name": s.hall_name,
+        "day": s.view.day,
+        "issuing": s.view.issuing,
+        "windows": s.view.windows.iter().map(window).collect::<Vec<_>>(),
+        "items": s.view.items.iter().map(item_view).collect::<Vec<_>>(),
+        "waiting": s.waiting.iter().map(waiting_ticket).collect::<Vec<_>>(),
+    })
+}
+
+fn call(c: &CallShown) -> Value {
+    json!({
+        "ticket": ticket(&c.ticket),
+        "window": c.window.0,
+        "announcement": c.announcement,
+        "recall": c.recall,
+        "at": c.at.0,
+    })
+}
+
+/// One line of `hallq watch --json`, tagged by `"type"`.
+pub fn display_update(u: &DisplayUpdate) -> Value {
+    match u {
+        DisplayUpdate::Snapshot {
+            seq,
+            view,
+            recent_calls,
+        } => json!({
+            "type": "snapshot",
+            "seq": seq,
+            "view": hall_view(view),
+            "recent_calls": recent_calls.iter().map(call).collect::<Vec<_>>(),
+        }),
+        DisplayUpdate::Change {
+            seq,
+            calls,
+            windows,
+            items,
+            issuing,
+        } => json!({
+            "type": "change",
+            "seq": seq,
+            "calls": calls.iter().map(call).collect::<Vec<_>>(),
+            "windows": windows.iter().map(window).collect::<Vec<_>>(),
+            "items": items.iter().map(|(code, waiting)| json!({
+                "code": item(code),
+                "waiting": waiting_by_lane(waiting),
+            })).collect::<Vec<_>>(),
+            "issuing": issuing,
+        }),
+        DisplayUpdate::Dropped { reason } => json!({ "type": "dropped", "reason": reason }),
+    }
+}
+
+/// The wire name of a notification kind.
+pub fn kind_name(k: NotificationKind) -> &'static str {
+    match k {
+        NotificationKind::Issued => "issued",
+        NotificationKind::Approaching => "approaching",
+        NotificationKind::Called => "called",
+    }
+}
+
+/// One line of `hallq notifications --json`, for an SMS gateway: the one
+/// place a full phone number is printed.
+pub fn notification(n: &Notification) -> Value {
+    json!({
+        "id": n.id,
+        "hall": n.hall,
+        "kind": kind_name(n.kind),
+        "ticket": ticket(&n.ticket),
+        "phone": n.phone,
+        "text": n.text,
+        "position": n.position,
+        "window": n.window.map(|w| w.0),
+        "at": n.at.0,
+    })
+}

@@ -1,0 +1,289 @@
+//! The `hallq` command: parse the command line, connect to `hallqd` with the
+//! pinned certificate, send one request (or follow a stream), print the
+//! answer as text or JSON, and turn failures into the documented exit codes.
+//!
+//! Parsing lives in [`args`], rendering in [`human`] and [`json`] as pure
+//! functions; this module is the only one that does I/O.
+
+mod args;
+mod human;
+mod json;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+
+use hallq_client::client::{Client, ClientError};
+use hallq_client::proto::{DisplayUpdate, Request};
+use hallq_client::tls;
+use hallq_client::types::Timestamp;
+
+use args::{Cli, Plan};
+
+/// Runs `hallq` with the process's arguments and returns its exit status.
+pub async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--json` cannot be read from a command line that failed to parse,
+        // so look for it by hand: a script still gets its JSON error.
+        Err(e) => return usage(&e, std::env::args_os().any(|a| a == "--json")),
+    };
+    let mut out = Output::stdout();
+    match run(&cli, &mut out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(e)) => usage(&e, cli.json),
+        Err(failure) => {
+            if !failure.is_quiet() {
+                eprintln!("hallq: {}", failure.message());
+                if cli.json {
+                    let error = json::error(failure.code(), &failure.message());
+                    // Nothing more can be done if stdout is gone too.
+                    let _ = out.line(&error.to_string());
+                }
+            }
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+/// Reports a command-line problem as clap does (help and version go to
+/// stdout with status 0), adding the JSON error object when asked for.
+fn usage(e: &clap::Error, json: bool) -> ExitCode {
+    let status = e.exit_code();
+    if json && e.use_stderr() {
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let _ = Output::stdout().line(&json::error("usage", message).to_string());
+    }
+    // If even stderr is closed there is nobody left to tell.
+    let _ = e.print();
+    ExitCode::from(u8::try_from(status).unwrap_or(EXIT_USAGE))
+}
+
+/// The daemon refused the request; nothing changed.
+const EXIT_REFUSED: u8 = 1;
+/// A usage error (clap's own status).
+const EXIT_USAGE: u8 = 2;
+/// hallqd could not be reached, authenticated by certificate, or kept.
+const EXIT_CONNECTION: u8 = 3;
+/// Anything else.
+const EXIT_OTHER: u8 = 4;
+
+/// Why `hallq` failed, with the exit status and error code each maps to.
+#[derive(Debug)]
+enum Failure {
+    /// Found after parsing (no token).
+    Usage(clap::Error),
+    /// From the client library.
+    Client(ClientError),
+    /// `--server` names a host that does not resolve.
+    Resolve {
+        /// As given.
+        server: String,
+        /// The resolver's answer.
+        reason: String,
+    },
+    /// stdout could not be written.
+    Output(io::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => EXIT_USAGE,
+            Failure::Client(ClientError::Refused(_)) => EXIT_REFUSED,
+            Failure::Client(
+                ClientError::Connect(_) | ClientError::Connection(_) | ClientError::Timeout,
+            ) => EXIT_CONNECTION,
+            // A stream reset or socket error under a frame is the connection
+            // failing (the daemon went away while we watched), not a protocol bug.
+            Failure::Client(ClientError::Codec(e)) if e.code() == "io" => EXIT_CONNECTION,
+            Failure::Client(_) => EXIT_OTHER,
+            Failure::Resolve { .. } => EXIT_CONNECTION,
+            Failure::Output(_) => EXIT_OTHER,
+        }
+    }
+
+    fn code(&self) -> &str {
+        match self {
+            Failure::Usage(_) => "usage",
+            Failure::Client(e) => e.code(),
+            Failure::Resolve { .. } => "unreachable",
+            Failure::Output(_) => "output",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Failure::Usage(e) => e.to_string(),
+            Failure::Client(e) => e.to_string(),
+            Failure::Resolve { server, reason } => {
+                format!("cannot resolve hallqd's address {server}: {reason}")
+            }
+            Failure::Output(e) => format!("cannot write output: {e}"),
+        }
+    }
+
+    /// A reader that stopped reading (`hallq watch | head`) is not worth a
+    /// message: that is how one stops following a stream in a pipeline.
+    fn is_quiet(&self) -> bool {
+        matches!(self, Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Client(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+/// stdout, flushed after every line so a pipeline sees each update as it
+/// happens (watch, notifications).
+struct Output {
+    stdout: io::Stdout,
+}
+
+impl Output {
+    fn stdout() -> Output {
+        Output {
+            stdout: io::stdout(),
+        }
+    }
+
+    fn line(&mut self, text: &str) -> io::Result<()> {
+        let mut lock = self.stdout.lock();
+        writeln!(lock, "{text}")?;
+        lock.flush()
+    }
+}
+
+/// The wall clock as the protocol writes instants, for "waited 12 min".
+fn now() -> Timestamp {
+    #[allow(clippy::disallowed_methods)] // the I/O layer; renderers take `now` as an argument
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp(ms)
+}
+
+async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
+    let token = cli.token().map_err(Failure::Usage)?;
+    let plan = cli.command.plan();
+    let cert = tls::load_cert_pem(&cli.cert).map_err(ClientError::from)?;
+    let server = resolve(&cli.server).await?;
+    let client = Client::connect(server, cert, token, cli.hall.as_deref()).await?;
+    let result = match plan {
+        Plan::Request(request) => one_request(&client, &request, cli.json, out).await,
+        Plan::Watch => watch(&client, cli.json, out).await,
+        Plan::Notifications { ack } => notifications(&client, ack, cli.json, out).await,
+    };
+    // Also after a refusal: the daemon should not hold a dead connection.
+    client.close().await;
+    result
+}
+
+/// Sends `request` and prints the answer.
+async fn one_request(
+    client: &Client,
+    request: &Request,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let response = client.request(request).await?;
+    out.line(&if json {
+        json::response(&response).to_string()
+    } else {
+        human::response(&response, now())
+    })?;
+    Ok(())
+}
+
+/// `--server` as a socket address; a host name is looked up (first answer).
+async fn resolve(server: &str) -> Result<SocketAddr, Failure> {
+    if let Ok(addr) = server.parse() {
+        return Ok(addr);
+    }
+    let failed = |reason: String| Failure::Resolve {
+        server: server.to_owned(),
+        reason,
+    };
+    tokio::net::lookup_host(server)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .next()
+        .ok_or_else(|| failed("no address found".into()))
+}
+
+/// Prints display updates until the daemon ends the stream or Ctrl-C.
+async fn watch(client: &Client, json: bool, out: &mut Output) -> Result<(), Failure> {
+    let mut stream = client.watch().await?;
+    // One Ctrl-C future for the whole loop, so a signal arriving between two
+    // updates is not lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let update = tokio::select! {
+            update = stream.next() => update?,
+            _ = &mut ctrl_c => return Ok(()),
+        };
+        let Some(update) = update else {
+            return Ok(());
+        };
+        out.line(&if json {
+            json::display_update(&update).to_string()
+        } else {
+            human::display_update(&update)
+        })?;
+        if let DisplayUpdate::Dropped { reason } = update {
+            return Err(ClientError::Connection(format!(
+                "hallqd dropped the display stream: {reason}"
+            ))
+            .into());
+        }
+    }
+}
+
+/// Prints notifications until the daemon ends the stream or Ctrl-C,
+/// acknowledging each after it is printed when `ack` (the gateway bridge
+/// reading our stdout has it then; a lost ack only means a redelivery, which
+/// the gateway deduplicates by id).
+async fn notifications(
+    client: &Client,
+    ack: bool,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let mut stream = client.notifications().await?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let notification = tokio::select! {
+            n = stream.next() => n?,
+            _ = &mut ctrl_c => return Ok(()),
+        };
+        let Some(notification) = notification else {
+            return Ok(());
+        };
+        out.line(&if json {
+            json::notification(&notification).to_string()
+        } else {
+            human::notification(&notification)
+        })?;
+        if ack {
+            stream.ack(&notification.id).await?;
+        }
+    }
+}

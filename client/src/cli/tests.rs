@@ -1,0 +1,521 @@
+//! Rendering of every answer, human and JSON, from hand-built values; and
+//! the mapping of failures to exit codes.
+
+use serde_json::json;
+
+use hallq_client::client::ClientError;
+use hallq_client::codec::CodecError;
+use hallq_client::proto::{
+    CallShown, DisplayUpdate, ErrorReply, IssuedTicket, Notification, NotificationKind, Response,
+    Status, Welcome,
+};
+use hallq_client::tls::TlsError;
+use hallq_client::types::{
+    ItemCode, Lane, Post, PriorityReason, Role, StaffId, TicketNo, Timestamp, WindowNo,
+};
+use hallq_client::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
+
+use super::{human, json, Failure};
+
+/// 2025-03-03 09:00 in Beijing, in ms.
+const T0: u64 = 1_740_963_600_000;
+
+fn item(c: char) -> ItemCode {
+    ItemCode::new(c).unwrap()
+}
+
+fn ticket(s: &str) -> TicketNo {
+    s.parse().unwrap()
+}
+
+fn issued(lane: Lane, position: u32, windows: &[u16], eta: Option<u32>) -> IssuedTicket {
+    IssuedTicket {
+        ticket: ticket("A012"),
+        item_name: "社保".into(),
+        lane,
+        position,
+        windows: windows.iter().copied().map(WindowNo).collect(),
+        eta_secs: eta,
+        approaching: false,
+        issued_at: Timestamp(T0),
+    }
+}
+
+fn window3() -> WindowView {
+    WindowView {
+        number: WindowNo(3),
+        state: WindowState::Open,
+        current: Some(ticket("A012")),
+        serving: false,
+        staff: Some((StaffId::new("S1024").unwrap(), Post::A)),
+        items: vec![item('A'), item('B')],
+        universal: false,
+        fallback: false,
+    }
+}
+
+fn hall_view() -> HallView {
+    HallView {
+        day: Some(20250303),
+        issuing: true,
+        windows: vec![
+            WindowView {
+                number: WindowNo(1),
+                state: WindowState::Paused("午休".into()),
+                current: None,
+                serving: false,
+                staff: None,
+                items: vec![item('A')],
+                universal: false,
+                fallback: true,
+            },
+            window3(),
+            WindowView {
+                number: WindowNo(12),
+                state: WindowState::Closed,
+                current: None,
+                serving: false,
+                staff: None,
+                items: vec![],
+                universal: true,
+                fallback: false,
+            },
+        ],
+        items: vec![
+            ItemView {
+                code: item('A'),
+                name: "社保".into(),
+                waiting: [0, 1, 2],
+                open_windows: 1,
+                issued_today: 14,
+            },
+            ItemView {
+                code: item('C'),
+                name: "不动产登记".into(),
+                waiting: [0, 0, 0],
+                open_windows: 0,
+                issued_today: 0,
+            },
+        ],
+    }
+}
+
+fn status() -> Status {
+    Status {
+        hall: "main".into(),
+        hall_name: "政务服务中心".into(),
+        view: hall_view(),
+        waiting: vec![
+            WaitingTicket {
+                ticket: ticket("A014"),
+                lane: Lane::WalkIn,
+                position: 1,
+                for_window: None,
+                waiting_since: Timestamp(T0 + 60_000),
+            },
+            WaitingTicket {
+                ticket: ticket("A015"),
+                lane: Lane::Priority(PriorityReason::Elderly),
+                position: 0,
+                for_window: None,
+                waiting_since: Timestamp(T0 + 120_000),
+            },
+            WaitingTicket {
+                ticket: ticket("A013"),
+                lane: Lane::WalkIn,
+                position: 0,
+                for_window: Some(WindowNo(3)),
+                waiting_since: Timestamp(T0),
+            },
+        ],
+    }
+}
+
+fn notification() -> Notification {
+    Notification {
+        id: "main-17".into(),
+        hall: "main".into(),
+        kind: NotificationKind::Called,
+        ticket: ticket("A012"),
+        phone: "13800138000".into(),
+        text: "请A012号到3号窗口办理".into(),
+        position: None,
+        window: Some(WindowNo(3)),
+        at: Timestamp(T0),
+    }
+}
+
+fn call_response() -> Response {
+    Response::Window {
+        action: "call".into(),
+        ticket: Some(ticket("A012")),
+        announcement: Some("请A012号到3号窗口办理".into()),
+        window: window3(),
+    }
+}
+
+#[test]
+fn issue_human() {
+    let r = Response::Issued(issued(Lane::WalkIn, 3, &[1, 2], Some(600)));
+    assert_eq!(
+        human::response(&r, Timestamp(T0)),
+        "Ticket A012  (社保, walk-in)\n3 ahead of you · windows 1, 2 · about 10 min"
+    );
+    let mut t = issued(Lane::Priority(PriorityReason::Green), 0, &[4], Some(20));
+    t.approaching = true;
+    assert_eq!(
+        human::response(&Response::Issued(t), Timestamp(T0)),
+        "Ticket A012  (社保, priority: green)\nyou are next · window 4 · under a minute\n\
+         请到等候区候办 · please go to the waiting area now"
+    );
+    let r = Response::Issued(issued(Lane::Appointment, 5, &[], None));
+    assert_eq!(
+        human::response(&r, Timestamp(T0)),
+        "Ticket A012  (社保, appointment)\n5 ahead of you · no window open for this item yet"
+    );
+}
+
+#[test]
+fn issue_json() {
+    let r = Response::Issued(issued(Lane::WalkIn, 3, &[1, 2], Some(600)));
+    assert_eq!(
+        json::response(&r),
+        json!({
+            "ticket": "A012",
+            "item_name": "社保",
+            "lane": "walk_in",
+            "priority": null,
+            "position": 3,
+            "windows": [1, 2],
+            "eta_secs": 600,
+            "approaching": false,
+            "issued_at": T0,
+        })
+    );
+    let r = Response::Issued(issued(
+        Lane::Priority(PriorityReason::Elderly),
+        0,
+        &[],
+        None,
+    ));
+    let v = json::response(&r);
+    assert_eq!(v["lane"], "priority");
+    assert_eq!(v["priority"], "elderly");
+    assert_eq!(v["eta_secs"], serde_json::Value::Null);
+}
+
+#[test]
+fn call_human_prints_the_announcement() {
+    assert_eq!(
+        human::response(&call_response(), Timestamp(T0)),
+        "请A012号到3号窗口办理\nWindow 3 · open · S1024 (A) · called A012"
+    );
+}
+
+#[test]
+fn other_window_actions_human() {
+    let mut w = window3();
+    w.serving = true;
+    let r = Response::Window {
+        action: "start".into(),
+        ticket: Some(ticket("A012")),
+        announcement: None,
+        window: w,
+    };
+    assert_eq!(
+        human::response(&r, Timestamp(T0)),
+        "Serving: A012\nWindow 3 · open · S1024 (A) · serving A012"
+    );
+    let mut w = window3();
+    w.state = WindowState::Paused("暂停服务".into());
+    w.current = None;
+    w.staff = None;
+    let r = Response::Window {
+        action: "pause".into(),
+        ticket: None,
+        announcement: None,
+        window: w,
+    };
+    assert_eq!(
+        human::response(&r, Timestamp(T0)),
+        "Paused\nWindow 3 · paused: 暂停服务 · idle"
+    );
+}
+
+#[test]
+fn call_json() {
+    assert_eq!(
+        json::response(&call_response()),
+        json!({
+            "action": "call",
+            "ticket": "A012",
+            "announcement": "请A012号到3号窗口办理",
+            "window": {
+                "number": 3,
+                "state": "open",
+                "pause_reason": null,
+                "current": "A012",
+                "serving": false,
+                "staff": {"id": "S1024", "post": "A"},
+                "items": ["A", "B"],
+                "universal": false,
+                "fallback": false,
+            },
+        })
+    );
+}
+
+#[test]
+fn status_human() {
+    let now = Timestamp(T0 + 15 * 60_000);
+    let text = human::response(&Response::Status(status()), now);
+    let expected = "\
+政务服务中心 (main) · day 2025-03-03 · issuing open · 3 waiting
+
+WINDOW  STATE         STAFF      CURRENT      ITEMS
+1       paused: 午休  -          -            A +green
+3       open          S1024 (A)  A012 called  A B
+12      closed        -          -            all
+
+TICKET  LANE               AHEAD  FOR       WAITED
+A015    priority: elderly  0                13 min
+A013    walk-in            0      window 3  15 min
+A014    walk-in            1                14 min
+
+ITEM  NAME        APPT  PRIO  WALK-IN  OPEN  ISSUED
+A     社保        0     1     2        1     14
+C     不动产登记  0     0     0        0     0";
+    assert_eq!(text, expected, "\n{text}");
+}
+
+#[test]
+fn status_human_with_nobody_waiting() {
+    let mut s = status();
+    s.waiting.clear();
+    s.view.day = None;
+    s.view.issuing = false;
+    let text = human::response(&Response::Status(s), Timestamp(T0));
+    assert!(text.starts_with("政务服务中心 (main) · issuing closed · 0 waiting\n"));
+    assert!(text.contains("\nNobody waiting.\n"));
+}
+
+#[test]
+fn status_json() {
+    let v = json::response(&Response::Status(status()));
+    assert_eq!(v["hall"], "main");
+    assert_eq!(v["day"], 20250303);
+    assert_eq!(v["issuing"], true);
+    assert_eq!(v["windows"][0]["number"], 1);
+    assert_eq!(v["windows"][0]["state"], "paused");
+    assert_eq!(v["windows"][0]["pause_reason"], "午休");
+    assert_eq!(v["windows"][0]["fallback"], true);
+    assert_eq!(v["windows"][1]["current"], "A012");
+    assert_eq!(v["windows"][2]["staff"], serde_json::Value::Null);
+    assert_eq!(
+        v["items"][0],
+        json!({
+            "code": "A",
+            "name": "社保",
+            "waiting": {"appointment": 0, "priority": 1, "walk_in": 2},
+            "open_windows": 1,
+            "issued_today": 14,
+        })
+    );
+    // Waiting tickets keep the daemon's order in JSON.
+    assert_eq!(
+        v["waiting"][2],
+        json!({
+            "ticket": "A013",
+            "lane": "walk_in",
+            "priority": null,
+            "position": 0,
+            "for_window": 3,
+            "waiting_since": T0,
+        })
+    );
+    assert_eq!(v["waiting"][1]["priority"], "elderly");
+}
+
+#[test]
+fn reinstate_and_issuing() {
+    let r = Response::Reinstated {
+        ticket: ticket("B007"),
+        position: 2,
+    };
+    assert_eq!(
+        human::response(&r, Timestamp(T0)),
+        "B007 is back in line · 2 ahead of you"
+    );
+    assert_eq!(json::response(&r), json!({"ticket": "B007", "position": 2}));
+    let closed = Response::Issuing { open: false };
+    assert!(human::response(&closed, Timestamp(T0)).starts_with("Issuing closed"));
+    assert_eq!(json::response(&closed), json!({"issuing": false}));
+    assert_eq!(
+        json::response(&Response::Issuing { open: true }),
+        json!({"issuing": true})
+    );
+}
+
+#[test]
+fn welcome_and_error_responses() {
+    let w = Response::Welcome(Welcome {
+        role: Role::Window,
+        hall: "main".into(),
+        hall_name: "政务服务中心".into(),
+        window: Some(WindowNo(3)),
+    });
+    assert_eq!(
+        human::response(&w, Timestamp(T0)),
+        "Connected to 政务服务中心 (main) as window, window 3"
+    );
+    assert_eq!(json::response(&w)["window"], 3);
+    let e = Response::Error(ErrorReply {
+        code: "forbidden".into(),
+        message: "window 3 may act on window 3 only".into(),
+    });
+    assert_eq!(
+        json::response(&e),
+        json!({"error": {"code": "forbidden", "message": "window 3 may act on window 3 only"}})
+    );
+}
+
+#[test]
+fn display_updates() {
+    let call = CallShown {
+        ticket: ticket("A012"),
+        window: WindowNo(3),
+        announcement: "请A012号到3号窗口办理".into(),
+        recall: true,
+        at: Timestamp(T0),
+    };
+    let change = DisplayUpdate::Change {
+        seq: 42,
+        calls: vec![call.clone()],
+        windows: vec![window3()],
+        items: vec![(item('A'), [0, 1, 2])],
+        issuing: Some(false),
+    };
+    assert_eq!(
+        human::display_update(&change),
+        "#42 请A012号到3号窗口办理 (recall)\n\
+         #42 Window 3 · open · S1024 (A) · called A012\n\
+         #42 A waiting: 0 appointment, 1 priority, 2 walk-in\n\
+         #42 issuing closed"
+    );
+    let v = json::display_update(&change);
+    assert_eq!(v["type"], "change");
+    assert_eq!(v["seq"], 42);
+    assert_eq!(
+        v["calls"][0],
+        json!({"ticket": "A012", "window": 3, "announcement": "请A012号到3号窗口办理",
+               "recall": true, "at": T0})
+    );
+    assert_eq!(v["windows"][0]["number"], 3);
+    assert_eq!(
+        v["items"][0],
+        json!({"code": "A", "waiting": {"appointment": 0, "priority": 1, "walk_in": 2}})
+    );
+    assert_eq!(v["issuing"], false);
+
+    let snapshot = DisplayUpdate::Snapshot {
+        seq: 7,
+        view: hall_view(),
+        recent_calls: vec![call],
+    };
+    let text = human::display_update(&snapshot);
+    assert!(text.starts_with("#7 snapshot · day 2025-03-03 · issuing open\nWINDOW"));
+    assert!(text.ends_with("#7 请A012号到3号窗口办理 (recall)"));
+    let v = json::display_update(&snapshot);
+    assert_eq!(v["type"], "snapshot");
+    assert_eq!(v["view"]["windows"][1]["current"], "A012");
+    assert_eq!(v["recent_calls"][0]["ticket"], "A012");
+
+    let dropped = DisplayUpdate::Dropped {
+        reason: "fell behind".into(),
+    };
+    assert!(human::display_update(&dropped).contains("fell behind"));
+    assert_eq!(
+        json::display_update(&dropped),
+        json!({"type": "dropped", "reason": "fell behind"})
+    );
+    // Every JSON line is one line: watch output is read line by line.
+    assert!(!json::display_update(&snapshot).to_string().contains('\n'));
+}
+
+#[test]
+fn notifications_mask_the_phone_for_people_only() {
+    let n = notification();
+    let text = human::notification(&n);
+    assert_eq!(
+        text,
+        "main-17  called  A012  138****8000  请A012号到3号窗口办理"
+    );
+    assert!(!text.contains("13800138000"));
+    let mut bad = n.clone();
+    bad.phone = "not a number 13800138000".into();
+    assert!(!human::notification(&bad).contains("13800138000"));
+    // The gateway bridge needs the full number; that is what --json is for.
+    assert_eq!(
+        json::notification(&n),
+        json!({
+            "id": "main-17",
+            "hall": "main",
+            "kind": "called",
+            "ticket": "A012",
+            "phone": "13800138000",
+            "text": "请A012号到3号窗口办理",
+            "position": null,
+            "window": 3,
+            "at": T0,
+        })
+    );
+}
+
+#[test]
+fn failures_map_to_the_documented_exit_codes() {
+    let refused = Failure::Client(ClientError::Refused(ErrorReply {
+        code: "window_busy".into(),
+        message: "window 3 is serving A012".into(),
+    }));
+    assert_eq!(refused.exit_code(), 1);
+    assert_eq!(refused.code(), "window_busy");
+    assert_eq!(refused.message(), "window 3 is serving A012");
+
+    let connect = [
+        Failure::Client(ClientError::Connect(TlsError::PinMismatch)),
+        Failure::Client(ClientError::Connection("reset".into())),
+        Failure::Client(ClientError::Timeout),
+        Failure::Client(ClientError::Codec(CodecError::Stream("reset".into()))),
+        Failure::Resolve {
+            server: "nowhere:7878".into(),
+            reason: "no such host".into(),
+        },
+    ];
+    for f in connect {
+        assert_eq!(f.exit_code(), 3, "{f:?}");
+    }
+    assert_eq!(
+        Failure::Client(ClientError::Connect(TlsError::PinMismatch)).code(),
+        "cert_mismatch"
+    );
+
+    let other = [
+        Failure::Client(ClientError::Unexpected("Watching".into())),
+        Failure::Client(ClientError::Codec(CodecError::Malformed("x".into()))),
+        Failure::Output(std::io::Error::other("disk full")),
+    ];
+    for f in other {
+        assert_eq!(f.exit_code(), 4, "{f:?}");
+    }
+    let usage = Failure::Usage(clap::Error::new(
+        clap::error::ErrorKind::MissingRequiredArgument,
+    ));
+    assert_eq!(usage.exit_code(), 2);
+
+    let pipe = Failure::Output(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+    assert!(pipe.is_quiet());
+    assert_eq!(
+        json::error(refused.code(), &refused.message()),
+        json!({"error": {"code": "window_busy", "message": "window 3 is serving A012"}})
+    );
+}
