@@ -3,6 +3,8 @@
 use hallq_client::types::{ItemCode, Lane, Phone, Post, Rating, StaffId, TicketNo, WindowNo};
 use serde::{Deserialize, Serialize};
 
+use super::HallSpec;
+
 /// A business day, as `yyyymmdd` (20261122). Ticket numbers restart with
 /// each one (SPEC §2 item 11).
 pub type BusinessDay = u32;
@@ -125,6 +127,14 @@ pub enum Command {
         /// The window.
         window: WindowNo,
     },
+    /// The hall's configuration changed (a reload): new items, windows,
+    /// mappings and settings take effect; every waiting ticket keeps its
+    /// place. Refused if it would strand a ticket: an item with tickets
+    /// today, or a window that is not closed or has referrals, cannot go.
+    Reconfigure {
+        /// The new configuration.
+        spec: HallSpec,
+    },
 }
 
 impl Command {
@@ -149,6 +159,7 @@ impl Command {
             Command::CloseWindow { .. } => "close_window",
             Command::LogIn { .. } => "log_in",
             Command::LogOut { .. } => "log_out",
+            Command::Reconfigure { .. } => "reconfigure",
         }
     }
 }

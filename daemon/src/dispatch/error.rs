@@ -106,6 +106,9 @@ pub enum DispatchError {
     /// Nobody is logged in at the window.
     #[error("nobody is logged in at window {0}")]
     NoStaff(WindowNo),
+    /// A new configuration would strand tickets or windows.
+    #[error("the new configuration cannot be applied now: {0}")]
+    ReconfigureRefused(String),
     /// A text field is too long.
     #[error("{field} is too long: at most {max} characters")]
     TooLong {
@@ -140,6 +143,7 @@ impl DispatchError {
             DispatchError::StaffAlreadyLoggedIn { .. } => "staff_already_logged_in",
             DispatchError::NoStaff(_) => "no_staff",
             DispatchError::TooLong { .. } => "too_long",
+            DispatchError::ReconfigureRefused(_) => "reconfigure_refused",
         }
     }
 }

@@ -8,6 +8,7 @@ use hallq_client::types::{
 use serde::{Deserialize, Serialize};
 
 use super::command::{BusinessDay, TransferTarget};
+use super::HallSpec;
 
 /// A ticket was issued (DB33/T 2036.4 §7.3.4: the visitor is told their
 /// number, how many wait ahead and which windows serve them).
@@ -210,6 +211,13 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// The hall runs on a new configuration from now on.
+    Reconfigured {
+        /// The configuration.
+        spec: HallSpec,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -233,7 +241,8 @@ impl Event {
             | Event::WindowPaused { at, .. }
             | Event::WindowResumed { at, .. }
             | Event::StaffLoggedIn { at, .. }
-            | Event::StaffLoggedOut { at, .. } => *at,
+            | Event::StaffLoggedOut { at, .. }
+            | Event::Reconfigured { at, .. } => *at,
         }
     }
 }

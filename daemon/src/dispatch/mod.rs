@@ -57,6 +57,7 @@ mod command;
 mod error;
 mod event;
 pub mod queue;
+mod reconfigure;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -190,6 +191,8 @@ struct Touched {
     /// A window whose referral line or threshold changed, and the first
     /// position to look at.
     window: Option<(usize, usize)>,
+    /// Every window's referral line, from the head (after reconfiguring).
+    all_windows: bool,
 }
 
 impl Touched {
@@ -436,6 +439,7 @@ impl Hall {
                 let w = self.window_idx(*window).expect("known window");
                 self.windows[w].staff = None;
             }
+            Event::Reconfigured { spec, .. } => self.rebuild(spec.clone()),
         }
     }
 
@@ -738,6 +742,13 @@ impl Hall {
                     None => Err(DispatchError::NoStaff(window)),
                 }
             }
+            // O(I + W + k log n): a rare, operator-driven change.
+            Command::Reconfigure { spec } => {
+                self.check_reconfigure(&spec)?;
+                touched.items = u32::MAX >> (32 - ItemCode::COUNT);
+                touched.all_windows = true;
+                Ok(Event::Reconfigured { spec, at })
+            }
         }
     }
 
@@ -896,7 +907,8 @@ impl Hall {
     /// for calls, O(Δk log n) when a window opens.
     fn remind(&mut self, touched: Touched, now: Timestamp, events: &mut Vec<Event>) {
         let mut reminders = Vec::new();
-        for item in bits(touched.items) {
+        // Items beyond the hall's own are ignored: `bits` of a wide mask.
+        for item in bits(touched.items).take_while(|i| *i < self.items.len()) {
             let k = self.reminder_prefix(self.items[item].open_windows);
             for position in touched.item_from[item]..k {
                 let Some(waiter) = self.nth_in_item(item, position) else {
@@ -905,7 +917,12 @@ impl Hall {
                 self.push_reminder(waiter, position, now, &mut reminders);
             }
         }
-        if let Some((w, from)) = touched.window {
+        let windows: Vec<(usize, usize)> = if touched.all_windows {
+            (0..self.windows.len()).map(|w| (w, 0)).collect()
+        } else {
+            touched.window.into_iter().collect()
+        };
+        for (w, from) in windows {
             let open = u32::from(self.windows[w].is_open());
             let k = self.reminder_prefix(open);
             for position in from..k {

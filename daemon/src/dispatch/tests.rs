@@ -979,4 +979,94 @@ fn spec_validation_names_the_problem() {
     }
 }
 
+// ----- reconfiguration (reload) ------------------------------------------
+
+#[test]
+fn reconfiguring_keeps_every_ticket_in_place() {
+    let mut r = Run::basic(); // 1 [A B], 2 [A], 3 [C]
+    r.open(1);
+    r.open(3);
+    for c in "AABCA".chars() {
+        r.walk_in(c);
+    }
+    r.call(3); // C001 at window 3
+    let before = r.hall.waiting();
+    // Add item D and window 4 serving A and D; window 1 now serves B only.
+    let mut spec = r.hall.spec().clone();
+    spec.items.push(item('D', 60));
+    spec.windows[0].items = vec![code('B')];
+    spec.windows.push(window(4, "AD"));
+    spec.reminder_factor = 2.0;
+    r.ok(Command::Reconfigure { spec });
+    assert_eq!(r.hall.waiting(), before, "nobody moved");
+    assert_eq!(
+        r.hall.ticket_state(no("C001")).unwrap(),
+        TicketState::Called(w(3))
+    );
+    assert_eq!(r.hall.view().windows[0].state, WindowState::Open);
+    // Window 1 no longer takes A; window 4 is new and closed until opened.
+    assert_eq!(r.serve_next(1), no("B001"));
+    assert_eq!(
+        r.err(Command::CallNext { window: w(1) }),
+        DispatchError::NothingWaiting(w(1))
+    );
+    r.open(4);
+    assert_eq!(r.serve_next(4), no("A001"));
+    assert_eq!(r.walk_in('D'), no("D001"));
+    assert_eq!(r.walk_in('A'), no("A004"), "numbering goes on");
+}
+
+#[test]
+fn reconfiguring_that_would_strand_tickets_is_refused() {
+    let mut r = Run::basic();
+    r.walk_in('C');
+    let mut without_c = r.hall.spec().clone();
+    without_c.items.retain(|i| i.code != code('C'));
+    without_c.windows.retain(|spec| spec.number != w(3));
+    let e = r.err(Command::Reconfigure { spec: without_c });
+    assert_eq!(e.code(), "reconfigure_refused");
+    assert!(
+        e.to_string().contains("item C has 1 ticket(s) today"),
+        "{e}"
+    );
+
+    let mut without_2 = r.hall.spec().clone();
+    without_2.windows.retain(|spec| spec.number != w(2));
+    r.open(2);
+    assert!(r
+        .err(Command::Reconfigure {
+            spec: without_2.clone()
+        })
+        .to_string()
+        .contains("close it"));
+    r.ok(Command::CloseWindow { window: w(2) });
+    r.ok(Command::Reconfigure { spec: without_2 });
+    assert_eq!(
+        r.err(Command::OpenWindow { window: w(2) }),
+        DispatchError::UnknownWindow(w(2))
+    );
+
+    let mut invalid = r.hall.spec().clone();
+    invalid.windows[0].items.push(code('Q'));
+    assert_eq!(
+        r.err(Command::Reconfigure { spec: invalid }).code(),
+        "invalid_spec"
+    );
+}
+
+#[test]
+fn a_window_mapped_to_an_item_raises_its_reminder_threshold() {
+    let mut r = Run::basic(); // A: windows 1 and 2
+    r.open(1);
+    r.open(3); // serves C only
+    for _ in 0..4 {
+        r.walk_in('A');
+    }
+    // 1 open window for A: positions 0 and 1 reminded at issue.
+    let mut spec = r.hall.spec().clone();
+    spec.windows[2].items.push(code('A')); // window 3 (open) now serves A
+    let events = r.ok(Command::Reconfigure { spec });
+    assert_eq!(Run::reminders(&events), vec![(no("A003"), 2)]);
+}
+
 mod properties;

@@ -60,7 +60,7 @@ pub fn change(
     };
     for event in events {
         match event {
-            Event::DayBegun { .. } => {
+            Event::DayBegun { .. } | Event::Reconfigured { .. } => {
                 all_windows = true;
                 lines_changed = true;
                 issuing_changed = true;

@@ -8,7 +8,10 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Issue { item: usize, lane: u8 },
+    Issue {
+        item: usize,
+        lane: u8,
+    },
     CallNext(u16),
     CallTicket(u16, usize),
     Recall(u16),
@@ -25,6 +28,8 @@ enum Op {
     CloseIssuing,
     OpenIssuing,
     Advance(u16),
+    /// Switch between two configurations with other mappings and settings.
+    Reconfigure(bool),
 }
 
 const ITEMS: [char; 4] = ['A', 'B', 'C', 'D'];
@@ -50,6 +55,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CloseIssuing),
         1 => Just(Op::OpenIssuing),
         3 => (1..900u16).prop_map(Op::Advance),
+        1 => any::<bool>().prop_map(Op::Reconfigure),
     ]
 }
 
@@ -74,6 +80,19 @@ fn spec(factor: f64, walk_in_every: Option<u32>) -> HallSpec {
     spec
 }
 
+/// The alternative configuration: window 2 also serves C, window 3 serves
+/// D, a window 6 serves A and B, other settings.
+fn variant(base: &HallSpec) -> HallSpec {
+    let mut spec = base.clone();
+    spec.windows[1].items.push(code('C'));
+    spec.windows[2].items = vec![code('D')];
+    spec.windows.push(window(6, "AB"));
+    spec.reminder_factor = 2.5;
+    spec.walk_in_every = Some(1);
+    spec.reinstate_places = 1;
+    spec
+}
+
 fn lane_of(n: u8) -> Lane {
     match n {
         0 => Lane::Appointment,
@@ -88,7 +107,7 @@ fn nth_number(issued: &[TicketNo], i: usize) -> Option<TicketNo> {
     (!issued.is_empty()).then(|| issued[i % issued.len()])
 }
 
-fn command(op: &Op, issued: &[TicketNo]) -> Option<Command> {
+fn command(op: &Op, issued: &[TicketNo], base: &HallSpec) -> Option<Command> {
     let w = WindowNo;
     Some(match *op {
         Op::Issue { item, lane } => Command::Issue {
@@ -129,6 +148,13 @@ fn command(op: &Op, issued: &[TicketNo]) -> Option<Command> {
         Op::CloseIssuing => Command::CloseIssuing,
         Op::OpenIssuing => Command::OpenIssuing,
         Op::Advance(_) => return None,
+        Op::Reconfigure(alternative) => Command::Reconfigure {
+            spec: if alternative {
+                variant(base)
+            } else {
+                base.clone()
+            },
+        },
     })
 }
 
@@ -278,6 +304,7 @@ fn run_ops(
     spec: HallSpec,
     ops: &[Op],
 ) -> Result<(Hall, Vec<Event>, Vec<TicketNo>, Timestamp), TestCaseError> {
+    let base = spec.clone();
     let mut hall = Hall::new(spec).unwrap();
     let mut now = Timestamp(1_000_000);
     let mut log = hall.apply(Command::BeginDay { day: DAY }, now).unwrap();
@@ -288,7 +315,7 @@ fn run_ops(
             now = now.plus_secs(u64::from(*secs));
             continue;
         }
-        let Some(command) = command(op, &issued) else {
+        let Some(command) = command(op, &issued, &base) else {
             continue;
         };
         let is_call_next = matches!(command, Command::CallNext { .. });
