@@ -5,8 +5,10 @@
 
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod dispatch;
 pub mod fanout;
 pub mod journal;
 pub mod net;
 pub mod shard;
+pub mod systemd;

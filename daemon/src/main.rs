@@ -14,6 +14,7 @@ use hallq_daemon::config::{Config, LogFormat, Role, EX_CONFIG};
 use hallq_daemon::journal::JournalError;
 use hallq_daemon::net::{self, Daemon};
 use hallq_daemon::shard::OpenError;
+use hallq_daemon::systemd;
 
 /// Exit code for a corrupt journal (`EX_DATAERR`): restarting will not help.
 const EX_DATA: u8 = 65;
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     if demo {
         print_demo_tokens(&config);
     }
-    match serve(config) {
+    match serve(config, args.config.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("hallqd: {:#}", failure.error);
@@ -85,7 +86,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
-fn serve(config: Config) -> Result<(), Failure> {
+fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
     let (certs, key, cert_path) = match &config.tls {
         Some(files) => {
             let (certs, key) =
@@ -102,19 +103,25 @@ fn serve(config: Config) -> Result<(), Failure> {
     let listen = config.listen;
     let grace = config.shutdown_grace;
 
-    let daemon = Daemon::open(config).map_err(|(hall, e)| Failure {
-        code: match &e {
-            OpenError::Journal(JournalError::Corrupt { .. }) | OpenError::Decode { .. } => EX_DATA,
-            _ => 1,
-        },
-        error: anyhow::Error::new(e).context(format!("cannot open hall {hall:?}")),
-    })?;
-    let daemon = Arc::new(daemon);
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("hallqd")
         .build()?;
+    let daemon = runtime
+        .block_on(Daemon::open(config, config_path))
+        .map_err(|(hall, e)| Failure {
+            code: match &e {
+                OpenError::Journal(JournalError::Corrupt { .. }) | OpenError::Decode { .. } => {
+                    EX_DATA
+                }
+                // The config asks for something the journal's state forbids
+                // (removing an item with tickets today): fix the config.
+                OpenError::Spec(_) => EX_CONFIG as u8,
+                _ => 1,
+            },
+            error: anyhow::Error::new(e).context(format!("cannot open hall {hall:?}")),
+        })?;
+    let daemon = Arc::new(daemon);
     let drained = runtime.block_on(async {
         let endpoint = quinn::Endpoint::server(server_config, listen)
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -122,13 +129,36 @@ fn serve(config: Config) -> Result<(), Failure> {
         // The first line on stdout, for scripts and tests: where we listen.
         println!("hallqd listening on {local}");
         println!("server certificate: {}", cert_path.display());
-        tracing::info!(%local, cert = %cert_path.display(), halls = daemon.halls.len(), "ready");
+        tracing::info!(%local, cert = %cert_path.display(), halls = daemon.halls().len(), "ready");
+        systemd::ready();
+        tokio::spawn(systemd::watchdog(daemon.clone()));
+        tokio::spawn(reload_on_sighup(daemon.clone()));
         anyhow::Ok(net::run(endpoint, daemon.clone(), shutdown_signal(), grace).await)
     })?;
+    systemd::stopping();
     daemon.close();
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     tracing::info!(drained, "stopped");
     Ok(())
+}
+
+/// SIGHUP (`systemctl reload hallqd`): re-read the config file.
+async fn reload_on_sighup(daemon: Arc<Daemon>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP; reload with `hallq admin reload`");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        systemd::reloading();
+        match daemon.reload().await {
+            Ok(changes) => tracing::info!(?changes, "reloaded on SIGHUP"),
+            Err(e) => {
+                tracing::error!(error = %e, "reload refused; the old configuration stays in force")
+            }
+        }
+        systemd::ready();
+    }
 }
 
 /// SIGTERM (systemd, kill) or SIGINT (Ctrl-C).

@@ -90,9 +90,13 @@ pub enum OpenError {
         /// Why.
         reason: String,
     },
-    /// The hall's configuration is invalid.
+    /// The hall's configuration is invalid, or cannot replace the one the
+    /// journal holds (it would strand tickets).
     #[error(transparent)]
     Spec(#[from] DispatchError),
+    /// The configuration could not be journaled.
+    #[error(transparent)]
+    Storage(ShardError),
 }
 
 struct State {
@@ -103,6 +107,8 @@ struct State {
     seq: u64,
     /// Set after a journal failure: no more changes.
     failed: Option<String>,
+    /// The journal records a configuration (a `Reconfigured` event).
+    configured: bool,
 }
 
 /// A snapshot for a new display, and the feed that continues it.
@@ -169,6 +175,7 @@ impl HallShard {
             recent: RecentCalls::default(),
             seq: 0,
             failed: None,
+            configured: false,
         };
         for record in &replay.records {
             let entry: Entry =
@@ -230,6 +237,28 @@ impl HallShard {
             notifications,
             durable_notifications: durable,
         })
+    }
+
+    /// Brings the hall onto `spec` if the journal does not already record
+    /// it: the journal's first record is always the configuration it
+    /// started with, and every later change is journaled, so a replay
+    /// rebuilds each state on the configuration it had.
+    pub async fn adopt(&self, spec: crate::dispatch::HallSpec) -> Result<(), OpenError> {
+        let current = {
+            let st = self.state.lock();
+            st.configured.then(|| st.hall.spec().clone())
+        };
+        if current.as_ref() == Some(&spec) {
+            return Ok(());
+        }
+        match self.execute(Command::Reconfigure { spec }, |_, _| ()).await {
+            Ok(()) => {
+                tracing::info!(hall = %self.id, "hall configuration recorded in the journal");
+                Ok(())
+            }
+            Err(ShardError::Refused(e)) => Err(OpenError::Spec(e)),
+            Err(e) => Err(OpenError::Storage(e)),
+        }
     }
 
     /// The hall's id.
@@ -451,6 +480,12 @@ impl State {
     /// Updates what is derived from events: outbox, recent calls, display
     /// counter. Called identically live and on replay.
     fn absorb(&mut self, events: &[Event]) -> (Option<(u64, Bytes)>, Vec<Arc<Notification>>) {
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::Reconfigured { .. }))
+        {
+            self.configured = true;
+        }
         let notifications = self.outbox.on_events(events, &self.hall);
         let next_seq = self.seq + 1;
         let update = display::change(next_seq, events, &self.hall, &mut self.recent);

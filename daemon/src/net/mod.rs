@@ -8,51 +8,13 @@
 pub mod session;
 pub mod tls;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::config::Config;
-use crate::shard::{HallShard, OpenError};
-
-/// Every hall the daemon serves, with the configuration it runs on.
-#[derive(Debug)]
-pub struct Daemon {
-    /// The validated configuration.
-    pub config: Config,
-    /// Halls by id. Each is its own shard; none waits on another.
-    pub halls: HashMap<String, Arc<HallShard>>,
-}
-
-impl Daemon {
-    /// Opens every configured hall: replays its journal from
-    /// `state_dir/halls/<id>/` and starts its writer.
-    pub fn open(config: Config) -> Result<Daemon, (String, OpenError)> {
-        let mut halls = HashMap::new();
-        for hall in &config.halls {
-            let dir = hall_dir(&config.state_dir, &hall.id);
-            let shard = HallShard::open(hall, &dir).map_err(|e| (hall.id.clone(), e))?;
-            halls.insert(hall.id.clone(), Arc::new(shard));
-        }
-        Ok(Daemon { config, halls })
-    }
-
-    /// Flushes and closes every hall's journal.
-    pub fn close(&self) {
-        for shard in self.halls.values() {
-            shard.close();
-        }
-    }
-}
-
-/// Where hall `id` keeps its journal.
-pub fn hall_dir(state_dir: &Path, id: &str) -> std::path::PathBuf {
-    state_dir.join("halls").join(id)
-}
+pub use crate::daemon::Daemon;
 
 /// How often halls check whether a new business day has begun.
 const DAY_TICK: Duration = Duration::from_secs(30);
@@ -79,7 +41,7 @@ pub async fn run(
             loop {
                 tokio::select! {
                     _ = interval.tick() => {
-                        for shard in daemon.halls.values() {
+                        for shard in daemon.halls() {
                             if let Err(e) = shard.tick().await {
                                 tracing::error!(hall = shard.id(), error = %e, "day roll failed");
                             }

@@ -149,9 +149,9 @@ impl Handler {
     }
 
     fn grant(&self, hello: &Hello) -> Result<Session, ErrorReply> {
-        let config = &self.daemon.config;
         // Constant-time comparison against every token (config::Secret).
-        let grant = config
+        let grant = self
+            .daemon
             .grant_for(hello.token.as_bytes())
             .ok_or_else(|| reply("unauthorized", "unknown token"))?;
         let hall_id = match (&grant.hall, &hello.hall) {
@@ -163,9 +163,12 @@ impl Handler {
             }
             (Some(own), _) => own.clone(),
             (None, Some(asked)) => asked.clone(),
-            (None, None) if self.daemon.halls.len() == 1 => {
-                self.daemon.halls.keys().next().cloned().unwrap_or_default()
-            }
+            (None, None) if self.daemon.halls().len() == 1 => self
+                .daemon
+                .halls()
+                .first()
+                .map(|h| h.id().to_owned())
+                .unwrap_or_default(),
             (None, None) => {
                 return Err(reply(
                     "bad_request",
@@ -175,9 +178,7 @@ impl Handler {
         };
         let hall = self
             .daemon
-            .halls
-            .get(&hall_id)
-            .cloned()
+            .hall(&hall_id)
             .ok_or_else(|| reply("unknown_hall", format!("no hall {hall_id:?} here")))?;
         Ok(Session {
             role: grant.role,
@@ -264,7 +265,7 @@ impl RequestTask {
                 }
             }
         }
-        let _ = send.finish();
+        finish(&mut send).await;
     }
 
     /// A notifier subscription: pending notifications, then new ones; acks
@@ -311,7 +312,7 @@ impl RequestTask {
                 }
             }
         }
-        let _ = send.finish();
+        finish(&mut send).await;
     }
 }
 
@@ -331,7 +332,15 @@ async fn send_reply(send: &mut quinn::SendStream, response: &Response) {
     if !write(send, response).await {
         tracing::debug!("client left before its answer");
     }
+    finish(send).await;
+}
+
+/// Finishes a stream and waits (briefly) until the peer has it: when this
+/// task held the connection's last handle, dropping it would close the
+/// connection and discard what was not yet sent (a shutdown's `Dropped`).
+async fn finish(send: &mut quinn::SendStream) {
     let _ = send.finish();
+    let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
 }
 
 fn require(session: &Session, roles: &[Role]) -> Result<(), ErrorReply> {
@@ -458,12 +467,18 @@ async fn handle(session: &Session, request: Request) -> Result<Response, ErrorRe
                 .await
                 .map_err(refused)
         }
-        Request::Status => Ok(Response::Status(hall.read(|h| Status {
-            hall: session.hall.id().to_owned(),
-            hall_name: session.hall.name().to_owned(),
-            view: h.view(),
-            waiting: h.waiting(),
-        }))),
+        Request::Status => {
+            require(
+                session,
+                &[Role::Kiosk, Role::Window, Role::Display, Role::Admin],
+            )?;
+            Ok(Response::Status(hall.read(|h| Status {
+                hall: session.hall.id().to_owned(),
+                hall_name: session.hall.name().to_owned(),
+                view: h.view(),
+                waiting: h.waiting(),
+            })))
+        }
         Request::Watch | Request::Notifications => Err(reply(
             "bad_request",
             "subscriptions are handled on their own stream",

@@ -1,0 +1,200 @@
+//! The running daemon: its configuration and every hall, and the reload that
+//! changes them without losing a queue.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::config::{Config, HallConfig, TokenGrant};
+use crate::dispatch::Command;
+use crate::shard::{HallShard, OpenError};
+
+/// Every hall the daemon serves, with the configuration it runs on.
+#[derive(Debug)]
+pub struct Daemon {
+    /// Where the configuration came from (`None`: the bundled demo, which
+    /// cannot be reloaded).
+    config_path: Option<PathBuf>,
+    config: RwLock<Arc<Config>>,
+    halls: RwLock<HashMap<String, Arc<HallShard>>>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// There is no file to reload (the demo).
+    #[error("hallqd runs the bundled demo config; there is no file to reload")]
+    NoFile,
+    /// The new file is not a valid config.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A change cannot be applied while the hall is in its current state.
+    #[error("hall {hall:?}: {reason}")]
+    Refused {
+        /// The hall.
+        hall: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Daemon {
+    /// Opens every configured hall: replays its journal from
+    /// `state_dir/halls/<id>/`, starts its writer, and brings it onto the
+    /// configured items and windows (journaled, if they changed since the
+    /// journal's last word on them).
+    pub async fn open(
+        config: Config,
+        config_path: Option<PathBuf>,
+    ) -> Result<Daemon, (String, OpenError)> {
+        let mut halls = HashMap::new();
+        for hall in &config.halls {
+            let shard = open_hall(hall, &config.state_dir).await?;
+            halls.insert(hall.id.clone(), shard);
+        }
+        Ok(Daemon {
+            config_path,
+            config: RwLock::new(Arc::new(config)),
+            halls: RwLock::new(halls),
+            reloading: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().clone()
+    }
+
+    /// The hall `id`, if served here.
+    pub fn hall(&self, id: &str) -> Option<Arc<HallShard>> {
+        self.halls.read().get(id).cloned()
+    }
+
+    /// Every hall.
+    pub fn halls(&self) -> Vec<Arc<HallShard>> {
+        self.halls.read().values().cloned().collect()
+    }
+
+    /// The grant of a presented token (constant-time comparison).
+    pub fn grant_for(&self, token: &[u8]) -> Option<TokenGrant> {
+        self.config.read().grant_for(token).cloned()
+    }
+
+    /// Re-reads the config file and applies it: tokens, new halls, and each
+    /// hall's items, windows, mappings and settings (journaled, so a replay
+    /// sees them in order). Waiting tickets keep their places. If any hall
+    /// cannot take its change, or the file is invalid, nothing changes and
+    /// the old configuration stays in force. Returns what changed.
+    pub async fn reload(&self) -> Result<Vec<String>, ReloadError> {
+        let path = self.config_path.as_ref().ok_or(ReloadError::NoFile)?;
+        let new = Config::load(path)?;
+        let _one_at_a_time = self.reloading.lock().await;
+        let old = self.config();
+        let mut changes = Vec::new();
+        for (what, changed) in [
+            ("listen", old.listen != new.listen),
+            ("state_dir", old.state_dir != new.state_dir),
+            ("tls", old.tls != new.tls),
+        ] {
+            if changed {
+                tracing::warn!(
+                    key = what,
+                    "changed in the config file: takes effect after a restart"
+                );
+            }
+        }
+        // Check every hall first, so a refusal leaves everything as it was.
+        let mut reconfigure = Vec::new();
+        for hall in &new.halls {
+            match self.hall(&hall.id) {
+                Some(shard) => {
+                    if shard.read(|h| h.spec() != &hall.spec) {
+                        shard
+                            .read(|h| h.check_reconfigure(&hall.spec))
+                            .map_err(|e| ReloadError::Refused {
+                                hall: hall.id.clone(),
+                                reason: e.to_string(),
+                            })?;
+                        reconfigure.push((shard, hall.spec.clone()));
+                    }
+                }
+                None => changes.push(format!("hall {:?} added", hall.id)),
+            }
+        }
+        for id in self.halls.read().keys() {
+            if new.hall(id).is_none() {
+                return Err(ReloadError::Refused {
+                    hall: id.clone(),
+                    reason: "removing a hall takes a restart".into(),
+                });
+            }
+        }
+        for hall in &new.halls {
+            if self.hall(&hall.id).is_none() {
+                let shard = open_hall(hall, &new.state_dir).await.map_err(|(hall, e)| {
+                    ReloadError::Refused {
+                        hall,
+                        reason: e.to_string(),
+                    }
+                })?;
+                self.halls.write().insert(hall.id.clone(), shard);
+            }
+        }
+        for (shard, spec) in reconfigure {
+            shard
+                .execute(Command::Reconfigure { spec }, |_, _| ())
+                .await
+                .map_err(|e| ReloadError::Refused {
+                    hall: shard.id().to_owned(),
+                    reason: e.to_string(),
+                })?;
+            changes.push(format!("hall {:?} reconfigured", shard.id()));
+        }
+        if old.tokens.len() != new.tokens.len()
+            || old
+                .tokens
+                .iter()
+                .zip(&new.tokens)
+                .any(|(a, b)| !same_grant(a, b))
+        {
+            changes.push(format!("tokens: {} in force", new.tokens.len()));
+        }
+        *self.config.write() = Arc::new(new);
+        tracing::info!(?changes, "config reloaded");
+        Ok(changes)
+    }
+
+    /// Flushes and closes every hall's journal.
+    pub fn close(&self) {
+        for shard in self.halls() {
+            shard.close();
+        }
+    }
+}
+
+async fn open_hall(
+    hall: &HallConfig,
+    state_dir: &Path,
+) -> Result<Arc<HallShard>, (String, OpenError)> {
+    let failed = |e: OpenError| (hall.id.clone(), e);
+    let dir = hall_dir(state_dir, &hall.id);
+    let shard = HallShard::open(hall, &dir).map_err(failed)?;
+    shard.adopt(hall.spec.clone()).await.map_err(failed)?;
+    Ok(Arc::new(shard))
+}
+
+fn same_grant(a: &TokenGrant, b: &TokenGrant) -> bool {
+    a.token.ct_eq(b.token.expose().as_bytes())
+        && a.role == b.role
+        && a.hall == b.hall
+        && a.window == b.window
+}
+
+/// Where hall `id` keeps its journal.
+pub fn hall_dir(state_dir: &Path, id: &str) -> PathBuf {
+    state_dir.join("halls").join(id)
+}

@@ -1,0 +1,124 @@
+//! The journal on disk after damage (journal/mod.rs, "Torn tails versus
+//! corruption"): a torn tail — bytes of a record that never completed — is
+//! cut off at the next start, with a warning, and every acknowledged ticket
+//! is still there; a damaged record followed by good ones is corruption, and
+//! `hallqd` refuses to start with exit code 65, naming the file and offset.
+
+use std::ffi::OsStr;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use hallq_client::types::Lane;
+use hallq_tests::{item, open_windows, run_hallqd, waiting, TestHall, ADMIN, DISPLAY, KIOSK};
+
+/// Size of the file header (magic + version) and of a record header
+/// (length + CRC), journal/mod.rs.
+const FILE_HEADER_LEN: u64 = 8;
+const RECORD_HEADER_LEN: u64 = 8;
+
+/// Runs a daemon on `hall`, opens a window, issues A001–A004 and stops it
+/// with SIGTERM. Returns the waiting list it had.
+async fn hall_with_four_tickets(hall: &TestHall) -> Vec<(String, u32)> {
+    let mut daemon = hall.start().expect("hallqd starts");
+    let admin = daemon.connect(ADMIN).await;
+    open_windows(&admin, &[1]).await;
+    let kiosk = daemon.connect(KIOSK).await;
+    for _ in 0..4 {
+        kiosk
+            .issue(item('A'), Lane::WalkIn, None)
+            .await
+            .expect("kiosk issues");
+    }
+    let before = waiting(&kiosk.status().await.expect("status"));
+    assert_eq!(before.len(), 4);
+    let status = daemon.stop().expect("hallqd stops");
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", daemon.stderr());
+    before
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open the journal for appending");
+    file.write_all(bytes).expect("append to the journal");
+}
+
+/// Appends `tail` to the newest journal file, restarts, and checks the tail
+/// is gone, reported, and nothing acknowledged was lost.
+async fn torn_tail_is_cut(tail: &[u8]) {
+    let hall = TestHall::new().expect("test hall");
+    let before = hall_with_four_tickets(&hall).await;
+    let journal = hall.newest_journal().expect("a journal file");
+    let good_len = fs::metadata(&journal).expect("journal metadata").len();
+    append(&journal, tail);
+
+    let daemon = hall.start().expect("hallqd starts despite a torn tail");
+    let stderr = daemon.stderr();
+    assert!(stderr.contains("torn"), "stderr:\n{stderr}");
+    assert_eq!(
+        fs::metadata(&journal).expect("journal metadata").len(),
+        good_len,
+        "the torn bytes are cut off"
+    );
+    let display = daemon.connect(DISPLAY).await;
+    assert_eq!(waiting(&display.status().await.expect("status")), before);
+    let kiosk = daemon.connect(KIOSK).await;
+    let next = kiosk
+        .issue(item('A'), Lane::WalkIn, None)
+        .await
+        .expect("issuing goes on after the repair");
+    assert_eq!(next.ticket.to_string(), "A005");
+}
+
+#[tokio::test]
+async fn a_few_garbage_bytes_at_the_end_are_cut() {
+    torn_tail_is_cut(&[0x5A, 0x00, 0x13]).await;
+}
+
+#[tokio::test]
+async fn a_partial_record_at_the_end_is_cut() {
+    // Header says 200 payload bytes; only 20 made it to disk.
+    let mut tail = 200u32.to_le_bytes().to_vec();
+    tail.extend_from_slice(&0xDEAD_BEEFu32.to_le_bytes());
+    tail.extend_from_slice(&[0xAB; 20]);
+    torn_tail_is_cut(&tail).await;
+}
+
+#[tokio::test]
+async fn a_whole_record_with_a_bad_checksum_at_the_end_is_cut() {
+    let mut tail = 4u32.to_le_bytes().to_vec();
+    tail.extend_from_slice(&0u32.to_le_bytes());
+    tail.extend_from_slice(b"torn");
+    torn_tail_is_cut(&tail).await;
+}
+
+#[tokio::test]
+async fn a_damaged_record_before_good_ones_refuses_to_start() {
+    let hall = TestHall::new().expect("test hall");
+    hall_with_four_tickets(&hall).await;
+    let journal = hall.newest_journal().expect("a journal file");
+    let mut bytes = fs::read(&journal).expect("read the journal");
+    // One byte inside the first record's payload; four more records follow.
+    let at = usize::try_from(FILE_HEADER_LEN + RECORD_HEADER_LEN + 1).expect("small offset");
+    assert!(bytes.len() > at + 100, "the journal has later records");
+    bytes[at] ^= 0x55;
+    fs::write(&journal, &bytes).expect("write the damaged journal");
+
+    let exited =
+        run_hallqd(&[OsStr::new("--config"), hall.config().as_os_str()]).expect("hallqd runs");
+    assert_eq!(exited.code(), Some(65), "stderr:\n{}", exited.stderr);
+    let name = journal
+        .file_name()
+        .and_then(OsStr::to_str)
+        .expect("journal file name");
+    assert!(exited.stderr.contains(name), "stderr:\n{}", exited.stderr);
+    assert!(
+        exited.stderr.contains(&format!("byte {FILE_HEADER_LEN}")),
+        "names the first record's offset; stderr:\n{}",
+        exited.stderr
+    );
+    // Refusing is all it did: the file is as we left it.
+    assert_eq!(fs::read(&journal).expect("read the journal"), bytes);
+}
