@@ -158,6 +158,10 @@ pub enum Request {
     Watch,
     /// Subscribe to the notification outbox (notifier, admin).
     Notifications,
+    /// Re-read the daemon's config file (admin), as SIGHUP does.
+    Reload,
+    /// Journal writable, last fsync age, halls loaded (admin).
+    Health,
 }
 
 impl Request {
@@ -172,6 +176,8 @@ impl Request {
             Request::Status => "status",
             Request::Watch => "watch",
             Request::Notifications => "notifications",
+            Request::Reload => "reload",
+            Request::Health => "health",
         }
     }
 }
@@ -234,8 +240,41 @@ pub enum Response {
     Watching,
     /// A notifier subscription started; [`Notification`] frames follow.
     Notifying,
+    /// The config was reloaded; what changed.
+    Reloaded {
+        /// One line per change ("hall \"main\" reconfigured").
+        changes: Vec<String>,
+    },
+    /// The daemon's health.
+    Health(HealthReport),
     /// The request was refused or failed; nothing changed.
     Error(ErrorReply),
+}
+
+/// [`Response::Health`] and the metrics endpoint's `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthReport {
+    /// Every hall's journal is writable.
+    pub healthy: bool,
+    /// Each hall.
+    pub halls: Vec<HallHealth>,
+}
+
+/// One hall's health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HallHealth {
+    /// The hall.
+    pub hall: String,
+    /// Changes are being recorded.
+    pub journal_writable: bool,
+    /// Why not, if not.
+    pub journal_error: Option<String>,
+    /// Seconds since a record last became durable, if one has since start.
+    pub last_fsync_age_secs: Option<u64>,
+    /// Tickets waiting now.
+    pub waiting: u64,
+    /// Notifications not yet acknowledged by the gateway.
+    pub pending_notifications: u64,
 }
 
 /// [`Response::Status`].

@@ -288,6 +288,22 @@ impl Role {
     }
 }
 
+impl FromStr for Role {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "kiosk" => Ok(Role::Kiosk),
+            "window" => Ok(Role::Window),
+            "display" => Ok(Role::Display),
+            "notifier" => Ok(Role::Notifier),
+            "admin" => Ok(Role::Admin),
+            _ => Err(InvalidValue(format!(
+                "role must be kiosk, window, display, notifier or admin, got {s:?}"
+            ))),
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

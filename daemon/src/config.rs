@@ -76,6 +76,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How logs are written.
     pub log_format: LogFormat,
+    /// Where the Prometheus endpoint (`/metrics`, `/healthz`) listens, if
+    /// anywhere (HTTP, TCP).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The TLS certificate chain and private key files (PEM).
@@ -107,8 +110,8 @@ pub use hallq_client::types::Role;
 /// One `[[token]]`: a client's secret and what it grants.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
-    /// The token the client presents.
-    pub token: Secret,
+    /// The token the client presents (or its digest).
+    pub token: TokenCheck,
     /// What the client may do.
     pub role: Role,
     /// The hall it acts in; `None` only for an admin, meaning every hall.
@@ -117,7 +120,62 @@ pub struct TokenGrant {
     pub window: Option<WindowNo>,
 }
 
+/// How a config keeps a token: as written, or only its SHA-256 (so the
+/// file does not hold the secret itself).
+#[derive(Debug, Clone)]
+pub enum TokenCheck {
+    /// `token = "…"`.
+    Plain(Secret),
+    /// `token_sha256 = "<64 hex digits>"`: the digest of the token.
+    Sha256(Secret),
+}
+
+impl TokenCheck {
+    /// Whether `presented` is this token, in constant time.
+    pub fn accepts(&self, presented: &[u8]) -> bool {
+        match self {
+            TokenCheck::Plain(secret) => secret.ct_eq(presented),
+            TokenCheck::Sha256(digest) => digest.ct_eq(sha256_hex(presented).as_bytes()),
+        }
+    }
+
+    /// The stored form, for telling two entries apart.
+    fn stored(&self) -> &str {
+        match self {
+            TokenCheck::Plain(secret) | TokenCheck::Sha256(secret) => secret.expose(),
+        }
+    }
+}
+
+/// A new token: 32 random bytes from the system's CSPRNG, as hex (64
+/// characters, far beyond [`MIN_TOKEN_LEN`]).
+pub fn random_token() -> Result<String, String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "the system's random number generator failed".to_owned())?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl TokenGrant {
+    /// Whether this grant is the same as `other` (token, role, hall, window).
+    pub fn same_as(&self, other: &TokenGrant) -> bool {
+        self.token.stored() == other.token.stored()
+            && self.role == other.role
+            && self.hall == other.hall
+            && self.window == other.window
+    }
+
     /// Whether this grant reaches `hall`: its own hall, or any for an admin
     /// without one.
     pub fn covers_hall(&self, hall: &str) -> bool {
@@ -284,7 +342,7 @@ impl Config {
     pub fn grant_for(&self, presented: &[u8]) -> Option<&TokenGrant> {
         let mut found = None;
         for grant in &self.tokens {
-            if grant.token.ct_eq(presented) && found.is_none() {
+            if grant.token.accepts(presented) && found.is_none() {
                 found = Some(grant);
             }
         }
@@ -322,6 +380,8 @@ struct RawConfig {
     #[serde(default)]
     log_format: LogFormat,
     #[serde(default)]
+    metrics_listen: Option<String>,
+    #[serde(default)]
     tls: Option<RawTls>,
     #[serde(default, rename = "token")]
     tokens: Vec<RawToken>,
@@ -341,7 +401,8 @@ struct RawTls {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawToken {
-    token: Secret,
+    token: Option<Secret>,
+    token_sha256: Option<Secret>,
     role: Role,
     hall: Option<String>,
     window: Option<WindowNo>,
@@ -429,6 +490,16 @@ impl RawConfig {
                 .push("state_dir is empty: give the directory that keeps the journal".to_owned());
         }
         let tls = self.tls.and_then(|tls| tls.validate(&mut problems));
+        let metrics_listen = self.metrics_listen.as_deref().and_then(|text| {
+            text.parse::<SocketAddr>()
+                .map_err(|_| {
+                    problems.push(format!(
+                        "metrics_listen = {text:?} is not an IP address and port such as \
+                         \"127.0.0.1:9478\""
+                    ))
+                })
+                .ok()
+        });
         if self.shutdown_grace_secs == 0 {
             problems.push(
                 "shutdown_grace_secs must be >= 1: with 0 a shutdown would drop requests \
@@ -449,6 +520,7 @@ impl RawConfig {
                 halls,
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
                 log_format: self.log_format,
+                metrics_listen,
             }),
             _ => Err(problems),
         }
@@ -585,20 +657,45 @@ fn validate_tokens(
     for (i, t) in raw.iter().enumerate() {
         let n = i + 1;
         let label = format!("[[token]] #{n} (role {})", t.role);
-        let text = t.token.expose();
-
-        let len = text.chars().count();
-        if len < MIN_TOKEN_LEN {
-            problems.push(format!(
-                "{label}: token is {len} characters; use at least {MIN_TOKEN_LEN} \
-                 random ones (e.g. `openssl rand -hex 16`) so it cannot be guessed"
-            ));
-        }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            problems.push(format!(
-                "{label}: token contains spaces or control characters (a copy-paste slip?)"
-            ));
-        }
+        let text = match (&t.token, &t.token_sha256) {
+            (Some(plain), None) => {
+                let text = plain.expose();
+                let len = text.chars().count();
+                if len < MIN_TOKEN_LEN {
+                    problems.push(format!(
+                        "{label}: token is {len} characters; use at least {MIN_TOKEN_LEN} \
+                         random ones (e.g. `hallqd gen-token`) so it cannot be guessed"
+                    ));
+                }
+                if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    problems.push(format!(
+                        "{label}: token contains spaces or control characters (a copy-paste slip?)"
+                    ));
+                }
+                text
+            }
+            (None, Some(digest)) => {
+                let text = digest.expose();
+                if text.len() != 64
+                    || !text
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                {
+                    problems.push(format!(
+                        "{label}: token_sha256 must be 64 lower-case hex digits (as `hallqd gen-token` prints)"
+                    ));
+                }
+                text
+            }
+            (Some(_), Some(_)) => {
+                problems.push(format!("{label}: give token or token_sha256, not both"));
+                continue;
+            }
+            (None, None) => {
+                problems.push(format!("{label}: token (or token_sha256) is missing"));
+                continue;
+            }
+        };
         if let Some(&first) = first_seen.get(text) {
             problems.push(format!(
                 "[[token]] #{first} and #{n} are the same token: give each client its own, \
@@ -649,12 +746,21 @@ fn validate_tokens(
         }
     }
 
+    // Entries with no token at all were reported above; a config with
+    // problems is refused as a whole anyway.
     raw.into_iter()
-        .map(|t| TokenGrant {
-            token: t.token,
-            role: t.role,
-            hall: t.hall,
-            window: t.window,
+        .filter_map(|t| {
+            let token = match (t.token, t.token_sha256) {
+                (Some(plain), _) => TokenCheck::Plain(plain),
+                (None, Some(digest)) => TokenCheck::Sha256(digest),
+                (None, None) => return None,
+            };
+            Some(TokenGrant {
+                token,
+                role: t.role,
+                hall: t.hall,
+                window: t.window,
+            })
         })
         .collect()
 }
@@ -871,6 +977,14 @@ universal = true
              "state_dir is empty"),
             ("shutdown grace 0", doc("shutdown_grace_secs = 0", KIOSK, HALL),
              "shutdown_grace_secs must be >= 1"),
+            ("bad metrics_listen", doc("metrics_listen = \"localhost\"", KIOSK, HALL),
+             "metrics_listen = \"localhost\" is not an IP address and port"),
+            ("token and token_sha256", doc("", &format!("[[token]]\ntoken = \"kiosk-token-0123456789\"\ntoken_sha256 = \"{}\"\nrole = \"kiosk\"\nhall = \"main\"", "a".repeat(64)), HALL),
+             "give token or token_sha256, not both"),
+            ("no token at all", doc("", "[[token]]\nrole = \"kiosk\"\nhall = \"main\"", HALL),
+             "token (or token_sha256) is missing"),
+            ("short sha256", doc("", "[[token]]\ntoken_sha256 = \"abc\"\nrole = \"kiosk\"\nhall = \"main\"", HALL),
+             "token_sha256 must be 64 lower-case hex digits"),
             ("unknown log format", doc("log_format = \"xml\"", KIOSK, HALL),
              "unknown variant `xml`, expected `text` or `json`"),
             ("tls cert without key", doc("[tls]\ncert = \"c.pem\"", KIOSK, HALL),
@@ -1032,7 +1146,7 @@ universal = true
         let debug = format!("{demo:?}");
         assert!(debug.contains("***"));
         for t in &demo.tokens {
-            assert!(!debug.contains(t.token.expose()), "token leaked into Debug");
+            assert!(!debug.contains(t.token.stored()), "token leaked into Debug");
         }
         assert!(!debug.contains("demo-"), "token text leaked into Debug");
 
@@ -1048,6 +1162,36 @@ universal = true
         assert!(
             err.contains("token is 4 characters") && !err.contains("tiny"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_token_may_be_kept_as_its_sha256() {
+        let token = "window-token-kept-hashed-01";
+        let text = doc(
+            "metrics_listen = \"127.0.0.1:9478\"",
+            &format!(
+                "[[token]]\ntoken_sha256 = \"{}\"\nrole = \"kiosk\"\nhall = \"main\"",
+                sha256_hex(token.as_bytes())
+            ),
+            HALL,
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9478".parse().unwrap())
+        );
+        assert!(config.grant_for(token.as_bytes()).is_some());
+        assert!(config.grant_for(b"window-token-kept-hashed-02").is_none());
+        assert!(
+            config
+                .grant_for(sha256_hex(token.as_bytes()).as_bytes())
+                .is_none(),
+            "the digest itself is no token"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 

@@ -159,7 +159,7 @@ impl Daemon {
                 .tokens
                 .iter()
                 .zip(&new.tokens)
-                .any(|(a, b)| !same_grant(a, b))
+                .any(|(a, b)| !a.same_as(b))
         {
             changes.push(format!("tokens: {} in force", new.tokens.len()));
         }
@@ -185,13 +185,6 @@ async fn open_hall(
     let shard = HallShard::open(hall, &dir).map_err(failed)?;
     shard.adopt(hall.spec.clone()).await.map_err(failed)?;
     Ok(Arc::new(shard))
-}
-
-fn same_grant(a: &TokenGrant, b: &TokenGrant) -> bool {
-    a.token.ct_eq(b.token.expose().as_bytes())
-        && a.role == b.role
-        && a.hall == b.hall
-        && a.window == b.window
 }
 
 /// Where hall `id` keeps its journal.

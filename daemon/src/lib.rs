@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod dispatch;
 pub mod fanout;
 pub mod journal;
+pub mod metrics;
 pub mod net;
 pub mod shard;
 pub mod systemd;

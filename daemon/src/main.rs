@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use hallq_daemon::config::{Config, LogFormat, Role, EX_CONFIG};
+use hallq_daemon::config::{Config, LogFormat, Role, TokenCheck, EX_CONFIG};
 use hallq_daemon::journal::JournalError;
 use hallq_daemon::net::{self, Daemon};
 use hallq_daemon::shard::OpenError;
@@ -21,6 +21,7 @@ const EX_DATA: u8 = 65;
 
 /// The hallq ticket-and-call daemon.
 #[derive(Debug, Parser)]
+#[command(args_conflicts_with_subcommands = true)]
 #[command(
     version,
     about,
@@ -36,10 +37,46 @@ struct Args {
     /// Check the config and exit.
     #[arg(long)]
     check: bool,
+    #[command(subcommand)]
+    tool: Option<Tool>,
+}
+
+/// Setup tools that run instead of the daemon.
+#[derive(Debug, clap::Subcommand)]
+enum Tool {
+    /// Generate a self-signed server certificate and key (key mode 0600).
+    GenCert {
+        /// Directory for cert.pem and key.pem (must not hold a cert.pem yet).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A host name or IP address clients connect to; repeat for more.
+        /// localhost, 127.0.0.1 and ::1 are always included.
+        #[arg(long = "name", value_name = "HOST", required = true)]
+        names: Vec<String>,
+    },
+    /// Print a strong random token and the TOML lines to paste into the config.
+    GenToken {
+        /// kiosk, window, display, notifier or admin.
+        #[arg(long)]
+        role: String,
+        /// The hall (an admin may leave it out: every hall).
+        #[arg(long)]
+        hall: Option<String>,
+        /// For role window: the window.
+        #[arg(long)]
+        window: Option<u16>,
+        /// Put only the token's SHA-256 in the TOML lines, so the config
+        /// file does not hold the token itself.
+        #[arg(long)]
+        hashed: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(tool) = args.tool {
+        return run_tool(tool);
+    }
     let demo = args.config.is_none();
     let config = match &args.config {
         Some(path) => match Config::load(path) {
@@ -68,6 +105,95 @@ fn main() -> ExitCode {
         Err(failure) => {
             eprintln!("hallqd: {:#}", failure.error);
             ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run_tool(tool: Tool) -> ExitCode {
+    match tool {
+        Tool::GenCert { out, mut names } => {
+            if out.join("cert.pem").exists() {
+                eprintln!(
+                    "hallqd: {} already exists; clients pin it, so it is never overwritten \
+                     (move it aside to make a new one)",
+                    out.join("cert.pem").display()
+                );
+                return ExitCode::from(EX_CONFIG as u8);
+            }
+            for local in ["localhost", "127.0.0.1", "::1"] {
+                if !names.iter().any(|n| n == local) {
+                    names.push(local.to_owned());
+                }
+            }
+            match net::tls::generate(&out, &names) {
+                Ok((_, _, cert)) => {
+                    println!(
+                        "wrote {} and {} (mode 0600)",
+                        cert.display(),
+                        out.join("key.pem").display()
+                    );
+                    println!("names: {}", names.join(", "));
+                    println!(
+                        "config:\n[tls]\ncert = {:?}\nkey = {:?}",
+                        cert,
+                        out.join("key.pem")
+                    );
+                    println!("give {} to every client (hallq --cert)", cert.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("hallqd: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Tool::GenToken {
+            role,
+            hall,
+            window,
+            hashed,
+        } => {
+            let role: Role = match role.parse() {
+                Ok(role) => role,
+                Err(e) => {
+                    eprintln!("hallqd: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if (role == Role::Window) != window.is_some() {
+                eprintln!("hallqd: --window is needed for role window, and only for it");
+                return ExitCode::from(2);
+            }
+            if hall.is_none() && role != Role::Admin {
+                eprintln!("hallqd: --hall is needed (only an admin may cover every hall)");
+                return ExitCode::from(2);
+            }
+            let token = match hallq_daemon::config::random_token() {
+                Ok(token) => token,
+                Err(e) => {
+                    eprintln!("hallqd: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            println!("token: {token}");
+            println!("# paste into the config (then `systemctl reload hallqd`):");
+            println!("[[token]]");
+            if hashed {
+                println!(
+                    "token_sha256 = \"{}\"",
+                    hallq_daemon::config::sha256_hex(token.as_bytes())
+                );
+            } else {
+                println!("token = \"{token}\"");
+            }
+            println!("role = \"{role}\"");
+            if let Some(hall) = hall {
+                println!("hall = \"{hall}\"");
+            }
+            if let Some(window) = window {
+                println!("window = {window}");
+            }
+            ExitCode::SUCCESS
         }
     }
 }
@@ -102,11 +228,13 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
     let server_config = net::tls::server_config(certs, key)?;
     let listen = config.listen;
     let grace = config.shutdown_grace;
+    let metrics_listen = config.metrics_listen;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("hallqd")
         .build()?;
+    runtime.block_on(survive_file_size_limits());
     let daemon = runtime
         .block_on(Daemon::open(config, config_path))
         .map_err(|(hall, e)| Failure {
@@ -130,6 +258,17 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
         println!("hallqd listening on {local}");
         println!("server certificate: {}", cert_path.display());
         tracing::info!(%local, cert = %cert_path.display(), halls = daemon.halls().len(), "ready");
+        if let Some(at) = metrics_listen {
+            match hallq_daemon::metrics::install() {
+                Ok(handle) => {
+                    for hall in daemon.halls() {
+                        hall.read(|h| hallq_daemon::metrics::record_gauges(hall.id(), h));
+                    }
+                    tokio::spawn(hallq_daemon::metrics::serve(at, handle, daemon.clone()));
+                }
+                Err(e) => tracing::error!(error = %e, "cannot set up metrics"),
+            }
+        }
         systemd::ready();
         tokio::spawn(systemd::watchdog(daemon.clone()));
         tokio::spawn(reload_on_sighup(daemon.clone()));
@@ -140,6 +279,20 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     tracing::info!(drained, "stopped");
     Ok(())
+}
+
+/// A write past a file size limit (`LimitFSIZE=`, `ulimit -f`) raises
+/// SIGXFSZ, whose default action kills the process. With a handler
+/// installed the write fails with EFBIG instead, which the journal treats
+/// like a full disk: changes are refused until writes succeed again.
+async fn survive_file_size_limits() {
+    use tokio::signal::unix::{signal, SignalKind};
+    /// SIGXFSZ on Linux.
+    const SIGXFSZ: i32 = 25;
+    // tokio keeps the handler installed for the life of the process.
+    if let Err(e) = signal(SignalKind::from_raw(SIGXFSZ)) {
+        tracing::warn!(error = %e, "cannot handle SIGXFSZ; a file size limit would kill hallqd");
+    }
 }
 
 /// SIGHUP (`systemctl reload hallqd`): re-read the config file.
@@ -198,6 +351,9 @@ fn print_demo_tokens(config: &Config) {
             (Role::Window, Some(w)) => format!("window {w}"),
             (role, _) => role.to_string(),
         };
-        println!("  {what:<10} {}", grant.token.expose());
+        match &grant.token {
+            TokenCheck::Plain(token) => println!("  {what:<10} {}", token.expose()),
+            TokenCheck::Sha256(_) => println!("  {what:<10} (kept as its SHA-256)"),
+        }
     }
 }

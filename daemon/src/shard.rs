@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hallq_client::codec;
-use hallq_client::proto::{DisplayUpdate, Notification};
+use hallq_client::proto::{DisplayUpdate, HallHealth, Notification};
 use hallq_client::types::Timestamp;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,8 @@ pub enum Entry {
     Events(Vec<Event>),
     /// The gateway acknowledged notification `n`.
     Acked(u64),
+    /// A test write after a journal failure; changes nothing.
+    Probe,
 }
 
 /// What the journal's commit hook publishes once a record is durable.
@@ -58,9 +60,13 @@ pub enum ShardError {
     /// The dispatch core refused the command; nothing changed.
     #[error(transparent)]
     Refused(#[from] DispatchError),
-    /// The journal could not make the change durable; the shard takes no
-    /// more changes until the daemon restarts and replays.
-    #[error("the journal could not store the change ({0}); restart hallqd")]
+    /// The journal could not make the change durable (a full disk, an I/O
+    /// error); the hall takes no changes until it can write again, and
+    /// retries by itself. Reads and displays go on.
+    #[error(
+        "the journal could not store the change ({0}); nothing was changed, and the hall \
+         takes no changes until its disk can be written again"
+    )]
     Storage(String),
 }
 
@@ -101,12 +107,20 @@ pub enum OpenError {
 
 struct State {
     hall: Hall,
+    /// The current journal writer's handle (replaced when recovering).
+    journal: JournalHandle<Published>,
+    derived: Derived,
+    /// Set after a journal failure: no more changes.
+    failed: Option<String>,
+}
+
+/// What is derived from the events, identically live and on replay.
+#[derive(Debug)]
+struct Derived {
     outbox: Outbox,
     recent: RecentCalls,
     /// Display change counter.
     seq: u64,
-    /// Set after a journal failure: no more changes.
-    failed: Option<String>,
     /// The journal records a configuration (a `Reconfigured` event).
     configured: bool,
 }
@@ -139,12 +153,27 @@ pub struct HallShard {
     id: String,
     name: String,
     offset_minutes: i32,
+    dir: PathBuf,
+    /// The spec a fresh replay starts from (the journal's own first record
+    /// replaces it).
+    spec: crate::dispatch::HallSpec,
     state: Mutex<State>,
-    journal: JournalHandle<Published>,
     writer: Mutex<Option<Journal<Published>>>,
     display: broadcast::Sender<(u64, Bytes)>,
     notifications: broadcast::Sender<Arc<Notification>>,
-    durable_notifications: Arc<AtomicU64>,
+    /// What the commit hook shares with the shard.
+    commits: Arc<Commits>,
+    /// Held while recovering from a journal failure.
+    recovering: Mutex<()>,
+}
+
+/// Updated by the journal's commit hook (the writer thread).
+#[derive(Debug, Default)]
+struct Commits {
+    /// Every notification numbered below this is durable.
+    notifications_upto: AtomicU64,
+    /// When the last record became durable (ms since the epoch; 0: none yet).
+    last_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for HallShard {
@@ -159,84 +188,115 @@ impl HallShard {
     /// Opens hall `config`'s journal in `dir`, replays it through the
     /// dispatch core and starts its journal writer.
     pub fn open(config: &HallConfig, dir: &Path) -> Result<HallShard, OpenError> {
-        let replay = journal::open(dir)?;
-        if let Some(cut) = &replay.truncated {
-            tracing::warn!(
-                hall = %config.id,
-                file = %cut.file.display(),
-                offset = cut.offset,
-                dropped_bytes = cut.dropped_bytes,
-                "journal ended in a torn record (a crash mid-write); cut it off"
-            );
-        }
-        let mut state = State {
-            hall: Hall::new(config.spec.clone())?,
-            outbox: Outbox::new(&config.id, Templates::default()),
-            recent: RecentCalls::default(),
-            seq: 0,
-            failed: None,
-            configured: false,
-        };
-        for record in &replay.records {
-            let entry: Entry =
-                codec::decode_record(&record.payload).map_err(|e| OpenError::Decode {
-                    file: record.file.to_path_buf(),
-                    offset: record.offset,
-                    reason: e.to_string(),
-                })?;
-            match entry {
-                Entry::Events(events) => {
-                    for event in &events {
-                        state.hall.replay(event);
-                    }
-                    state.absorb(&events);
-                }
-                Entry::Acked(n) => state.outbox.ack(n),
-            }
-        }
-        let records = replay.records.len();
-        let today = clock::business_day(clock::now(), config.timezone_offset_minutes);
-        // The journal's day never goes backwards, even if the clock did.
-        let day = state.hall.day().map_or(today, |d| d.max(today));
         let (display, _) = broadcast::channel(DISPLAY_BUFFER);
         let (notifications, _) = broadcast::channel(NOTIFIER_BUFFER);
-        let durable = Arc::new(AtomicU64::new(state.outbox.next_number()));
-        let on_commit = {
-            let display = display.clone();
-            let notifications = notifications.clone();
-            let durable = durable.clone();
-            Box::new(move |batch: Vec<(u64, Published)>| {
-                for (_, published) in batch {
-                    durable.store(published.notifications_upto, Ordering::Release);
-                    if let Some(frame) = published.display {
-                        // No subscriber is fine; a slow one lags and is dropped.
-                        let _ = display.send(frame);
-                    }
-                    for n in published.notifications {
-                        let _ = notifications.send(n);
-                    }
-                }
-            })
-        };
-        let writer = Journal::start(&replay, &clock::day_string(day), on_commit)?;
-        tracing::info!(
-            hall = %config.id,
-            records,
-            waiting = state.hall.waiting_count(),
-            pending_notifications = state.outbox.pending_count(),
-            "hall replayed"
-        );
+        let commits = Arc::new(Commits::default());
+        let (state, writer) = load(
+            config,
+            dir,
+            &config.spec,
+            &display,
+            &notifications,
+            &commits,
+        )?;
         Ok(HallShard {
             id: config.id.clone(),
             name: config.name.clone(),
             offset_minutes: config.timezone_offset_minutes,
-            journal: writer.handle(),
+            dir: dir.to_path_buf(),
+            spec: config.spec.clone(),
             writer: Mutex::new(Some(writer)),
             state: Mutex::new(state),
             display,
             notifications,
-            durable_notifications: durable,
+            commits,
+            recovering: Mutex::new(()),
         })
+    }
+
+    /// After a journal failure (a full disk, an I/O error): stops the failed
+    /// writer, rebuilds the hall from what the journal holds — exactly what
+    /// was acknowledged, since a failed batch is cut off the file — starts a
+    /// new writer and tests it with a probe record. Until a probe succeeds
+    /// the hall keeps refusing changes but serves reads and displays from
+    /// the rebuilt state. Returns whether the hall takes changes again.
+    ///
+    /// Blocking file I/O and a full replay: call it from a blocking thread.
+    pub fn recover(&self) -> bool {
+        // One recovery at a time: two would replay and start writers on the
+        // same files.
+        let _one = self.recovering.lock();
+        if self.state.lock().failed.is_none() {
+            return true;
+        }
+        if let Some(writer) = self.writer.lock().take() {
+            // The failed writer refuses everything; closing joins its thread
+            // so the files can be read again.
+            let _ = writer.close();
+        }
+        let hall = HallConfig {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            timezone_offset_minutes: self.offset_minutes,
+            spec: self.spec.clone(),
+        };
+        let (mut rebuilt, writer) = match load(
+            &hall,
+            &self.dir,
+            &self.spec,
+            &self.display,
+            &self.notifications,
+            &self.commits,
+        ) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(hall = %self.id, error = %e, "journal still unusable");
+                return false;
+            }
+        };
+        let probe = {
+            let mut st = self.state.lock();
+            // Displays saw changes that are now undone: keep the change
+            // counter moving forward and make every display start over.
+            rebuilt.derived.seq = st.derived.seq.max(rebuilt.derived.seq) + 1;
+            let _ = self.display.send((u64::MAX, Bytes::new()));
+            rebuilt.failed = st.failed.take();
+            *st = rebuilt;
+            *self.writer.lock() = Some(writer);
+            codec::encode_record(&Entry::Probe).ok().map(|payload| {
+                st.journal.append(
+                    payload,
+                    &journal_day(&st.hall),
+                    empty_publish(&st.derived.outbox),
+                )
+            })
+        };
+        let ok = matches!(probe.map(|rx| rx.blocking_recv()), Some(Ok(Ok(_))));
+        let mut st = self.state.lock();
+        if ok {
+            tracing::warn!(hall = %self.id, "journal writable again: taking changes");
+            st.failed = None;
+        }
+        ok
+    }
+
+    /// Whether the hall refuses changes after a journal failure.
+    pub fn is_failed(&self) -> bool {
+        self.state.lock().failed.is_some()
+    }
+
+    /// For `hallq admin health` and `/healthz`.
+    pub fn health(&self) -> HallHealth {
+        let st = self.state.lock();
+        let last = self.commits.last_ms.load(Ordering::Acquire);
+        HallHealth {
+            hall: self.id.clone(),
+            journal_writable: st.failed.is_none(),
+            journal_error: st.failed.clone(),
+            last_fsync_age_secs: (last > 0).then(|| clock::now().secs_since(Timestamp(last))),
+            waiting: st.hall.waiting_count() as u64,
+            pending_notifications: st.derived.outbox.pending_count() as u64,
+        }
     }
 
     /// Brings the hall onto `spec` if the journal does not already record
@@ -246,7 +306,7 @@ impl HallShard {
     pub async fn adopt(&self, spec: crate::dispatch::HallSpec) -> Result<(), OpenError> {
         let current = {
             let st = self.state.lock();
-            st.configured.then(|| st.hall.spec().clone())
+            st.derived.configured.then(|| st.hall.spec().clone())
         };
         if current.as_ref() == Some(&spec) {
             return Ok(());
@@ -290,6 +350,11 @@ impl HallShard {
                 events.extend(command_events);
                 reply
             });
+            if crate::metrics::enabled() && !events.is_empty() {
+                crate::metrics::record_events(&self.id, &st.hall, &events);
+                metrics::gauge!("hallq_outbox_pending", "hall" => self.id.clone())
+                    .set(st.derived.outbox.pending_count() as f64);
+            }
             if events.is_empty() {
                 return outcome.map_err(ShardError::from);
             }
@@ -342,11 +407,11 @@ impl HallShard {
         st: &mut State,
         events: Vec<Event>,
     ) -> Option<journal::AppendReceiver> {
-        let (display, notifications) = st.absorb(&events);
+        let (display, notifications) = st.derived.absorb(&st.hall, &events);
         let published = Published {
             display,
             notifications,
-            notifications_upto: st.outbox.next_number(),
+            notifications_upto: st.derived.outbox.next_number(),
         };
         self.append(st, &Entry::Events(events), published)
     }
@@ -357,9 +422,9 @@ impl HallShard {
         entry: &Entry,
         published: Published,
     ) -> Option<journal::AppendReceiver> {
-        let day = clock::day_string(st.hall.day().unwrap_or_default());
+        let day = journal_day(&st.hall);
         match codec::encode_record(entry) {
-            Ok(payload) => Some(self.journal.append(payload, &day, published)),
+            Ok(payload) => Some(st.journal.append(payload, &day, published)),
             Err(e) => {
                 // Cannot happen for well-formed events; refuse further changes
                 // rather than run on with state the journal does not have.
@@ -378,6 +443,11 @@ impl HallShard {
         let result = match receiver {
             Some(receiver) => match receiver.await {
                 Ok(Ok(_seq)) => return Ok(()),
+                // Shutting down: nothing failed, the change just did not
+                // make it in.
+                Ok(Err(e @ JournalError::Closed)) => {
+                    return Err(ShardError::Storage(e.to_string()))
+                }
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => "the journal writer stopped".to_owned(),
             },
@@ -388,8 +458,12 @@ impl HallShard {
                 .clone()
                 .unwrap_or_else(|| "unknown".into()),
         };
-        tracing::error!(hall = %self.id, error = %result, "journal failed: refusing further changes");
+        tracing::error!(hall = %self.id, error = %result, "journal failed: refusing changes until it can write again");
         self.state.lock().failed.get_or_insert(result.clone());
+        // Undo what was applied but not stored before answering, so that
+        // nobody reads a change they were told failed. (The daemon runs on
+        // the multi-threaded runtime, where blocking in place is allowed.)
+        tokio::task::block_in_place(|| self.recover());
         Err(ShardError::Storage(result))
     }
 
@@ -401,15 +475,11 @@ impl HallShard {
             if let Some(why) = &st.failed {
                 return Err(ShardError::Storage(why.clone()));
             }
-            let Some(n) = st.outbox.pending_number(id) else {
+            let Some(n) = st.derived.outbox.pending_number(id) else {
                 return Ok(false);
             };
-            st.outbox.ack(n);
-            let published = Published {
-                display: None,
-                notifications: Vec::new(),
-                notifications_upto: st.outbox.next_number(),
-            };
+            st.derived.outbox.ack(n);
+            let published = empty_publish(&st.derived.outbox);
             self.append(&mut st, &Entry::Acked(n), published)
         };
         self.await_durable(receiver).await.map(|()| true)
@@ -428,11 +498,11 @@ impl HallShard {
         let updates = self.display.subscribe();
         DisplayFeed {
             snapshot: DisplayUpdate::Snapshot {
-                seq: st.seq,
+                seq: st.derived.seq,
                 view: st.hall.view(),
-                recent_calls: st.recent.to_vec(),
+                recent_calls: st.derived.recent.to_vec(),
             },
-            seq: st.seq,
+            seq: st.derived.seq,
             updates,
         }
     }
@@ -445,9 +515,9 @@ impl HallShard {
         // the mark is in `pending`; one at or above it is published after
         // the subscription, so it reaches `updates`.
         let updates = self.notifications.subscribe();
-        let upto = self.durable_notifications.load(Ordering::Acquire);
+        let upto = self.commits.notifications_upto.load(Ordering::Acquire);
         NotifierFeed {
-            pending: st.outbox.pending_below(upto),
+            pending: st.derived.outbox.pending_below(upto),
             upto,
             updates,
         }
@@ -476,19 +546,128 @@ impl HallShard {
     }
 }
 
-impl State {
-    /// Updates what is derived from events: outbox, recent calls, display
-    /// counter. Called identically live and on replay.
-    fn absorb(&mut self, events: &[Event]) -> (Option<(u64, Bytes)>, Vec<Arc<Notification>>) {
+/// The journal file day for the hall's current business day.
+fn journal_day(hall: &Hall) -> String {
+    clock::day_string(hall.day().unwrap_or_default())
+}
+
+/// What a record that publishes nothing tells the commit hook.
+fn empty_publish(outbox: &Outbox) -> Published {
+    Published {
+        display: None,
+        notifications: Vec::new(),
+        notifications_upto: outbox.next_number(),
+    }
+}
+
+/// Replays hall `config`'s journal in `dir` into a fresh state (starting
+/// from `spec` until the journal's own configuration record) and starts a
+/// writer whose commit hook publishes to `display` and `notifications`.
+fn load(
+    config: &HallConfig,
+    dir: &Path,
+    spec: &crate::dispatch::HallSpec,
+    display: &broadcast::Sender<(u64, Bytes)>,
+    notifications: &broadcast::Sender<Arc<Notification>>,
+    commits: &Arc<Commits>,
+) -> Result<(State, Journal<Published>), OpenError> {
+    let replay = journal::open(dir)?;
+    if let Some(cut) = &replay.truncated {
+        tracing::warn!(
+            hall = %config.id,
+            file = %cut.file.display(),
+            offset = cut.offset,
+            dropped_bytes = cut.dropped_bytes,
+            "journal ended in a torn record (a crash mid-write); cut it off"
+        );
+    }
+    let mut hall = Hall::new(spec.clone())?;
+    let mut derived = Derived {
+        outbox: Outbox::new(&config.id, Templates::default()),
+        recent: RecentCalls::default(),
+        seq: 0,
+        configured: false,
+    };
+    for record in &replay.records {
+        let entry: Entry =
+            codec::decode_record(&record.payload).map_err(|e| OpenError::Decode {
+                file: record.file.to_path_buf(),
+                offset: record.offset,
+                reason: e.to_string(),
+            })?;
+        match entry {
+            Entry::Events(events) => {
+                for event in &events {
+                    hall.replay(event);
+                }
+                derived.absorb(&hall, &events);
+            }
+            Entry::Acked(n) => derived.outbox.ack(n),
+            Entry::Probe => {}
+        }
+    }
+    let today = clock::business_day(clock::now(), config.timezone_offset_minutes);
+    // The journal's day never goes backwards, even if the clock did.
+    let day = hall.day().map_or(today, |d| d.max(today));
+    commits
+        .notifications_upto
+        .store(derived.outbox.next_number(), Ordering::Release);
+    let on_commit = {
+        let display = display.clone();
+        let notifications = notifications.clone();
+        let commits = commits.clone();
+        Box::new(move |batch: Vec<(u64, Published)>| {
+            commits.last_ms.store(clock::now().0, Ordering::Release);
+            for (_, published) in batch {
+                commits
+                    .notifications_upto
+                    .store(published.notifications_upto, Ordering::Release);
+                if let Some(frame) = published.display {
+                    // No subscriber is fine; a slow one lags and is dropped.
+                    let _ = display.send(frame);
+                }
+                for n in published.notifications {
+                    let _ = notifications.send(n);
+                }
+            }
+        })
+    };
+    let writer = Journal::start(&replay, &clock::day_string(day), on_commit)?;
+    tracing::info!(
+        hall = %config.id,
+        records = replay.records.len(),
+        waiting = hall.waiting_count(),
+        pending_notifications = derived.outbox.pending_count(),
+        "hall replayed"
+    );
+    let state = State {
+        journal: writer.handle(),
+        hall,
+        derived,
+        failed: None,
+    };
+    Ok((state, writer))
+}
+
+impl Derived {
+    /// Updates what is derived from `events` (applied to `hall` just now):
+    /// outbox, recent calls, display counter. Called identically live and
+    /// on replay; returns the display frame and the notifications to
+    /// publish once the events are durable.
+    fn absorb(
+        &mut self,
+        hall: &Hall,
+        events: &[Event],
+    ) -> (Option<(u64, Bytes)>, Vec<Arc<Notification>>) {
         if events
             .iter()
             .any(|e| matches!(e, Event::Reconfigured { .. }))
         {
             self.configured = true;
         }
-        let notifications = self.outbox.on_events(events, &self.hall);
+        let notifications = self.outbox.on_events(events, hall);
         let next_seq = self.seq + 1;
-        let update = display::change(next_seq, events, &self.hall, &mut self.recent);
+        let update = display::change(next_seq, events, hall, &mut self.recent);
         let frame = update.and_then(|update| {
             self.seq = next_seq;
             codec::encode(&update)

@@ -212,6 +212,18 @@ pub enum Command {
         #[arg(long)]
         ack: bool,
     },
+    /// Running the daemon (admin).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `hallq admin …`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Re-read hallqd's config file, as SIGHUP does; prints what changed.
+    Reload,
+    /// Journal writable, last fsync age, halls loaded.
+    Health,
 }
 
 /// Which window a window command acts on.
@@ -357,6 +369,8 @@ impl Command {
             Command::Status => Plan::Request(Request::Status),
             Command::Watch => Plan::Watch,
             Command::Notifications { ack } => Plan::Notifications { ack: *ack },
+            Command::Admin(AdminCommand::Reload) => Plan::Request(Request::Reload),
+            Command::Admin(AdminCommand::Health) => Plan::Request(Request::Health),
         }
     }
 }
@@ -715,6 +729,8 @@ mod tests {
         );
         assert_eq!(plan(&["open-issuing"]), Plan::Request(Request::OpenIssuing));
         assert_eq!(plan(&["status"]), Plan::Request(Request::Status));
+        assert_eq!(plan(&["admin", "reload"]), Plan::Request(Request::Reload));
+        assert_eq!(plan(&["admin", "health"]), Plan::Request(Request::Health));
         assert_eq!(plan(&["watch"]), Plan::Watch);
         assert_eq!(plan(&["notifications"]), Plan::Notifications { ack: false });
         assert_eq!(

@@ -49,6 +49,33 @@ pub fn response(r: &Response, now: Timestamp) -> String {
         Response::Status(s) => status(s, now),
         Response::Watching => "Watching the hall".into(),
         Response::Notifying => "Receiving notifications".into(),
+        Response::Reloaded { changes } if changes.is_empty() => {
+            "Config reloaded: nothing changed".to_owned()
+        }
+        Response::Reloaded { changes } => format!("Config reloaded:\n  {}", changes.join("\n  ")),
+        Response::Health(report) => {
+            let mut lines = vec![if report.healthy {
+                "healthy".to_owned()
+            } else {
+                "UNHEALTHY: a journal cannot be written".to_owned()
+            }];
+            for h in &report.halls {
+                let fsync = h
+                    .last_fsync_age_secs
+                    .map_or("no fsync yet".to_owned(), |s| {
+                        format!("last fsync {s} s ago")
+                    });
+                let journal = match &h.journal_error {
+                    None => "journal writable".to_owned(),
+                    Some(e) => format!("journal NOT writable: {e}"),
+                };
+                lines.push(format!(
+                    "{}: {journal} · {fsync} · {} waiting · {} notifications pending",
+                    h.hall, h.waiting, h.pending_notifications
+                ));
+            }
+            lines.join("\n")
+        }
         Response::Error(e) => format!("error: {} ({})", e.message, e.code),
     }
 }

@@ -43,6 +43,8 @@ pub fn response(r: &Response) -> Value {
         Response::Status(s) => status(s),
         Response::Watching => json!({ "subscribed": "watch" }),
         Response::Notifying => json!({ "subscribed": "notifications" }),
+        Response::Reloaded { changes } => json!({ "reloaded": true, "changes": changes }),
+        Response::Health(report) => json!(report),
         Response::Error(e) => error(&e.code, &e.message),
     }
 }

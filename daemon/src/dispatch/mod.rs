@@ -1295,6 +1295,17 @@ impl Hall {
         self.tickets.get(index)?.phone.as_ref()
     }
 
+    /// When the longest-waiting ticket of `item` started waiting (the
+    /// oldest of its lanes' heads), if any waits. O(1).
+    pub fn oldest_waiting(&self, item: ItemCode) -> Option<Timestamp> {
+        let item = self.item_idx(item).ok()?;
+        self.items[item]
+            .lanes
+            .iter()
+            .filter_map(|lane| lane.first().map(|(_, waiter)| waiter.since))
+            .min()
+    }
+
     /// Waiting tickets in the hall. O(I).
     pub fn waiting_count(&self) -> usize {
         self.items.iter().map(Item::waiting).sum::<usize>()

@@ -86,6 +86,8 @@ fn parent(path: &Path) -> &Path {
 pub(crate) struct JournalFile {
     path: PathBuf,
     file: File,
+    /// Length known to be on disk: everything up to the last successful sync.
+    durable: u64,
 }
 
 impl JournalFile {
@@ -105,7 +107,15 @@ impl JournalFile {
         file.write_all(&file_header()).map_err(io_error(&path))?;
         file.sync_all().map_err(io_error(&path))?;
         sync_dir(dir)?;
-        Ok((JournalFile { path, file }, 2))
+        let durable = FILE_HEADER_LEN as u64;
+        Ok((
+            JournalFile {
+                path,
+                file,
+                durable,
+            },
+            2,
+        ))
     }
 
     /// Opens an existing, replayed file for appending. Its length must still be
@@ -123,7 +133,11 @@ impl JournalFile {
                 found,
             });
         }
-        Ok(JournalFile { path, file })
+        Ok(JournalFile {
+            path,
+            file,
+            durable: found,
+        })
     }
 
     /// The file's path, for error messages.
@@ -131,14 +145,42 @@ impl JournalFile {
         &self.path
     }
 
-    /// Appends `bytes` (a whole batch) in one call.
-    pub(crate) fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)
+    /// Appends `bytes` (a whole batch) and syncs them: one `write` call and
+    /// one `fdatasync`, after which data and file length are durable.
+    ///
+    /// If either fails (a full disk, an I/O error), the batch is cut off
+    /// again: the file goes back to its last synced length, so what is left
+    /// is exactly what was acknowledged, and a later replay cannot resurrect
+    /// records whose writers were told they failed. The failed fsync itself
+    /// is never retried (after one, nobody knows which pages reached the
+    /// disk); the cut is synced on its own.
+    pub(crate) fn write_batch(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let result = self.file.write_all(bytes).and_then(|()| self.sync());
+        match result {
+            Ok(()) => {
+                self.durable += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let cut = self
+                    .file
+                    .set_len(self.durable)
+                    .and_then(|()| self.file.sync_data());
+                if let Err(cut) = cut {
+                    tracing::error!(
+                        file = %self.path.display(),
+                        error = %cut,
+                        "cannot cut a failed batch off the journal; the next start will treat it as a torn tail"
+                    );
+                }
+                Err(e)
+            }
+        }
     }
 
     /// `fdatasync`: the data and the file length are durable when this
     /// returns; other metadata (mtime) need not be.
-    pub(crate) fn sync(&mut self) -> io::Result<()> {
+    fn sync(&mut self) -> io::Result<()> {
         #[cfg(test)]
         if faults::sync_fails(&self.path) {
             return Err(io::Error::other("injected fsync failure"));
@@ -162,6 +204,14 @@ pub(crate) mod faults {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(dir.to_path_buf());
+    }
+
+    /// Lets syncs in `dir` succeed again (the disk has room again).
+    pub(crate) fn heal_syncs_in(dir: &Path) {
+        FAILING_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|d| d != dir);
     }
 
     pub(super) fn sync_fails(path: &Path) -> bool {

@@ -179,8 +179,11 @@ pub enum JournalError {
     #[error("journal is closed (the daemon is shutting down); the record was not written")]
     Closed,
 
-    /// An earlier write or fsync failed; the journal accepts nothing more.
-    #[error("journal write failed earlier: {0}; nothing more is recorded, restart the daemon")]
+    /// An earlier write or fsync failed; this writer accepts nothing more.
+    #[error(
+        "journal write failed earlier: {0}; nothing more is recorded until hallqd has \
+         recovered the journal (it retries by itself; a restart does the same)"
+    )]
     Failed(String),
 }
 

@@ -453,10 +453,26 @@ fn fsync_failure_fails_the_batch_and_every_later_append() {
     let msg = err.to_string();
     assert!(matches!(err, JournalError::Failed(_)), "{err:?}");
     assert!(
-        msg.contains("injected fsync failure") && msg.contains("restart"),
+        msg.contains("injected fsync failure") && msg.contains("recovered"),
         "{msg}"
     );
     assert!(matches!(journal.close(), Err(JournalError::Failed(_))));
+    // The failed batch was cut off again: nothing its writer was told had
+    // failed comes back on replay, and a new writer carries on.
+    faults::heal_syncs_in(dir.path());
+    let replay = open(dir.path()).unwrap();
+    assert!(replay.records.is_empty(), "{:?}", replay.records.len());
+    assert!(replay.truncated.is_none());
+    let journal = Journal::start(&replay, DAY1, noop_hook()).unwrap();
+    let seq = journal
+        .handle()
+        .append(payload(3), DAY1, 3)
+        .blocking_recv()
+        .unwrap()
+        .unwrap();
+    assert_eq!(seq, 0);
+    journal.close().unwrap();
+    assert_eq!(open(dir.path()).unwrap().records.len(), 1);
 }
 
 #[test]

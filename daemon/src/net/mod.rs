@@ -16,8 +16,9 @@ use tokio::sync::{broadcast, mpsc};
 
 pub use crate::daemon::Daemon;
 
-/// How often halls check whether a new business day has begun.
-const DAY_TICK: Duration = Duration::from_secs(30);
+/// How often halls check whether a new business day has begun, and halls
+/// whose journal failed try to recover.
+const TICK: Duration = Duration::from_secs(2);
 
 /// Serves `endpoint` until `shutdown` completes; then stops accepting,
 /// lets in-flight requests finish for up to `grace`, ends subscriptions and
@@ -37,12 +38,15 @@ pub async fn run(
         let done = done_tx.clone();
         tokio::spawn(async move {
             let _done = done;
-            let mut interval = tokio::time::interval(DAY_TICK);
+            let mut interval = tokio::time::interval(TICK);
             loop {
                 tokio::select! {
                     _ = interval.tick() => {
                         for shard in daemon.halls() {
-                            if let Err(e) = shard.tick().await {
+                            if shard.is_failed() {
+                                let recovering = shard.clone();
+                                let _ = tokio::task::spawn_blocking(move || recovering.recover()).await;
+                            } else if let Err(e) = shard.tick().await {
                                 tracing::error!(hall = shard.id(), error = %e, "day roll failed");
                             }
                         }

@@ -91,13 +91,16 @@ impl Handler {
             hall = session.hall.id(),
             window = session.window.map(|w| w.0),
         );
+        let role = session.role.as_str();
         async move {
             tracing::info!("connected");
+            metrics::gauge!("hallq_connections", "role" => role).increment(1.0);
             loop {
                 tokio::select! {
                     stream = connection.accept_bi() => {
                         let Ok((send, recv)) = stream else { break };
                         let task = RequestTask {
+                            daemon: self.daemon.clone(),
                             session: session.clone(),
                             connection: connection.clone(),
                             shutdown: self.shutdown.resubscribe(),
@@ -109,6 +112,7 @@ impl Handler {
                 }
             }
             tracing::info!("disconnected");
+            metrics::gauge!("hallq_connections", "role" => role).decrement(1.0);
         }
         .instrument(span)
         .await;
@@ -190,6 +194,7 @@ impl Handler {
 
 /// One request stream.
 struct RequestTask {
+    daemon: Arc<Daemon>,
     session: Session,
     connection: quinn::Connection,
     shutdown: broadcast::Receiver<()>,
@@ -208,13 +213,17 @@ impl RequestTask {
             Request::Watch => self.watch(send, recv).await,
             Request::Notifications => self.notify(send, recv).await,
             request => {
-                let response = match handle(&self.session, request).await {
+                let started = tokio::time::Instant::now();
+                let response = match handle(&self.daemon, &self.session, request).await {
                     Ok(response) => response,
                     Err(refusal) => {
                         tracing::info!(request = kind, code = %refusal.code, "refused");
+                        metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.clone()).increment(1);
                         Response::Error(refusal)
                     }
                 };
+                metrics::histogram!("hallq_request_duration_seconds", "kind" => kind)
+                    .record(started.elapsed().as_secs_f64());
                 send_reply(&mut send, &response).await;
             }
         }
@@ -235,11 +244,23 @@ impl RequestTask {
             return send_reply(&mut send, &Response::Error(refusal)).await;
         }
         let mut feed = self.session.hall.watch();
+        let hall_id = self.session.hall.id().to_owned();
+        metrics::gauge!("hallq_display_subscribers", "hall" => hall_id.clone()).increment(1.0);
         let mut ok =
             write(&mut send, &Response::Watching).await && write(&mut send, &feed.snapshot).await;
         while ok {
             tokio::select! {
                 update = feed.updates.recv() => match update {
+                    Ok((u64::MAX, _)) => {
+                        // The hall was rebuilt from its journal after a
+                        // storage failure: what this display holds may be
+                        // undone. Start over from a fresh snapshot.
+                        let dropped = hallq_client::proto::DisplayUpdate::Dropped {
+                            reason: "the hall was rebuilt from its journal; reconnect for a fresh snapshot".into(),
+                        };
+                        let _ = write(&mut send, &dropped).await;
+                        break;
+                    }
                     Ok((seq, frame)) => {
                         // Encoded once, shared by every display; skip what
                         // the snapshot already had.
@@ -250,6 +271,7 @@ impl RequestTask {
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "display fell behind: dropped");
+                        metrics::counter!("hallq_display_dropped_total", "hall" => hall_id.clone()).increment(1);
                         let dropped = hallq_client::proto::DisplayUpdate::Dropped {
                             reason: format!("fell behind by {missed} updates; reconnect for a fresh snapshot"),
                         };
@@ -265,6 +287,7 @@ impl RequestTask {
                 }
             }
         }
+        metrics::gauge!("hallq_display_subscribers", "hall" => hall_id).decrement(1.0);
         finish(&mut send).await;
     }
 
@@ -359,7 +382,11 @@ fn refused(e: ShardError) -> ErrorReply {
 }
 
 /// Carries out one request within the session's rights (SPEC §3).
-async fn handle(session: &Session, request: Request) -> Result<Response, ErrorReply> {
+async fn handle(
+    daemon: &Daemon,
+    session: &Session,
+    request: Request,
+) -> Result<Response, ErrorReply> {
     let hall = &session.hall;
     match request {
         Request::Issue { item, lane, phone } => {
@@ -478,6 +505,18 @@ async fn handle(session: &Session, request: Request) -> Result<Response, ErrorRe
                 view: h.view(),
                 waiting: h.waiting(),
             })))
+        }
+        Request::Reload => {
+            require(session, &[Role::Admin])?;
+            daemon
+                .reload()
+                .await
+                .map(|changes| Response::Reloaded { changes })
+                .map_err(|e| reply("reload_refused", e.to_string()))
+        }
+        Request::Health => {
+            require(session, &[Role::Admin])?;
+            Ok(Response::Health(crate::metrics::health(daemon)))
         }
         Request::Watch | Request::Notifications => Err(reply(
             "bad_request",

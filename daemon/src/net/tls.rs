@@ -124,19 +124,34 @@ pub fn load_or_generate(
     // No certificate yet. A lone key.pem can only be left over from a start
     // that died before writing cert.pem; no client can have pinned anything,
     // so it is safe to replace.
+    let names: Vec<String> = SUBJECT_ALT_NAMES.iter().map(|s| s.to_string()).collect();
+    generate(&dir, &names)
+}
+
+/// Generates a self-signed certificate for `names` (host names or IP
+/// addresses) into `dir/cert.pem` and `dir/key.pem` (mode 0600), as
+/// `hallqd gen-cert` and the first start do.
+pub fn generate(
+    dir: &Path,
+    names: &[String],
+) -> Result<
+    (
+        Vec<CertificateDer<'static>>,
+        PrivateKeyDer<'static>,
+        PathBuf,
+    ),
+    TlsError,
+> {
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
-        .create(&dir)
-        .map_err(TlsError::io("create directory", &dir))?;
+        .create(dir)
+        .map_err(TlsError::io("create directory", dir))?;
 
     let key_pair = rcgen::KeyPair::generate()?;
-    let mut params = rcgen::CertificateParams::new(
-        SUBJECT_ALT_NAMES
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>(),
-    )?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec())?;
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "hallqd");
@@ -145,7 +160,7 @@ pub fn load_or_generate(
     // Key first: cert.pem's presence is what marks the pair as complete.
     write_atomically(&key_path, key_pair.serialize_pem().as_bytes(), 0o600)?;
     write_atomically(&cert_path, cert.pem().as_bytes(), 0o644)?;
-    sync_dir(&dir)?;
+    sync_dir(dir)?;
     tracing::info!(cert = %cert_path.display(), "generated self-signed TLS certificate");
 
     let key = PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
