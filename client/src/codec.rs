@@ -140,6 +140,24 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
     Ok(Bytes::from(writer.buf))
 }
 
+/// The frames of a run of concatenated frames (as one batched write sends
+/// them) after the first `n`; all of them if `n` is 0. A malformed run is
+/// returned whole rather than cut at a wrong place.
+pub fn skip_frames(frames: &Bytes, n: usize) -> Bytes {
+    let mut at = 0usize;
+    for _ in 0..n {
+        let Some(prefix) = frames.get(at..at + PREFIX_LEN) else {
+            return Bytes::new();
+        };
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        at += PREFIX_LEN + len;
+        if at > frames.len() {
+            return frames.clone();
+        }
+    }
+    frames.slice(at..)
+}
+
 /// Largest journal record payload the daemon writes (the journal's own
 /// `MAX_RECORD_LEN`): records are encoded here too, so that one module owns
 /// every use of bincode.
@@ -271,6 +289,23 @@ where
             _ => CodecError::Io(e),
         })?;
     decode(&payload).map(Some)
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::*;
+
+    #[test]
+    fn skipping_frames_of_a_run() {
+        let a = encode(&1u32).unwrap();
+        let b = encode(&"two").unwrap();
+        let c = encode(&3u64).unwrap();
+        let run = Bytes::from([a.as_ref(), b.as_ref(), c.as_ref()].concat());
+        assert_eq!(skip_frames(&run, 0), run);
+        assert_eq!(skip_frames(&run, 2), c);
+        assert_eq!(skip_frames(&run, 3), Bytes::new());
+        assert_eq!(skip_frames(&run, 9), Bytes::new());
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,50 @@ pub const DISPLAY_BUFFER: usize = 1024;
 /// The same for notifier subscribers.
 pub const NOTIFIER_BUFFER: usize = 4096;
 
+/// Display updates published together: concatenated frames numbered
+/// `first..=last` (consecutive change numbers). One group commit makes one
+/// batch, so a display gets one write per fsync, not one per command.
+#[derive(Debug, Clone)]
+pub struct DisplayBatch {
+    /// The first frame's change number (`u64::MAX`: the hall was rebuilt,
+    /// every display must start over).
+    pub first: u64,
+    /// The last frame's change number.
+    pub last: u64,
+    /// The frames, each with its length prefix.
+    pub frames: Bytes,
+}
+
+impl DisplayBatch {
+    /// The marker that tells displays to resynchronise.
+    fn resync() -> DisplayBatch {
+        DisplayBatch {
+            first: u64::MAX,
+            last: u64::MAX,
+            frames: Bytes::new(),
+        }
+    }
+
+    /// Whether this is [`DisplayBatch::resync`].
+    pub fn is_resync(&self) -> bool {
+        self.first == u64::MAX
+    }
+
+    /// The frames numbered above `seen`, if any.
+    pub fn after(&self, seen: u64) -> Option<Bytes> {
+        if self.last <= seen {
+            None
+        } else if self.first > seen {
+            Some(self.frames.clone())
+        } else {
+            Some(codec::skip_frames(
+                &self.frames,
+                (seen - self.first + 1) as usize,
+            ))
+        }
+    }
+}
+
 /// One journal record: what one request changed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Entry {
@@ -43,6 +87,10 @@ pub enum Entry {
     /// A test write after a journal failure; changes nothing.
     Probe,
 }
+
+/// Resolves once an acknowledgement is durable.
+pub type AckDurable =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ShardError>> + Send>>;
 
 /// What the journal's commit hook publishes once a record is durable.
 #[derive(Debug)]
@@ -132,9 +180,9 @@ pub struct DisplayFeed {
     pub snapshot: DisplayUpdate,
     /// Changes with a `seq` above the snapshot's are new.
     pub seq: u64,
-    /// Encoded `DisplayUpdate::Change` frames with their change numbers,
+    /// Encoded `DisplayUpdate::Change` frames, batched per group commit,
     /// shared by every subscriber.
-    pub updates: broadcast::Receiver<(u64, Bytes)>,
+    pub updates: broadcast::Receiver<DisplayBatch>,
 }
 
 /// What a new notifier gets.
@@ -159,7 +207,7 @@ pub struct HallShard {
     spec: crate::dispatch::HallSpec,
     state: Mutex<State>,
     writer: Mutex<Option<Journal<Published>>>,
-    display: broadcast::Sender<(u64, Bytes)>,
+    display: broadcast::Sender<DisplayBatch>,
     notifications: broadcast::Sender<Arc<Notification>>,
     /// What the commit hook shares with the shard.
     commits: Arc<Commits>,
@@ -259,7 +307,7 @@ impl HallShard {
             // Displays saw changes that are now undone: keep the change
             // counter moving forward and make every display start over.
             rebuilt.derived.seq = st.derived.seq.max(rebuilt.derived.seq) + 1;
-            let _ = self.display.send((u64::MAX, Bytes::new()));
+            let _ = self.display.send(DisplayBatch::resync());
             rebuilt.failed = st.failed.take();
             *st = rebuilt;
             *self.writer.lock() = Some(writer);
@@ -467,22 +515,29 @@ impl HallShard {
         Err(ShardError::Storage(result))
     }
 
-    /// Acknowledges notification `id` (from the gateway); unknown or
-    /// already acknowledged ids are ignored, so redelivery is harmless.
-    pub async fn ack(&self, id: &str) -> Result<bool, ShardError> {
+    /// Records the gateway's acknowledgement of notification `id` and
+    /// returns, without waiting for the disk, what resolves once it is
+    /// durable — so a gateway acknowledging quickly is not held to one
+    /// fsync per message (its acknowledgements are group-committed).
+    /// Unknown or already acknowledged ids are ignored (`None`): redelivery
+    /// is harmless.
+    pub fn ack(self: &Arc<Self>, id: &str) -> Result<Option<AckDurable>, ShardError> {
         let receiver = {
             let mut st = self.state.lock();
             if let Some(why) = &st.failed {
                 return Err(ShardError::Storage(why.clone()));
             }
             let Some(n) = st.derived.outbox.pending_number(id) else {
-                return Ok(false);
+                return Ok(None);
             };
             st.derived.outbox.ack(n);
             let published = empty_publish(&st.derived.outbox);
             self.append(&mut st, &Entry::Acked(n), published)
         };
-        self.await_durable(receiver).await.map(|()| true)
+        let shard = self.clone();
+        Ok(Some(Box::pin(async move {
+            shard.await_durable(receiver).await
+        })))
     }
 
     /// Reads the hall under its lock.
@@ -567,7 +622,7 @@ fn load(
     config: &HallConfig,
     dir: &Path,
     spec: &crate::dispatch::HallSpec,
-    display: &broadcast::Sender<(u64, Bytes)>,
+    display: &broadcast::Sender<DisplayBatch>,
     notifications: &broadcast::Sender<Arc<Notification>>,
     commits: &Arc<Commits>,
 ) -> Result<(State, Journal<Published>), OpenError> {
@@ -618,17 +673,27 @@ fn load(
         let commits = commits.clone();
         Box::new(move |batch: Vec<(u64, Published)>| {
             commits.last_ms.store(clock::now().0, Ordering::Release);
+            let mut frames = bytes::BytesMut::new();
+            let mut numbers: Option<(u64, u64)> = None;
             for (_, published) in batch {
                 commits
                     .notifications_upto
                     .store(published.notifications_upto, Ordering::Release);
-                if let Some(frame) = published.display {
-                    // No subscriber is fine; a slow one lags and is dropped.
-                    let _ = display.send(frame);
+                if let Some((seq, frame)) = published.display {
+                    frames.extend_from_slice(&frame);
+                    numbers = Some(numbers.map_or((seq, seq), |(first, _)| (first, seq)));
                 }
                 for n in published.notifications {
                     let _ = notifications.send(n);
                 }
+            }
+            if let Some((first, last)) = numbers {
+                // No subscriber is fine; a slow one lags and is dropped.
+                let _ = display.send(DisplayBatch {
+                    first,
+                    last,
+                    frames: frames.freeze(),
+                });
             }
         })
     };

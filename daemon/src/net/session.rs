@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use hallq_client::codec::{self, CodecError};
 use hallq_client::proto::{
     ErrorReply, Hello, IssuedTicket, NotifierFrame, NotifierMessage, Request, Response, Status,
@@ -251,7 +252,7 @@ impl RequestTask {
         while ok {
             tokio::select! {
                 update = feed.updates.recv() => match update {
-                    Ok((u64::MAX, _)) => {
+                    Ok(batch) if batch.is_resync() => {
                         // The hall was rebuilt from its journal after a
                         // storage failure: what this display holds may be
                         // undone. Start over from a fresh snapshot.
@@ -261,12 +262,12 @@ impl RequestTask {
                         let _ = write(&mut send, &dropped).await;
                         break;
                     }
-                    Ok((seq, frame)) => {
+                    Ok(batch) => {
                         // Encoded once, shared by every display; skip what
                         // the snapshot already had.
-                        if seq <= feed.seq {
+                        let Some(frame) = batch.after(feed.seq) else {
                             continue;
-                        }
+                        };
                         ok = codec::write_frame(&mut send, &frame).await.is_ok();
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -299,6 +300,9 @@ impl RequestTask {
         }
         let hall = self.session.hall.clone();
         let mut feed = hall.notifications();
+        // Acknowledgements on their way to disk; awaited as they complete,
+        // so the next one is read meanwhile.
+        let mut storing = FuturesUnordered::new();
         let mut ok = write(&mut send, &Response::Notifying).await;
         for n in feed.pending.drain(..) {
             ok = ok && write(&mut send, &NotifierFrame::Notification((*n).clone())).await;
@@ -320,21 +324,32 @@ impl RequestTask {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 ack = codec::read_frame::<NotifierMessage>(&mut recv) => match ack {
-                    Ok(Some(NotifierMessage::Ack { id })) => {
-                        if let Err(e) = hall.ack(&id).await {
+                    Ok(Some(NotifierMessage::Ack { id })) => match hall.ack(&id) {
+                        Ok(Some(durable)) => storing.push(durable),
+                        Ok(None) => {}
+                        Err(e) => {
                             tracing::error!(error = %e, "cannot store an acknowledgement");
                             break;
                         }
-                    }
+                    },
                     Ok(None) => break,
                     Err(e) => return self.protocol_error(&mut send, &e).await,
                 },
+                Some(stored) = storing.next(), if !storing.is_empty() => {
+                    if let Err(e) = stored {
+                        tracing::error!(error = %e, "cannot store an acknowledgement");
+                        break;
+                    }
+                }
                 _ = self.shutdown.recv() => {
                     let _ = write(&mut send, &NotifierFrame::Dropped { reason: "hallqd is shutting down".into() }).await;
                     break;
                 }
             }
         }
+        // An acknowledgement still on its way is stored or fails on its
+        // own; a lost one only means a redelivery the gateway deduplicates.
+        while storing.next().await.is_some() {}
         finish(&mut send).await;
     }
 }
