@@ -277,7 +277,7 @@ impl NotificationStream {
     /// The next notification; `None` when the daemon ended the stream.
     pub async fn next(&mut self) -> Result<Option<Notification>, ClientError> {
         match codec::read_frame::<NotifierFrame>(&mut self.recv).await? {
-            Some(NotifierFrame::Notification(n)) => Ok(Some(n)),
+            Some(NotifierFrame::Notification(n)) => Ok(Some(*n)),
             Some(NotifierFrame::Dropped { reason }) => Err(ClientError::Connection(format!(
                 "hallqd ended the notification stream: {reason}"
             ))),

@@ -360,6 +360,45 @@ pub enum NotificationKind {
     Approaching,
     /// §7.3.6: go to window N now.
     Called,
+    /// 差评工单 (seed 000 §四(六)6): a rating of 1 or 2, for the hotline's
+    /// webhook rather than an SMS; see [`Notification::work_order`].
+    WorkOrder,
+    /// A booking was made (SPEC §2 item 9).
+    BookingConfirmed,
+    /// A booking was cancelled, by the visitor or the hall (§四(七)7).
+    BookingCancelled,
+    /// A booking was forfeited: not checked in within 30 minutes of its
+    /// start (§四(七)8).
+    BookingForfeited,
+}
+
+impl NotificationKind {
+    /// Whether this goes to the hotline's webhook rather than the visitor.
+    pub fn is_work_order(self) -> bool {
+        self == NotificationKind::WorkOrder
+    }
+}
+
+/// A bad rating's work order (差评工单): everything the hotline needs to
+/// follow it up (seed 000 §四(六)6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkOrder {
+    /// The hall.
+    pub hall: String,
+    /// The window that served.
+    pub window: WindowNo,
+    /// Who served, if logged in.
+    pub staff: Option<String>,
+    /// The item.
+    pub item: ItemCode,
+    /// The item's name.
+    pub item_name: String,
+    /// The ticket served.
+    pub ticket: TicketNo,
+    /// 1 (非常不满意) or 2 (不满意).
+    pub rating: u8,
+    /// When the service was rated.
+    pub at: Timestamp,
 }
 
 /// One message for a visitor, from the outbox. Delivered at least once:
@@ -372,9 +411,10 @@ pub struct Notification {
     pub hall: String,
     /// Which message.
     pub kind: NotificationKind,
-    /// The ticket.
-    pub ticket: TicketNo,
+    /// The ticket (none for a booking's messages).
+    pub ticket: Option<TicketNo>,
     /// The visitor's phone number in full: for the SMS provider only.
+    /// Empty for a work order.
     pub phone: String,
     /// The message text.
     pub text: String,
@@ -384,6 +424,10 @@ pub struct Notification {
     pub window: Option<WindowNo>,
     /// When the event happened.
     pub at: Timestamp,
+    /// The booking code, for booking messages.
+    pub booking: Option<String>,
+    /// The work order, for [`NotificationKind::WorkOrder`].
+    pub work_order: Option<WorkOrder>,
 }
 
 /// What a notifier sends on its subscription stream.
@@ -395,14 +439,22 @@ pub enum NotifierMessage {
         /// The notification's id.
         id: String,
     },
+    /// The gateway gave up on this notification after its retries: remove
+    /// it from the outbox and record why (counted in stats, alertable).
+    Failed {
+        /// The notification's id.
+        id: String,
+        /// Why (the provider's last answer).
+        reason: String,
+    },
 }
 
 /// One frame on a notifier's subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifierFrame {
-    /// A notification to deliver.
-    Notification(Notification),
+    /// A notification to deliver (boxed: it is by far the largest frame).
+    Notification(Box<Notification>),
     /// The subscription ends (shutdown, or the notifier fell behind).
     Dropped {
         /// Why.

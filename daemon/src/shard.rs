@@ -84,6 +84,13 @@ pub enum Entry {
     Events(Vec<Event>),
     /// The gateway acknowledged notification `n`.
     Acked(u64),
+    /// The gateway gave up on notification `n`.
+    NotificationFailed {
+        /// The notification.
+        n: u64,
+        /// Why.
+        reason: String,
+    },
     /// A test write after a journal failure; changes nothing.
     Probe,
 }
@@ -522,6 +529,27 @@ impl HallShard {
     /// Unknown or already acknowledged ids are ignored (`None`): redelivery
     /// is harmless.
     pub fn ack(self: &Arc<Self>, id: &str) -> Result<Option<AckDurable>, ShardError> {
+        self.settle(id, None)
+    }
+
+    /// Records that the gateway gave up on notification `id` (after its
+    /// retries), with `reason`: it leaves the outbox and counts as failed.
+    /// Like [`HallShard::ack`], returns what resolves once durable.
+    pub fn fail_notification(
+        self: &Arc<Self>,
+        id: &str,
+        reason: &str,
+    ) -> Result<Option<AckDurable>, ShardError> {
+        self.settle(id, Some(reason))
+    }
+
+    /// Takes notification `id` out of the outbox: acknowledged (`failed`
+    /// is `None`) or failed for good.
+    fn settle(
+        self: &Arc<Self>,
+        id: &str,
+        failed: Option<&str>,
+    ) -> Result<Option<AckDurable>, ShardError> {
         let receiver = {
             let mut st = self.state.lock();
             if let Some(why) = &st.failed {
@@ -530,9 +558,24 @@ impl HallShard {
             let Some(n) = st.derived.outbox.pending_number(id) else {
                 return Ok(None);
             };
-            st.derived.outbox.ack(n);
+            let entry = match failed {
+                None => {
+                    st.derived.outbox.ack(n);
+                    Entry::Acked(n)
+                }
+                Some(reason) => {
+                    tracing::warn!(hall = %self.id, notification = id, reason, "notification failed for good");
+                    metrics::counter!("hallq_outbox_failed_total", "hall" => self.id.clone())
+                        .increment(1);
+                    st.derived.outbox.fail(n, reason);
+                    Entry::NotificationFailed {
+                        n,
+                        reason: reason.to_owned(),
+                    }
+                }
+            };
             let published = empty_publish(&st.derived.outbox);
-            self.append(&mut st, &Entry::Acked(n), published)
+            self.append(&mut st, &entry, published)
         };
         let shard = self.clone();
         Ok(Some(Box::pin(async move {
@@ -658,6 +701,7 @@ fn load(
                 derived.absorb(&hall, &events);
             }
             Entry::Acked(n) => derived.outbox.ack(n),
+            Entry::NotificationFailed { n, reason } => derived.outbox.fail(n, &reason),
             Entry::Probe => {}
         }
     }

@@ -664,7 +664,7 @@ pub async fn pending_notifications(
         .await
         .expect("marker ticket");
     let mut pending = notifications_until(&mut outbox, |seen| {
-        seen.last().is_some_and(|n| n.ticket == marker.ticket)
+        seen.last().is_some_and(|n| n.ticket == Some(marker.ticket))
     })
     .await;
     let marker = pending.pop().expect("the marker's notification");

@@ -261,7 +261,8 @@ async fn check_notifications(daemon: &Daemon, admin: &Client, delivered: &[Notif
         delivered.iter().map(|n| (n.id.as_str(), n)).collect();
     let again = notifications_until(&mut outbox, |seen| {
         let ids: HashSet<&str> = seen.iter().map(|n| n.id.as_str()).collect();
-        before.keys().all(|id| ids.contains(id)) && seen.iter().any(|n| n.ticket == marker.ticket)
+        before.keys().all(|id| ids.contains(id))
+            && seen.iter().any(|n| n.ticket == Some(marker.ticket))
     })
     .await;
     for n in &again {
@@ -272,7 +273,7 @@ async fn check_notifications(daemon: &Daemon, admin: &Client, delivered: &[Notif
     let highest_before = delivered.iter().map(id_number).max().unwrap_or_default();
     let new = again
         .iter()
-        .find(|n| n.ticket == marker.ticket)
+        .find(|n| n.ticket == Some(marker.ticket))
         .expect("the marker's notification");
     assert!(
         id_number(new) > highest_before,
@@ -283,7 +284,10 @@ async fn check_notifications(daemon: &Daemon, admin: &Client, delivered: &[Notif
     let mut reminders: HashMap<TicketNo, HashSet<&str>> = HashMap::new();
     for n in delivered.iter().chain(&again) {
         if n.kind == NotificationKind::Approaching {
-            reminders.entry(n.ticket).or_default().insert(&n.id);
+            reminders
+                .entry(n.ticket.expect("a ticket"))
+                .or_default()
+                .insert(&n.id);
         }
     }
     for (t, ids) in reminders {

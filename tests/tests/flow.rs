@@ -154,7 +154,14 @@ fn check_notifications(got: &[Notification]) {
     assert_eq!(ids.len(), got.len(), "ids are unique: {got:#?}");
     let mut summary: Vec<(NotificationKind, String, Option<u32>, Option<WindowNo>)> = got
         .iter()
-        .map(|n| (n.kind, n.ticket.to_string(), n.position, n.window))
+        .map(|n| {
+            (
+                n.kind,
+                n.ticket.expect("a ticket").to_string(),
+                n.position,
+                n.window,
+            )
+        })
         .collect();
     summary.sort_by_key(|(kind, ticket, ..)| (*kind as u8, ticket.clone()));
     use NotificationKind::{Approaching, Called, Issued};
@@ -171,13 +178,15 @@ fn check_notifications(got: &[Notification]) {
     for n in got {
         assert_eq!(n.hall, "main");
         assert_eq!(n.phone, PHONE, "the gateway gets the full number");
-        assert!(n.text.contains(&n.ticket.to_string()), "{n:?}");
-        match (n.kind, n.ticket.seq) {
+        let number = n.ticket.expect("a ticket");
+        assert!(n.text.contains(&number.to_string()), "{n:?}");
+        match (n.kind, number.seq) {
             // Already approaching at issue: the issue text says so (§7.3.5).
             (Issued, 1 | 2) => assert!(n.text.contains("等候区"), "{n:?}"),
             (Issued, _) => assert!(!n.text.contains("等候区"), "{n:?}"),
             (Called, _) => assert!(n.text.contains("1号窗口"), "{n:?}"),
             (Approaching, _) => assert!(n.text.contains("前面还有1人"), "{n:?}"),
+            (other, _) => panic!("unexpected notification kind {other:?}"),
         }
     }
 }

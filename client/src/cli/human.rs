@@ -358,15 +358,23 @@ pub fn display_update(u: &DisplayUpdate) -> String {
 /// One notification, with the phone number masked.
 pub fn notification(n: &Notification) -> String {
     // An unparsable number is not printed at all rather than risk leaking it.
-    let phone =
-        Phone::new(n.phone.as_str()).map_or_else(|_| "(invalid number)".into(), |p| p.masked());
-    format!(
-        "{}  {}  {}  {phone}  {}",
-        n.id,
-        kind_name(n.kind),
-        n.ticket,
-        n.text
-    )
+    let to = match &n.work_order {
+        Some(order) => format!(
+            "hotline: window {} · {} · rating {}",
+            order.window,
+            order.staff.as_deref().unwrap_or("no staff logged in"),
+            order.rating
+        ),
+        None => {
+            Phone::new(n.phone.as_str()).map_or_else(|_| "(invalid number)".into(), |p| p.masked())
+        }
+    };
+    let about = match (&n.ticket, &n.booking) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(code)) => format!("booking {code}"),
+        (None, None) => "-".to_owned(),
+    };
+    format!("{}  {}  {about}  {to}  {}", n.id, kind_name(n.kind), n.text)
 }
 
 fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {

@@ -206,6 +206,10 @@ pub fn kind_name(k: NotificationKind) -> &'static str {
         NotificationKind::Issued => "issued",
         NotificationKind::Approaching => "approaching",
         NotificationKind::Called => "called",
+        NotificationKind::WorkOrder => "work_order",
+        NotificationKind::BookingConfirmed => "booking_confirmed",
+        NotificationKind::BookingCancelled => "booking_cancelled",
+        NotificationKind::BookingForfeited => "booking_forfeited",
     }
 }
 
@@ -216,11 +220,22 @@ pub fn notification(n: &Notification) -> Value {
         "id": n.id,
         "hall": n.hall,
         "kind": kind_name(n.kind),
-        "ticket": ticket(&n.ticket),
+        "ticket": n.ticket.as_ref().map(ticket),
         "phone": n.phone,
         "text": n.text,
         "position": n.position,
         "window": n.window.map(|w| w.0),
         "at": n.at.0,
+        "booking": n.booking,
+        "work_order": n.work_order.as_ref().map(|o| json!({
+            "hall": o.hall,
+            "window": o.window.0,
+            "staff": o.staff,
+            "item": o.item.to_string(),
+            "item_name": o.item_name,
+            "ticket": ticket(&o.ticket),
+            "rating": o.rating,
+            "at": o.at.0,
+        })),
     })
 }

@@ -136,12 +136,14 @@ fn notification() -> Notification {
         id: "main-17".into(),
         hall: "main".into(),
         kind: NotificationKind::Called,
-        ticket: ticket("A012"),
+        ticket: Some(ticket("A012")),
         phone: "13800138000".into(),
         text: "请A012号到3号窗口办理".into(),
         position: None,
         window: Some(WindowNo(3)),
         at: Timestamp(T0),
+        booking: None,
+        work_order: None,
     }
 }
 
@@ -466,6 +468,8 @@ fn notifications_mask_the_phone_for_people_only() {
             "text": "请A012号到3号窗口办理",
             "position": null,
             "window": 3,
+            "booking": null,
+            "work_order": null,
             "at": T0,
         })
     );

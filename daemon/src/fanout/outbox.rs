@@ -50,6 +50,8 @@ pub struct Outbox {
     /// The number the next notification gets.
     next: u64,
     pending: BTreeMap<u64, Arc<Notification>>,
+    failed: u64,
+    last_failure: Option<String>,
 }
 
 impl Outbox {
@@ -60,6 +62,8 @@ impl Outbox {
             templates,
             next: 0,
             pending: BTreeMap::new(),
+            failed: 0,
+            last_failure: None,
         }
     }
 
@@ -143,12 +147,14 @@ impl Outbox {
                 id: format!("{}-{n}", self.hall),
                 hall: self.hall.clone(),
                 kind,
-                ticket,
+                ticket: Some(ticket),
                 phone: phone.expose().to_owned(),
                 text,
                 position,
                 window,
                 at: event.at(),
+                booking: None,
+                work_order: None,
             });
             self.pending.insert(n, notification.clone());
             out.push(notification);
@@ -195,6 +201,20 @@ impl Outbox {
     /// Removes notification `n`: the gateway has it.
     pub fn ack(&mut self, n: u64) {
         self.pending.remove(&n);
+    }
+
+    /// Removes notification `n`: the gateway gave up on it, for `reason`.
+    pub fn fail(&mut self, n: u64, reason: &str) {
+        if self.pending.remove(&n).is_some() {
+            self.failed += 1;
+            self.last_failure = Some(reason.to_owned());
+        }
+    }
+
+    /// Notifications the gateway gave up on since the journal began, and the
+    /// last reason.
+    pub fn failures(&self) -> (u64, Option<&str>) {
+        (self.failed, self.last_failure.as_deref())
     }
 }
 

@@ -305,7 +305,12 @@ impl RequestTask {
         let mut storing = FuturesUnordered::new();
         let mut ok = write(&mut send, &Response::Notifying).await;
         for n in feed.pending.drain(..) {
-            ok = ok && write(&mut send, &NotifierFrame::Notification((*n).clone())).await;
+            ok = ok
+                && write(
+                    &mut send,
+                    &NotifierFrame::Notification(Box::new((*n).clone())),
+                )
+                .await;
         }
         while ok {
             tokio::select! {
@@ -314,7 +319,7 @@ impl RequestTask {
                         if HallShard::notification_number(&n).is_some_and(|k| k < feed.upto) {
                             continue;
                         }
-                        ok = write(&mut send, &NotifierFrame::Notification((*n).clone())).await;
+                        ok = write(&mut send, &NotifierFrame::Notification(Box::new((*n).clone()))).await;
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         let reason = format!("fell behind by {missed} notifications; reconnect to receive every pending one");
@@ -324,7 +329,10 @@ impl RequestTask {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 ack = codec::read_frame::<NotifierMessage>(&mut recv) => match ack {
-                    Ok(Some(NotifierMessage::Ack { id })) => match hall.ack(&id) {
+                    Ok(Some(message)) => match match &message {
+                        NotifierMessage::Ack { id } => hall.ack(id),
+                        NotifierMessage::Failed { id, reason } => hall.fail_notification(id, reason),
+                    } {
                         Ok(Some(durable)) => storing.push(durable),
                         Ok(None) => {}
                         Err(e) => {
