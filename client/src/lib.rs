@@ -2,9 +2,11 @@
 //! both `hallqd` and its clients compile against, and the async client that
 //! kiosks, window terminals, display boards and the SMS bridge use.
 
+pub mod board;
 pub mod client;
 pub mod codec;
 pub mod proto;
+pub mod terminal;
 pub mod tls;
 pub mod types;
 pub mod views;

@@ -37,10 +37,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Keep-alive interval; well under the idle timeout (and under typical NAT
 /// UDP timeouts) so a quiet display connection is not dropped.
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
+const KEEP_ALIVE: Duration = Duration::from_secs(2);
 
-/// Idle timeout: a daemon silent for this long is considered gone.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle timeout: a daemon silent for this long is considered gone. Short,
+/// because a display board must not show stale numbers as live for long
+/// after the daemon's machine died (keep-alives answer every 2 s).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Why a secure connection to `hallqd` could not be set up.
 #[derive(Debug, thiserror::Error)]

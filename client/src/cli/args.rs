@@ -6,6 +6,7 @@
 //! `A12x`, a rating of 6, a staff id with a space) is refused here already,
 //! as a usage error, so a typo at the counter never costs a round trip.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -212,6 +213,14 @@ pub enum Command {
         #[arg(long)]
         ack: bool,
     },
+    /// Display board (display token): serve the hall's board page for TVs
+    /// and window-top screens (--serve), or show the board here (--tui).
+    Board {
+        #[command(flatten)]
+        output: BoardOutput,
+    },
+    /// Window terminal (window token): the interactive screen for the clerk.
+    Window,
     /// Running the daemon (admin).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -224,6 +233,20 @@ pub enum AdminCommand {
     Reload,
     /// Journal writable, last fsync age, halls loaded.
     Health,
+}
+
+/// Where `board` shows the board: exactly one of the two.
+#[derive(Debug, Clone, Copy, Args)]
+#[group(required = true, multiple = false)]
+pub struct BoardOutput {
+    /// Serve the board page over HTTP on ADDR, e.g. 127.0.0.1:8080
+    /// (0.0.0.0:8080 to reach it from the hall's TVs); `/?window=3` is the
+    /// screen over window 3, `?speak=1` announces calls.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<SocketAddr>,
+    /// Show the board in this terminal.
+    #[arg(long)]
+    pub tui: bool,
 }
 
 /// Which window a window command acts on.
@@ -302,6 +325,13 @@ pub enum Plan {
         /// Acknowledge each notification after printing it.
         ack: bool,
     },
+    /// A display board: the web page on this address, or the terminal.
+    Board {
+        /// Where to serve the page; `None` shows the board in the terminal.
+        serve: Option<SocketAddr>,
+    },
+    /// The interactive window terminal.
+    Window,
 }
 
 impl Command {
@@ -369,6 +399,10 @@ impl Command {
             Command::Status => Plan::Request(Request::Status),
             Command::Watch => Plan::Watch,
             Command::Notifications { ack } => Plan::Notifications { ack: *ack },
+            Command::Board { output } => Plan::Board {
+                serve: output.serve,
+            },
+            Command::Window => Plan::Window,
             Command::Admin(AdminCommand::Reload) => Plan::Request(Request::Reload),
             Command::Admin(AdminCommand::Health) => Plan::Request(Request::Health),
         }

@@ -19,8 +19,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
+use hallq_client::board::{self, BoardError, Hallqd};
 use hallq_client::client::{Client, ClientError};
-use hallq_client::proto::{DisplayUpdate, Request};
+use hallq_client::proto::{DisplayUpdate, ErrorReply, Request};
+use hallq_client::terminal::{self, TerminalError};
 use hallq_client::tls;
 use hallq_client::types::Timestamp;
 
@@ -92,6 +94,13 @@ enum Failure {
     },
     /// stdout could not be written.
     Output(io::Error),
+    /// A board or window terminal could not use its screen or its port.
+    Local {
+        /// Stable error code.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
 }
 
 impl Failure {
@@ -108,6 +117,7 @@ impl Failure {
             Failure::Client(_) => EXIT_OTHER,
             Failure::Resolve { .. } => EXIT_CONNECTION,
             Failure::Output(_) => EXIT_OTHER,
+            Failure::Local { .. } => EXIT_OTHER,
         }
     }
 
@@ -117,6 +127,7 @@ impl Failure {
             Failure::Client(e) => e.code(),
             Failure::Resolve { .. } => "unreachable",
             Failure::Output(_) => "output",
+            Failure::Local { code, .. } => code,
         }
     }
 
@@ -128,6 +139,7 @@ impl Failure {
                 format!("cannot resolve hallqd's address {server}: {reason}")
             }
             Failure::Output(e) => format!("cannot write output: {e}"),
+            Failure::Local { message, .. } => message.clone(),
         }
     }
 
@@ -184,15 +196,89 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
     let plan = cli.command.plan();
     let cert = tls::load_cert_pem(&cli.cert).map_err(ClientError::from)?;
     let server = resolve(&cli.server).await?;
+    // Boards and window terminals connect (and reconnect) on their own.
+    let hallqd = || Hallqd {
+        server,
+        cert: cert.clone(),
+        token: token.to_owned(),
+        hall: cli.hall.clone(),
+    };
+    match plan {
+        Plan::Board { serve: Some(addr) } => {
+            return serve_board(&hallqd(), addr, cli.json, out).await
+        }
+        Plan::Board { serve: None } => {
+            return board::tui::run(&hallqd()).await.map_err(board_failure)
+        }
+        Plan::Window => return terminal::run(&hallqd()).await.map_err(terminal_failure),
+        _ => {}
+    }
     let client = Client::connect(server, cert, token, cli.hall.as_deref()).await?;
     let result = match plan {
         Plan::Request(request) => one_request(&client, &request, cli.json, out).await,
         Plan::Watch => watch(&client, cli.json, out).await,
         Plan::Notifications { ack } => notifications(&client, ack, cli.json, out).await,
+        // Handled above, before connecting.
+        Plan::Board { .. } | Plan::Window => Ok(()),
     };
     // Also after a refusal: the daemon should not hold a dead connection.
     client.close().await;
     result
+}
+
+/// `hallq board --serve ADDR`: announces where the page is (first line of
+/// stdout, for people and for scripts that start boards), then serves it
+/// until Ctrl-C.
+async fn serve_board(
+    hallqd: &Hallqd,
+    addr: SocketAddr,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure::Local {
+            code: "bind",
+            message: format!("cannot serve the board on {addr}: {e}"),
+        })?;
+    let local = listener.local_addr().map_err(|e| Failure::Local {
+        code: "bind",
+        message: format!("cannot serve the board on {addr}: {e}"),
+    })?;
+    let url = format!("http://{local}/");
+    out.line(&if json {
+        serde_json::json!({ "serving": url }).to_string()
+    } else {
+        format!("board serving on {url}\nwindow-top screens: {url}?window=N · announcements: {url}?speak=1")
+    })?;
+    tokio::select! {
+        result = board::serve(hallqd, listener) => result.map_err(board_failure),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+fn board_failure(e: BoardError) -> Failure {
+    match e {
+        BoardError::Refused(e) => Failure::Client(e),
+        BoardError::Io(e) => Failure::Local {
+            code: "board",
+            message: format!("board failed: {e}"),
+        },
+    }
+}
+
+fn terminal_failure(e: TerminalError) -> Failure {
+    match e {
+        TerminalError::Client(e) => Failure::Client(e),
+        TerminalError::NotAWindow(_) => Failure::Client(ClientError::Refused(ErrorReply {
+            code: "forbidden".into(),
+            message: e.to_string(),
+        })),
+        TerminalError::Io(e) => Failure::Local {
+            code: "terminal",
+            message: format!("terminal error: {e}"),
+        },
+    }
 }
 
 /// Sends `request` and prints the answer.

@@ -1,0 +1,85 @@
+//! The board's subscription to `hallqd`: connect, watch, apply every frame
+//! to the shared [`Board`], and when the daemon drops the board or goes
+//! away, say so on the board and reconnect with backoff for a fresh
+//! snapshot. A board runs unattended for days: it never gives up.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::model::Board;
+use super::{now, Hallqd};
+use crate::client::{Client, ClientError, DisplayStream};
+use crate::proto::DisplayUpdate;
+
+/// The first wait before reconnecting; doubled after every failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// The longest wait between two attempts: a restarted daemon is back on the
+/// board within this long.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Keeps `board` up to date for as long as the task runs. Returns only if
+/// the very first attempt is refused (a wrong token or role: retrying would
+/// not help, and the operator setting up the board should see why at once);
+/// an unreachable daemon is retried, since a board may boot before hallqd.
+pub async fn run(hallqd: &Hallqd, board: watch::Sender<Board>) -> ClientError {
+    let mut backoff = FIRST_BACKOFF;
+    let mut ever_connected = false;
+    loop {
+        match subscribe(hallqd).await {
+            Ok((client, mut stream)) => {
+                ever_connected = true;
+                let hall_name = client.welcome().hall_name.clone();
+                board.send_modify(|b| b.connected(&hall_name));
+                let reason = follow(&mut stream, &board, &mut backoff).await;
+                // The board's log is its stderr, for whoever looks at the display machine.
+                eprintln!("hallq board: link to hallqd lost ({reason}); reconnecting");
+                board.send_modify(|b| b.lost(reason, now()));
+                client.close().await;
+            }
+            Err(e @ ClientError::Refused(_)) if !ever_connected => return e,
+            Err(e) => {
+                board.send_modify(|b| b.lost(e.to_string(), now()));
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Applies frames until the stream ends; returns why it ended. A snapshot
+/// resets the backoff: the link worked.
+async fn follow(
+    stream: &mut DisplayStream,
+    board: &watch::Sender<Board>,
+    backoff: &mut Duration,
+) -> String {
+    loop {
+        match stream.next().await {
+            Ok(Some(DisplayUpdate::Dropped { reason })) => {
+                return format!("hallqd dropped this board: {reason}")
+            }
+            Ok(Some(update)) => {
+                if matches!(update, DisplayUpdate::Snapshot { .. }) {
+                    *backoff = FIRST_BACKOFF;
+                }
+                board.send_if_modified(|b| b.apply(update, now()));
+            }
+            Ok(None) => return "hallqd ended the display stream".into(),
+            Err(e) => return e.to_string(),
+        }
+    }
+}
+
+/// Connects and subscribes once; the stream starts with a snapshot.
+async fn subscribe(hallqd: &Hallqd) -> Result<(Client, DisplayStream), ClientError> {
+    let client = hallqd.connect().await?;
+    match client.watch().await {
+        Ok(stream) => Ok((client, stream)),
+        Err(e) => {
+            client.close().await;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Display boards (DB33/T 2036.4 §6.5, §8.2.2.2): what visitors in the
+//! hall look at. `hallq board --serve ADDR` subscribes to `hallqd` as a
+//! display and serves a page for the hall's TV and for the small screen
+//! over each window; `hallq board --tui` shows the same board in a
+//! terminal.
+//!
+//! - [`model`]: the board's state, built from the display stream (pure).
+//! - [`feed`]: the subscription, reconnecting with backoff.
+//! - [`web`]: the HTTP server with the embedded page and its event stream.
+//! - [`tui`]: the board drawn with ratatui.
+
+pub mod feed;
+pub mod model;
+pub mod tui;
+pub mod web;
+
+use std::net::SocketAddr;
+
+use rustls_pki_types::CertificateDer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::client::{Client, ClientError};
+use crate::types::Timestamp;
+use model::Board;
+
+/// Where `hallqd` is and as whom to connect: what a board or a window
+/// terminal needs to (re)connect on its own.
+#[derive(Debug, Clone)]
+pub struct Hallqd {
+    /// hallqd's address.
+    pub server: SocketAddr,
+    /// hallqd's certificate, the only one trusted (pinned).
+    pub cert: CertificateDer<'static>,
+    /// This client's token.
+    pub token: String,
+    /// For an admin token covering several halls.
+    pub hall: Option<String>,
+}
+
+impl Hallqd {
+    /// One authenticated connection.
+    pub async fn connect(&self) -> Result<Client, ClientError> {
+        Client::connect(
+            self.server,
+            self.cert.clone(),
+            &self.token,
+            self.hall.as_deref(),
+        )
+        .await
+    }
+}
+
+/// Why a board stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    /// hallqd refused the board's token (wrong token, or not a display's).
+    #[error(transparent)]
+    Refused(#[from] ClientError),
+    /// The web server or the terminal failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The wall clock, as the protocol writes instants. Only the I/O layers
+/// read it; the board and terminal states take `now` as an argument.
+pub fn now() -> Timestamp {
+    #[allow(clippy::disallowed_methods)]
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp(ms)
+}
+
+/// Follows `hallqd` and serves the board's web page on `listener` until
+/// the process ends, or until hallqd refuses the board's token at once.
+pub async fn serve(hallqd: &Hallqd, listener: TcpListener) -> Result<(), BoardError> {
+    let (board, page) = watch::channel(Board::new(now()));
+    tokio::select! {
+        refused = feed::run(hallqd, board) => Err(refused.into()),
+        served = web::serve(listener, page) => Ok(served?),
+    }
+}

@@ -1,0 +1,122 @@
+//! The board's web server, for the browser on the hall's TV and on the
+//! small screens over the windows: one page with its script and style
+//! embedded in the binary (no CDN: a hall's display network often has no
+//! internet), and a server-sent event stream that pushes the whole board
+//! every time it changes.
+//!
+//! | path | what |
+//! |---|---|
+//! | `/` | the page; `?window=3` the window-top screen, `?speak=1` announces calls |
+//! | `/events` | `text/event-stream`: `state` events (the board as JSON), `ping` every few seconds |
+//! | `/state` | the board as JSON once, for scripts and monitoring |
+//!
+//! Pushing the whole board (a few kilobytes) rather than deltas keeps the
+//! page trivially correct: whatever it missed, the next event is complete.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::sse::{Event, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::Stream;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::model::Board;
+
+/// How often an idle event stream says it is alive. The page treats a
+/// stream silent for three of these as dead (a board process that hangs
+/// or a cable pulled does not always close the TCP connection).
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How soon a browser reconnects after losing the event stream.
+const RETRY: Duration = Duration::from_secs(1);
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const BOARD_CSS: &str = include_str!("assets/board.css");
+const BOARD_JS: &str = include_str!("assets/board.js");
+
+/// The routes, reading the board from `board`.
+pub fn router(board: watch::Receiver<Board>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/board.css", get(css))
+        .route("/board.js", get(js))
+        .route("/state", get(state))
+        .route("/events", get(events))
+        .with_state(board)
+}
+
+/// Serves the board on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, board: watch::Receiver<Board>) -> std::io::Result<()> {
+    // No graceful shutdown: event streams never end by themselves, and a
+    // board has nothing to save; the process simply exits.
+    axum::serve(listener, router(board)).await
+}
+
+/// An embedded asset; never cached, so a board upgraded in place serves its
+/// new page at the next reload.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index() -> Html<&'static str> {
+    Html(INDEX_HTML)
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", BOARD_CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", BOARD_JS)
+}
+
+async fn state(State(board): State<watch::Receiver<Board>>) -> Response {
+    let json = board.borrow().to_json().to_string();
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        json,
+    )
+        .into_response()
+}
+
+/// The event stream: the board at once, then again after every change, and
+/// a `ping` when nothing changed for [`PING_INTERVAL`].
+async fn events(
+    State(board): State<watch::Receiver<Board>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures_util::stream::unfold((board, true), |(mut board, first)| async move {
+        if first {
+            let json = board.borrow_and_update().to_json().to_string();
+            let event = Event::default().event("state").retry(RETRY).data(json);
+            return Some((Ok(event), (board, false)));
+        }
+        tokio::select! {
+            changed = board.changed() => {
+                // The feed is gone only when the process is ending.
+                changed.ok()?;
+                let json = board.borrow_and_update().to_json().to_string();
+                Some((Ok(Event::default().event("state").data(json)), (board, false)))
+            }
+            _ = tokio::time::sleep(PING_INTERVAL) => {
+                Some((Ok(Event::default().event("ping").data("")), (board, false)))
+            }
+        }
+    });
+    Sse::new(stream)
+}
