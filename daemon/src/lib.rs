@@ -12,4 +12,6 @@ pub mod journal;
 pub mod metrics;
 pub mod net;
 pub mod shard;
+#[cfg(test)]
+mod simulation;
 pub mod systemd;

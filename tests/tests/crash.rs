@@ -102,9 +102,9 @@ async fn gateway_load(gateway: Client, seen: Shared<Vec<Notification>>) {
 }
 
 /// Runs the load against `daemon` and kills it with SIGKILL once
-/// [`KILL_AFTER_ISSUED`] tickets were acknowledged. Returns what was
-/// acknowledged and the notifications delivered.
-async fn load_then_kill(daemon: &mut Daemon) -> (Acked, Vec<Notification>) {
+/// `kill_after` tickets were acknowledged. Returns what was acknowledged and
+/// the notifications delivered.
+async fn load_then_kill(daemon: &mut Daemon, kill_after: usize) -> (Acked, Vec<Notification>) {
     let admin = daemon.connect(ADMIN).await;
     open_windows(&admin, &CALLING_WINDOWS).await;
     let acked: Shared<Acked> = Shared::default();
@@ -130,7 +130,7 @@ async fn load_then_kill(daemon: &mut Daemon) -> (Acked, Vec<Notification>) {
     let deadline = Instant::now() + STEP_TIMEOUT;
     loop {
         let issued = acked.lock().expect("acked lock").issued.len();
-        if issued >= KILL_AFTER_ISSUED {
+        if issued >= kill_after {
             break;
         }
         assert!(
@@ -158,7 +158,7 @@ async fn load_then_kill(daemon: &mut Daemon) -> (Acked, Vec<Notification>) {
 async fn acknowledged_work_survives_sigkill() {
     let hall = TestHall::new().expect("test hall");
     let mut first = hall.start().expect("hallqd starts");
-    let (acked, delivered) = load_then_kill(&mut first).await;
+    let (acked, delivered) = load_then_kill(&mut first, KILL_AFTER_ISSUED).await;
     assert!(acked.issued.len() >= KILL_AFTER_ISSUED);
     assert!(
         !acked.finished.is_empty(),
@@ -183,6 +183,63 @@ async fn acknowledged_work_survives_sigkill() {
     check_tickets(&acked, &waiting, &current);
     check_numbering(&acked, &admin).await;
     check_notifications(&restarted, &admin, &delivered).await;
+}
+
+/// The long variant of the test above, on the real binary: kill hallqd with
+/// SIGKILL again and again under load, at a different point each cycle, and
+/// after every restart compare with everything acknowledged in all cycles.
+/// `HALLQ_CRASH_CYCLES` sets the number of cycles (3 by default; `bash
+/// tests/crash-loop.sh` runs 100).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_kills_lose_nothing() {
+    let cycles: usize = std::env::var("HALLQ_CRASH_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let hall = TestHall::new().expect("test hall");
+    let mut all = Acked::default();
+    for cycle in 0..cycles {
+        let mut daemon = hall.start().expect("hallqd starts");
+        let admin = daemon.connect(ADMIN).await;
+        // A call made durable but never answered before the last kill
+        // stays the window's current ticket: it was called; finish it.
+        let status = admin.status().await.expect("status");
+        for (window, ticket) in current_tickets(&status) {
+            all.called.push((window, ticket));
+            admin
+                .window(Some(window), WindowAction::Finish { rating: None })
+                .await
+                .expect("finish a call left from the last cycle");
+            all.finished.push(ticket);
+        }
+        // The load opens its windows itself.
+        for n in CALLING_WINDOWS {
+            let _ = admin.window(Some(WindowNo(n)), WindowAction::Close).await;
+        }
+        // Kill at a different moment each cycle.
+        let kill_after = 5 + (cycle * 17) % 40;
+        let (acked, _) = load_then_kill(&mut daemon, kill_after).await;
+        all.issued.extend(acked.issued);
+        all.called.extend(acked.called);
+        all.finished.extend(acked.finished);
+
+        let restarted = hall.start().expect("hallqd restarts on the same state");
+        let admin = restarted.connect(ADMIN).await;
+        let status = admin.status().await.expect("status");
+        let waiting: HashSet<TicketNo> = status.waiting.iter().map(|w| w.ticket).collect();
+        let current: HashMap<TicketNo, WindowNo> = current_tickets(&status)
+            .into_iter()
+            .map(|(w, t)| (t, w))
+            .collect();
+        check_tickets(&all, &waiting, &current);
+        check_numbering(&all, &admin).await;
+        let unique: HashSet<TicketNo> = all.issued.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            all.issued.len(),
+            "a number was issued twice (cycle {cycle})"
+        );
+    }
 }
 
 /// Acknowledged ⇒ present; acknowledged calls and finishes stay done.

@@ -1,12 +1,13 @@
-//! All file-system access of the journal, kept in one place so that a storage
-//! trait (simulated disks for fault tests) can be put here later without
-//! touching the reader or the writer.
+//! The journal's files: names, listing, repairs and the file the writer
+//! appends to — all through a [`Storage`], so the same code runs on the real
+//! file system and on a simulated disk.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::record::{file_header, FILE_HEADER_LEN};
+use super::storage::{Storage, StorageFile};
 use super::{io_error, validate_day, JournalError};
 
 const PREFIX: &str = "journal-";
@@ -23,12 +24,12 @@ pub(crate) fn path_for(dir: &Path, day: &str) -> PathBuf {
 /// operator moves a damaged file aside (`mv x.log x.log.bad`). A
 /// `journal-*.log` whose middle is not a day is an error rather than ignored,
 /// because skipping it could skip acknowledged records.
-pub(crate) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
+pub(crate) fn list(
+    storage: &dyn Storage,
+    dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, JournalError> {
     let mut files = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
-        let entry = entry.map_err(io_error(dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for name in storage.list(dir).map_err(io_error(dir))? {
         let Some(day) = name
             .strip_prefix(PREFIX)
             .and_then(|rest| rest.strip_suffix(SUFFIX))
@@ -36,45 +37,33 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
             continue;
         };
         if validate_day(day).is_err() {
-            return Err(JournalError::StrayFile { file: entry.path() });
+            return Err(JournalError::StrayFile {
+                file: dir.join(&name),
+            });
         }
-        files.push((day.to_owned(), entry.path()));
+        files.push((day.to_owned(), dir.join(&name)));
     }
     // `YYYY-MM-DD` sorts chronologically as a string.
     files.sort();
     Ok(files)
 }
 
-/// Makes a directory entry change (create, rename) durable: on Linux a new
-/// file's name is only safe once its directory has been fsynced too.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(dir))
-}
-
 /// Cuts a file to `len` bytes (dropping a torn tail) and makes that durable.
-pub(crate) fn truncate(path: &Path, len: u64) -> Result<(), JournalError> {
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_error(path))?;
+pub(crate) fn truncate(storage: &dyn Storage, path: &Path, len: u64) -> Result<(), JournalError> {
+    let mut f = storage.open_append(path).map_err(io_error(path))?;
     f.set_len(len).map_err(io_error(path))?;
-    f.sync_all().map_err(io_error(path))?;
-    sync_dir(parent(path))
+    f.sync().map_err(io_error(path))?;
+    storage.sync_dir(parent(path)).map_err(io_error(path))
 }
 
 /// Replaces a torn file header by a complete one (the file then holds no
 /// records), durably.
-pub(crate) fn rewrite_header(path: &Path) -> Result<(), JournalError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_error(path))?;
+pub(crate) fn rewrite_header(storage: &dyn Storage, path: &Path) -> Result<(), JournalError> {
+    let mut f = storage.open_append(path).map_err(io_error(path))?;
     f.set_len(0).map_err(io_error(path))?;
-    f.write_all(&file_header()).map_err(io_error(path))?;
-    f.sync_all().map_err(io_error(path))?;
-    sync_dir(parent(path))
+    f.append(&file_header()).map_err(io_error(path))?;
+    f.sync().map_err(io_error(path))?;
+    storage.sync_dir(parent(path)).map_err(io_error(path))
 }
 
 fn parent(path: &Path) -> &Path {
@@ -85,7 +74,7 @@ fn parent(path: &Path) -> &Path {
 #[derive(Debug)]
 pub(crate) struct JournalFile {
     path: PathBuf,
-    file: File,
+    file: Box<dyn StorageFile>,
     /// Length known to be on disk: everything up to the last successful sync.
     durable: u64,
 }
@@ -95,18 +84,18 @@ impl JournalFile {
     /// then the directory, before any record goes in, so that a crash can
     /// never leave records behind a missing header or a missing name.
     /// Returns the file and the number of fsyncs it took.
-    pub(crate) fn create(dir: &Path, day: &str) -> Result<(Self, u64), JournalError> {
+    pub(crate) fn create(
+        storage: &Arc<dyn Storage>,
+        dir: &Path,
+        day: &str,
+    ) -> Result<(Self, u64), JournalError> {
         let path = path_for(dir, day);
         // `create_new`: a file that already exists was not replayed; never
         // append to (or clobber) it blindly.
-        let mut file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
-        file.write_all(&file_header()).map_err(io_error(&path))?;
-        file.sync_all().map_err(io_error(&path))?;
-        sync_dir(dir)?;
+        let mut file = storage.create_new(&path).map_err(io_error(&path))?;
+        file.append(&file_header()).map_err(io_error(&path))?;
+        file.sync().map_err(io_error(&path))?;
+        storage.sync_dir(dir).map_err(io_error(dir))?;
         let durable = FILE_HEADER_LEN as u64;
         Ok((
             JournalFile {
@@ -120,12 +109,13 @@ impl JournalFile {
 
     /// Opens an existing, replayed file for appending. Its length must still be
     /// what replay saw; otherwise someone else wrote to it meanwhile.
-    pub(crate) fn open_append(path: PathBuf, expected_len: u64) -> Result<Self, JournalError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
-        let found = file.metadata().map_err(io_error(&path))?.len();
+    pub(crate) fn open_append(
+        storage: &Arc<dyn Storage>,
+        path: PathBuf,
+        expected_len: u64,
+    ) -> Result<Self, JournalError> {
+        let file = storage.open_append(&path).map_err(io_error(&path))?;
+        let found = file.len().map_err(io_error(&path))?;
         if found != expected_len || found < FILE_HEADER_LEN as u64 {
             return Err(JournalError::ChangedSinceReplay {
                 file: path,
@@ -155,7 +145,7 @@ impl JournalFile {
     /// is never retried (after one, nobody knows which pages reached the
     /// disk); the cut is synced on its own.
     pub(crate) fn write_batch(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let result = self.file.write_all(bytes).and_then(|()| self.sync());
+        let result = self.file.append(bytes).and_then(|()| self.file.sync());
         match result {
             Ok(()) => {
                 self.durable += bytes.len() as u64;
@@ -165,7 +155,7 @@ impl JournalFile {
                 let cut = self
                     .file
                     .set_len(self.durable)
-                    .and_then(|()| self.file.sync_data());
+                    .and_then(|()| self.file.sync());
                 if let Err(cut) = cut {
                     tracing::error!(
                         file = %self.path.display(),
@@ -177,19 +167,10 @@ impl JournalFile {
             }
         }
     }
-
-    /// `fdatasync`: the data and the file length are durable when this
-    /// returns; other metadata (mtime) need not be.
-    fn sync(&mut self) -> io::Result<()> {
-        #[cfg(test)]
-        if faults::sync_fails(&self.path) {
-            return Err(io::Error::other("injected fsync failure"));
-        }
-        self.file.sync_data()
-    }
 }
 
-/// Test-only fault injection, until the storage trait exists.
+/// Test-only fault injection on the real file system (the simulated disk
+/// in the tests has its own).
 #[cfg(test)]
 pub(crate) mod faults {
     use std::path::{Path, PathBuf};
@@ -214,7 +195,7 @@ pub(crate) mod faults {
             .retain(|d| d != dir);
     }
 
-    pub(super) fn sync_fails(path: &Path) -> bool {
+    pub(crate) fn sync_fails(path: &Path) -> bool {
         let dirs = FAILING_DIRS.lock().unwrap_or_else(PoisonError::into_inner);
         path.parent().is_some_and(|p| dirs.iter().any(|d| d == p))
     }

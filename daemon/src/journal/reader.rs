@@ -1,8 +1,7 @@
 //! Replay: reading every journal file of a directory at start, and repairing
 //! a torn tail of the newest one (see the module doc for the rule).
 
-use std::fs::{self, File};
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use super::record::{
     check_file_header, checksum, valid_frame_at, FileHeader, FrameHeader, FILE_HEADER_LEN,
     RECORD_HEADER_LEN,
 };
+use super::storage::{FileSystem, Storage};
 use super::{file, io_error, JournalError, MAX_RECORD_LEN};
 
 /// One record read back from disk.
@@ -58,6 +58,8 @@ pub struct Replay {
     pub truncated: Option<TruncatedTail>,
     /// Length of the newest file after repair, checked again by `start`.
     pub(super) last_file_len: u64,
+    /// The storage the files are on; the writer appends through it.
+    pub(super) storage: Arc<dyn Storage>,
 }
 
 /// Reads all journal files in `dir` (creating `dir` if missing), oldest first.
@@ -69,16 +71,21 @@ pub struct Replay {
 /// Call it only while no [`Journal`](super::Journal) writes to `dir`: a batch
 /// being written would look like a torn tail and be cut.
 pub fn open(dir: impl AsRef<Path>) -> Result<Replay, JournalError> {
+    open_in(Arc::new(FileSystem), dir)
+}
+
+/// [`open`] on any [`Storage`] (a simulated disk in tests).
+pub fn open_in(storage: Arc<dyn Storage>, dir: impl AsRef<Path>) -> Result<Replay, JournalError> {
     let dir = dir.as_ref().to_path_buf();
-    fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-    let files = file::list(&dir)?;
+    storage.create_dir_all(&dir).map_err(io_error(&dir))?;
+    let files = file::list(storage.as_ref(), &dir)?;
 
     let mut records = Vec::new();
     let mut truncated = None;
     let mut last_file_len = 0;
     for (i, (day, path)) in files.iter().enumerate() {
         let is_last = i + 1 == files.len();
-        let scan = read_file(path, day, is_last, &mut records)?;
+        let scan = read_file(storage.as_ref(), path, day, is_last, &mut records)?;
         // Only the last file can have been repaired, so this keeps its result.
         truncated = scan.truncated;
         last_file_len = scan.len;
@@ -90,6 +97,7 @@ pub fn open(dir: impl AsRef<Path>) -> Result<Replay, JournalError> {
         last_day: files.last().map(|(day, _)| day.clone()),
         truncated,
         last_file_len,
+        storage,
     })
 }
 
@@ -107,14 +115,17 @@ enum Step {
 }
 
 fn read_file(
+    storage: &dyn Storage,
     path: &Path,
     day: &str,
     is_last: bool,
     out: &mut Vec<Record>,
 ) -> Result<FileScan, JournalError> {
-    let f = File::open(path).map_err(io_error(path))?;
-    let len = f.metadata().map_err(io_error(path))?.len();
-    let mut r = BufReader::new(f);
+    // Whole files: a day's journal is megabytes, and one read is simplest to
+    // get right on any storage.
+    let bytes = storage.read(path).map_err(io_error(path))?;
+    let len = bytes.len() as u64;
+    let mut r = Cursor::new(&bytes[..]);
 
     // The header. A bad header on a last file that holds nothing beyond it is
     // a crash right after creation: nothing can be lost by rewriting it.
@@ -136,7 +147,7 @@ fn read_file(
             })
         }
         _ if is_last && len <= FILE_HEADER_LEN as u64 => {
-            file::rewrite_header(path)?;
+            file::rewrite_header(storage, path)?;
             tracing::warn!(
                 file = %path.display(),
                 offset = 0,
@@ -174,7 +185,9 @@ fn read_file(
                 });
                 pos += advance;
             }
-            Step::Defect(reason) => return settle_defect(path, pos, len, reason, is_last),
+            Step::Defect(reason) => {
+                return settle_defect(storage, path, &bytes, pos, reason, is_last)
+            }
         }
     }
     Ok(FileScan {
@@ -219,16 +232,18 @@ fn next_record(r: &mut impl Read, remaining: u64) -> std::io::Result<Step> {
 /// Decides whether the defect at `offset` is a torn tail (cut it off) or
 /// corruption (refuse), per the rule in the module doc.
 fn settle_defect(
+    storage: &dyn Storage,
     path: &Path,
+    bytes: &[u8],
     offset: u64,
-    len: u64,
     reason: String,
     is_last: bool,
 ) -> Result<FileScan, JournalError> {
+    let len = bytes.len() as u64;
     if !is_last {
         return Err(corrupt(path, offset, &reason));
     }
-    if let Some(valid_at) = valid_record_after(path, offset)? {
+    if let Some(valid_at) = valid_record_after(bytes, offset) {
         return Err(corrupt(
             path,
             offset,
@@ -238,7 +253,7 @@ fn settle_defect(
             ),
         ));
     }
-    file::truncate(path, offset)?;
+    file::truncate(storage, path, offset)?;
     let dropped_bytes = len - offset;
     tracing::warn!(
         file = %path.display(),
@@ -257,17 +272,13 @@ fn settle_defect(
     })
 }
 
-/// Looks for a valid record starting anywhere after `offset` (exclusive).
-/// Reads the rest of the file: its size is bounded by the file, not by any
-/// length field, and a torn tail is at most a batch in practice.
-fn valid_record_after(path: &Path, offset: u64) -> Result<Option<u64>, JournalError> {
-    let mut f = File::open(path).map_err(io_error(path))?;
-    f.seek(SeekFrom::Start(offset)).map_err(io_error(path))?;
-    let mut rest = Vec::new();
-    f.read_to_end(&mut rest).map_err(io_error(path))?;
-    Ok((1..rest.len())
+/// Looks for a valid record starting anywhere after `offset` (exclusive) in
+/// the file's `bytes`.
+fn valid_record_after(bytes: &[u8], offset: u64) -> Option<u64> {
+    let rest = &bytes[offset as usize..];
+    (1..rest.len())
         .find(|&i| valid_frame_at(&rest[i..]))
-        .map(|i| offset + i as u64))
+        .map(|i| offset + i as u64)
 }
 
 fn corrupt(path: &Path, offset: u64, reason: &str) -> JournalError {

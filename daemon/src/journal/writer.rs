@@ -197,11 +197,13 @@ impl<T: Send + 'static> Journal<T> {
                      check the system clock and time zone"
                 )))
             }
-            Some(last) if day == last => {
-                JournalFile::open_append(file::path_for(&replay.dir, last), replay.last_file_len)?
-            }
+            Some(last) if day == last => JournalFile::open_append(
+                &replay.storage,
+                file::path_for(&replay.dir, last),
+                replay.last_file_len,
+            )?,
             _ => {
-                let (file, fsyncs) = JournalFile::create(&replay.dir, day)?;
+                let (file, fsyncs) = JournalFile::create(&replay.storage, &replay.dir, day)?;
                 shared.fsyncs.fetch_add(fsyncs, Ordering::Relaxed);
                 file
             }
@@ -209,6 +211,7 @@ impl<T: Send + 'static> Journal<T> {
         let (tx, rx) = channel::unbounded();
         let writer = Writer {
             rx,
+            storage: replay.storage.clone(),
             dir: replay.dir.clone(),
             file,
             day: day.to_owned(),
@@ -262,6 +265,7 @@ struct Pending<T> {
 /// The writer thread's state. Only this thread touches the file.
 struct Writer<T> {
     rx: Receiver<Request<T>>,
+    storage: Arc<dyn super::storage::Storage>,
     dir: PathBuf,
     file: JournalFile,
     /// Business day of `file`.
@@ -371,7 +375,7 @@ impl<T> Writer<T> {
         if let Some(msg) = self.shared.failed.get() {
             return Err(JournalError::Failed(msg.clone()));
         }
-        match JournalFile::create(&self.dir, day) {
+        match JournalFile::create(&self.storage, &self.dir, day) {
             Ok((file, fsyncs)) => {
                 self.shared.fsyncs.fetch_add(fsyncs, Ordering::Relaxed);
                 tracing::info!(day, file = %file.path().display(), "new business day: started a new journal file");
