@@ -79,6 +79,90 @@ pub struct Config {
     /// Where the Prometheus endpoint (`/metrics`, `/healthz`) listens, if
     /// anywhere (HTTP, TCP).
     pub metrics_listen: Option<SocketAddr>,
+    /// Limits that keep one misbehaving client from hurting the others.
+    pub limits: Limits,
+}
+
+/// `[limits]`: what one client, or all of them, may take of the daemon.
+/// Every limit refuses with a clear error or close reason and counts in the
+/// metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open connections in all.
+    pub connections: usize,
+    /// Open connections per role.
+    pub per_role: RoleLimits,
+    /// Requests (streams) a connection may have open at once.
+    pub streams_per_connection: u32,
+    /// Requests per second a connection may make, sustained; bursts of up
+    /// to twice that are allowed. A kiosk stuck in a loop is slowed down
+    /// alone and cannot starve window terminals.
+    pub requests_per_second: u32,
+    /// Seconds a request may take to arrive whole after its stream opened:
+    /// a client that opens streams and never finishes a frame (slow loris)
+    /// is cut off.
+    pub frame_timeout_secs: u64,
+    /// Seconds of silence after which a connection is closed (clients send
+    /// keep-alives every 2 s).
+    pub idle_timeout_secs: u64,
+    /// Display subscribers per hall.
+    pub displays_per_hall: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: 4096,
+            per_role: RoleLimits::default(),
+            streams_per_connection: 64,
+            requests_per_second: 100,
+            frame_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            displays_per_hall: 2048,
+        }
+    }
+}
+
+/// `[limits.per_role]`: open connections per role.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleLimits {
+    /// Kiosks.
+    pub kiosk: usize,
+    /// Window terminals.
+    pub window: usize,
+    /// Display boards (each board process is one connection).
+    pub display: usize,
+    /// SMS gateway bridges.
+    pub notifier: usize,
+    /// Admin tools.
+    pub admin: usize,
+}
+
+impl Default for RoleLimits {
+    fn default() -> Self {
+        RoleLimits {
+            kiosk: 512,
+            window: 1024,
+            display: 2048,
+            notifier: 16,
+            admin: 64,
+        }
+    }
+}
+
+impl RoleLimits {
+    /// The limit for `role`.
+    pub fn of(&self, role: Role) -> usize {
+        match role {
+            Role::Kiosk => self.kiosk,
+            Role::Window => self.window,
+            Role::Display => self.display,
+            Role::Notifier => self.notifier,
+            Role::Admin => self.admin,
+        }
+    }
 }
 
 /// The TLS certificate chain and private key files (PEM).
@@ -382,6 +466,8 @@ struct RawConfig {
     #[serde(default)]
     metrics_listen: Option<String>,
     #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
     tls: Option<RawTls>,
     #[serde(default, rename = "token")]
     tokens: Vec<RawToken>,
@@ -490,6 +576,22 @@ impl RawConfig {
                 .push("state_dir is empty: give the directory that keeps the journal".to_owned());
         }
         let tls = self.tls.and_then(|tls| tls.validate(&mut problems));
+        let l = &self.limits;
+        for (name, value) in [
+            ("connections", l.connections as u64),
+            (
+                "streams_per_connection",
+                u64::from(l.streams_per_connection),
+            ),
+            ("requests_per_second", u64::from(l.requests_per_second)),
+            ("frame_timeout_secs", l.frame_timeout_secs),
+            ("idle_timeout_secs", l.idle_timeout_secs),
+            ("displays_per_hall", l.displays_per_hall as u64),
+        ] {
+            if value == 0 {
+                problems.push(format!("[limits] {name} must be >= 1"));
+            }
+        }
         let metrics_listen = self.metrics_listen.as_deref().and_then(|text| {
             text.parse::<SocketAddr>()
                 .map_err(|_| {
@@ -521,6 +623,7 @@ impl RawConfig {
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
                 log_format: self.log_format,
                 metrics_listen,
+                limits: self.limits,
             }),
             _ => Err(problems),
         }

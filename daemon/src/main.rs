@@ -225,7 +225,8 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
         None => net::tls::load_or_generate(&config.state_dir)
             .context("cannot set up the TLS certificate in state_dir")?,
     };
-    let server_config = net::tls::server_config(certs, key)?;
+    let mut server_config = net::tls::server_config(certs, key)?;
+    server_config.transport_config(Arc::new(net::transport(&config.limits)));
     let listen = config.listen;
     let grace = config.shutdown_grace;
     let metrics_listen = config.metrics_listen;

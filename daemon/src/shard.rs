@@ -220,6 +220,18 @@ pub struct HallShard {
     commits: Arc<Commits>,
     /// Held while recovering from a journal failure.
     recovering: Mutex<()>,
+    /// Display subscribers now, against `[limits] displays_per_hall`.
+    displays: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A display's place in its hall's count; given back on drop.
+#[derive(Debug)]
+pub struct DisplaySeat(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for DisplaySeat {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Updated by the journal's commit hook (the writer thread).
@@ -266,7 +278,18 @@ impl HallShard {
             notifications,
             commits,
             recovering: Mutex::new(()),
+            displays: Arc::default(),
         })
+    }
+
+    /// Counts one more display subscriber, if fewer than `limit` are.
+    pub fn add_display(&self, limit: usize) -> Option<DisplaySeat> {
+        self.displays
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| DisplaySeat(self.displays.clone()))
     }
 
     /// After a journal failure (a full disk, an I/O error): stops the failed

@@ -213,7 +213,7 @@ impl SimHandle {
 }
 
 impl StorageFile for SimHandle {
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         self.with(|f| f.data.len() as u64)
     }
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {

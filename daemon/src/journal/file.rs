@@ -115,7 +115,7 @@ impl JournalFile {
         expected_len: u64,
     ) -> Result<Self, JournalError> {
         let file = storage.open_append(&path).map_err(io_error(&path))?;
-        let found = file.len().map_err(io_error(&path))?;
+        let found = file.size().map_err(io_error(&path))?;
         if found != expected_len || found < FILE_HEADER_LEN as u64 {
             return Err(JournalError::ChangedSinceReplay {
                 file: path,

@@ -26,7 +26,7 @@ pub trait Storage: Send + Sync + Debug + 'static {
 /// One file open for appending.
 pub trait StorageFile: Send + Debug {
     /// The file's length now.
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
     /// Appends `bytes` (not yet durable).
     fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Makes everything appended durable (`fdatasync`).
@@ -89,7 +89,7 @@ struct RealFile {
 }
 
 impl StorageFile for RealFile {
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
 

@@ -16,6 +16,93 @@ use tokio::sync::{broadcast, mpsc};
 
 pub use crate::daemon::Daemon;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hallq_client::types::Role;
+
+use crate::config::Limits;
+
+/// How many connections are open, in all and per role, against
+/// `[limits]`.
+#[derive(Debug, Default)]
+pub struct Occupancy {
+    total: AtomicUsize,
+    per_role: [AtomicUsize; 5],
+}
+
+/// One open connection's place in [`Occupancy`]; given back on drop.
+#[derive(Debug)]
+pub struct Seat {
+    occupancy: Arc<Occupancy>,
+    role: Option<usize>,
+}
+
+fn role_index(role: Role) -> usize {
+    match role {
+        Role::Kiosk => 0,
+        Role::Window => 1,
+        Role::Display => 2,
+        Role::Notifier => 3,
+        Role::Admin => 4,
+    }
+}
+
+impl Occupancy {
+    /// A seat for a new connection, if fewer than `limit` are open.
+    pub fn enter(self: &Arc<Self>, limit: usize) -> Option<Seat> {
+        let taken = self
+            .total
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok();
+        taken.then(|| Seat {
+            occupancy: self.clone(),
+            role: None,
+        })
+    }
+}
+
+impl Seat {
+    /// Counts the seat against `role`'s limit; false if that is full.
+    pub fn take_role(&mut self, role: Role, limit: usize) -> bool {
+        let i = role_index(role);
+        let taken = self.occupancy.per_role[i]
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok();
+        if taken {
+            self.role = Some(i);
+        }
+        taken
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.occupancy.total.fetch_sub(1, Ordering::AcqRel);
+        if let Some(i) = self.role {
+            self.occupancy.per_role[i].fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// QUIC transport settings from `[limits]`: streams per connection and the
+/// idle timeout.
+pub fn transport(limits: &Limits) -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(limits.streams_per_connection.into())
+        .max_concurrent_uni_streams(0u32.into())
+        // Clients keep the connection alive; the server only notices absence.
+        .keep_alive_interval(None)
+        .max_idle_timeout(
+            quinn::IdleTimeout::try_from(Duration::from_secs(limits.idle_timeout_secs)).ok(),
+        );
+    transport
+}
+
 /// How often halls check whether a new business day has begun, and halls
 /// whose journal failed try to recover.
 const TICK: Duration = Duration::from_secs(2);
@@ -30,6 +117,7 @@ pub async fn run(
     grace: Duration,
 ) -> bool {
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
+    let occupancy = Arc::new(Occupancy::default());
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
 
     let ticker = {
@@ -63,6 +151,7 @@ pub async fn run(
             incoming = endpoint.accept() => {
                 let Some(incoming) = incoming else { break };
                 let handler = session::Handler {
+                    occupancy: occupancy.clone(),
                     daemon: daemon.clone(),
                     shutdown: notify_shutdown.subscribe(),
                     _done: done_tx.clone(),

@@ -38,6 +38,8 @@ mod close {
 /// Serves one connection.
 #[derive(Debug)]
 pub struct Handler {
+    /// Open connections, against `[limits]`.
+    pub occupancy: Arc<super::Occupancy>,
     /// Every hall.
     pub daemon: Arc<Daemon>,
     /// Fires (or closes) when the daemon shuts down.
@@ -65,6 +67,13 @@ impl Handler {
     /// Runs the connection until the peer leaves or the daemon shuts down.
     pub async fn run(mut self, incoming: quinn::Incoming) {
         let remote = incoming.remote_address();
+        let limits = self.daemon.config().limits.clone();
+        let Some(mut seat) = self.occupancy.enter(limits.connections) else {
+            tracing::warn!(%remote, limit = limits.connections, "connection refused: too many connections");
+            metrics::counter!("hallq_connections_refused_total", "reason" => "total").increment(1);
+            incoming.refuse();
+            return;
+        };
         let connection = match incoming.await {
             Ok(c) => c,
             Err(e) => {
@@ -72,19 +81,23 @@ impl Handler {
                 return;
             }
         };
-        let session =
-            match tokio::time::timeout(HELLO_TIMEOUT, self.authenticate(&connection)).await {
-                Ok(Ok(session)) => session,
-                Ok(Err(refusal)) => {
-                    tracing::info!(%remote, code = %refusal.code, "connection refused");
-                    connection.close(close::UNAUTHORIZED.into(), refusal.message.as_bytes());
-                    return;
-                }
-                Err(_) => {
-                    connection.close(close::PROTOCOL.into(), b"no hello in time");
-                    return;
-                }
-            };
+        let session = match tokio::time::timeout(
+            HELLO_TIMEOUT,
+            self.authenticate(&connection, &mut seat, &limits),
+        )
+        .await
+        {
+            Ok(Ok(session)) => session,
+            Ok(Err(refusal)) => {
+                tracing::info!(%remote, code = %refusal.code, "connection refused");
+                connection.close(close::UNAUTHORIZED.into(), refusal.message.as_bytes());
+                return;
+            }
+            Err(_) => {
+                connection.close(close::PROTOCOL.into(), b"no hello in time");
+                return;
+            }
+        };
         let span = tracing::info_span!(
             "connection",
             %remote,
@@ -93,14 +106,30 @@ impl Handler {
             window = session.window.map(|w| w.0),
         );
         let role = session.role.as_str();
+        let mut bucket = Bucket::new(limits.requests_per_second);
+        let frame_timeout = Duration::from_secs(limits.frame_timeout_secs);
         async move {
+            let _seat = seat;
             tracing::info!("connected");
             metrics::gauge!("hallq_connections", "role" => role).increment(1.0);
             loop {
                 tokio::select! {
                     stream = connection.accept_bi() => {
-                        let Ok((send, recv)) = stream else { break };
+                        let Ok((mut send, recv)) = stream else { break };
+                        if !bucket.take() {
+                            // Over its rate: this request alone is refused,
+                            // answered without being read.
+                            metrics::counter!("hallq_requests_rate_limited_total", "role" => role).increment(1);
+                            let limit = limits.requests_per_second;
+                            tokio::spawn(async move {
+                                let _recv = recv;
+                                let refusal = reply("rate_limited", format!("more than {limit} requests per second from this connection; slow down"));
+                                send_reply(&mut send, &Response::Error(refusal)).await;
+                            });
+                            continue;
+                        }
                         let task = RequestTask {
+                            frame_timeout,
                             daemon: self.daemon.clone(),
                             session: session.clone(),
                             connection: connection.clone(),
@@ -120,7 +149,12 @@ impl Handler {
     }
 
     /// Reads the [`Hello`] on the first stream and answers it.
-    async fn authenticate(&self, connection: &quinn::Connection) -> Result<Session, ErrorReply> {
+    async fn authenticate(
+        &self,
+        connection: &quinn::Connection,
+        seat: &mut super::Seat,
+        limits: &crate::config::Limits,
+    ) -> Result<Session, ErrorReply> {
         let (mut send, mut recv) = connection
             .accept_bi()
             .await
@@ -134,7 +168,19 @@ impl Handler {
                 return Err(refusal);
             }
         };
-        let result = self.grant(&hello);
+        let result = self.grant(&hello).and_then(|session| {
+            let limit = limits.per_role.of(session.role);
+            if seat.take_role(session.role, limit) {
+                Ok(session)
+            } else {
+                metrics::counter!("hallq_connections_refused_total", "reason" => session.role.as_str())
+                    .increment(1);
+                Err(reply(
+                    "too_many_connections",
+                    format!("too many {} connections (limit {limit})", session.role),
+                ))
+            }
+        });
         let refused = result.is_err();
         let answer = match &result {
             Ok(session) => Response::Welcome(Welcome {
@@ -195,6 +241,8 @@ impl Handler {
 
 /// One request stream.
 struct RequestTask {
+    /// How long the request may take to arrive whole.
+    frame_timeout: Duration,
     daemon: Arc<Daemon>,
     session: Session,
     connection: quinn::Connection,
@@ -204,11 +252,21 @@ struct RequestTask {
 
 impl RequestTask {
     async fn run(self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-        let request: Request = match codec::read_frame(&mut recv).await {
-            Ok(Some(request)) => request,
-            Ok(None) => return,
-            Err(e) => return self.protocol_error(&mut send, &e).await,
-        };
+        let request: Request =
+            match tokio::time::timeout(self.frame_timeout, codec::read_frame(&mut recv)).await {
+                Ok(Ok(Some(request))) => request,
+                Ok(Ok(None)) => return,
+                Ok(Err(e)) => return self.protocol_error(&mut send, &e).await,
+                Err(_) => {
+                    // Slow loris: a stream opened and never finished.
+                    metrics::counter!("hallq_slow_clients_cut_total").increment(1);
+                    let e = CodecError::Malformed(format!(
+                        "no complete request within {} s",
+                        self.frame_timeout.as_secs()
+                    ));
+                    return self.protocol_error(&mut send, &e).await;
+                }
+            };
         let kind = request.kind();
         match request {
             Request::Watch => self.watch(send, recv).await,
@@ -244,6 +302,16 @@ impl RequestTask {
         if let Err(refusal) = require(&self.session, &[Role::Display, Role::Admin]) {
             return send_reply(&mut send, &Response::Error(refusal)).await;
         }
+        let limit = self.daemon.config().limits.displays_per_hall;
+        let Some(_display) = self.session.hall.add_display(limit) else {
+            metrics::counter!("hallq_connections_refused_total", "reason" => "displays_per_hall")
+                .increment(1);
+            let refusal = reply(
+                "too_many_displays",
+                format!("this hall already has {limit} displays subscribed"),
+            );
+            return send_reply(&mut send, &Response::Error(refusal)).await;
+        };
         let mut feed = self.session.hall.watch();
         let hall_id = self.session.hall.id().to_owned();
         metrics::gauge!("hallq_display_subscribers", "hall" => hall_id.clone()).increment(1.0);
@@ -359,6 +427,38 @@ impl RequestTask {
         // own; a lost one only means a redelivery the gateway deduplicates.
         while storing.next().await.is_some() {}
         finish(&mut send).await;
+    }
+}
+
+/// A token bucket: `rate` requests per second sustained, bursts of `2 ×
+/// rate`.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Bucket {
+        let rate = f64::from(rate);
+        Bucket {
+            rate,
+            tokens: 2.0 * rate,
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(2.0 * self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 }
 
