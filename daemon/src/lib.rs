@@ -12,4 +12,5 @@ pub mod journal;
 pub mod metrics;
 pub mod net;
 pub mod shard;
+pub mod stats;
 pub mod systemd;

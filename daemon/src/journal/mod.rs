@@ -77,7 +77,7 @@ mod writer;
 use std::io;
 use std::path::PathBuf;
 
-pub use reader::{open, Record, Replay, TruncatedTail};
+pub use reader::{open, read_day, Record, Replay, TruncatedTail};
 pub use record::{FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, RECORD_HEADER_LEN};
 pub use writer::{AppendReceiver, Journal, JournalHandle, JournalStats, OnCommit};
 
