@@ -24,9 +24,9 @@ use crate::config::HallConfig;
 use crate::dispatch::{Command, DispatchError, Event, Hall};
 use crate::fanout::display::{self, RecentCalls};
 use crate::fanout::outbox::{Outbox, Templates};
+use crate::journal::{self, Journal, JournalError, JournalHandle};
 use crate::stats::{self, ExportPage};
 use hallq_client::proto::{DayStats, StatsBy};
-use crate::journal::{self, Journal, JournalError, JournalHandle};
 
 /// How many display updates a subscriber may fall behind before it is
 /// dropped (it resynchronises from a fresh snapshot on reconnect).

@@ -10,7 +10,9 @@ use std::path::Path;
 
 use hallq_client::codec;
 use hallq_client::proto::{DayStats, Durations, StatsBy, StatsFigures, StatsGroup, TicketRecord};
-use hallq_client::types::{ItemCode, Lane, Phone, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
+use hallq_client::types::{
+    ItemCode, Lane, Phone, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
+};
 
 use crate::clock;
 use crate::dispatch::{Event, TransferTarget};

@@ -124,7 +124,10 @@ fn a_batch_is_one_service_and_one_rating() {
         })
         .collect();
     assert_eq!(&kinds[..3], ["with", "with", "finished"]);
-    assert_eq!(run.hall.ticket_state(no("A002")).unwrap(), TicketState::Done);
+    assert_eq!(
+        run.hall.ticket_state(no("A002")).unwrap(),
+        TicketState::Done
+    );
     assert_eq!(run.hall.position(no("A004")).unwrap(), Some(0));
     // The batch was rated once, at finishing: its tickets cannot be rated again.
     for t in ["A001", "A002", "A003"] {
@@ -208,7 +211,12 @@ fn a_bad_rating_raises_exactly_one_work_order() {
     assert_eq!(orders.len(), 1, "a batch rated 1 is one work order");
     let order = orders[0].work_order.as_ref().unwrap();
     assert_eq!(
-        (order.ticket, order.window, order.rating, order.item_name.as_str()),
+        (
+            order.ticket,
+            order.window,
+            order.rating,
+            order.item_name.as_str()
+        ),
         (no("A001"), w(1), 1, "item A")
     );
     assert!(orders[0].phone.is_empty());
