@@ -286,9 +286,9 @@ pub fn render_body(endpoint: &Endpoint, n: &Notification) -> String {
         out.push_str(&rest[..open]);
         let tail = &rest[open..];
         for (key, value) in &values {
-            if tail.starts_with(key) {
+            if let Some(after) = tail.strip_prefix(key) {
                 out.push_str(&escape(value));
-                rest = &tail[key.len()..];
+                rest = after;
                 continue 'outer;
             }
         }
@@ -582,6 +582,14 @@ max_attempts = 3
         assert_eq!(v["window"], 3);
         assert_eq!(v["item"], "社保");
         assert_eq!(v["staff"], "S7");
+    }
+
+    #[test]
+    fn the_example_provider_file_parses() {
+        let text = include_str!("../../config/sms-provider.example.toml");
+        let p = Provider::from_toml_str(text, "example").unwrap();
+        assert!(p.hotline.is_some());
+        assert_eq!(p.retry.max_attempts, 8);
     }
 
     #[test]

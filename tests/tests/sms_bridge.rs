@@ -329,7 +329,10 @@ async fn a_failing_provider_loses_nothing_and_sends_nothing_twice() {
     assert_eq!(bad.len(), 1, "a permanent refusal is not retried");
     // The failure is counted in the day's statistics.
     match admin
-        .request(&Request::Stats { day: None, by: None })
+        .request(&Request::Stats {
+            day: None,
+            by: None,
+        })
         .await
         .unwrap()
     {
@@ -384,9 +387,18 @@ async fn a_restarted_bridge_redelivers_only_what_was_not_acknowledged() {
     }
     let first_three: Vec<&Seen> = seen.iter().take(3).collect();
     for s in &first_three {
-        assert_eq!(requests[s.key.as_str()], 1, "acknowledged {} sent again", s.key);
+        assert_eq!(
+            requests[s.key.as_str()],
+            1,
+            "acknowledged {} sent again",
+            s.key
+        );
     }
     let in_flight = &seen[3].key;
-    assert_eq!(requests[in_flight.as_str()], 2, "the unacknowledged one comes again");
+    assert_eq!(
+        requests[in_flight.as_str()],
+        2,
+        "the unacknowledged one comes again"
+    );
     assert!(provider.accepted().values().all(|n| *n == 1));
 }

@@ -42,11 +42,7 @@ async fn export(admin: &Client, day: u32) -> Vec<TicketRecord> {
     let mut out = Vec::new();
     let mut from = 0;
     loop {
-        match admin
-            .request(&Request::Export { day, from })
-            .await
-            .unwrap()
-        {
+        match admin.request(&Request::Export { day, from }).await.unwrap() {
             Response::Export { records, next } => {
                 out.extend(records);
                 match next {
@@ -111,7 +107,10 @@ async fn a_scripted_day_adds_up() {
         admin.issue(item('A'), Lane::WalkIn, None).await.unwrap();
     }
     admin.issue(item('B'), Lane::WalkIn, None).await.unwrap();
-    admin.issue(item('D'), Lane::Appointment, None).await.unwrap();
+    admin
+        .issue(item('D'), Lane::Appointment, None)
+        .await
+        .unwrap();
     // A001 served at 1, rated 5.
     act(&admin, 1, call("A001")).await;
     act(
@@ -158,7 +157,13 @@ async fn a_scripted_day_adds_up() {
         })
         .await
         .unwrap();
-    assert!(matches!(rated, Response::Rated { work_order: false, .. }));
+    assert!(matches!(
+        rated,
+        Response::Rated {
+            work_order: false,
+            ..
+        }
+    ));
     // The gateway takes A001's issue message and gives up on its call
     // message; the work order stays pending.
     let gateway = daemon.connect(NOTIFIER).await;
@@ -166,7 +171,10 @@ async fn a_scripted_day_adds_up() {
     let first = outbox.next().await.unwrap().unwrap();
     let second = outbox.next().await.unwrap().unwrap();
     outbox.ack(&first.id).await.unwrap();
-    outbox.fail(&second.id, "test: provider refused").await.unwrap();
+    outbox
+        .fail(&second.id, "test: provider refused")
+        .await
+        .unwrap();
     let settled = async {
         loop {
             if let Response::Health(h) = admin.request(&Request::Health).await.unwrap() {
@@ -234,7 +242,10 @@ async fn a_scripted_day_adds_up() {
     let a = figures(&items, "A");
     assert_eq!((a.issued, a.served, a.no_shows), (3, 2, 1));
     // A003 ended in item B.
-    assert_eq!((figures(&items, "B").issued, figures(&items, "B").served), (2, 2));
+    assert_eq!(
+        (figures(&items, "B").issued, figures(&items, "B").served),
+        (2, 2)
+    );
     assert_eq!(figures(&items, "D").issued, 1);
 
     // The export: one record per ticket, the phone only as its keyed hash.
@@ -285,7 +296,10 @@ async fn a_scripted_day_adds_up() {
     let notifier = daemon.connect(NOTIFIER).await;
     hallq_tests::expect_refused(
         notifier
-            .request(&Request::Stats { day: None, by: None })
+            .request(&Request::Stats {
+                day: None,
+                by: None,
+            })
             .await,
         "forbidden",
     );
