@@ -291,4 +291,16 @@ impl NotificationStream {
         codec::write_frame(&mut self.send, &frame).await?;
         Ok(())
     }
+
+    /// Tells the daemon the gateway gave up on notification `id` for
+    /// `reason` (after its retries): it leaves the outbox and counts as
+    /// failed, rather than being dropped silently.
+    pub async fn fail(&mut self, id: &str, reason: &str) -> Result<(), ClientError> {
+        let frame = codec::encode(&NotifierMessage::Failed {
+            id: id.to_owned(),
+            reason: reason.to_owned(),
+        })?;
+        codec::write_frame(&mut self.send, &frame).await?;
+        Ok(())
+    }
 }

@@ -100,6 +100,15 @@ pub enum WindowAction {
     },
     /// Staff log out.
     Logout,
+    /// Service done for the current ticket and waiting tickets of the same
+    /// item served with it (批量办理): one service, one rating (seed 000
+    /// §四(六)5).
+    FinishBatch {
+        /// The other tickets served together with the current one.
+        with: Vec<TicketNo>,
+        /// 1–5, for the whole batch.
+        rating: Option<Rating>,
+    },
 }
 
 impl WindowAction {
@@ -118,6 +127,7 @@ impl WindowAction {
             WindowAction::Close => "close",
             WindowAction::Login { .. } => "login",
             WindowAction::Logout => "logout",
+            WindowAction::FinishBatch { .. } => "finish",
         }
     }
 }
@@ -162,6 +172,28 @@ pub enum Request {
     Reload,
     /// Journal writable, last fsync age, halls loaded (admin).
     Health,
+    /// 好差评 after the service (window for what it served, admin): one
+    /// rating per service.
+    Rate {
+        /// A ticket finished today.
+        ticket: TicketNo,
+        /// 1–5.
+        rating: Rating,
+    },
+    /// Statistics of one business day, from the journal (admin).
+    Stats {
+        /// `yyyymmdd`; the current business day if left out.
+        day: Option<u32>,
+        /// Broken down by item, window or staff, besides the totals.
+        by: Option<StatsBy>,
+    },
+    /// One page of per-ticket records of a business day (admin).
+    Export {
+        /// `yyyymmdd`.
+        day: u32,
+        /// The first record wanted (0, then each answer's `next`).
+        from: u32,
+    },
 }
 
 impl Request {
@@ -178,6 +210,9 @@ impl Request {
             Request::Notifications => "notifications",
             Request::Reload => "reload",
             Request::Health => "health",
+            Request::Rate { .. } => "rate",
+            Request::Stats { .. } => "stats",
+            Request::Export { .. } => "export",
         }
     }
 }
@@ -249,6 +284,138 @@ pub enum Response {
     Health(HealthReport),
     /// The request was refused or failed; nothing changed.
     Error(ErrorReply),
+    /// A service was rated.
+    Rated {
+        /// The service's ticket (a batch's lead).
+        ticket: TicketNo,
+        /// 1–5.
+        rating: Rating,
+        /// A 差评工单 went to the outbox (a rating of 1 or 2).
+        work_order: bool,
+    },
+    /// A day's statistics.
+    Stats(Box<DayStats>),
+    /// A page of per-ticket records.
+    Export {
+        /// The records, in issue order.
+        records: Vec<TicketRecord>,
+        /// Ask again from here for more; `None`: that was all.
+        next: Option<u32>,
+    },
+}
+
+/// How `hallq stats` breaks the totals down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatsBy {
+    /// Per item (事项), by the item a ticket ended in.
+    Item,
+    /// Per window that served or marked the no-show.
+    Window,
+    /// Per staff member who served.
+    Staff,
+}
+
+/// A distribution of durations, in whole seconds. Percentiles are nearest
+/// rank: p50 is the value at rank ⌈0.5 n⌉ of the sorted values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durations {
+    /// How many.
+    pub count: u64,
+    /// Arithmetic mean, rounded to the nearest second.
+    pub mean_secs: u64,
+    /// Median.
+    pub p50_secs: u64,
+    /// 90th percentile.
+    pub p90_secs: u64,
+    /// Longest.
+    pub max_secs: u64,
+}
+
+/// The figures of one group (or of the whole hall).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsFigures {
+    /// Tickets issued (by item only; 0 for windows and staff).
+    pub issued: u64,
+    /// Tickets served, batch companions included.
+    pub served: u64,
+    /// No-shows (过号), counted once per ticket.
+    pub no_shows: u64,
+    /// Transfers handed on (首问负责 referrals).
+    pub transfers: u64,
+    /// Issue (original) to first call.
+    pub waiting: Durations,
+    /// Start (or call, if never started) to finish, batch leads only.
+    pub service: Durations,
+    /// Ratings 1…5 (index 0 is 1 非常不满意): one per service.
+    pub ratings: [u64; 5],
+    /// Work orders raised (ratings of 1 or 2).
+    pub work_orders: u64,
+}
+
+/// One group of a breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsGroup {
+    /// The item letter, window number or staff id.
+    pub key: String,
+    /// Its figures.
+    pub figures: StatsFigures,
+}
+
+/// [`Response::Stats`]: one hall's business day, from its journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayStats {
+    /// The hall.
+    pub hall: String,
+    /// `yyyymmdd`.
+    pub day: u32,
+    /// The hall's totals.
+    pub totals: StatsFigures,
+    /// Bookings forfeited (not checked in within 30 minutes of their slot).
+    pub forfeited_bookings: u64,
+    /// Appointment-lane tickets (bookings checked in).
+    pub appointments_kept: u64,
+    /// Notifications the gateway acknowledged that day.
+    pub notifications_sent: u64,
+    /// Notifications the gateway gave up on that day.
+    pub notifications_failed: u64,
+    /// The breakdown asked for, if any.
+    pub by: Option<StatsBy>,
+    /// Its groups, sorted by key.
+    pub groups: Vec<StatsGroup>,
+}
+
+/// One ticket's record for upstream aggregation (§7.3.1 数据统一汇聚).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketRecord {
+    /// The hall.
+    pub hall: String,
+    /// The ticket.
+    pub ticket: TicketNo,
+    /// The item it ended in.
+    pub item: ItemCode,
+    /// Its lane.
+    pub lane: Lane,
+    /// Issued at.
+    pub issued: Timestamp,
+    /// First called at.
+    pub called: Option<Timestamp>,
+    /// Service started at.
+    pub started: Option<Timestamp>,
+    /// Finished at.
+    pub finished: Option<Timestamp>,
+    /// The window that served it (or marked it a no-show).
+    pub window: Option<WindowNo>,
+    /// Who served it.
+    pub staff: Option<String>,
+    /// The service's rating.
+    pub rating: Option<u8>,
+    /// "served", "served_in_batch", "no_show", "waiting", "called",
+    /// "serving".
+    pub outcome: String,
+    /// HMAC-SHA256 of the phone number with the hall's `export_key` (hex),
+    /// never the number itself.
+    pub phone_hash: Option<String>,
 }
 
 /// [`Response::Health`] and the metrics endpoint's `/healthz`.

@@ -28,6 +28,7 @@ use hallq_client::types::{ItemCode, WindowNo};
 use serde::{Deserialize, Deserializer};
 
 use crate::dispatch::{DispatchError, HallSpec, ItemSpec, WindowSpec};
+use crate::fanout::outbox::Templates;
 
 /// Exit status for an unusable config: `EX_USAGE` from BSD `sysexits.h`, as
 /// linkerd2-proxy uses, so a supervisor can tell "fix the file" apart from a
@@ -187,7 +188,26 @@ pub struct HallConfig {
     /// Items, windows and dispatch settings, already checked by
     /// [`HallSpec::validate`].
     pub spec: HallSpec,
+    /// Message texts (`[hall.templates]`), the Chinese defaults where not set.
+    pub templates: Templates,
+    /// The key of the keyed hash (HMAC-SHA256) that stands for phone
+    /// numbers in exports (`export_key`); none: exports carry no phone.
+    pub export_key: Option<ExportKey>,
 }
+
+/// `export_key`: a [`Secret`] compared in constant time.
+#[derive(Debug, Clone)]
+pub struct ExportKey(pub Secret);
+
+impl PartialEq for ExportKey {
+    fn eq(&self, other: &ExportKey) -> bool {
+        self.0.ct_eq(other.0.expose().as_bytes())
+    }
+}
+
+/// Shortest `export_key` accepted: a guessable key would let anyone with
+/// an export test phone numbers against it.
+pub const MIN_EXPORT_KEY_LEN: usize = 16;
 
 pub use hallq_client::types::Role;
 
@@ -512,6 +532,63 @@ struct RawHall {
     items: Vec<RawItem>,
     #[serde(default, rename = "window")]
     windows: Vec<RawWindow>,
+    #[serde(default)]
+    templates: RawTemplates,
+    export_key: Option<Secret>,
+}
+
+/// `[hall.templates]`: each text optional, the default where left out.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTemplates {
+    issued: Option<String>,
+    issued_approaching: Option<String>,
+    approaching: Option<String>,
+    called: Option<String>,
+    booking_confirmed: Option<String>,
+    booking_cancelled: Option<String>,
+    booking_forfeited: Option<String>,
+    work_order: Option<String>,
+}
+
+impl RawTemplates {
+    fn validate(self, hall: &str, problems: &mut Vec<String>) -> Templates {
+        let defaults = Templates::default();
+        let mut pick = |name: &str, given: Option<String>, default: String| match given {
+            Some(text) if text.trim().is_empty() => {
+                problems.push(format!("hall {hall:?}: templates.{name} is empty"));
+                default
+            }
+            Some(text) => text,
+            None => default,
+        };
+        Templates {
+            issued: pick("issued", self.issued, defaults.issued),
+            issued_approaching: pick(
+                "issued_approaching",
+                self.issued_approaching,
+                defaults.issued_approaching,
+            ),
+            approaching: pick("approaching", self.approaching, defaults.approaching),
+            called: pick("called", self.called, defaults.called),
+            booking_confirmed: pick(
+                "booking_confirmed",
+                self.booking_confirmed,
+                defaults.booking_confirmed,
+            ),
+            booking_cancelled: pick(
+                "booking_cancelled",
+                self.booking_cancelled,
+                defaults.booking_cancelled,
+            ),
+            booking_forfeited: pick(
+                "booking_forfeited",
+                self.booking_forfeited,
+                defaults.booking_forfeited,
+            ),
+            work_order: pick("work_order", self.work_order, defaults.work_order),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -732,11 +809,21 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             };
             problems.push(format!("hall {id:?}: {problem}"));
         }
+        let templates = hall.templates.validate(&id, problems);
+        if let Some(key) = &hall.export_key {
+            if key.expose().len() < MIN_EXPORT_KEY_LEN {
+                problems.push(format!(
+                    "hall {id:?}: export_key must be at least {MIN_EXPORT_KEY_LEN} characters"
+                ));
+            }
+        }
         halls.push(HallConfig {
             id,
             name: hall.name,
             timezone_offset_minutes: hall.timezone_offset_minutes,
             spec,
+            templates,
+            export_key: hall.export_key.map(ExportKey),
         });
     }
     halls

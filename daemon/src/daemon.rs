@@ -144,6 +144,13 @@ impl Daemon {
                 self.halls.write().insert(hall.id.clone(), shard);
             }
         }
+        for hall in &new.halls {
+            if let Some(shard) = self.hall(&hall.id) {
+                if shard.set_templates(hall.templates.clone()) {
+                    changes.push(format!("hall {:?} message templates", hall.id));
+                }
+            }
+        }
         for (shard, spec) in reconfigure {
             shard
                 .execute(Command::Reconfigure { spec }, |_, _| ())

@@ -14,4 +14,5 @@ pub mod net;
 pub mod shard;
 #[cfg(test)]
 mod simulation;
+pub mod stats;
 pub mod systemd;

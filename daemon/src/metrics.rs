@@ -132,7 +132,7 @@ pub fn record_events(hall_id: &str, hall: &Hall, events: &[Event]) {
             Event::Called { number, .. } => {
                 metrics::counter!("hallq_tickets_called_total", "hall" => hall_id.to_owned(), "item" => item_of(number)).increment(1);
             }
-            Event::Finished { number, .. } => {
+            Event::Finished { number, .. } | Event::ServedWith { number, .. } => {
                 metrics::counter!("hallq_tickets_served_total", "hall" => hall_id.to_owned(), "item" => item_of(number)).increment(1);
             }
             Event::NoShow { number, .. } => {

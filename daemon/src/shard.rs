@@ -25,6 +25,8 @@ use crate::dispatch::{Command, DispatchError, Event, Hall};
 use crate::fanout::display::{self, RecentCalls};
 use crate::fanout::outbox::{Outbox, Templates};
 use crate::journal::{self, Journal, JournalError, JournalHandle};
+use crate::stats::{self, ExportPage};
+use hallq_client::proto::{DayStats, StatsBy};
 
 /// How many display updates a subscriber may fall behind before it is
 /// dropped (it resynchronises from a fresh snapshot on reconnect).
@@ -317,6 +319,8 @@ impl HallShard {
             name: self.name.clone(),
             timezone_offset_minutes: self.offset_minutes,
             spec: self.spec.clone(),
+            templates: self.state.lock().derived.outbox.templates().clone(),
+            export_key: None,
         };
         let (mut rebuilt, writer) = match load(
             &hall,
@@ -397,6 +401,13 @@ impl HallShard {
             Err(ShardError::Refused(e)) => Err(OpenError::Spec(e)),
             Err(e) => Err(OpenError::Storage(e)),
         }
+    }
+
+    /// The current business day (`yyyymmdd`): the hall's, or the calendar's
+    /// if none has begun.
+    pub fn today(&self) -> u32 {
+        let today = clock::business_day(clock::now(), self.offset_minutes);
+        self.read(|h| h.day()).map_or(today, |d| d.max(today))
     }
 
     /// The hall's id.
@@ -606,6 +617,36 @@ impl HallShard {
         })))
     }
 
+    /// New message texts (a reload): notifications from now on use them.
+    /// Returns whether they differ from the ones in force.
+    pub fn set_templates(&self, templates: Templates) -> bool {
+        let mut st = self.state.lock();
+        let changed = st.derived.outbox.templates() != &templates;
+        st.derived.outbox.set_templates(templates);
+        changed
+    }
+
+    /// Statistics of business day `day` (SPEC §2 item 13), from the
+    /// journal file of that day: they survive restarts and any past day
+    /// can be asked for. Blocking file I/O: call it from a blocking thread.
+    pub fn stats(&self, day: u32, by: Option<StatsBy>) -> Result<DayStats, JournalError> {
+        let entries = stats::read_day(&self.dir, day)?;
+        Ok(stats::compute(&self.id, day, &entries, by))
+    }
+
+    /// Per-ticket records of business day `day` for upstream aggregation
+    /// (§7.3.1), from `from` on, phone numbers as keyed hashes. Blocking
+    /// file I/O, like [`HallShard::stats`].
+    pub fn export(
+        &self,
+        day: u32,
+        from: u32,
+        key: Option<&[u8]>,
+    ) -> Result<ExportPage, JournalError> {
+        let entries = stats::read_day(&self.dir, day)?;
+        Ok(stats::export(&self.id, &entries, from, key))
+    }
+
     /// Reads the hall under its lock.
     pub fn read<R>(&self, f: impl FnOnce(&Hall) -> R) -> R {
         f(&self.state.lock().hall)
@@ -704,7 +745,7 @@ fn load(
     }
     let mut hall = Hall::new(spec.clone())?;
     let mut derived = Derived {
-        outbox: Outbox::new(&config.id, Templates::default()),
+        outbox: Outbox::new(&config.id, config.templates.clone()),
         recent: RecentCalls::default(),
         seq: 0,
         configured: false,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use hallq_client::proto::{Request, Target, WindowAction};
+use hallq_client::proto::{Request, StatsBy, Target, WindowAction};
 use hallq_client::types::{
     ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketNo, WindowNo,
 };
@@ -137,6 +137,10 @@ pub enum Command {
         /// 5 非常满意 … 1 非常不满意.
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
         rating: Option<u8>,
+        /// Waiting tickets of the same item served together with the current
+        /// one (批量办理): one service, one rating.
+        #[arg(long, value_delimiter = ',', value_name = "TICKETS")]
+        with: Vec<TicketNo>,
         #[command(flatten)]
         at: AtWindow,
     },
@@ -224,6 +228,71 @@ pub enum Command {
     /// Running the daemon (admin).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Rate a finished service (好差评), once per service (window, admin).
+    Rate {
+        /// The finished ticket (any ticket of a batch rates the batch).
+        #[arg(long)]
+        ticket: TicketNo,
+        /// 5 非常满意 … 1 非常不满意; 1 or 2 raises a work order.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        rating: u8,
+    },
+    /// A business day's statistics, from the journal (admin).
+    Stats {
+        /// The day, YYYY-MM-DD or YYYYMMDD; today if left out.
+        #[arg(long, value_parser = parse_date)]
+        date: Option<u32>,
+        /// Break the totals down.
+        #[arg(long, value_enum)]
+        by: Option<ByArg>,
+    },
+    /// Per-ticket records of a day for upstream aggregation (admin); phone
+    /// numbers only as keyed hashes.
+    Export {
+        /// The day, YYYY-MM-DD or YYYYMMDD.
+        #[arg(long, value_parser = parse_date)]
+        date: u32,
+        /// CSV with a header line, or one JSON object per line.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
+    /// The SMS gateway bridge: deliver notifications to an SMS provider (and
+    /// work orders to the hotline) over HTTP until stopped (notifier).
+    SmsBridge {
+        /// The provider file (TOML): endpoints, API key, body template, retries.
+        #[arg(long, value_name = "FILE")]
+        provider: PathBuf,
+    },
+}
+
+/// `stats --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ByArg {
+    /// Per item.
+    Item,
+    /// Per window.
+    Window,
+    /// Per staff member.
+    Staff,
+}
+
+impl From<ByArg> for StatsBy {
+    fn from(b: ByArg) -> StatsBy {
+        match b {
+            ByArg::Item => StatsBy::Item,
+            ByArg::Window => StatsBy::Window,
+            ByArg::Staff => StatsBy::Staff,
+        }
+    }
+}
+
+/// `export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated, with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
 }
 
 /// `hallq admin …`.
@@ -332,6 +401,18 @@ pub enum Plan {
     },
     /// The interactive window terminal.
     Window,
+    /// Page through a day's records and print them.
+    Export {
+        /// `yyyymmdd`.
+        day: u32,
+        /// How.
+        format: ExportFormat,
+    },
+    /// Run the SMS gateway bridge.
+    SmsBridge {
+        /// The provider file.
+        provider: PathBuf,
+    },
 }
 
 impl Command {
@@ -357,10 +438,17 @@ impl Command {
             Command::Call { ticket, at } => act(at, WindowAction::Call { ticket: *ticket }),
             Command::Recall { at } => act(at, WindowAction::Recall),
             Command::Start { at } => act(at, WindowAction::Start),
-            Command::Finish { rating, at } => act(
+            Command::Finish { rating, with, at } if with.is_empty() => act(
                 at,
                 WindowAction::Finish {
                     // The parser already bounds it to 1-5, so `ok()` drops nothing.
+                    rating: rating.and_then(|r| Rating::new(r).ok()),
+                },
+            ),
+            Command::Finish { rating, with, at } => act(
+                at,
+                WindowAction::FinishBatch {
+                    with: with.clone(),
                     rating: rating.and_then(|r| Rating::new(r).ok()),
                 },
             ),
@@ -405,6 +493,22 @@ impl Command {
             Command::Window => Plan::Window,
             Command::Admin(AdminCommand::Reload) => Plan::Request(Request::Reload),
             Command::Admin(AdminCommand::Health) => Plan::Request(Request::Health),
+            Command::Rate { ticket, rating } => Plan::Request(Request::Rate {
+                ticket: *ticket,
+                // Bounded to 1-5 by the parser.
+                rating: Rating::new(*rating).unwrap_or_else(|_| unreachable!()),
+            }),
+            Command::Stats { date, by } => Plan::Request(Request::Stats {
+                day: *date,
+                by: by.map(StatsBy::from),
+            }),
+            Command::Export { date, format } => Plan::Export {
+                day: *date,
+                format: *format,
+            },
+            Command::SmsBridge { provider } => Plan::SmsBridge {
+                provider: provider.clone(),
+            },
         }
     }
 }
@@ -432,6 +536,21 @@ fn parse_window(s: &str) -> Result<u16, String> {
 /// typed because the daemon stores it as the visitor gave it.
 fn parse_phone(s: &str) -> Result<String, String> {
     Phone::new(s).map(|_| s.to_owned()).map_err(|e| e.0)
+}
+
+/// `--date`: `2026-11-22` or `20261122`, as `yyyymmdd`.
+fn parse_date(s: &str) -> Result<u32, String> {
+    let bad = || format!("expected a date like 2026-11-22, got {s:?}");
+    let digits: String = s.chars().filter(|c| *c != '-').collect();
+    if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let day: u32 = digits.parse().map_err(|_| bad())?;
+    let (m, d) = (day / 100 % 100, day % 100);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    Ok(day)
 }
 
 fn parse_staff(s: &str) -> Result<StaffId, String> {

@@ -77,6 +77,23 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             lines.join("\n")
         }
         Response::Error(e) => format!("error: {} ({})", e.message, e.code),
+        Response::Rated {
+            ticket,
+            rating,
+            work_order,
+        } => {
+            let order = if *work_order {
+                " · work order (差评工单) sent to the hotline"
+            } else {
+                ""
+            };
+            format!("{ticket} rated {}{order}", rating.value())
+        }
+        Response::Stats(stats) => day_stats(stats),
+        Response::Export { records, next } => {
+            let more = next.map_or(String::new(), |n| format!(" (more from {n})"));
+            format!("{} records{more}", records.len())
+        }
     }
 }
 
@@ -383,4 +400,61 @@ fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(sep)
+}
+
+/// `hallq stats`: the totals, then one block per group.
+fn day_stats(s: &hallq_client::proto::DayStats) -> String {
+    let mut lines = vec![format!(
+        "{} · {}-{:02}-{:02}",
+        s.hall,
+        s.day / 10_000,
+        s.day / 100 % 100,
+        s.day % 100
+    )];
+    lines.extend(figures(&s.totals, true));
+    lines.push(format!(
+        "appointments kept {} · bookings forfeited {} · notifications sent {} · failed {}",
+        s.appointments_kept, s.forfeited_bookings, s.notifications_sent, s.notifications_failed
+    ));
+    let by = match s.by {
+        Some(hallq_client::proto::StatsBy::Item) => "item",
+        Some(hallq_client::proto::StatsBy::Window) => "window",
+        Some(hallq_client::proto::StatsBy::Staff) => "staff",
+        None => "",
+    };
+    for g in &s.groups {
+        lines.push(String::new());
+        lines.push(format!("{by} {}", g.key));
+        lines.extend(figures(
+            &g.figures,
+            s.by == Some(hallq_client::proto::StatsBy::Item),
+        ));
+    }
+    lines.join("\n")
+}
+
+fn figures(f: &hallq_client::proto::StatsFigures, issued: bool) -> Vec<String> {
+    let d = |d: &hallq_client::proto::Durations| {
+        format!(
+            "mean {} s · p50 {} s · p90 {} s · max {} s (n={})",
+            d.mean_secs, d.p50_secs, d.p90_secs, d.max_secs, d.count
+        )
+    };
+    let issued = if issued {
+        format!("issued {} · ", f.issued)
+    } else {
+        String::new()
+    };
+    vec![
+        format!(
+            "  {issued}served {} · no-shows {} · transfers {}",
+            f.served, f.no_shows, f.transfers
+        ),
+        format!("  waiting: {}", d(&f.waiting)),
+        format!("  service: {}", d(&f.service)),
+        format!(
+            "  ratings 1..5: {:?} · work orders {}",
+            f.ratings, f.work_orders
+        ),
+    ]
 }

@@ -46,7 +46,68 @@ pub fn response(r: &Response) -> Value {
         Response::Reloaded { changes } => json!({ "reloaded": true, "changes": changes }),
         Response::Health(report) => json!(report),
         Response::Error(e) => error(&e.code, &e.message),
+        Response::Rated {
+            ticket: t,
+            rating,
+            work_order,
+        } => json!({ "ticket": ticket(t), "rating": rating.value(), "work_order": work_order }),
+        Response::Stats(stats) => json!(stats),
+        Response::Export { records, next } => json!({
+            "records": records.iter().map(ticket_record).collect::<Vec<_>>(),
+            "next": next,
+        }),
     }
+}
+
+/// The header line of `hallq export --format csv`.
+pub const CSV_HEADER: &str =
+    "hall,ticket,item,lane,issued,called,started,finished,window,staff,rating,outcome,phone_hash";
+
+/// One per-ticket record as a JSON object (instants in ms since the epoch).
+pub fn ticket_record(r: &hallq_client::proto::TicketRecord) -> Value {
+    json!({
+        "hall": r.hall,
+        "ticket": ticket(&r.ticket),
+        "item": r.item.to_string(),
+        "lane": r.lane.label(),
+        "issued": r.issued.0,
+        "called": r.called.map(|t| t.0),
+        "started": r.started.map(|t| t.0),
+        "finished": r.finished.map(|t| t.0),
+        "window": r.window.map(|w| w.0),
+        "staff": r.staff,
+        "rating": r.rating,
+        "outcome": r.outcome,
+        "phone_hash": r.phone_hash,
+    })
+}
+
+/// One per-ticket record as a CSV line (RFC 4180 quoting where needed).
+pub fn csv_record(r: &hallq_client::proto::TicketRecord) -> String {
+    let field = |s: String| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    };
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    [
+        field(r.hall.clone()),
+        r.ticket.to_string(),
+        r.item.to_string(),
+        field(r.lane.label()),
+        r.issued.0.to_string(),
+        opt(r.called.map(|t| t.0.to_string())),
+        opt(r.started.map(|t| t.0.to_string())),
+        opt(r.finished.map(|t| t.0.to_string())),
+        opt(r.window.map(|w| w.0.to_string())),
+        field(opt(r.staff.clone())),
+        opt(r.rating.map(|v| v.to_string())),
+        r.outcome.clone(),
+        opt(r.phone_hash.clone()),
+    ]
+    .join(",")
 }
 
 /// `{"error":{"code":…,"message":…}}`, what every failing command prints.

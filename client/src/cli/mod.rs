@@ -196,6 +196,9 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
     let plan = cli.command.plan();
     let cert = tls::load_cert_pem(&cli.cert).map_err(ClientError::from)?;
     let server = resolve(&cli.server).await?;
+    if let Plan::SmsBridge { provider } = &plan {
+        return sms_bridge(provider, server, cert, token, cli.hall.clone()).await;
+    }
     // Boards and window terminals connect (and reconnect) on their own.
     let hallqd = || Hallqd {
         server,
@@ -218,8 +221,9 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Request(request) => one_request(&client, &request, cli.json, out).await,
         Plan::Watch => watch(&client, cli.json, out).await,
         Plan::Notifications { ack } => notifications(&client, ack, cli.json, out).await,
-        // Handled above, before connecting.
-        Plan::Board { .. } | Plan::Window => Ok(()),
+        Plan::Export { day, format } => export(&client, day, format, out).await,
+        // Handled above, before connecting: they keep their own connections.
+        Plan::Board { .. } | Plan::Window | Plan::SmsBridge { .. } => Ok(()),
     };
     // Also after a refusal: the daemon should not hold a dead connection.
     client.close().await;
@@ -372,4 +376,81 @@ async fn notifications(
             stream.ack(&notification.id).await?;
         }
     }
+}
+
+/// Pages through day `day`'s per-ticket records and prints them as CSV
+/// (with a header line) or JSON lines.
+async fn export(
+    client: &Client,
+    day: u32,
+    format: args::ExportFormat,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    if format == args::ExportFormat::Csv {
+        out.line(json::CSV_HEADER)?;
+    }
+    let mut from = 0;
+    loop {
+        let (records, next) = match client.request(&Request::Export { day, from }).await? {
+            hallq_client::proto::Response::Export { records, next } => (records, next),
+            other => return Err(ClientError::Unexpected(format!("{other:?}")).into()),
+        };
+        for record in &records {
+            out.line(&match format {
+                args::ExportFormat::Csv => json::csv_record(record),
+                args::ExportFormat::Jsonl => json::ticket_record(record).to_string(),
+            })?;
+        }
+        match next {
+            Some(n) if n > from => from = n,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// `hallq sms-bridge`: runs until Ctrl-C or SIGTERM, reconnecting by itself.
+async fn sms_bridge(
+    provider: &std::path::Path,
+    server: SocketAddr,
+    cert: rustls_pki_types::CertificateDer<'static>,
+    token: &str,
+    hall: Option<String>,
+) -> Result<(), Failure> {
+    use hallq_client::bridge;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(io::stderr)
+        .try_init();
+    let provider = bridge::Provider::load(provider).map_err(|e| {
+        Failure::Usage(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!("{e}\n"),
+        ))
+    })?;
+    let sender =
+        bridge::Sender::new(provider).map_err(|e| Failure::Client(ClientError::Unexpected(e)))?;
+    let daemon = bridge::Daemon {
+        server,
+        cert,
+        token: token.to_owned(),
+        hall,
+    };
+    let stop = async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    bridge::run(daemon, sender, stop).await;
+    Ok(())
 }

@@ -549,7 +549,7 @@ fn action_label(action: &WindowAction) -> &'static str {
         WindowAction::Call { .. } => "叫号",
         WindowAction::Recall => "重呼",
         WindowAction::Start => "开始办理",
-        WindowAction::Finish { .. } => "办结",
+        WindowAction::Finish { .. } | WindowAction::FinishBatch { .. } => "办结",
         WindowAction::NoShow => "过号",
         WindowAction::Transfer { .. } => "转办",
         WindowAction::Pause { .. } => "暂停",

@@ -135,6 +135,28 @@ pub enum Command {
         /// The new configuration.
         spec: HallSpec,
     },
+    /// 好差评 given after the service (seed 000 §四(六)5): one rating per
+    /// service. A ticket served in a batch rates the batch's service.
+    Rate {
+        /// The finished ticket (today's).
+        ticket: TicketNo,
+        /// 1 非常不满意 … 5 非常满意.
+        rating: Rating,
+        /// The rating terminal's window, if it asks for its own services
+        /// only (a window token may rate only what it served).
+        window: Option<WindowNo>,
+    },
+    /// The window finishes its current ticket together with waiting tickets
+    /// of the same item the same visitor brought (a batch, 批量办理): one
+    /// service, so one rating (seed 000 §四(六)5).
+    FinishBatch {
+        /// The window.
+        window: WindowNo,
+        /// The other tickets served with the current one.
+        with: Vec<TicketNo>,
+        /// 好差评 for the whole batch, if given.
+        rating: Option<Rating>,
+    },
 }
 
 impl Command {
@@ -160,6 +182,8 @@ impl Command {
             Command::LogIn { .. } => "log_in",
             Command::LogOut { .. } => "log_out",
             Command::Reconfigure { .. } => "reconfigure",
+            Command::Rate { .. } => "rate",
+            Command::FinishBatch { .. } => "finish_batch",
         }
     }
 }

@@ -117,6 +117,26 @@ pub enum DispatchError {
         /// Its limit.
         max: usize,
     },
+    /// The service was rated already: one rating per service (seed 000
+    /// §四(六)5; a batch is one service).
+    #[error("ticket {0}'s service has been rated already; one rating per service")]
+    AlreadyRated(TicketNo),
+    /// A window may rate only the services it gave.
+    #[error("ticket {ticket} was not served at window {window}")]
+    NotServedAt {
+        /// The ticket.
+        ticket: TicketNo,
+        /// The window that tried to rate it.
+        window: WindowNo,
+    },
+    /// A batch names a ticket that cannot join it.
+    #[error("ticket {ticket} cannot be served in this batch: {why}")]
+    NotInBatch {
+        /// The ticket.
+        ticket: TicketNo,
+        /// Why not.
+        why: &'static str,
+    },
 }
 
 impl DispatchError {
@@ -144,6 +164,9 @@ impl DispatchError {
             DispatchError::NoStaff(_) => "no_staff",
             DispatchError::TooLong { .. } => "too_long",
             DispatchError::ReconfigureRefused(_) => "reconfigure_refused",
+            DispatchError::AlreadyRated(_) => "already_rated",
+            DispatchError::NotServedAt { .. } => "not_served_at",
+            DispatchError::NotInBatch { .. } => "not_in_batch",
         }
     }
 }

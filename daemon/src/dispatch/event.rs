@@ -218,6 +218,36 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// A waiting ticket was served as part of `lead`'s batch (one service,
+    /// one rating: seed 000 §四(六)5). Always followed, in the same
+    /// command, by `lead`'s [`Event::Finished`].
+    ServedWith {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window.
+        window: WindowNo,
+        /// The batch's lead ticket (the window's current one).
+        lead: TicketId,
+        /// When.
+        at: Timestamp,
+    },
+    /// A finished service was rated afterwards (seed 000 §四(六)5).
+    Rated {
+        /// The service's (lead) ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window that served it.
+        window: WindowNo,
+        /// Who served it, if logged in.
+        staff: Option<StaffId>,
+        /// 1–5.
+        rating: Rating,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -242,7 +272,9 @@ impl Event {
             | Event::WindowResumed { at, .. }
             | Event::StaffLoggedIn { at, .. }
             | Event::StaffLoggedOut { at, .. }
-            | Event::Reconfigured { at, .. } => *at,
+            | Event::Reconfigured { at, .. }
+            | Event::ServedWith { at, .. }
+            | Event::Rated { at, .. } => *at,
         }
     }
 }

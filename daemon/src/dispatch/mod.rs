@@ -63,7 +63,8 @@ mod spec;
 mod tests;
 
 use hallq_client::types::{
-    ItemCode, Lane, Phone, Post, PriorityReason, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
+    ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketId, TicketNo, Timestamp,
+    WindowNo,
 };
 use hallq_client::views::{
     HallView, ItemView, TicketState, WaitingTicket, WindowState, WindowView,
@@ -139,6 +140,22 @@ struct Ticket {
     /// §7.3.5 reminder already given (at most once per ticket). While the
     /// ticket waits, its [`Waiter`] holds the current value instead.
     reminded: bool,
+    /// Ratings (seed 000 §四(六)5): who finished it, once finished.
+    service: Option<Service>,
+}
+
+/// A finished service, for its one rating.
+#[derive(Debug, Clone, Default)]
+struct Service {
+    /// The window that served.
+    window: Option<WindowNo>,
+    /// Who served, if logged in.
+    staff: Option<StaffId>,
+    /// The batch's lead, for a ticket served with another (its rating is
+    /// the lead's).
+    lead: Option<TicketId>,
+    /// Rated already.
+    rated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -297,10 +314,17 @@ impl Hall {
     /// applied, or an error and no change at all.
     pub fn apply(&mut self, command: Command, now: Timestamp) -> Result<Vec<Event>, DispatchError> {
         let mut touched = Touched::default();
-        let first = self.decide(command, now, &mut touched)?;
-        let mut events = Vec::with_capacity(2);
-        self.replay(&first);
-        events.push(first);
+        let mut events = match command {
+            Command::FinishBatch {
+                window,
+                with,
+                rating,
+            } => self.decide_batch(window, &with, rating, now, &mut touched)?,
+            command => vec![self.decide(command, now, &mut touched)?],
+        };
+        for event in &events {
+            self.replay(event);
+        }
         self.remind(touched, now, &mut events);
         Ok(events)
     }
@@ -336,6 +360,7 @@ impl Hall {
                     place,
                     line: None,
                     reminded: issued.approaching,
+                    service: None,
                 });
                 self.items[item].by_seq.push(issued.ticket);
                 self.enqueue(issued.ticket, Line::Item(item, issued.lane.rank()));
@@ -363,9 +388,43 @@ impl Hall {
             Event::Started { ticket, window, .. } => {
                 self.ticket_mut(*ticket).state = TicketState::Serving(*window);
             }
-            Event::Finished { ticket, window, .. } => {
-                self.ticket_mut(*ticket).state = TicketState::Done;
+            Event::Finished {
+                ticket,
+                window,
+                staff,
+                rating,
+                ..
+            } => {
+                let t = self.ticket_mut(*ticket);
+                t.state = TicketState::Done;
+                t.service = Some(Service {
+                    window: Some(*window),
+                    staff: staff.clone(),
+                    lead: None,
+                    rated: rating.is_some(),
+                });
                 self.clear_current(*window);
+            }
+            Event::ServedWith {
+                ticket,
+                window,
+                lead,
+                ..
+            } => {
+                self.dequeue(*ticket);
+                let t = self.ticket_mut(*ticket);
+                t.state = TicketState::Done;
+                t.service = Some(Service {
+                    window: Some(*window),
+                    staff: None,
+                    lead: Some(*lead),
+                    rated: false,
+                });
+            }
+            Event::Rated { ticket, .. } => {
+                if let Some(service) = &mut self.ticket_mut(*ticket).service {
+                    service.rated = true;
+                }
             }
             Event::NoShow { ticket, window, .. } => {
                 self.ticket_mut(*ticket).state = TicketState::NoShow;
@@ -742,6 +801,17 @@ impl Hall {
                     None => Err(DispatchError::NoStaff(window)),
                 }
             }
+            // O(1). Seed 000 §四(六)5: one rating per service.
+            Command::Rate {
+                ticket,
+                rating,
+                window,
+            } => self.decide_rate(ticket, rating, window, at),
+            // Batches are decided by `decide_batch`; without companions this
+            // is a plain finish.
+            Command::FinishBatch { window, rating, .. } => {
+                self.decide(Command::Finish { window, rating }, now, touched)
+            }
             // O(I + W + k log n): a rare, operator-driven change.
             Command::Reconfigure { spec } => {
                 self.check_reconfigure(&spec)?;
@@ -750,6 +820,105 @@ impl Hall {
                 Ok(Event::Reconfigured { spec, at })
             }
         }
+    }
+
+    /// A rating after the service: the ticket (or its batch's lead) must
+    /// have been finished today and not rated yet.
+    fn decide_rate(
+        &self,
+        number: TicketNo,
+        rating: Rating,
+        window: Option<WindowNo>,
+        at: Timestamp,
+    ) -> Result<Event, DispatchError> {
+        let mut id = self.ticket_by_number(number)?;
+        let Some(service) = &self.ticket(id).service else {
+            return Err(self.wrong_state(id, "finished"));
+        };
+        // A batch is one service: its rating is the lead's.
+        if let Some(lead) = service.lead {
+            id = lead;
+        }
+        let t = self.ticket(id);
+        let service = t.service.as_ref().expect("a lead was finished");
+        let served_at = service.window.expect("a finished service has a window");
+        if let Some(window) = window {
+            if window != served_at {
+                return Err(DispatchError::NotServedAt {
+                    ticket: number,
+                    window,
+                });
+            }
+        }
+        if service.rated {
+            return Err(DispatchError::AlreadyRated(t.number));
+        }
+        Ok(Event::Rated {
+            ticket: id,
+            number: t.number,
+            window: served_at,
+            staff: service.staff.clone(),
+            rating,
+            at,
+        })
+    }
+
+    /// A batch (seed 000 §四(六)5): the window's current ticket and waiting
+    /// tickets of the same item it may take, finished as one service. Every
+    /// companion is checked before anything changes. O(b log n + k log n).
+    fn decide_batch(
+        &self,
+        window: WindowNo,
+        with: &[TicketNo],
+        rating: Option<Rating>,
+        now: Timestamp,
+        touched: &mut Touched,
+    ) -> Result<Vec<Event>, DispatchError> {
+        let (lead, lead_ticket) = self.current(window)?;
+        let w = self.window_idx(window)?;
+        let mut events = Vec::with_capacity(with.len() + 1);
+        let mut seen = Vec::with_capacity(with.len());
+        for &number in with {
+            let refuse = |why| DispatchError::NotInBatch {
+                ticket: number,
+                why,
+            };
+            let id = self.ticket_by_number(number)?;
+            if id == lead || seen.contains(&id) {
+                return Err(refuse("it is named twice"));
+            }
+            let t = self.ticket(id);
+            if t.state != TicketState::Waiting {
+                return Err(self.wrong_state(id, "waiting"));
+            }
+            if t.item != lead_ticket.item {
+                return Err(refuse("a batch is for one item"));
+            }
+            match t.line {
+                Some(Line::Window(target)) if target != w => {
+                    return Err(refuse("it was referred to another window"))
+                }
+                Some(Line::Window(_)) => touched.window = Some((w, 0)),
+                _ if !self.may_take(w, t) => {
+                    return Err(DispatchError::NotServedHere {
+                        window,
+                        item: t.number.item,
+                    })
+                }
+                // Several leave the line: look again from its head.
+                _ => touched.item(t.item, 0),
+            }
+            seen.push(id);
+            events.push(Event::ServedWith {
+                ticket: id,
+                number,
+                window,
+                lead,
+                at: now,
+            });
+        }
+        events.push(self.decide(Command::Finish { window, rating }, now, touched)?);
+        Ok(events)
     }
 
     fn decide_issue(
@@ -1287,6 +1456,14 @@ impl Hall {
             Some(Line::Window(w)) => Some(self.windows[w].referrals.rank(&t.place) as u32),
             None => None,
         })
+    }
+
+    /// The item ticket `id` is in now (after any transfer), if it is
+    /// today's. O(1).
+    pub fn item_of(&self, id: TicketId) -> Option<ItemCode> {
+        let index = id.0.checked_sub(self.first_ticket)? as usize;
+        let item = self.tickets.get(index)?.item;
+        Some(self.items[item].spec.code)
     }
 
     /// The phone number given for ticket `id`, if it is today's. O(1).

@@ -68,6 +68,9 @@ pub fn change(
             Event::IssuingClosed { .. } | Event::IssuingOpened { .. } => issuing_changed = true,
             Event::Issued { .. } | Event::Reinstated { .. } => lines_changed = true,
             Event::Approaching { .. } => {}
+            // A batch's companions leave their line; ratings show nowhere.
+            Event::ServedWith { .. } => lines_changed = true,
+            Event::Rated { .. } => {}
             Event::Called {
                 number, window, at, ..
             } => {

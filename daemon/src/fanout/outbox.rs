@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hallq_client::proto::{Notification, NotificationKind};
-use hallq_client::types::{Phone, TicketId, TicketNo, WindowNo};
+use hallq_client::proto::{Notification, NotificationKind, WorkOrder};
+use hallq_client::types::{Phone, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
 
 use crate::dispatch::{Event, Hall, Issued};
 
@@ -29,6 +29,15 @@ pub struct Templates {
     pub approaching: String,
     /// §7.3.6.
     pub called: String,
+    /// A booking was made (SPEC §2 item 9); `{booking}` is its code.
+    pub booking_confirmed: String,
+    /// A booking was cancelled (§四(七)7).
+    pub booking_cancelled: String,
+    /// A booking was forfeited (§四(七)8).
+    pub booking_forfeited: String,
+    /// 差评工单 for the hotline (§四(六)6): `{hall}`, `{window}`, `{staff}`,
+    /// `{item}`, `{item_name}`, `{ticket}`, `{rating}` are filled in.
+    pub work_order: String,
 }
 
 impl Default for Templates {
@@ -38,6 +47,10 @@ impl Default for Templates {
             issued_approaching: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}。即将轮到您，请到等候区等候叫号。".into(),
             approaching: "您的号码{ticket}前面还有{position}人，即将轮到您，请到等候区等候叫号。".into(),
             called: "请{ticket}号立即到{window}号窗口办理。".into(),
+            booking_confirmed: "您已成功预约，预约码{booking}，请按预约时段到大厅取号。".into(),
+            booking_cancelled: "您的预约{booking}已取消。".into(),
+            booking_forfeited: "您的预约{booking}因未在预约时段开始后30分钟内签到已失效。".into(),
+            work_order: "差评工单：{hall}{window}号窗口（工作人员{staff}）办理{item_name}（{item}），{ticket}号评价{rating}分，请跟进回访。".into(),
         }
     }
 }
@@ -67,6 +80,17 @@ impl Outbox {
         }
     }
 
+    /// The texts in force.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    /// Texts for notifications from now on (a reload); pending ones keep
+    /// theirs.
+    pub fn set_templates(&mut self, templates: Templates) {
+        self.templates = templates;
+    }
+
     /// The number the next notification will get: every notification below
     /// it has been created.
     pub fn next_number(&self) -> u64 {
@@ -88,6 +112,35 @@ impl Outbox {
     pub fn on_events(&mut self, events: &[Event], hall: &Hall) -> Vec<Arc<Notification>> {
         let mut out = Vec::new();
         for event in events {
+            // Seed 000 §四(六)6: a rating of 1 or 2 raises one work order,
+            // whether given at finishing or afterwards (a service is rated
+            // once, so it raises at most one).
+            let bad_rating = match event {
+                Event::Finished {
+                    ticket,
+                    number,
+                    window,
+                    staff,
+                    rating: Some(rating),
+                    at,
+                }
+                | Event::Rated {
+                    ticket,
+                    number,
+                    window,
+                    staff,
+                    rating,
+                    at,
+                } if rating.value() <= 2 => {
+                    Some((*ticket, *number, *window, staff.as_ref(), *rating, *at))
+                }
+                _ => None,
+            };
+            if let Some((ticket, number, window, staff, rating, at)) = bad_rating {
+                let order = self.work_order(hall, ticket, number, window, staff, rating, at);
+                out.push(order);
+                continue;
+            }
             let (kind, ticket, phone, position, window, text) = match event {
                 Event::Issued { issued, .. } => match &issued.phone {
                     Some(phone) => (
@@ -160,6 +213,65 @@ impl Outbox {
             out.push(notification);
         }
         out
+    }
+
+    /// A 差评工单 for the hotline's webhook, pending like any notification.
+    #[allow(clippy::too_many_arguments)]
+    fn work_order(
+        &mut self,
+        hall: &Hall,
+        ticket: TicketId,
+        number: TicketNo,
+        window: WindowNo,
+        staff: Option<&StaffId>,
+        rating: Rating,
+        at: Timestamp,
+    ) -> Arc<Notification> {
+        let item = hall.item_of(ticket).unwrap_or(number.item);
+        let item_name = hall
+            .spec()
+            .items
+            .iter()
+            .find(|i| i.code == item)
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        let order = WorkOrder {
+            hall: self.hall.clone(),
+            window,
+            staff: staff.map(|s| s.to_string()),
+            item,
+            item_name,
+            ticket: number,
+            rating: rating.value(),
+            at,
+        };
+        let text = self
+            .templates
+            .work_order
+            .replace("{hall}", &order.hall)
+            .replace("{window}", &window.to_string())
+            .replace("{staff}", order.staff.as_deref().unwrap_or("未登录"))
+            .replace("{item_name}", &order.item_name)
+            .replace("{item}", &item.to_string())
+            .replace("{ticket}", &number.to_string())
+            .replace("{rating}", &order.rating.to_string());
+        let n = self.next;
+        self.next += 1;
+        let notification = Arc::new(Notification {
+            id: format!("{}-{n}", self.hall),
+            hall: self.hall.clone(),
+            kind: NotificationKind::WorkOrder,
+            ticket: Some(number),
+            phone: String::new(),
+            text,
+            position: None,
+            window: Some(window),
+            at,
+            booking: None,
+            work_order: Some(order),
+        });
+        self.pending.insert(n, notification.clone());
+        notification
     }
 
     /// §7.3.4: the ticket, the people ahead, the windows, the wait.

@@ -78,7 +78,7 @@ mod writer;
 use std::io;
 use std::path::PathBuf;
 
-pub use reader::{open, open_in, Record, Replay, TruncatedTail};
+pub use reader::{open, open_in, read_day, Record, Replay, TruncatedTail};
 pub use record::{FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, RECORD_HEADER_LEN};
 pub use writer::{AppendReceiver, Journal, JournalHandle, JournalStats, OnCommit};
 

@@ -288,3 +288,42 @@ fn corrupt(path: &Path, offset: u64, reason: &str) -> JournalError {
         reason: reason.to_owned(),
     }
 }
+
+/// The records of one business day's file, for reading while a writer may
+/// be appending to it (statistics, exports): nothing is repaired, and
+/// reading stops quietly at the first incomplete or damaged record (a batch
+/// being written). A day with no file has no records.
+pub fn read_day(dir: impl AsRef<Path>, day: &str) -> Result<Vec<Vec<u8>>, JournalError> {
+    let path = file::path_for(dir.as_ref(), day);
+    let bytes = match FileSystem.read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(&path)(e)),
+    };
+    let len = bytes.len() as u64;
+    let mut r = Cursor::new(&bytes[..]);
+    let mut head = [0u8; FILE_HEADER_LEN];
+    if len < FILE_HEADER_LEN as u64 {
+        return Ok(Vec::new());
+    }
+    r.read_exact(&mut head).map_err(io_error(&path))?;
+    match check_file_header(&head) {
+        FileHeader::Valid => {}
+        FileHeader::Version(found) => {
+            return Err(JournalError::UnsupportedVersion { file: path, found })
+        }
+        _ => return Err(corrupt(&path, 0, "wrong magic: not a hallq journal file")),
+    }
+    let mut out = Vec::new();
+    let mut pos = FILE_HEADER_LEN as u64;
+    while pos < len {
+        match next_record(&mut r, len - pos).map_err(io_error(&path))? {
+            Step::Record(payload) => {
+                pos += (RECORD_HEADER_LEN + payload.len()) as u64;
+                out.push(payload);
+            }
+            Step::Defect(_) => break,
+        }
+    }
+    Ok(out)
+}

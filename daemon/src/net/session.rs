@@ -641,6 +641,60 @@ async fn handle(
             require(session, &[Role::Admin])?;
             Ok(Response::Health(crate::metrics::health(daemon)))
         }
+        Request::Rate { ticket, rating } => {
+            require(session, &[Role::Window, Role::Admin])?;
+            // A window's rating terminal rates only what it served.
+            let window = session.window.filter(|_| session.role == Role::Window);
+            hall.execute(
+                Command::Rate {
+                    ticket,
+                    rating,
+                    window,
+                },
+                |_, events| {
+                    events.iter().find_map(|e| match e {
+                        Event::Rated { number, rating, .. } => Some(Response::Rated {
+                            ticket: *number,
+                            rating: *rating,
+                            // Seed 000 §四(六)6: the outbox derives one from it.
+                            work_order: rating.value() <= 2,
+                        }),
+                        _ => None,
+                    })
+                },
+            )
+            .await
+            .map_err(refused)?
+            .ok_or_else(|| reply("internal", "no rating was recorded"))
+        }
+        Request::Stats { day, by } => {
+            require(session, &[Role::Admin])?;
+            let shard = hall.clone();
+            let day = day.unwrap_or_else(|| shard.today());
+            tokio::task::spawn_blocking(move || shard.stats(day, by))
+                .await
+                .map_err(|e| reply("internal", e.to_string()))?
+                .map(|stats| Response::Stats(Box::new(stats)))
+                .map_err(|e| reply("journal_unreadable", e.to_string()))
+        }
+        Request::Export { day, from } => {
+            require(session, &[Role::Admin])?;
+            let key = daemon
+                .config()
+                .hall(hall.id())
+                .and_then(|h| h.export_key.clone());
+            let shard = hall.clone();
+            tokio::task::spawn_blocking(move || {
+                shard.export(day, from, key.as_ref().map(|k| k.0.expose().as_bytes()))
+            })
+            .await
+            .map_err(|e| reply("internal", e.to_string()))?
+            .map(|page| Response::Export {
+                records: page.records,
+                next: page.next,
+            })
+            .map_err(|e| reply("journal_unreadable", e.to_string()))
+        }
         Request::Watch | Request::Notifications => Err(reply(
             "bad_request",
             "subscriptions are handled on their own stream",
@@ -686,5 +740,10 @@ fn window_command(window: WindowNo, action: WindowAction) -> Command {
             post,
         },
         WindowAction::Logout => Command::LogOut { window },
+        WindowAction::FinishBatch { with, rating } => Command::FinishBatch {
+            window,
+            with,
+            rating,
+        },
     }
 }
