@@ -2,6 +2,7 @@
 //! both `hallqd` and its clients compile against, and the async client that
 //! kiosks, window terminals, display boards and the SMS bridge use.
 
+pub mod booking;
 pub mod client;
 pub mod codec;
 pub mod proto;

@@ -68,6 +68,13 @@ pub fn change(
             Event::IssuingClosed { .. } | Event::IssuingOpened { .. } => issuing_changed = true,
             Event::Issued { .. } | Event::Reinstated { .. } => lines_changed = true,
             Event::Approaching { .. } => {}
+            // Bookings are not on the hall's screens; a check-in's ticket
+            // shows through its `Issued`.
+            Event::Booked { .. }
+            | Event::BookingCancelled { .. }
+            | Event::CheckedIn { .. }
+            | Event::BookingForfeited { .. }
+            | Event::SlotsAdjusted { .. } => {}
             Event::Called {
                 number, window, at, ..
             } => {

@@ -52,6 +52,8 @@ pub struct Outbox {
     pending: BTreeMap<u64, Arc<Notification>>,
     failed: u64,
     last_failure: Option<String>,
+    /// Texts of the booking messages.
+    booking_templates: super::bookings::BookingTemplates,
 }
 
 impl Outbox {
@@ -64,7 +66,18 @@ impl Outbox {
             pending: BTreeMap::new(),
             failed: 0,
             last_failure: None,
+            booking_templates: Default::default(),
         }
+    }
+
+    /// Numbers `notification` (its id is set here) and makes it pending.
+    fn push(&mut self, mut notification: Notification, out: &mut Vec<Arc<Notification>>) {
+        let n = self.next;
+        self.next += 1;
+        notification.id = format!("{}-{n}", self.hall);
+        let notification = Arc::new(notification);
+        self.pending.insert(n, notification.clone());
+        out.push(notification);
     }
 
     /// The number the next notification will get: every notification below
@@ -88,6 +101,27 @@ impl Outbox {
     pub fn on_events(&mut self, events: &[Event], hall: &Hall) -> Vec<Arc<Notification>> {
         let mut out = Vec::new();
         for event in events {
+            if let Some((kind, code, phone, text)) =
+                super::bookings::message(&self.booking_templates, event, hall)
+            {
+                self.push(
+                    Notification {
+                        id: String::new(),
+                        hall: self.hall.clone(),
+                        kind,
+                        ticket: None,
+                        phone: phone.expose().to_owned(),
+                        text,
+                        position: None,
+                        window: None,
+                        at: event.at(),
+                        booking: Some(code),
+                        work_order: None,
+                    },
+                    &mut out,
+                );
+                continue;
+            }
             let (kind, ticket, phone, position, window, text) = match event {
                 Event::Issued { issued, .. } => match &issued.phone {
                     Some(phone) => (
