@@ -1070,3 +1070,5 @@ fn a_window_mapped_to_an_item_raises_its_reminder_threshold() {
 }
 
 mod properties;
+
+mod appointments;
