@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{ItemCode, InvalidValue, TicketNo, Timestamp};
+use crate::types::{InvalidValue, ItemCode, TicketNo, Timestamp};
 
 /// How a booking was made (seed 000 §四(七)1: 现场预约、电话预约、网上预约).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,12 +66,7 @@ pub struct SlotAt {
 
 impl fmt::Display for SlotAt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}T{}",
-            day_string(self.day),
-            minute_string(self.minute)
-        )
+        write!(f, "{}T{}", day_string(self.day), minute_string(self.minute))
     }
 }
 
@@ -106,7 +101,8 @@ pub fn minute_string(minute: u16) -> String {
 pub fn parse_day(s: &str) -> Result<u32, InvalidValue> {
     let bad = || InvalidValue(format!("a date looks like 2026-11-23, got {s:?}"));
     let mut parts = s.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -266,9 +262,20 @@ mod tests {
     #[test]
     fn slots_parse_and_print() {
         let s: SlotAt = "2026-11-23T09:30".parse().unwrap();
-        assert_eq!(s, SlotAt { day: 20261123, minute: 570 });
+        assert_eq!(
+            s,
+            SlotAt {
+                day: 20261123,
+                minute: 570
+            }
+        );
         assert_eq!(s.to_string(), "2026-11-23T09:30");
-        for bad in ["2026-11-23 09:30", "2026-02-30T09:30", "2026-11-23T9:30", "2026-11-23T09:60"] {
+        for bad in [
+            "2026-11-23 09:30",
+            "2026-02-30T09:30",
+            "2026-11-23T9:30",
+            "2026-11-23T09:60",
+        ] {
             assert!(bad.parse::<SlotAt>().is_err(), "{bad}");
         }
         assert_eq!(parse_minute("24:00").unwrap(), 1440);

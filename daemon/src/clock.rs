@@ -33,7 +33,11 @@ pub fn now() -> Timestamp {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    Timestamp((since_epoch.as_millis() as i64).saturating_add(offset).max(0) as u64)
+    Timestamp(
+        (since_epoch.as_millis() as i64)
+            .saturating_add(offset)
+            .max(0) as u64,
+    )
 }
 
 /// The calendar day at `at` in a hall `offset_minutes` east of UTC, as

@@ -547,7 +547,10 @@ fn hall_day(
         day.hours = Some(week);
         for (i, text) in hours.extended.days().into_iter().enumerate() {
             if let Some(text) = text {
-                day.extended[i] = span(text, &format!("extended.{}", crate::dispatch::appointment::WEEKDAYS[i]));
+                day.extended[i] = span(
+                    text,
+                    &format!("extended.{}", crate::dispatch::appointment::WEEKDAYS[i]),
+                );
             }
         }
         if let Some(lunch) = &hours.lunch {

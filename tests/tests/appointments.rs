@@ -186,7 +186,9 @@ async fn a_late_check_in_forfeits_the_booking() {
         .expect("hallqd starts again");
     let kiosk = daemon.connect(KIOSK).await;
     let message = expect_refused(
-        kiosk.request(&Request::CheckIn { code: code.clone() }).await,
+        kiosk
+            .request(&Request::CheckIn { code: code.clone() })
+            .await,
         "booking_forfeited",
     );
     assert!(message.contains("forfeited"), "{message}");
@@ -207,7 +209,9 @@ async fn a_late_check_in_forfeits_the_booking() {
         other => panic!("{other:?}"),
     }
     let again = expect_refused(
-        kiosk.request(&Request::CheckIn { code: code.clone() }).await,
+        kiosk
+            .request(&Request::CheckIn { code: code.clone() })
+            .await,
         "booking_not_active",
     );
     assert!(again.contains("forfeited"), "{again}");

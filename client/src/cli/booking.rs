@@ -155,7 +155,13 @@ pub fn human(r: &Response) -> Option<String> {
             b.phone
         ),
         Response::BookingCancelled(b) => {
-            format!("Booking {} ({}, item {}) is {}", b.code, local(b.slot), b.item, b.state.label())
+            format!(
+                "Booking {} ({}, item {}) is {}",
+                b.code,
+                local(b.slot),
+                b.item,
+                b.state.label()
+            )
         }
         Response::Bookings(d) => day_bookings(d),
         _ => return None,
@@ -274,12 +280,24 @@ mod tests {
             phone: "138****8000".into(),
             state: BookingState::Booked,
             booked_at: Timestamp(0),
-            check_in_from: SlotAt { minute: 540, ..slot },
-            check_in_until: SlotAt { minute: 600, ..slot },
+            check_in_from: SlotAt {
+                minute: 540,
+                ..slot
+            },
+            check_in_until: SlotAt {
+                minute: 600,
+                ..slot
+            },
         };
         let text = human(&Response::Booked(b.clone())).unwrap();
-        assert!(text.starts_with("Booking K7M2QX  (item A, 2026-11-23 09:30"), "{text}");
-        assert!(text.contains("from 2026-11-23 09:00 until 2026-11-23 10:00"), "{text}");
+        assert!(
+            text.starts_with("Booking K7M2QX  (item A, 2026-11-23 09:30"),
+            "{text}"
+        );
+        assert!(
+            text.contains("from 2026-11-23 09:00 until 2026-11-23 10:00"),
+            "{text}"
+        );
         let v = json(&Response::Booked(b)).unwrap();
         assert_eq!(v["booked"]["code"], "K7M2QX");
         assert_eq!(v["booked"]["slot"], "2026-11-23T09:30");

@@ -30,8 +30,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hallq_client::booking::{
-    day_string, minute_string, BookingState, BookingView, Channel, DayBookings, SlotAt,
-    SlotChange, SlotView,
+    day_string, minute_string, BookingState, BookingView, Channel, DayBookings, SlotAt, SlotChange,
+    SlotView,
 };
 use hallq_client::types::{ItemCode, Lane, Phone, TicketNo, Timestamp, WindowNo};
 use serde::{Deserialize, Serialize};
@@ -119,7 +119,10 @@ impl HallDay {
     /// 12:00–13:30 (§四(八)2).
     pub const DEFAULT_LUNCH: Span = Span { from: 720, to: 810 };
     /// Mon–Fri when `[hall.hours]` is given without them: 09:00–17:00.
-    pub const DEFAULT_WEEKDAY_HOURS: Span = Span { from: 540, to: 1020 };
+    pub const DEFAULT_WEEKDAY_HOURS: Span = Span {
+        from: 540,
+        to: 1020,
+    };
     /// Default slot length.
     pub const DEFAULT_SLOT_MINUTES: u16 = 30;
     /// Default check-in lead.
@@ -265,7 +268,8 @@ impl HallDay {
     /// Whether the hall is open for walk-ins at `now`.
     pub fn is_open(&self, now: Timestamp) -> bool {
         let (days, minute) = self.local(now);
-        self.regular(weekday(days)).is_some_and(|s| s.contains(minute))
+        self.regular(weekday(days))
+            .is_some_and(|s| s.contains(minute))
     }
 
     /// When the hall opens next after `now`, for people: "09:00 today",
@@ -305,7 +309,9 @@ impl HallDay {
 
     /// Whether a slot at `minute` on `days` lies outside the opening hours.
     fn is_extended(&self, days: i64, minute: u16) -> bool {
-        !self.regular(weekday(days)).is_some_and(|s| s.contains(minute))
+        !self
+            .regular(weekday(days))
+            .is_some_and(|s| s.contains(minute))
     }
 
     /// The slots the configuration gives `item` on `day`: (start, extended).
@@ -383,10 +389,7 @@ pub(super) type AppointmentsDump = (
 impl Appointments {
     pub(super) fn dump(&self) -> AppointmentsDump {
         (
-            self.bookings
-                .iter()
-                .map(|(n, b)| (*n, b.clone()))
-                .collect(),
+            self.bookings.iter().map(|(n, b)| (*n, b.clone())).collect(),
             self.held.iter().map(|(k, v)| (*k, *v)).collect(),
             self.overrides.iter().map(|(k, v)| (*k, *v)).collect(),
             self.closed.iter().copied().collect(),
@@ -619,7 +622,8 @@ impl Hall {
                     opens: cal.next_opening(now),
                 });
             }
-            let issued = self.decide_issue(b.item, Lane::Appointment, Some(b.phone.clone()), now)?;
+            let issued =
+                self.decide_issue(b.item, Lane::Appointment, Some(b.phone.clone()), now)?;
             let ticket = match &issued {
                 Event::Issued { issued, .. } => issued.number,
                 _ => unreachable!("decide_issue issues"),

@@ -118,7 +118,9 @@ pub enum DispatchError {
         max: usize,
     },
     /// Seed 000 §四(八)5: closing time; waiting tickets are still served.
-    #[error("the hall is closed for today, opens at {opens}; visitors already waiting will be served")]
+    #[error(
+        "the hall is closed for today, opens at {opens}; visitors already waiting will be served"
+    )]
     HallClosed {
         /// When it opens next, for people.
         opens: String,

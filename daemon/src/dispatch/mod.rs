@@ -71,11 +71,11 @@ use hallq_client::views::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use appointment::{HallDay, Span};
 pub use command::{BusinessDay, Command, TransferTarget};
 pub use error::DispatchError;
 pub use event::{Event, Issued};
 pub use spec::{HallSpec, ItemSpec, WindowSpec};
-pub use appointment::{HallDay, Span};
 
 use queue::OrderedQueue;
 

@@ -166,9 +166,7 @@ impl HallSpec {
         }
         let windows: Vec<WindowNo> = self.windows.iter().map(|w| w.number).collect();
         let items: Vec<ItemCode> = self.items.iter().map(|i| i.code).collect();
-        self.day
-            .validate(&windows, &items)
-            .or_else(|msg| bad(msg))?;
+        self.day.validate(&windows, &items).or_else(bad)?;
         Ok(())
     }
 }

@@ -171,7 +171,12 @@ fn admins_add_slots_cut_capacity_and_close_days() {
     run.ok(add('C', "14:00", 1));
     run.book('C', at(SAT, "14:00"));
     assert_eq!(run.book_err('C', at(SAT, "14:00")).code(), "slot_full");
-    assert!(run.hall.day_bookings(SAT).slots.iter().any(|s| s.item == code('C') && s.extended));
+    assert!(run
+        .hall
+        .day_bookings(SAT)
+        .slots
+        .iter()
+        .any(|s| s.item == code('C') && s.extended));
     // Cutting capacity keeps bookings, takes no more.
     run.book('A', at(SAT, "09:00"));
     run.ok(Command::AdjustSlots {
@@ -200,7 +205,10 @@ fn admins_add_slots_cut_capacity_and_close_days() {
         day: MON,
         change: SlotChange::CloseDay,
     });
-    assert_eq!(run.book_err('A', at(MON, "10:00")).code(), "booking_day_closed");
+    assert_eq!(
+        run.book_err('A', at(MON, "10:00")).code(),
+        "booking_day_closed"
+    );
     assert_eq!(
         run.err(Command::AdjustSlots {
             day: MON,
@@ -273,7 +281,10 @@ fn check_in_window_edges_and_double_check_in() {
         run.check_in(&codes[3]).unwrap_err().code(),
         "booking_not_active"
     );
-    assert_eq!(run.check_in("ZZZZZZ").unwrap_err().code(), "unknown_booking");
+    assert_eq!(
+        run.check_in("ZZZZZZ").unwrap_err().code(),
+        "unknown_booking"
+    );
     // Codes are read as typed at a kiosk.
     assert_eq!(
         run.check_in(&codes[0].to_lowercase()).unwrap_err().code(),
@@ -306,8 +317,11 @@ fn the_hall_cancels_only_eight_hours_ahead() {
         by_hall: false,
     });
     assert_eq!(
-        run.err(Command::CancelBooking { code: b, by_hall: false })
-            .code(),
+        run.err(Command::CancelBooking {
+            code: b,
+            by_hall: false
+        })
+        .code(),
         "booking_not_active"
     );
     run.assert_replays();
@@ -390,7 +404,9 @@ fn closing_time_stops_walk_ins_and_serves_the_queue() {
         phone: None,
     });
     assert!(
-        weekend.to_string().contains("opens at 09:00 on Mon 2026-11-30"),
+        weekend
+            .to_string()
+            .contains("opens at 09:00 on Mon 2026-11-30"),
         "{weekend}"
     );
     run.assert_replays();
