@@ -3,6 +3,7 @@
 //! kiosks, window terminals, display boards and the SMS bridge use.
 
 pub mod board;
+pub mod booking;
 pub mod bridge;
 pub mod client;
 pub mod codec;

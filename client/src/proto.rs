@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::booking::{BookingView, Channel, DayBookings, SlotAt, SlotChange};
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
 use crate::views::{HallView, WaitingTicket, WindowView};
 
@@ -194,6 +195,43 @@ pub enum Request {
         /// The first record wanted (0, then each answer's `next`).
         from: u32,
     },
+    /// Book a slot (kiosk, admin): answered with [`Response::Booked`].
+    Book {
+        /// The item.
+        item: ItemCode,
+        /// The slot's start, hall's local time.
+        slot: SlotAt,
+        /// The visitor's phone, for the confirmation SMS.
+        phone: String,
+        /// How the booking was made.
+        channel: Channel,
+    },
+    /// A day's slots and bookings (kiosk, admin); today if `day` is `None`.
+    Bookings {
+        /// `yyyymmdd`.
+        day: Option<u32>,
+    },
+    /// Cancel a booking (kiosk, admin). By the visitor any time; by the
+    /// hall (admin only) at least 8 hours before the slot (§四(七)7).
+    CancelBooking {
+        /// The booking code.
+        code: String,
+        /// The hall cancels, not the visitor.
+        by_hall: bool,
+    },
+    /// Check a booking in (kiosk, admin): answered with the
+    /// appointment-lane ticket as [`Response::Issued`].
+    CheckIn {
+        /// The booking code.
+        code: String,
+    },
+    /// Change one day's slots (admin); answered with [`Response::Bookings`].
+    AdjustSlots {
+        /// `yyyymmdd`.
+        day: u32,
+        /// What to change.
+        change: SlotChange,
+    },
 }
 
 impl Request {
@@ -213,6 +251,11 @@ impl Request {
             Request::Rate { .. } => "rate",
             Request::Stats { .. } => "stats",
             Request::Export { .. } => "export",
+            Request::Book { .. } => "book",
+            Request::Bookings { .. } => "bookings",
+            Request::CancelBooking { .. } => "cancel-booking",
+            Request::CheckIn { .. } => "check-in",
+            Request::AdjustSlots { .. } => "slots",
         }
     }
 }
@@ -302,6 +345,12 @@ pub enum Response {
         /// Ask again from here for more; `None`: that was all.
         next: Option<u32>,
     },
+    /// A booking was made.
+    Booked(BookingView),
+    /// One day's slots and bookings.
+    Bookings(DayBookings),
+    /// A booking was cancelled.
+    BookingCancelled(BookingView),
 }
 
 /// How `hallq stats` breaks the totals down.

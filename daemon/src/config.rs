@@ -27,7 +27,7 @@ use std::time::Duration;
 use hallq_client::types::{ItemCode, WindowNo};
 use serde::{Deserialize, Deserializer};
 
-use crate::dispatch::{DispatchError, HallSpec, ItemSpec, WindowSpec};
+use crate::dispatch::{DispatchError, HallDay, HallSpec, ItemSpec, Span, WindowSpec};
 use crate::fanout::outbox::Templates;
 
 /// Exit status for an unusable config: `EX_USAGE` from BSD `sysexits.h`, as
@@ -535,6 +535,12 @@ struct RawHall {
     #[serde(default)]
     templates: RawTemplates,
     export_key: Option<Secret>,
+    /// `[hall.hours]`; absent: always open.
+    #[serde(default)]
+    hours: Option<RawHours>,
+    /// `[hall.appointments]`.
+    #[serde(default)]
+    appointments: Option<RawAppointments>,
 }
 
 /// `[hall.templates]`: each text optional, the default where left out.
@@ -547,6 +553,7 @@ struct RawTemplates {
     called: Option<String>,
     booking_confirmed: Option<String>,
     booking_cancelled: Option<String>,
+    booking_cancelled_by_hall: Option<String>,
     booking_forfeited: Option<String>,
     work_order: Option<String>,
 }
@@ -581,6 +588,11 @@ impl RawTemplates {
                 self.booking_cancelled,
                 defaults.booking_cancelled,
             ),
+            booking_cancelled_by_hall: pick(
+                "booking_cancelled_by_hall",
+                self.booking_cancelled_by_hall,
+                defaults.booking_cancelled_by_hall,
+            ),
             booking_forfeited: pick(
                 "booking_forfeited",
                 self.booking_forfeited,
@@ -591,6 +603,136 @@ impl RawTemplates {
     }
 }
 
+/// One time span per weekday, each `"09:00-17:00"` or `"closed"`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWeek {
+    mon: Option<String>,
+    tue: Option<String>,
+    wed: Option<String>,
+    thu: Option<String>,
+    fri: Option<String>,
+    sat: Option<String>,
+    sun: Option<String>,
+}
+
+impl RawWeek {
+    fn days(&self) -> [&Option<String>; 7] {
+        [
+            &self.mon, &self.tue, &self.wed, &self.thu, &self.fri, &self.sat, &self.sun,
+        ]
+    }
+}
+
+/// `[hall.hours]`: opening hours (seed 000 §四(八)).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHours {
+    mon: Option<String>,
+    tue: Option<String>,
+    wed: Option<String>,
+    thu: Option<String>,
+    fri: Option<String>,
+    sat: Option<String>,
+    sun: Option<String>,
+    /// `"12:00-13:30"` (default) or `"none"`.
+    lunch: Option<String>,
+    /// `[hall.hours.extended]`: extended hours (延时服务), appointments only.
+    #[serde(default)]
+    extended: RawWeek,
+}
+
+/// `[hall.appointments]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppointments {
+    #[serde(default = "default_slot_minutes")]
+    slot_minutes: u16,
+    #[serde(default = "default_check_in_early_minutes")]
+    check_in_early_minutes: u16,
+}
+
+fn default_slot_minutes() -> u16 {
+    HallDay::DEFAULT_SLOT_MINUTES
+}
+fn default_check_in_early_minutes() -> u16 {
+    HallDay::DEFAULT_CHECK_IN_EARLY_MINUTES
+}
+
+/// `"09:00-17:00"` → a span; `"closed"` (or `"none"`) → `None`.
+fn parse_span(text: &str) -> Result<Option<Span>, String> {
+    let t = text.trim();
+    if t == "closed" || t == "none" {
+        return Ok(None);
+    }
+    let bad = || format!("{text:?} is not a time span like \"09:00-17:00\" (or \"closed\")");
+    let (from, to) = t.split_once('-').ok_or_else(bad)?;
+    let from = hallq_client::booking::parse_minute(from.trim()).map_err(|_| bad())?;
+    let to = hallq_client::booking::parse_minute(to.trim()).map_err(|_| bad())?;
+    if from >= to {
+        return Err(format!("{text:?}: the end must be after the start"));
+    }
+    Ok(Some(Span { from, to }))
+}
+
+/// The hall's calendar from `[hall.hours]`, `[hall.appointments]`, the
+/// items' `appointment_capacity` and the windows' `duty`.
+fn hall_day(
+    id: &str,
+    offset: i32,
+    hours: Option<RawHours>,
+    appointments: Option<RawAppointments>,
+    capacities: Vec<(ItemCode, u32)>,
+    duty_windows: Vec<WindowNo>,
+    problems: &mut Vec<String>,
+) -> HallDay {
+    let mut day = HallDay {
+        offset_minutes: offset,
+        capacities,
+        duty_windows,
+        ..HallDay::default()
+    };
+    let mut span = |text: &str, key: &str| match parse_span(text) {
+        Ok(span) => span,
+        Err(e) => {
+            problems.push(format!("hall {id:?}: [hall.hours] {key}: {e}"));
+            None
+        }
+    };
+    if let Some(hours) = hours {
+        let mut week = [None; 7];
+        let regular = [
+            &hours.mon, &hours.tue, &hours.wed, &hours.thu, &hours.fri, &hours.sat, &hours.sun,
+        ];
+        for (i, text) in regular.into_iter().enumerate() {
+            let key = crate::dispatch::appointment::WEEKDAYS[i];
+            week[i] = match text {
+                Some(text) => span(text, key),
+                // Mon–Fri 09:00–17:00, weekends closed, unless configured.
+                None if i < 5 => Some(HallDay::DEFAULT_WEEKDAY_HOURS),
+                None => None,
+            };
+        }
+        day.hours = Some(week);
+        for (i, text) in hours.extended.days().into_iter().enumerate() {
+            if let Some(text) = text {
+                day.extended[i] = span(
+                    text,
+                    &format!("extended.{}", crate::dispatch::appointment::WEEKDAYS[i]),
+                );
+            }
+        }
+        if let Some(lunch) = &hours.lunch {
+            day.lunch = span(lunch, "lunch");
+        }
+    }
+    if let Some(a) = appointments {
+        day.slot_minutes = a.slot_minutes;
+        day.check_in_early_minutes = a.check_in_early_minutes;
+    }
+    day
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawItem {
@@ -599,6 +741,9 @@ struct RawItem {
     name: String,
     avg_service_secs: u32,
     daily_cap: Option<u32>,
+    /// Bookings per appointment slot; absent or 0: no appointments.
+    #[serde(default)]
+    appointment_capacity: u32,
 }
 
 #[derive(Deserialize)]
@@ -611,6 +756,9 @@ struct RawWindow {
     universal: bool,
     #[serde(default)]
     fallback: bool,
+    /// Staffed through the lunch duty period (§四(八)2).
+    #[serde(default)]
+    duty: bool,
 }
 
 // `ItemCode`'s own Deserialize reads a `char`, whose error for "AB" is a
@@ -771,7 +919,29 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 hall.timezone_offset_minutes
             ));
         }
+        let capacities = hall
+            .items
+            .iter()
+            .filter(|i| i.appointment_capacity > 0)
+            .map(|i| (i.code, i.appointment_capacity))
+            .collect();
+        let duty = hall
+            .windows
+            .iter()
+            .filter(|w| w.duty)
+            .map(|w| w.number)
+            .collect();
+        let day = hall_day(
+            &id,
+            hall.timezone_offset_minutes,
+            hall.hours,
+            hall.appointments,
+            capacities,
+            duty,
+            problems,
+        );
         let spec = HallSpec {
+            day,
             items: hall
                 .items
                 .into_iter()

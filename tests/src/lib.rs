@@ -121,6 +121,7 @@ walk_in_every = 3
 code = "A"
 name = "社保"
 avg_service_secs = 300
+appointment_capacity = 4
 
 [[hall.item]]
 code = "B"
@@ -228,6 +229,16 @@ impl TestHall {
     /// Starts `hallqd --config <config>` and waits until it listens.
     pub fn start(&self) -> anyhow::Result<Daemon> {
         Daemon::start(&[OsStr::new("--config"), self.config.as_os_str()])
+    }
+
+    /// Like [`TestHall::start`], with the daemon's clock shifted by
+    /// `offset_secs` (`HALLQD_TEST_CLOCK_OFFSET_SECS`), so a test can be
+    /// at any hour of the hall's day without waiting for it.
+    pub fn start_shifted(&self, offset_secs: i64) -> anyhow::Result<Daemon> {
+        Daemon::start_with_env(
+            &[OsStr::new("--config"), self.config.as_os_str()],
+            &[("HALLQD_TEST_CLOCK_OFFSET_SECS", offset_secs.to_string())],
+        )
     }
 }
 
@@ -397,8 +408,14 @@ struct Process {
 impl Process {
     /// Spawns `hallqd` with `args`, pipes captured, plain logs at info.
     fn spawn(args: &[&OsStr]) -> anyhow::Result<Process> {
+        Process::spawn_with_env(args, &[])
+    }
+
+    /// [`Process::spawn`] with extra environment variables.
+    fn spawn_with_env(args: &[&OsStr], env: &[(&str, String)]) -> anyhow::Result<Process> {
         let mut child = Command::new(hallqd_path())
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("NO_COLOR", "1")
             .env("HALLQ_LOG", "info")
             .stdin(Stdio::null())
@@ -479,7 +496,12 @@ impl Daemon {
     /// Starts `hallqd` with `args` and waits for `hallqd listening on ADDR`
     /// and `server certificate: PATH` on its stdout.
     pub fn start(args: &[&OsStr]) -> anyhow::Result<Daemon> {
-        let process = Process::spawn(args)?;
+        Daemon::start_with_env(args, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables for `hallqd`.
+    pub fn start_with_env(args: &[&OsStr], env: &[(&str, String)]) -> anyhow::Result<Daemon> {
+        let process = Process::spawn_with_env(args, env)?;
         let captured = process.captured.clone();
         let deadline = Instant::now() + PROCESS_TIMEOUT;
         let ready = || -> anyhow::Result<(SocketAddr, CertificateDer<'static>)> {

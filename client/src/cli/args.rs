@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use hallq_client::booking::SlotAt;
 use hallq_client::proto::{Request, StatsBy, Target, WindowAction};
 use hallq_client::types::{
     ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketNo, WindowNo,
@@ -263,6 +264,44 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         provider: PathBuf,
     },
+    /// Book an appointment slot (kiosk, admin); prints the booking code.
+    Book {
+        /// The item's letter, e.g. A.
+        #[arg(long)]
+        item: ItemCode,
+        /// The slot's start in the hall's local time, 2026-11-23T09:30.
+        #[arg(long, value_parser = super::booking::parse_slot)]
+        slot: SlotAt,
+        /// The visitor's mobile number, for the confirmation SMS.
+        #[arg(long, value_parser = parse_phone)]
+        phone: String,
+        /// How the booking was made.
+        #[arg(long, value_enum, default_value = "onsite")]
+        channel: super::booking::ChannelArg,
+    },
+    /// A day's appointment slots and bookings (today if no --date).
+    Bookings {
+        /// The day, 2026-11-23.
+        #[arg(long, value_parser = super::booking::parse_date)]
+        date: Option<u32>,
+    },
+    /// Cancel a booking: for the visitor any time; with --by-hall (admin)
+    /// at least 8 hours before the slot (§四(七)7). The visitor gets an SMS.
+    CancelBooking {
+        /// The booking code.
+        code: String,
+        /// The hall cancels, not the visitor.
+        #[arg(long)]
+        by_hall: bool,
+    },
+    /// Check a booking in at a kiosk: prints its appointment-lane ticket.
+    CheckIn {
+        /// The booking code.
+        code: String,
+    },
+    /// Change one day's appointment slots (admin).
+    #[command(subcommand)]
+    Slots(super::booking::SlotsCommand),
 }
 
 /// `stats --by`.
@@ -509,6 +548,24 @@ impl Command {
             Command::SmsBridge { provider } => Plan::SmsBridge {
                 provider: provider.clone(),
             },
+            Command::Book {
+                item,
+                slot,
+                phone,
+                channel,
+            } => Plan::Request(Request::Book {
+                item: *item,
+                slot: *slot,
+                phone: phone.clone(),
+                channel: (*channel).into(),
+            }),
+            Command::Bookings { date } => Plan::Request(Request::Bookings { day: *date }),
+            Command::CancelBooking { code, by_hall } => Plan::Request(Request::CancelBooking {
+                code: code.clone(),
+                by_hall: *by_hall,
+            }),
+            Command::CheckIn { code } => Plan::Request(Request::CheckIn { code: code.clone() }),
+            Command::Slots(slots) => Plan::Request(slots.request()),
         }
     }
 }

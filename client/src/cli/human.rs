@@ -15,6 +15,9 @@ use super::table::Table;
 
 /// The text for one answer of the daemon. `now` is used for "waited 12 min".
 pub fn response(r: &Response, now: Timestamp) -> String {
+    if let Some(text) = super::booking::human(r) {
+        return text;
+    }
     match r {
         Response::Welcome(w) => {
             let window = w.window.map_or(String::new(), |n| format!(", window {n}"));
@@ -93,6 +96,9 @@ pub fn response(r: &Response, now: Timestamp) -> String {
         Response::Export { records, next } => {
             let more = next.map_or(String::new(), |n| format!(" (more from {n})"));
             format!("{} records{more}", records.len())
+        }
+        Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
+            unreachable!("rendered by booking::human")
         }
     }
 }

@@ -16,6 +16,9 @@ use hallq_client::views::{HallView, ItemView, WaitingTicket, WindowState, Window
 
 /// The JSON object for one answer of the daemon.
 pub fn response(r: &Response) -> Value {
+    if let Some(value) = super::booking::json(r) {
+        return value;
+    }
     match r {
         Response::Welcome(w) => json!({
             "role": w.role.as_str(),
@@ -56,6 +59,9 @@ pub fn response(r: &Response) -> Value {
             "records": records.iter().map(ticket_record).collect::<Vec<_>>(),
             "next": next,
         }),
+        Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
+            unreachable!("rendered by booking::json")
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! functions; this module is the only one that does I/O.
 
 mod args;
+mod booking;
 mod human;
 mod json;
 mod table;

@@ -3,6 +3,8 @@
 use hallq_client::types::{ItemCode, Lane, Phone, Post, Rating, StaffId, TicketNo, WindowNo};
 use serde::{Deserialize, Serialize};
 
+use hallq_client::booking::{Channel, SlotAt, SlotChange};
+
 use super::HallSpec;
 
 /// A business day, as `yyyymmdd` (20261122). Ticket numbers restart with
@@ -157,6 +159,39 @@ pub enum Command {
         /// 好差评 for the whole batch, if given.
         rating: Option<Rating>,
     },
+    /// Books a slot (seed 000 §四(七)): a booking code, or a refusal for a
+    /// full, past or unknown slot or a day closed for bookings.
+    Book {
+        /// The item.
+        item: ItemCode,
+        /// The slot's start, hall's local time.
+        slot: SlotAt,
+        /// For the confirmation SMS and reminders.
+        phone: Phone,
+        /// On-site, phone or online.
+        channel: Channel,
+    },
+    /// Cancels a booking: by the visitor any time, by the hall at least 8
+    /// hours before the slot (§四(七)7). The visitor is told either way.
+    CancelBooking {
+        /// The booking code.
+        code: String,
+        /// The hall cancels.
+        by_hall: bool,
+    },
+    /// A visitor checks a booking in at a kiosk (§四(七)8): an
+    /// appointment-lane ticket, or the booking forfeited if too late.
+    CheckIn {
+        /// The booking code.
+        code: String,
+    },
+    /// An admin changes one day's slots.
+    AdjustSlots {
+        /// The day.
+        day: BusinessDay,
+        /// What changes.
+        change: SlotChange,
+    },
 }
 
 impl Command {
@@ -184,6 +219,10 @@ impl Command {
             Command::Reconfigure { .. } => "reconfigure",
             Command::Rate { .. } => "rate",
             Command::FinishBatch { .. } => "finish_batch",
+            Command::Book { .. } => "book",
+            Command::CancelBooking { .. } => "cancel_booking",
+            Command::CheckIn { .. } => "check_in",
+            Command::AdjustSlots { .. } => "adjust_slots",
         }
     }
 }

@@ -137,6 +137,77 @@ pub enum DispatchError {
         /// Why not.
         why: &'static str,
     },
+    /// Seed 000 §四(八)5: closing time; waiting tickets are still served.
+    #[error(
+        "the hall is closed for today, opens at {opens}; visitors already waiting will be served"
+    )]
+    HallClosed {
+        /// When it opens next, for people.
+        opens: String,
+    },
+    /// The item has no appointment slots.
+    #[error("item {0} takes no appointments")]
+    NotBookable(ItemCode),
+    /// No such slot.
+    #[error("item {item} has no slot at {slot}")]
+    NoSuchSlot {
+        /// The item.
+        item: ItemCode,
+        /// The slot asked for.
+        slot: String,
+    },
+    /// The slot has begun or is over.
+    #[error("the slot at {0} has already begun; choose a later one")]
+    SlotPast(String),
+    /// The slot is fully booked.
+    #[error("the slot of item {item} at {slot} is full ({capacity} bookings); choose another")]
+    SlotFull {
+        /// The item.
+        item: ItemCode,
+        /// The slot.
+        slot: String,
+        /// Its capacity.
+        capacity: u32,
+    },
+    /// An admin closed the day for bookings.
+    #[error("{0} is closed for bookings")]
+    BookingDayClosed(String),
+    /// No booking with this code.
+    #[error("there is no booking {0}")]
+    UnknownBooking(String),
+    /// The booking was checked in, cancelled or forfeited already.
+    #[error("booking {code} is {state}")]
+    BookingNotActive {
+        /// The code.
+        code: String,
+        /// Its state, for people.
+        state: &'static str,
+    },
+    /// Check-in before the allowed time.
+    #[error("too early: booking {code} can be checked in from {from}")]
+    CheckInTooEarly {
+        /// The code.
+        code: String,
+        /// From when, local time.
+        from: String,
+    },
+    /// Check-in outside opening hours for a regular slot.
+    #[error("the hall is closed, opens at {opens}; only appointments booked for extended hours check in now")]
+    CheckInOutsideHours {
+        /// When it opens next.
+        opens: String,
+    },
+    /// §四(七)7: a hall cancels at least 8 hours ahead.
+    #[error("booking {code} for {slot} is less than 8 hours away: the hall may no longer cancel it (§四(七)7)")]
+    HallCancelTooLate {
+        /// The code.
+        code: String,
+        /// The slot.
+        slot: String,
+    },
+    /// An admin's slot change does not make sense.
+    #[error("cannot change the slots: {0}")]
+    BadSlotChange(String),
 }
 
 impl DispatchError {
@@ -167,6 +238,18 @@ impl DispatchError {
             DispatchError::AlreadyRated(_) => "already_rated",
             DispatchError::NotServedAt { .. } => "not_served_at",
             DispatchError::NotInBatch { .. } => "not_in_batch",
+            DispatchError::HallClosed { .. } => "hall_closed",
+            DispatchError::NotBookable(_) => "not_bookable",
+            DispatchError::NoSuchSlot { .. } => "no_such_slot",
+            DispatchError::SlotPast(_) => "slot_past",
+            DispatchError::SlotFull { .. } => "slot_full",
+            DispatchError::BookingDayClosed(_) => "booking_day_closed",
+            DispatchError::UnknownBooking(_) => "unknown_booking",
+            DispatchError::BookingNotActive { .. } => "booking_not_active",
+            DispatchError::CheckInTooEarly { .. } => "check_in_too_early",
+            DispatchError::CheckInOutsideHours { .. } => "check_in_outside_hours",
+            DispatchError::HallCancelTooLate { .. } => "hall_cancel_too_late",
+            DispatchError::BadSlotChange(_) => "bad_slot_change",
         }
     }
 }

@@ -8,6 +8,9 @@ use hallq_client::types::{
 use serde::{Deserialize, Serialize};
 
 use super::command::{BusinessDay, TransferTarget};
+use hallq_client::booking::SlotChange;
+
+use super::appointment::NewBooking;
 use super::HallSpec;
 
 /// A ticket was issued (DB33/T 2036.4 §7.3.4: the visitor is told their
@@ -248,6 +251,48 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// A slot was booked (SPEC §2 item 9).
+    Booked {
+        /// The booking.
+        booking: NewBooking,
+        /// When.
+        at: Timestamp,
+    },
+    /// A booking was cancelled (§四(七)7 when by the hall).
+    BookingCancelled {
+        /// The booking code.
+        code: String,
+        /// The hall cancelled, not the visitor.
+        by_hall: bool,
+        /// When.
+        at: Timestamp,
+    },
+    /// A booking was checked in; the `Issued` of its ticket follows.
+    CheckedIn {
+        /// The booking code.
+        code: String,
+        /// Its appointment-lane ticket.
+        ticket: TicketNo,
+        /// When.
+        at: Timestamp,
+    },
+    /// A booking was forfeited: checked in more than 30 minutes after its
+    /// start (§四(七)8).
+    BookingForfeited {
+        /// The booking code.
+        code: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// An admin changed one day's slots.
+    SlotsAdjusted {
+        /// The day.
+        day: BusinessDay,
+        /// What changed.
+        change: SlotChange,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -275,6 +320,11 @@ impl Event {
             | Event::Reconfigured { at, .. }
             | Event::ServedWith { at, .. }
             | Event::Rated { at, .. } => *at,
+            Event::Booked { at, .. }
+            | Event::BookingCancelled { at, .. }
+            | Event::CheckedIn { at, .. }
+            | Event::BookingForfeited { at, .. }
+            | Event::SlotsAdjusted { at, .. } => *at,
         }
     }
 }

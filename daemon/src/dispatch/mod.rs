@@ -53,6 +53,7 @@
 //! bounded by the configuration (items I ≤ 26, windows W, the reminder
 //! prefix k = ⌈factor × open windows⌉); each command says its cost.
 
+pub mod appointment;
 mod command;
 mod error;
 mod event;
@@ -71,6 +72,7 @@ use hallq_client::views::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use appointment::{HallDay, Span};
 pub use command::{BusinessDay, Command, TransferTarget};
 pub use error::DispatchError;
 pub use event::{Event, Issued};
@@ -241,6 +243,8 @@ pub struct Hall {
     issuing: bool,
     /// Bit i of `nonempty[lane]`: item i has tickets waiting in that lane.
     nonempty: [u32; Lane::COUNT],
+    /// Bookings and single-day slot changes.
+    appointments: appointment::Appointments,
 }
 
 impl Hall {
@@ -297,6 +301,7 @@ impl Hall {
             day: None,
             issuing: false,
             nonempty: [0; Lane::COUNT],
+            appointments: Default::default(),
         })
     }
 
@@ -313,6 +318,10 @@ impl Hall {
     /// Carries out `command` at instant `now`: the events it caused, already
     /// applied, or an error and no change at all.
     pub fn apply(&mut self, command: Command, now: Timestamp) -> Result<Vec<Event>, DispatchError> {
+        // A check-in makes two events (the booking's and its ticket's).
+        if let Command::CheckIn { code } = &command {
+            return self.check_in(&appointment::normalize_code(code), now);
+        }
         let mut touched = Touched::default();
         let mut events = match command {
             Command::FinishBatch {
@@ -499,6 +508,11 @@ impl Hall {
                 self.windows[w].staff = None;
             }
             Event::Reconfigured { spec, .. } => self.rebuild(spec.clone()),
+            Event::Booked { .. }
+            | Event::BookingCancelled { .. }
+            | Event::CheckedIn { .. }
+            | Event::BookingForfeited { .. }
+            | Event::SlotsAdjusted { .. } => self.replay_appointment(event),
         }
     }
 
@@ -819,6 +833,21 @@ impl Hall {
                 touched.all_windows = true;
                 Ok(Event::Reconfigured { spec, at })
             }
+            // O(log B + I).
+            Command::Book {
+                item,
+                slot,
+                phone,
+                channel,
+            } => self.decide_book(item, slot, phone, channel, now),
+            // O(log B).
+            Command::CancelBooking { code, by_hall } => {
+                self.decide_cancel(&appointment::normalize_code(&code), by_hall, now)
+            }
+            // Handled in `apply`: it makes two events.
+            Command::CheckIn { .. } => unreachable!("check-in is applied by Hall::check_in"),
+            // O(log B).
+            Command::AdjustSlots { day, change } => self.decide_adjust(day, change, now),
         }
     }
 
@@ -933,6 +962,9 @@ impl Hall {
         // Seed 000 §四(八)5: after closing, booked visitors may still check in.
         if !self.issuing && lane != Lane::Appointment {
             return Err(DispatchError::IssuingClosed);
+        }
+        if lane != Lane::Appointment {
+            self.check_open(at)?;
         }
         let it = &self.items[item];
         let issued_today = it.by_seq.len() as u32;
@@ -1262,6 +1294,7 @@ impl Hall {
 
     fn begin_day(&mut self, day: BusinessDay) {
         self.day = Some(day);
+        self.appointments.prune(day);
         self.issuing = true;
         self.first_ticket += self.tickets.len() as u64;
         self.tickets.clear();
@@ -1518,6 +1551,7 @@ impl Hall {
                 .collect(),
             streaks: self.windows.iter().map(|w| w.priority_streak).collect(),
             counters: (self.first_ticket, self.next_issue, self.next_behind),
+            appointments: self.appointments.dump(),
         }
     }
 }
@@ -1551,4 +1585,5 @@ pub struct HallDump {
     )>,
     streaks: Vec<u32>,
     counters: (u64, u64, u64),
+    appointments: appointment::AppointmentsDump,
 }

@@ -90,6 +90,7 @@ impl Hall {
         next.next_behind = self.next_behind;
         next.day = self.day;
         next.issuing = self.issuing;
+        next.appointments = std::mem::take(&mut self.appointments);
         for (i, item) in next.items.iter().enumerate() {
             for (lane, q) in item.lanes.iter().enumerate() {
                 if !q.is_empty() {

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use hallq_client::types::{ItemCode, WindowNo};
 use serde::{Deserialize, Serialize};
 
+use super::appointment::HallDay;
 use super::DispatchError;
 
 /// A service item (事项).
@@ -57,6 +58,8 @@ pub struct HallSpec {
     /// A reinstated no-show (过号重排) goes back this many places behind the
     /// head of its line.
     pub reinstate_places: u32,
+    /// The hall's calendar: opening hours, lunch duty, appointment slots.
+    pub day: HallDay,
 }
 
 impl HallSpec {
@@ -76,6 +79,7 @@ impl HallSpec {
             walk_in_every: None,
             max_wait_secs: Self::DEFAULT_MAX_WAIT_SECS,
             reinstate_places: Self::DEFAULT_REINSTATE_PLACES,
+            day: HallDay::default(),
         }
     }
 
@@ -160,6 +164,9 @@ impl HallSpec {
         if self.max_wait_secs == 0 {
             return bad("max_wait_secs must be > 0".into());
         }
+        let windows: Vec<WindowNo> = self.windows.iter().map(|w| w.number).collect();
+        let items: Vec<ItemCode> = self.items.iter().map(|i| i.code).collect();
+        self.day.validate(&windows, &items).or_else(bad)?;
         Ok(())
     }
 }

@@ -1071,3 +1071,5 @@ fn a_window_mapped_to_an_item_raises_its_reminder_threshold() {
 
 mod properties;
 mod ratings;
+
+mod appointments;

@@ -71,6 +71,13 @@ pub fn change(
             // A batch's companions leave their line; ratings show nowhere.
             Event::ServedWith { .. } => lines_changed = true,
             Event::Rated { .. } => {}
+            // Bookings are not on the hall's screens; a check-in's ticket
+            // shows through its `Issued`.
+            Event::Booked { .. }
+            | Event::BookingCancelled { .. }
+            | Event::CheckedIn { .. }
+            | Event::BookingForfeited { .. }
+            | Event::SlotsAdjusted { .. } => {}
             Event::Called {
                 number, window, at, ..
             } => {

@@ -29,10 +29,14 @@ pub struct Templates {
     pub approaching: String,
     /// §7.3.6.
     pub called: String,
-    /// A booking was made (SPEC §2 item 9); `{booking}` is its code.
+    /// A booking was made (SPEC §2 item 9). Booking texts fill in
+    /// `{code}` (also `{booking}`), `{item}` (the item's name), `{slot}`
+    /// ("2026-11-23 09:30"), `{from}` and `{until}` (check-in times).
     pub booking_confirmed: String,
-    /// A booking was cancelled (§四(七)7).
+    /// The visitor cancelled a booking.
     pub booking_cancelled: String,
+    /// The hall cancelled a booking (§四(七)7).
+    pub booking_cancelled_by_hall: String,
     /// A booking was forfeited (§四(七)8).
     pub booking_forfeited: String,
     /// 差评工单 for the hotline (§四(六)6): `{hall}`, `{window}`, `{staff}`,
@@ -47,9 +51,10 @@ impl Default for Templates {
             issued_approaching: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}。即将轮到您，请到等候区等候叫号。".into(),
             approaching: "您的号码{ticket}前面还有{position}人，即将轮到您，请到等候区等候叫号。".into(),
             called: "请{ticket}号立即到{window}号窗口办理。".into(),
-            booking_confirmed: "您已成功预约，预约码{booking}，请按预约时段到大厅取号。".into(),
-            booking_cancelled: "您的预约{booking}已取消。".into(),
-            booking_forfeited: "您的预约{booking}因未在预约时段开始后30分钟内签到已失效。".into(),
+            booking_confirmed: "您已预约{slot}办理{item}，预约码{code}。请于{from}至{until}在大厅取号机凭预约码签到取号，超过预约时间30分钟未签到视为放弃预约。".into(),
+            booking_cancelled: "您{slot}办理{item}的预约（预约码{code}）已取消。".into(),
+            booking_cancelled_by_hall: "很抱歉，因特殊情况，您{slot}办理{item}的预约（预约码{code}）已被取消，请重新预约，给您带来不便敬请谅解。".into(),
+            booking_forfeited: "您{slot}办理{item}的预约（预约码{code}）超过预约时间30分钟未签到，已视为放弃预约。".into(),
             work_order: "差评工单：{hall}{window}号窗口（工作人员{staff}）办理{item_name}（{item}），{ticket}号评价{rating}分，请跟进回访。".into(),
         }
     }
@@ -89,6 +94,16 @@ impl Outbox {
     /// theirs.
     pub fn set_templates(&mut self, templates: Templates) {
         self.templates = templates;
+    }
+
+    /// Numbers `notification` (its id is set here) and makes it pending.
+    fn push(&mut self, mut notification: Notification, out: &mut Vec<Arc<Notification>>) {
+        let n = self.next;
+        self.next += 1;
+        notification.id = format!("{}-{n}", self.hall);
+        let notification = Arc::new(notification);
+        self.pending.insert(n, notification.clone());
+        out.push(notification);
     }
 
     /// The number the next notification will get: every notification below
@@ -139,6 +154,27 @@ impl Outbox {
             if let Some((ticket, number, window, staff, rating, at)) = bad_rating {
                 let order = self.work_order(hall, ticket, number, window, staff, rating, at);
                 out.push(order);
+                continue;
+            }
+            if let Some((kind, code, phone, text)) =
+                super::bookings::message(&self.templates, event, hall)
+            {
+                self.push(
+                    Notification {
+                        id: String::new(),
+                        hall: self.hall.clone(),
+                        kind,
+                        ticket: None,
+                        phone: phone.expose().to_owned(),
+                        text,
+                        position: None,
+                        window: None,
+                        at: event.at(),
+                        booking: Some(code),
+                        work_order: None,
+                    },
+                    &mut out,
+                );
                 continue;
             }
             let (kind, ticket, phone, position, window, text) = match event {

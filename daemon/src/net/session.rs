@@ -7,6 +7,8 @@
 //! request gets an error answer and the connection is closed: a peer that
 //! sends garbage is not trusted with more.
 
+mod appointments;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -511,6 +513,9 @@ async fn handle(
     request: Request,
 ) -> Result<Response, ErrorReply> {
     let hall = &session.hall;
+    if let Some(answer) = appointments::handle(session, &request).await {
+        return answer;
+    }
     match request {
         Request::Issue { item, lane, phone } => {
             require(session, &[Role::Kiosk, Role::Admin])?;
@@ -695,6 +700,11 @@ async fn handle(
             })
             .map_err(|e| reply("journal_unreadable", e.to_string()))
         }
+        Request::Book { .. }
+        | Request::Bookings { .. }
+        | Request::CancelBooking { .. }
+        | Request::CheckIn { .. }
+        | Request::AdjustSlots { .. } => unreachable!("handled by appointments::handle"),
         Request::Watch | Request::Notifications => Err(reply(
             "bad_request",
             "subscriptions are handled on their own stream",

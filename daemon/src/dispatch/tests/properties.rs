@@ -30,6 +30,14 @@ enum Op {
     Advance(u16),
     /// Switch between two configurations with other mappings and settings.
     Reconfigure(bool),
+    /// Book item i's k-th slot from now.
+    Book(usize, u16),
+    /// Check in booking n.
+    CheckIn(u64),
+    /// Cancel booking n, by the hall or the visitor.
+    CancelBooking(u64, bool),
+    /// Cut slot k of item i today to capacity c.
+    CutSlot(usize, u16, u32),
 }
 
 const ITEMS: [char; 4] = ['A', 'B', 'C', 'D'];
@@ -56,6 +64,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::OpenIssuing),
         3 => (1..900u16).prop_map(Op::Advance),
         1 => any::<bool>().prop_map(Op::Reconfigure),
+        2 => (0..ITEMS.len(), 0..6u16).prop_map(|(i, k)| Op::Book(i, k)),
+        2 => (0..12u64).prop_map(Op::CheckIn),
+        1 => (0..12u64, any::<bool>()).prop_map(|(n, h)| Op::CancelBooking(n, h)),
+        1 => (0..ITEMS.len(), 0..6u16, 0..3u32).prop_map(|(i, k, c)| Op::CutSlot(i, k, c)),
     ]
 }
 
@@ -77,6 +89,7 @@ fn spec(factor: f64, walk_in_every: Option<u32>) -> HallSpec {
     spec.walk_in_every = walk_in_every;
     spec.max_wait_secs = 1800;
     spec.reinstate_places = 2;
+    spec.day.capacities = vec![(code('A'), 2), (code('B'), 1)];
     spec
 }
 
@@ -107,8 +120,14 @@ fn nth_number(issued: &[TicketNo], i: usize) -> Option<TicketNo> {
     (!issued.is_empty()).then(|| issued[i % issued.len()])
 }
 
-fn command(op: &Op, issued: &[TicketNo], base: &HallSpec) -> Option<Command> {
+fn command(op: &Op, issued: &[TicketNo], base: &HallSpec, now: Timestamp) -> Option<Command> {
     let w = WindowNo;
+    // The k-th half hour after now, in the hall's local time.
+    let slot = |k: u16| {
+        let here = base.day.slot_at(now);
+        let minute = (here.minute / 30 + 1 + k) * 30;
+        (minute < 1440).then_some(hallq_client::booking::SlotAt { minute, ..here })
+    };
     Some(match *op {
         Op::Issue { item, lane } => Command::Issue {
             item: code(ITEMS[item]),
@@ -148,6 +167,27 @@ fn command(op: &Op, issued: &[TicketNo], base: &HallSpec) -> Option<Command> {
         Op::CloseIssuing => Command::CloseIssuing,
         Op::OpenIssuing => Command::OpenIssuing,
         Op::Advance(_) => return None,
+        Op::Book(i, k) => Command::Book {
+            item: code(ITEMS[i]),
+            slot: slot(k)?,
+            phone: Phone::new("13800138000").unwrap(),
+            channel: hallq_client::booking::Channel::Online,
+        },
+        Op::CheckIn(n) => Command::CheckIn {
+            code: appointment::booking_code(n),
+        },
+        Op::CancelBooking(n, by_hall) => Command::CancelBooking {
+            code: appointment::booking_code(n),
+            by_hall,
+        },
+        Op::CutSlot(i, k, capacity) => Command::AdjustSlots {
+            day: slot(k)?.day,
+            change: hallq_client::booking::SlotChange::Capacity {
+                item: code(ITEMS[i]),
+                minute: slot(k)?.minute,
+                capacity,
+            },
+        },
         Op::Reconfigure(alternative) => Command::Reconfigure {
             spec: if alternative {
                 variant(base)
@@ -315,7 +355,7 @@ fn run_ops(
             now = now.plus_secs(u64::from(*secs));
             continue;
         }
-        let Some(command) = command(op, &issued, &base) else {
+        let Some(command) = command(op, &issued, &base, now) else {
             continue;
         };
         let is_call_next = matches!(command, Command::CallNext { .. });

@@ -1,0 +1,454 @@
+//! Appointments and the hall's day: slot capacity, the check-in window's
+//! edges (§四(七)8), the hall's 8-hour rule (§四(七)7), double check-in,
+//! lane order, closing time with a queue still served (§四(八)5), lunch duty
+//! and the day rollover. Every test also replays its events into a fresh
+//! hall and compares.
+
+use super::*;
+use hallq_client::booking::{BookingState, Channel, SlotAt, SlotChange};
+
+/// Monday.
+const MON: BusinessDay = 20261123;
+const TUE: BusinessDay = 20261124;
+const FRI: BusinessDay = 20261127;
+const SAT: BusinessDay = 20261128;
+
+fn hhmm(s: &str) -> u16 {
+    hallq_client::booking::parse_minute(s).unwrap()
+}
+
+fn at(day: BusinessDay, time: &str) -> SlotAt {
+    SlotAt {
+        day,
+        minute: hhmm(time),
+    }
+}
+
+/// Mon–Fri 09:00–17:00, Saturday extended 09:00–12:00, lunch duty at
+/// window 1; A takes 4 bookings a slot, B 1, C none.
+fn calendar() -> HallDay {
+    let mut hours = [Some(HallDay::DEFAULT_WEEKDAY_HOURS); 7];
+    hours[5] = None;
+    hours[6] = None;
+    let mut extended = [None; 7];
+    extended[5] = Some(Span {
+        from: hhmm("09:00"),
+        to: hhmm("12:00"),
+    });
+    HallDay {
+        hours: Some(hours),
+        extended,
+        duty_windows: vec![w(1)],
+        capacities: vec![(code('A'), 4), (code('B'), 1)],
+        ..HallDay::default()
+    }
+}
+
+/// [`Run::basic`] with [`calendar`], its clock at Sunday 2026-11-22 20:00.
+fn hall() -> Run {
+    let mut spec = HallSpec::new(
+        vec![item('A', 300), item('B', 120), item('C', 600)],
+        vec![window(1, "AB"), window(2, "A"), window(3, "C")],
+    );
+    spec.day = calendar();
+    let mut run = Run::new(spec);
+    run.now = time(at(DAY, "20:00"));
+    run
+}
+
+fn time(slot: SlotAt) -> Timestamp {
+    calendar().instant(slot)
+}
+
+impl Run {
+    fn set(&mut self, day: BusinessDay, hhmmss: &str) {
+        let (hm, secs) = hhmmss.split_at(5);
+        let secs: u64 = secs.trim_start_matches(':').parse().unwrap_or(0);
+        self.now = time(at(day, hm)).plus_secs(secs);
+    }
+
+    fn book(&mut self, c: char, slot: SlotAt) -> String {
+        match &self.ok(Command::Book {
+            item: code(c),
+            slot,
+            phone: Phone::new("13800138000").unwrap(),
+            channel: Channel::Phone,
+        })[0]
+        {
+            Event::Booked { booking, .. } => booking.code.clone(),
+            other => panic!("expected Booked, got {other:?}"),
+        }
+    }
+
+    fn book_err(&mut self, c: char, slot: SlotAt) -> DispatchError {
+        self.err(Command::Book {
+            item: code(c),
+            slot,
+            phone: Phone::new("13800138000").unwrap(),
+            channel: Channel::Online,
+        })
+    }
+
+    fn check_in(&mut self, code: &str) -> Result<Vec<Event>, DispatchError> {
+        self.try_(Command::CheckIn { code: code.into() })
+    }
+
+    fn state(&self, code: &str) -> BookingState {
+        self.hall.booking(code).unwrap().state
+    }
+
+    /// Replaying the log into a fresh hall gives the same state.
+    fn assert_replays(&self) {
+        let mut fresh = Hall::new(self.hall.spec().clone()).unwrap();
+        for e in &self.log {
+            fresh.replay(e);
+        }
+        assert_eq!(fresh.dump(), self.hall.dump(), "replay differs");
+    }
+}
+
+#[test]
+fn slots_follow_the_config_and_take_their_capacity() {
+    let mut run = hall();
+    for _ in 0..4 {
+        run.book('A', at(MON, "10:00"));
+    }
+    let full = run.book_err('A', at(MON, "10:00"));
+    assert_eq!(full.code(), "slot_full");
+    assert!(full.to_string().contains("full (4 bookings)"), "{full}");
+    run.book('B', at(MON, "10:00"));
+    assert_eq!(run.book_err('B', at(MON, "10:00")).code(), "slot_full");
+    assert_eq!(run.book_err('C', at(MON, "10:00")).code(), "not_bookable");
+    // Every 30 minutes through the opening hours, the last at 16:30.
+    assert_eq!(run.book_err('A', at(MON, "10:15")).code(), "no_such_slot");
+    assert_eq!(run.book_err('A', at(MON, "17:00")).code(), "no_such_slot");
+    run.book('A', at(MON, "16:30"));
+    run.book('A', at(MON, "09:00"));
+    // Weekends: only Saturday's extended hours.
+    run.book('A', at(SAT, "11:30"));
+    assert_eq!(run.book_err('A', at(SAT, "12:00")).code(), "no_such_slot");
+    assert_eq!(
+        run.book_err('A', at(SAT + 1, "10:00")).code(),
+        "no_such_slot"
+    );
+    // A slot that has begun.
+    assert_eq!(run.book_err('A', at(DAY, "19:30")).code(), "no_such_slot");
+    run.set(MON, "10:00");
+    assert_eq!(run.book_err('A', at(MON, "10:00")).code(), "slot_past");
+
+    // A cancellation frees its place.
+    run.set(DAY, "20:00");
+    let day = run.hall.day_bookings(MON);
+    let ten = day
+        .slots
+        .iter()
+        .find(|s| s.item == code('A') && s.slot == at(MON, "10:00"))
+        .unwrap();
+    assert_eq!((ten.booked, ten.capacity, ten.extended), (4, 4, false));
+    let first = day.bookings[1].code.clone();
+    run.ok(Command::CancelBooking {
+        code: first.clone(),
+        by_hall: false,
+    });
+    assert_eq!(run.state(&first), BookingState::CancelledByVisitor);
+    run.book('A', at(MON, "10:00"));
+    assert!(run.hall.day_bookings(SAT).slots.iter().all(|s| s.extended));
+    run.assert_replays();
+}
+
+#[test]
+fn admins_add_slots_cut_capacity_and_close_days() {
+    let mut run = hall();
+    let add = |item, time: &str, capacity| Command::AdjustSlots {
+        day: SAT,
+        change: SlotChange::Add {
+            item: code(item),
+            minute: hhmm(time),
+            capacity,
+        },
+    };
+    // C takes no appointments, except in a slot an admin adds.
+    run.ok(add('C', "14:00", 1));
+    run.book('C', at(SAT, "14:00"));
+    assert_eq!(run.book_err('C', at(SAT, "14:00")).code(), "slot_full");
+    assert!(run
+        .hall
+        .day_bookings(SAT)
+        .slots
+        .iter()
+        .any(|s| s.item == code('C') && s.extended));
+    // Cutting capacity keeps bookings, takes no more.
+    run.book('A', at(SAT, "09:00"));
+    run.ok(Command::AdjustSlots {
+        day: SAT,
+        change: SlotChange::Capacity {
+            item: code('A'),
+            minute: hhmm("09:00"),
+            capacity: 1,
+        },
+    });
+    assert_eq!(run.book_err('A', at(SAT, "09:00")).code(), "slot_full");
+    assert_eq!(
+        run.err(Command::AdjustSlots {
+            day: SAT,
+            change: SlotChange::Capacity {
+                item: code('A'),
+                minute: hhmm("13:00"),
+                capacity: 1,
+            },
+        })
+        .code(),
+        "no_such_slot"
+    );
+    // A closed day takes no bookings; reopened, it does.
+    run.ok(Command::AdjustSlots {
+        day: MON,
+        change: SlotChange::CloseDay,
+    });
+    assert_eq!(
+        run.book_err('A', at(MON, "10:00")).code(),
+        "booking_day_closed"
+    );
+    assert_eq!(
+        run.err(Command::AdjustSlots {
+            day: MON,
+            change: SlotChange::CloseDay,
+        })
+        .code(),
+        "bad_slot_change"
+    );
+    assert!(run.hall.day_bookings(MON).closed);
+    run.ok(Command::AdjustSlots {
+        day: MON,
+        change: SlotChange::OpenDay,
+    });
+    run.book('A', at(MON, "10:00"));
+    // Days gone by cannot change.
+    assert_eq!(
+        run.err(Command::AdjustSlots {
+            day: 20261101,
+            change: SlotChange::CloseDay,
+        })
+        .code(),
+        "bad_slot_change"
+    );
+    run.assert_replays();
+}
+
+#[test]
+fn check_in_window_edges_and_double_check_in() {
+    let mut run = hall();
+    let codes: Vec<String> = (0..4).map(|_| run.book('A', at(MON, "10:00"))).collect();
+    run.set(MON, "08:00");
+    run.ok(Command::BeginDay { day: MON });
+
+    // 30 minutes early at the most (the configured default).
+    run.set(MON, "09:29:59");
+    let early = run.check_in(&codes[0]).unwrap_err();
+    assert_eq!(early.code(), "check_in_too_early");
+    assert!(
+        early.to_string().contains("from 2026-11-23 09:30"),
+        "{early}"
+    );
+    run.set(MON, "09:30");
+    run.check_in(&codes[0]).unwrap();
+    // At the start.
+    run.set(MON, "10:00");
+    let events = run.check_in(&codes[1]).unwrap();
+    assert!(matches!(&events[0], Event::CheckedIn { ticket, .. } if *ticket == no("A002")));
+    assert!(
+        matches!(&events[1], Event::Issued { issued, .. } if issued.lane == Lane::Appointment && issued.phone.is_some())
+    );
+    // 30 minutes after the start, to the second.
+    run.set(MON, "10:30");
+    run.check_in(&codes[2]).unwrap();
+    assert_eq!(run.state(&codes[2]), BookingState::CheckedIn(no("A003")));
+    // One second later the booking is forfeited: recorded, not a ticket.
+    run.set(MON, "10:30:01");
+    let events = run.check_in(&codes[3]).unwrap();
+    assert!(
+        matches!(events.as_slice(), [Event::BookingForfeited { code, .. }] if *code == codes[3]),
+        "{events:?}"
+    );
+    assert_eq!(run.state(&codes[3]), BookingState::Forfeited);
+    assert_eq!(run.hall.view().items[0].issued_today, 3);
+
+    // Neither a second check-in nor a forfeited one.
+    let again = run.check_in(&codes[0]).unwrap_err();
+    assert_eq!(again.code(), "booking_not_active");
+    assert!(again.to_string().contains("checked in"), "{again}");
+    assert_eq!(
+        run.check_in(&codes[3]).unwrap_err().code(),
+        "booking_not_active"
+    );
+    assert_eq!(
+        run.check_in("ZZZZZZ").unwrap_err().code(),
+        "unknown_booking"
+    );
+    // Codes are read as typed at a kiosk.
+    assert_eq!(
+        run.check_in(&codes[0].to_lowercase()).unwrap_err().code(),
+        "booking_not_active"
+    );
+    run.assert_replays();
+}
+
+#[test]
+fn the_hall_cancels_only_eight_hours_ahead() {
+    let mut run = hall();
+    let a = run.book('A', at(MON, "10:00"));
+    let b = run.book('A', at(MON, "10:00"));
+    run.set(MON, "02:00");
+    run.ok(Command::CancelBooking {
+        code: a.clone(),
+        by_hall: true,
+    });
+    assert_eq!(run.state(&a), BookingState::CancelledByHall);
+    run.set(MON, "02:00:01");
+    let late = run.err(Command::CancelBooking {
+        code: b.clone(),
+        by_hall: true,
+    });
+    assert_eq!(late.code(), "hall_cancel_too_late");
+    // The visitor may cancel any time.
+    run.set(MON, "09:59");
+    run.ok(Command::CancelBooking {
+        code: b.clone(),
+        by_hall: false,
+    });
+    assert_eq!(
+        run.err(Command::CancelBooking {
+            code: b,
+            by_hall: false
+        })
+        .code(),
+        "booking_not_active"
+    );
+    run.assert_replays();
+}
+
+#[test]
+fn appointments_go_before_priority_before_walk_ins() {
+    let mut run = hall();
+    let code = run.book('A', at(MON, "10:00"));
+    run.set(MON, "09:45");
+    run.ok(Command::BeginDay { day: MON });
+    run.open(1);
+    let walk_in = run.walk_in('A');
+    let elderly = run
+        .issue('A', Lane::Priority(PriorityReason::Elderly))
+        .number;
+    let events = run.check_in(&code).unwrap();
+    let appointment = match &events[1] {
+        Event::Issued { issued, .. } => {
+            assert_eq!(issued.position, 0, "first in line");
+            issued.number
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(run.serve_next(1), appointment);
+    assert_eq!(run.serve_next(1), elderly);
+    assert_eq!(run.serve_next(1), walk_in);
+    run.assert_replays();
+}
+
+#[test]
+fn closing_time_stops_walk_ins_and_serves_the_queue() {
+    let mut run = hall();
+    let regular = run.book('A', at(MON, "16:30"));
+    let extended = run.book('A', at(SAT, "09:00"));
+    run.set(MON, "08:59");
+    run.ok(Command::BeginDay { day: MON });
+    let early = run.err(Command::Issue {
+        item: code('A'),
+        lane: Lane::WalkIn,
+        phone: None,
+    });
+    assert_eq!(
+        early.to_string(),
+        "the hall is closed for today, opens at 09:00 today; visitors already waiting will be served"
+    );
+    run.set(MON, "16:59:59");
+    let waiting = run.walk_in('A');
+    run.set(MON, "17:00");
+    let closed = run.err(Command::Issue {
+        item: code('A'),
+        lane: Lane::Priority(PriorityReason::Elderly),
+        phone: None,
+    });
+    assert_eq!(closed.code(), "hall_closed");
+    assert!(
+        closed
+            .to_string()
+            .starts_with("the hall is closed for today, opens at 09:00 tomorrow (2026-11-24)"),
+        "{closed}"
+    );
+    // §四(八)5: whoever waits is still served.
+    run.open(2);
+    assert_eq!(run.serve_next(2), waiting);
+    // A regular slot does not check in after hours…
+    run.set(MON, "17:00");
+    assert_eq!(
+        run.check_in(&regular).unwrap_err().code(),
+        "check_in_outside_hours"
+    );
+    // …an extended-hours one does.
+    run.set(SAT, "08:50");
+    run.ok(Command::BeginDay { day: SAT });
+    run.check_in(&extended).unwrap();
+    // Friday evening: Monday.
+    run.set(FRI, "18:00");
+    let weekend = run.err(Command::Issue {
+        item: code('B'),
+        lane: Lane::WalkIn,
+        phone: None,
+    });
+    assert!(
+        weekend
+            .to_string()
+            .contains("opens at 09:00 on Mon 2026-11-30"),
+        "{weekend}"
+    );
+    run.assert_replays();
+}
+
+#[test]
+fn no_hours_configured_is_always_open() {
+    let mut run = Run::basic();
+    run.now = time(at(MON, "03:00"));
+    run.walk_in('A');
+    assert!(run.hall.spec().day.lunch_duty(run.now).is_none());
+}
+
+#[test]
+fn lunch_is_kept_by_the_duty_windows() {
+    let cal = calendar();
+    assert_eq!(cal.lunch_duty(time(at(MON, "12:30"))), Some(&[w(1)][..]));
+    assert_eq!(cal.lunch_duty(time(at(MON, "11:59"))), None);
+    assert_eq!(cal.lunch_duty(time(at(MON, "13:30"))), None);
+    // Not on a closed day.
+    assert_eq!(cal.lunch_duty(time(at(SAT + 1, "12:30"))), None);
+}
+
+#[test]
+fn a_new_day_restarts_numbers_and_keeps_later_bookings() {
+    let mut run = hall();
+    let today = run.book('A', at(MON, "10:00"));
+    let tomorrow = run.book('A', at(TUE, "10:00"));
+    run.set(MON, "09:45");
+    run.ok(Command::BeginDay { day: MON });
+    run.check_in(&today).unwrap();
+    assert_eq!(run.walk_in('A'), no("A002"));
+    run.set(TUE, "00:00");
+    run.ok(Command::BeginDay { day: TUE });
+    // Monday's bookings are gone, Tuesday's stays; numbers restart.
+    assert!(run.hall.booking(&today).is_none());
+    assert_eq!(run.state(&tomorrow), BookingState::Booked);
+    run.set(TUE, "09:40");
+    let events = run.check_in(&tomorrow).unwrap();
+    assert!(matches!(&events[0], Event::CheckedIn { ticket, .. } if *ticket == no("A001")));
+    // A later booking never reuses a code.
+    let next = run.book('A', at(TUE, "15:00"));
+    assert!(next != today && next != tomorrow);
+    run.assert_replays();
+}

@@ -1,0 +1,157 @@
+//! Requests about appointments (SPEC §2 items 9–10): book, list, cancel,
+//! check in, and an admin's slot changes. Rights as SPEC §3 gives them:
+//! kiosks (the help desk) book, list, cancel for a visitor and check in;
+//! only an admin changes slots or cancels on the hall's behalf.
+
+use hallq_client::proto::{ErrorReply, IssuedTicket, Request, Response};
+use hallq_client::types::{Phone, Role};
+
+use super::{refused, reply, require, Session};
+use crate::clock;
+use crate::dispatch::{Command, Event};
+
+/// Carries out an appointment request; `None` if `request` is not one.
+pub(super) async fn handle(
+    session: &Session,
+    request: &Request,
+) -> Option<Result<Response, ErrorReply>> {
+    Some(match request {
+        Request::Book {
+            item,
+            slot,
+            phone,
+            channel,
+        } => book(session, *item, *slot, phone, *channel).await,
+        Request::Bookings { day } => bookings(session, *day),
+        Request::CancelBooking { code, by_hall } => cancel(session, code, *by_hall).await,
+        Request::CheckIn { code } => check_in(session, code).await,
+        Request::AdjustSlots { day, change } => {
+            let hall = &session.hall;
+            match require(session, &[Role::Admin]) {
+                Err(e) => Err(e),
+                Ok(()) => hall
+                    .execute(
+                        Command::AdjustSlots {
+                            day: *day,
+                            change: *change,
+                        },
+                        |h, _| Response::Bookings(h.day_bookings(*day)),
+                    )
+                    .await
+                    .map_err(refused),
+            }
+        }
+        _ => return None,
+    })
+}
+
+async fn book(
+    session: &Session,
+    item: hallq_client::types::ItemCode,
+    slot: hallq_client::booking::SlotAt,
+    phone: &str,
+    channel: hallq_client::booking::Channel,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Admin])?;
+    let phone = Phone::new(phone).map_err(|e| reply("bad_request", e.0))?;
+    session
+        .hall
+        .execute(
+            Command::Book {
+                item,
+                slot,
+                phone,
+                channel,
+            },
+            |h, events| {
+                events.iter().find_map(|e| match e {
+                    Event::Booked { booking, .. } => h.booking(&booking.code),
+                    _ => None,
+                })
+            },
+        )
+        .await
+        .map_err(refused)?
+        .map(Response::Booked)
+        .ok_or_else(|| reply("internal", "no booking was made"))
+}
+
+fn bookings(session: &Session, day: Option<u32>) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Admin])?;
+    let now = clock::now();
+    Ok(Response::Bookings(session.hall.read(|h| {
+        h.day_bookings(day.unwrap_or_else(|| h.local_day(now)))
+    })))
+}
+
+async fn cancel(session: &Session, code: &str, by_hall: bool) -> Result<Response, ErrorReply> {
+    if by_hall {
+        // §四(七)7 is the hall's decision: an admin's.
+        require(session, &[Role::Admin])?;
+    } else {
+        require(session, &[Role::Kiosk, Role::Admin])?;
+    }
+    let code = crate::dispatch::appointment::normalize_code(code);
+    session
+        .hall
+        .execute(
+            Command::CancelBooking {
+                code: code.clone(),
+                by_hall,
+            },
+            |h, _| h.booking(&code),
+        )
+        .await
+        .map_err(refused)?
+        .map(Response::BookingCancelled)
+        .ok_or_else(|| reply("internal", "the booking is gone"))
+}
+
+async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Admin])?;
+    let code = crate::dispatch::appointment::normalize_code(code);
+    session
+        .hall
+        .execute(Command::CheckIn { code: code.clone() }, |h, events| {
+            for e in events {
+                match e {
+                    // §四(七)8: recorded, and the kiosk says so.
+                    Event::BookingForfeited { .. } => {
+                        let until = h
+                            .booking(&code)
+                            .map(|b| b.check_in_until.to_string().replace('T', " "))
+                            .unwrap_or_default();
+                        return Err(reply(
+                            "booking_forfeited",
+                            format!(
+                                "too late: booking {code} could be checked in until {until}; \
+                                 it is forfeited (seed 000 §四(七)8). Take a walk-in ticket instead"
+                            ),
+                        ));
+                    }
+                    Event::Issued { issued, at } => {
+                        return Ok(Response::Issued(IssuedTicket {
+                            ticket: issued.number,
+                            item_name: h
+                                .spec()
+                                .items
+                                .iter()
+                                .find(|i| i.code == issued.number.item)
+                                .map(|i| i.name.clone())
+                                .unwrap_or_default(),
+                            lane: issued.lane,
+                            position: issued.position,
+                            windows: issued.windows.clone(),
+                            eta_secs: issued.eta_secs,
+                            approaching: issued.approaching,
+                            issued_at: *at,
+                        }))
+                    }
+                    _ => {}
+                }
+            }
+            Err(reply("internal", "the check-in issued no ticket"))
+        })
+        .await
+        .map_err(refused)?
+}
