@@ -480,7 +480,12 @@ impl HallShard {
             if st.failed.is_some() {
                 return Ok(());
             }
-            let events = self.roll_day(&mut st, clock::now());
+            let now = clock::now();
+            let mut events = self.roll_day(&mut st, now);
+            // Bookings nobody came for are forfeited on time (§四(七)8).
+            if let Ok(forfeited) = st.hall.apply(Command::ForfeitOverdue, now) {
+                events.extend(forfeited);
+            }
             if events.is_empty() {
                 return Ok(());
             }

@@ -643,6 +643,32 @@ impl Hall {
         Ok(events)
     }
 
+    /// [`Command::ForfeitOverdue`](super::Command::ForfeitOverdue): every
+    /// booking still open more than [`LATE_MINUTES`] after its start is
+    /// forfeited now. O(bookings of today and later), every few seconds: a
+    /// hall has hundreds, not millions.
+    pub(super) fn forfeit_overdue(&mut self, now: Timestamp) -> Vec<Event> {
+        let cal = self.calendar();
+        let late = u64::from(LATE_MINUTES) * 60;
+        let due: Vec<String> = self
+            .appointments
+            .bookings
+            .values()
+            .filter(|b| {
+                b.state == BookingState::Booked && now > cal.instant(b.slot).plus_secs(late)
+            })
+            .map(|b| b.code.clone())
+            .collect();
+        let events: Vec<Event> = due
+            .into_iter()
+            .map(|code| Event::BookingForfeited { code, at: now })
+            .collect();
+        for e in &events {
+            self.replay(e);
+        }
+        events
+    }
+
     pub(super) fn decide_adjust(
         &self,
         day: BusinessDay,

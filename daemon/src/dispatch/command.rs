@@ -192,6 +192,11 @@ pub enum Command {
         /// What changes.
         change: SlotChange,
     },
+    /// Forfeits every booking whose check-in window has passed unused
+    /// (§四(七)8: more than 30 minutes after its start), so the visitor is
+    /// told and the statistics count it even if nobody ever comes. Run by
+    /// the daemon's timer; a no-op when nothing is due.
+    ForfeitOverdue,
 }
 
 impl Command {
@@ -217,6 +222,7 @@ impl Command {
             Command::LogIn { .. } => "log_in",
             Command::LogOut { .. } => "log_out",
             Command::Reconfigure { .. } => "reconfigure",
+            Command::ForfeitOverdue => "forfeit_overdue",
             Command::Rate { .. } => "rate",
             Command::FinishBatch { .. } => "finish_batch",
             Command::Book { .. } => "book",

@@ -322,6 +322,9 @@ impl Hall {
         if let Command::CheckIn { code } = &command {
             return self.check_in(&appointment::normalize_code(code), now);
         }
+        if let Command::ForfeitOverdue = command {
+            return Ok(self.forfeit_overdue(now));
+        }
         let mut touched = Touched::default();
         let mut events = match command {
             Command::FinishBatch {
@@ -846,6 +849,7 @@ impl Hall {
             }
             // Handled in `apply`: it makes two events.
             Command::CheckIn { .. } => unreachable!("check-in is applied by Hall::check_in"),
+            Command::ForfeitOverdue => unreachable!("applied by Hall::forfeit_overdue"),
             // O(log B).
             Command::AdjustSlots { day, change } => self.decide_adjust(day, change, now),
         }

@@ -452,3 +452,29 @@ fn a_new_day_restarts_numbers_and_keeps_later_bookings() {
     assert!(next != today && next != tomorrow);
     run.assert_replays();
 }
+
+#[test]
+fn bookings_nobody_comes_for_are_forfeited_on_time() {
+    let mut run = hall();
+    let late = run.book('A', at(MON, "10:00"));
+    let kept = run.book('A', at(MON, "10:00"));
+    let later = run.book('A', at(MON, "11:00"));
+    run.set(MON, "08:00");
+    run.ok(Command::BeginDay { day: MON });
+    run.set(MON, "10:10");
+    run.check_in(&kept).unwrap();
+    // 30 minutes after the start, to the second: not yet.
+    run.set(MON, "10:30");
+    assert!(run.ok(Command::ForfeitOverdue).is_empty());
+    run.set(MON, "10:30:01");
+    let events = run.ok(Command::ForfeitOverdue);
+    assert!(
+        matches!(events.as_slice(), [Event::BookingForfeited { code, .. }] if *code == late),
+        "{events:?}"
+    );
+    assert_eq!(run.state(&late), BookingState::Forfeited);
+    assert_eq!(run.state(&kept), BookingState::CheckedIn(no("A001")));
+    assert_eq!(run.state(&later), BookingState::Booked);
+    assert!(run.ok(Command::ForfeitOverdue).is_empty(), "once only");
+    run.assert_replays();
+}
