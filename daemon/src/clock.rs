@@ -44,8 +44,7 @@ pub fn now() -> Timestamp {
 /// `yyyymmdd` (the business day: ticket numbers restart with it).
 pub fn business_day(at: Timestamp, offset_minutes: i32) -> BusinessDay {
     let local_ms = at.0 as i64 + i64::from(offset_minutes) * 60_000;
-    let (y, m, d) = civil_from_days(local_ms.div_euclid(86_400_000));
-    (y as u32) * 10_000 + m * 100 + d
+    crate::dispatch::appointment::day_of(local_ms.div_euclid(86_400_000))
 }
 
 /// `20261122` → `"2026-11-22"`, the journal's file-name form.
@@ -56,21 +55,6 @@ pub fn day_string(day: BusinessDay) -> String {
         day / 100 % 100,
         day % 100
     )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

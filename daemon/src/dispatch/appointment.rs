@@ -222,8 +222,8 @@ fn days_of(day: BusinessDay) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// `yyyymmdd` of days since 1970-01-01.
-fn day_of(days: i64) -> BusinessDay {
+/// `yyyymmdd` of days since 1970-01-01 (proleptic Gregorian calendar).
+pub fn day_of(days: i64) -> BusinessDay {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -18,12 +18,12 @@ use hallq_client::proto::{
     ErrorReply, Hello, IssuedTicket, NotifierFrame, NotifierMessage, Request, Response, Status,
     Target, Welcome, WindowAction,
 };
-use hallq_client::types::{Lane, Phone, Role, TicketNo, WindowNo};
+use hallq_client::types::{Lane, Phone, Role, TicketNo, Timestamp, WindowNo};
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
 use super::Daemon;
-use crate::dispatch::{Command, Event, TransferTarget};
+use crate::dispatch::{Command, Event, Issued, TransferTarget};
 use crate::fanout::display::announcement;
 use crate::shard::{HallShard, ShardError};
 
@@ -531,22 +531,9 @@ async fn handle(
                 .map_err(|e| reply("bad_request", e.0))?;
             hall.execute(Command::Issue { item, lane, phone }, |hall, events| {
                 events.iter().find_map(|e| match e {
-                    Event::Issued { issued, at } => Some(Response::Issued(IssuedTicket {
-                        ticket: issued.number,
-                        item_name: hall
-                            .spec()
-                            .items
-                            .iter()
-                            .find(|i| i.code == issued.number.item)
-                            .map(|i| i.name.clone())
-                            .unwrap_or_default(),
-                        lane: issued.lane,
-                        position: issued.position,
-                        windows: issued.windows.clone(),
-                        eta_secs: issued.eta_secs,
-                        approaching: issued.approaching,
-                        issued_at: *at,
-                    })),
+                    Event::Issued { issued, at } => {
+                        Some(Response::Issued(issued_ticket(hall, issued, *at)))
+                    }
                     _ => None,
                 })
             })
@@ -709,6 +696,30 @@ async fn handle(
             "bad_request",
             "subscriptions are handled on their own stream",
         )),
+    }
+}
+
+/// What a kiosk prints for a new ticket (DB33/T 2036.4 §7.3.4).
+pub(crate) fn issued_ticket(
+    hall: &crate::dispatch::Hall,
+    issued: &Issued,
+    at: Timestamp,
+) -> IssuedTicket {
+    IssuedTicket {
+        ticket: issued.number,
+        item_name: hall
+            .spec()
+            .items
+            .iter()
+            .find(|i| i.code == issued.number.item)
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
+        lane: issued.lane,
+        position: issued.position,
+        windows: issued.windows.clone(),
+        eta_secs: issued.eta_secs,
+        approaching: issued.approaching,
+        issued_at: at,
     }
 }
 

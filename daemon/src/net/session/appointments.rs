@@ -3,7 +3,7 @@
 //! kiosks (the help desk) book, list, cancel for a visitor and check in;
 //! only an admin changes slots or cancels on the hall's behalf.
 
-use hallq_client::proto::{ErrorReply, IssuedTicket, Request, Response};
+use hallq_client::proto::{ErrorReply, Request, Response};
 use hallq_client::types::{Phone, Role};
 
 use super::{refused, reply, require, Session};
@@ -130,22 +130,7 @@ async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply>
                         ));
                     }
                     Event::Issued { issued, at } => {
-                        return Ok(Response::Issued(IssuedTicket {
-                            ticket: issued.number,
-                            item_name: h
-                                .spec()
-                                .items
-                                .iter()
-                                .find(|i| i.code == issued.number.item)
-                                .map(|i| i.name.clone())
-                                .unwrap_or_default(),
-                            lane: issued.lane,
-                            position: issued.position,
-                            windows: issued.windows.clone(),
-                            eta_secs: issued.eta_secs,
-                            approaching: issued.approaching,
-                            issued_at: *at,
-                        }))
+                        return Ok(Response::Issued(super::issued_ticket(h, issued, *at)))
                     }
                     _ => {}
                 }
