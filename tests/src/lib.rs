@@ -397,10 +397,15 @@ struct Process {
 impl Process {
     /// Spawns `hallqd` with `args`, pipes captured, plain logs at info.
     fn spawn(args: &[&OsStr]) -> anyhow::Result<Process> {
+        Process::spawn_logging(args, "info")
+    }
+
+    /// [`Process::spawn`] with `HALLQ_LOG` set to `log` instead.
+    fn spawn_logging(args: &[&OsStr], log: &str) -> anyhow::Result<Process> {
         let mut child = Command::new(hallqd_path())
             .args(args)
             .env("NO_COLOR", "1")
-            .env("HALLQ_LOG", "info")
+            .env("HALLQ_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -479,7 +484,12 @@ impl Daemon {
     /// Starts `hallqd` with `args` and waits for `hallqd listening on ADDR`
     /// and `server certificate: PATH` on its stdout.
     pub fn start(args: &[&OsStr]) -> anyhow::Result<Daemon> {
-        let process = Process::spawn(args)?;
+        Daemon::start_logging(args, "info")
+    }
+
+    /// [`Daemon::start`] with `HALLQ_LOG` set to `log` (e.g. `"debug"`).
+    pub fn start_logging(args: &[&OsStr], log: &str) -> anyhow::Result<Daemon> {
+        let process = Process::spawn_logging(args, log)?;
         let captured = process.captured.clone();
         let deadline = Instant::now() + PROCESS_TIMEOUT;
         let ready = || -> anyhow::Result<(SocketAddr, CertificateDer<'static>)> {
