@@ -73,7 +73,11 @@ fuzz_target!(|data: &[u8]| {
         let rest = &stream[at..];
         match result {
             Ok(None) => {
-                assert!(rest.is_empty(), "clean end with {} bytes unread", rest.len());
+                assert!(
+                    rest.is_empty(),
+                    "clean end with {} bytes unread",
+                    rest.len()
+                );
                 break;
             }
             Ok(Some(request)) => {

@@ -21,7 +21,10 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(payload: &[u8
         return;
     };
     let frame = codec::encode(&value).expect("a decoded message re-encodes");
-    assert!(frame.len() - 4 <= payload.len(), "re-encoding grew the message");
+    assert!(
+        frame.len() - 4 <= payload.len(),
+        "re-encoding grew the message"
+    );
     let again: T = codec::decode(&frame[4..]).expect("a re-encoded message decodes");
     assert_eq!(again, value);
 }
