@@ -20,8 +20,9 @@ use crate::booking::{BookingView, Channel, DayBookings, SlotAt, SlotChange};
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
 use crate::views::{HallView, WaitingTicket, WindowView};
 
-/// The first frame of a connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The first frame of a connection. Its `Debug` masks the token, so a
+/// hello that ends up in a log or an error message does not carry it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// The client's token from the daemon's config.
     pub token: String,
@@ -30,6 +31,33 @@ pub struct Hello {
     pub hall: Option<String>,
     /// What the client is, for the daemon's logs ("hallq 0.1.0").
     pub client: String,
+}
+
+impl std::fmt::Debug for Hello {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hello")
+            .field("token", &"***")
+            .field("hall", &self.hall)
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod hello_tests {
+    use super::Hello;
+
+    #[test]
+    fn debug_masks_the_token() {
+        let hello = Hello {
+            token: "secret-token-0123456789".into(),
+            hall: Some("main".into()),
+            client: "hallq 0.1.0".into(),
+        };
+        let shown = format!("{hello:?} {hello:#?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(shown.contains("***") && shown.contains("main"), "{shown}");
+    }
 }
 
 /// The daemon's answer to a good [`Hello`].

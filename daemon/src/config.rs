@@ -327,6 +327,8 @@ impl Secret {
     /// guess was right. A length mismatch is folded into the same result
     /// rather than returned early.
     pub fn ct_eq(&self, presented: &[u8]) -> bool {
+        #[cfg(test)]
+        token_tests::CT_EQ_CALLS.with(|n| n.set(n.get() + 1));
         let ours = self.0.as_bytes();
         let mut diff = u8::from(ours.len() != presented.len());
         for (i, &byte) in presented.iter().enumerate() {
@@ -1601,5 +1603,99 @@ universal = true
                 file.display()
             )
         );
+    }
+}
+
+/// Issue 10 item 5: `grant_for` compares the presented token with every
+/// configured one, whether or not an earlier one matched.
+#[cfg(test)]
+mod token_tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    thread_local! {
+        /// How many times [`Secret::ct_eq`] ran on this thread.
+        pub(super) static CT_EQ_CALLS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn comparisons(f: impl FnOnce()) -> usize {
+        CT_EQ_CALLS.with(|n| n.set(0));
+        f();
+        CT_EQ_CALLS.with(Cell::get)
+    }
+
+    const TOKENS: [&str; 4] = [
+        "kiosk-token-0123456789",
+        "window-token-0123456789",
+        "display-token-0123456789",
+        "admin-token-0123456789",
+    ];
+
+    fn config() -> Config {
+        let text = format!(
+            "listen = \"127.0.0.1:7878\"\nstate_dir = \"/tmp/hallq-test\"\n\
+             [[token]]\ntoken = {:?}\nrole = \"kiosk\"\nhall = \"main\"\n\
+             [[token]]\ntoken = {:?}\nrole = \"window\"\nhall = \"main\"\nwindow = 1\n\
+             [[token]]\ntoken = {:?}\nrole = \"display\"\nhall = \"main\"\n\
+             [[token]]\ntoken_sha256 = {:?}\nrole = \"admin\"\n\
+             [[hall]]\nid = \"main\"\nname = \"大厅\"\n\
+             [[hall.item]]\ncode = \"A\"\nname = \"社保\"\navg_service_secs = 300\n\
+             [[hall.window]]\nnumber = 1\nuniversal = true\n",
+            TOKENS[0],
+            TOKENS[1],
+            TOKENS[2],
+            sha256_hex(TOKENS[3].as_bytes()),
+        );
+        Config::from_toml_str(&text, "test.toml").unwrap()
+    }
+
+    #[test]
+    fn every_token_is_compared_whatever_matches() {
+        let c = config();
+        assert_eq!(c.tokens.len(), TOKENS.len());
+        // The first, a middle, the last (hashed) token, and none at all:
+        // always one comparison per configured token, no early exit.
+        for presented in [
+            TOKENS[0],
+            TOKENS[1],
+            TOKENS[3],
+            "no-such-token-0123456789",
+            "",
+        ] {
+            let n = comparisons(|| {
+                let _ = c.grant_for(presented.as_bytes());
+            });
+            assert_eq!(n, TOKENS.len(), "{presented:?}");
+        }
+    }
+
+    #[test]
+    fn near_misses_are_refused() {
+        let c = config();
+        for token in TOKENS {
+            assert!(c.grant_for(token.as_bytes()).is_some(), "{token}");
+            let bytes = token.as_bytes();
+            // Every proper prefix, including the empty one.
+            for end in 0..bytes.len() {
+                assert!(
+                    c.grant_for(&bytes[..end]).is_none(),
+                    "prefix {end} of {token}"
+                );
+            }
+            // The token plus one byte.
+            let mut longer = bytes.to_vec();
+            longer.push(b'0');
+            assert!(c.grant_for(&longer).is_none(), "{token} + 1 byte");
+            // One byte changed, at the first, a middle and the last place.
+            for at in [0, bytes.len() / 2, bytes.len() - 1] {
+                let mut changed = bytes.to_vec();
+                changed[at] ^= 0x01;
+                assert!(c.grant_for(&changed).is_none(), "{token} changed at {at}");
+            }
+        }
+        // The stored digest of a hashed token is not itself a token.
+        let digest = sha256_hex(TOKENS[3].as_bytes());
+        assert!(c.grant_for(digest.as_bytes()).is_none());
     }
 }

@@ -222,8 +222,19 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
                 })?;
             (certs, key, files.cert.clone())
         }
-        None => net::tls::load_or_generate(&config.state_dir)
-            .context("cannot set up the TLS certificate in state_dir")?,
+        None => net::tls::load_or_generate(&config.state_dir).map_err(|e| {
+            // A key others can read is for the operator to fix (chmod), as
+            // a configured one is: exit 64 like any unusable config.
+            let code = match e {
+                net::tls::TlsError::KeyPermissions { .. } => EX_CONFIG as u8,
+                _ => 1,
+            };
+            Failure {
+                error: anyhow::Error::from(e)
+                    .context("cannot set up the TLS certificate in state_dir"),
+                code,
+            }
+        })?,
     };
     let mut server_config = net::tls::server_config(certs, key)?;
     server_config.transport_config(Arc::new(net::transport(&config.limits)));

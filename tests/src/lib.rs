@@ -411,13 +411,14 @@ impl Process {
         Process::spawn_with_env(args, &[])
     }
 
-    /// [`Process::spawn`] with extra environment variables.
+    /// [`Process::spawn`] with extra environment variables (they may
+    /// override `HALLQ_LOG`).
     fn spawn_with_env(args: &[&OsStr], env: &[(&str, String)]) -> anyhow::Result<Process> {
         let mut child = Command::new(hallqd_path())
             .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("NO_COLOR", "1")
             .env("HALLQ_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -497,6 +498,11 @@ impl Daemon {
     /// and `server certificate: PATH` on its stdout.
     pub fn start(args: &[&OsStr]) -> anyhow::Result<Daemon> {
         Daemon::start_with_env(args, &[])
+    }
+
+    /// [`Daemon::start`] with `HALLQ_LOG` set to `log` (e.g. `"debug"`).
+    pub fn start_logging(args: &[&OsStr], log: &str) -> anyhow::Result<Daemon> {
+        Daemon::start_with_env(args, &[("HALLQ_LOG", log.to_owned())])
     }
 
     /// [`Daemon::start`] with extra environment variables for `hallqd`.
