@@ -419,11 +419,17 @@ impl Drop for SpawnedDaemon {
 
 /// The config of a load run's daemon: hall `main` with `items` items and
 /// `windows` windows (see [`window_items`]), a token for every role and
-/// every window, no daily caps.
+/// every window, no daily caps, and `[limits]` opened up: a load generator
+/// is a kiosk in a tight loop by design, which the default per-connection
+/// rate limit would (rightly) slow down.
 pub fn config_toml(state_dir: &Path, windows: u16, items: usize) -> String {
     let tokens = Tokens::generated();
     let mut toml = format!(
-        "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\nshutdown_grace_secs = 5\n\n",
+        "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\nshutdown_grace_secs = 5\n\n\
+         [limits]\nconnections = 1000000\nrequests_per_second = 1000000\n\
+         displays_per_hall = 1000000\n\
+         [limits.per_role]\nkiosk = 1000000\nwindow = 1000000\ndisplay = 1000000\n\
+         notifier = 1000000\nadmin = 1000000\n\n",
         state_dir.display().to_string()
     );
     let mut token = |token: &str, role: &str, window: Option<u16>| {

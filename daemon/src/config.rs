@@ -114,7 +114,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            connections: 4096,
+            connections: 16384,
             per_role: RoleLimits::default(),
             streams_per_connection: 64,
             requests_per_second: 100,
@@ -146,7 +146,7 @@ impl Default for RoleLimits {
         RoleLimits {
             kiosk: 512,
             window: 1024,
-            display: 2048,
+            display: 8192,
             notifier: 16,
             admin: 64,
         }
