@@ -110,25 +110,13 @@ async fn cancel(session: &Session, code: &str, by_hall: bool) -> Result<Response
 async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
     let code = crate::dispatch::appointment::normalize_code(code);
-    session
+    let result = session
         .hall
         .execute(Command::CheckIn { code: code.clone() }, |h, events| {
             for e in events {
                 match e {
                     // §四(七)8: recorded, and the kiosk says so.
-                    Event::BookingForfeited { .. } => {
-                        let until = h
-                            .booking(&code)
-                            .map(|b| b.check_in_until.to_string().replace('T', " "))
-                            .unwrap_or_default();
-                        return Err(reply(
-                            "booking_forfeited",
-                            format!(
-                                "too late: booking {code} could be checked in until {until}; \
-                                 it is forfeited (seed 000 §四(七)8). Take a walk-in ticket instead"
-                            ),
-                        ));
-                    }
+                    Event::BookingForfeited { .. } => return Err(forfeited(h, &code)),
                     Event::Issued { issued, at } => {
                         return Ok(Response::Issued(super::issued_ticket(h, issued, *at)))
                     }
@@ -137,6 +125,30 @@ async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply>
             }
             Err(reply("internal", "the check-in issued no ticket"))
         })
-        .await
-        .map_err(refused)?
+        .await;
+    match result {
+        // Forfeited already (by the daemon's timer, before the visitor came):
+        // the kiosk says the same as for a late check-in.
+        Err(crate::shard::ShardError::Refused(
+            crate::dispatch::DispatchError::BookingNotActive {
+                state: "forfeited", ..
+            },
+        )) => Err(session.hall.read(|h| forfeited(h, &code))),
+        other => other.map_err(refused)?,
+    }
+}
+
+/// The kiosk's answer to a check-in after the booking's window closed.
+fn forfeited(h: &crate::dispatch::Hall, code: &str) -> ErrorReply {
+    let until = h
+        .booking(code)
+        .map(|b| b.check_in_until.to_string().replace('T', " "))
+        .unwrap_or_default();
+    reply(
+        "booking_forfeited",
+        format!(
+            "too late: booking {code} could be checked in until {until}; \
+             it is forfeited (seed 000 §四(七)8). Take a walk-in ticket instead"
+        ),
+    )
 }
