@@ -76,23 +76,18 @@ async fn sigterm_tells_subscribers_why() {
     assert_eq!(status.code(), Some(0));
 }
 
-#[test]
-fn unknown_config_key_exits_64_naming_it() {
+/// Writes the test config with `anchor` replaced by `anchor` plus `extra`
+/// (an unknown key), runs hallqd on it and checks it exits 64 naming `key`
+/// and creating nothing.
+fn unknown_key_exits_64(anchor: &str, extra: &str, key: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config.toml");
-    let text = config_toml(&dir.path().join("state")).replacen(
-        "shutdown_grace_secs",
-        "listen_backlog = 5\nshutdown_grace_secs",
-        1,
-    );
+    let text =
+        config_toml(&dir.path().join("state")).replacen(anchor, &format!("{extra}\n{anchor}"), 1);
     fs::write(&config, text).expect("write config");
     let exited = run_hallqd(&[OsStr::new("--config"), config.as_os_str()]).expect("hallqd runs");
     assert_eq!(exited.code(), Some(64), "stderr:\n{}", exited.stderr);
-    assert!(
-        exited.stderr.contains("listen_backlog"),
-        "stderr:\n{}",
-        exited.stderr
-    );
+    assert!(exited.stderr.contains(key), "stderr:\n{}", exited.stderr);
     assert!(
         !dir.path().join("state").exists(),
         "nothing is created from a refused config"
@@ -100,22 +95,17 @@ fn unknown_config_key_exits_64_naming_it() {
 }
 
 #[test]
+fn unknown_config_key_exits_64_naming_it() {
+    unknown_key_exits_64(
+        "shutdown_grace_secs",
+        "listen_backlog = 5",
+        "listen_backlog",
+    );
+}
+
+#[test]
 fn unknown_key_in_a_hall_exits_64_naming_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("config.toml");
-    let text = config_toml(&dir.path().join("state")).replacen(
-        "reminder_factor = 1.5",
-        "reminder_factor = 1.5\nremider = 2",
-        1,
-    );
-    fs::write(&config, text).expect("write config");
-    let exited = run_hallqd(&[OsStr::new("--config"), config.as_os_str()]).expect("hallqd runs");
-    assert_eq!(exited.code(), Some(64), "stderr:\n{}", exited.stderr);
-    assert!(
-        exited.stderr.contains("remider"),
-        "stderr:\n{}",
-        exited.stderr
-    );
+    unknown_key_exits_64("reminder_factor = 1.5", "remider = 2", "remider");
 }
 
 #[test]
