@@ -115,10 +115,10 @@ impl Client {
                 Some(quinn::ConnectionError::ApplicationClosed(close))
                     if close.error_code == CLOSE_UNAUTHORIZED.into() =>
                 {
-                    ClientError::Refused(ErrorReply {
-                        code: "unauthorized".into(),
-                        message: String::from_utf8_lossy(&close.reason).into_owned(),
-                    })
+                    ClientError::Refused(ErrorReply::new(
+                        "unauthorized",
+                        String::from_utf8_lossy(&close.reason).into_owned(),
+                    ))
                 }
                 _ => e,
             }

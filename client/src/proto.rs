@@ -541,6 +541,21 @@ pub struct ErrorReply {
     pub code: String,
     /// For people.
     pub message: String,
+    /// With `not_owner` in cluster mode: the address (`host:port`) of the
+    /// daemon that serves the hall now, when known. A client reconnects
+    /// there and asks again; the refused request changed nothing.
+    pub redirect: Option<String>,
+}
+
+impl ErrorReply {
+    /// A refusal with no redirect.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorReply {
+        ErrorReply {
+            code: code.into(),
+            message: message.into(),
+            redirect: None,
+        }
+    }
 }
 
 /// One call as the hall's screens show and announce it.

@@ -105,10 +105,7 @@ fn main() {
     write(
         &dir,
         "response-error",
-        &payload(&Response::Error(ErrorReply {
-            code: "forbidden".into(),
-            message: "a kiosk token may not do this".into(),
-        })),
+        &payload(&Response::Error(ErrorReply::new("forbidden", "a kiosk token may not do this"))),
     );
     write(&dir, "response-watching", &payload(&Response::Watching));
     write(

@@ -275,10 +275,10 @@ fn board_failure(e: BoardError) -> Failure {
 fn terminal_failure(e: TerminalError) -> Failure {
     match e {
         TerminalError::Client(e) => Failure::Client(e),
-        TerminalError::NotAWindow(_) => Failure::Client(ClientError::Refused(ErrorReply {
-            code: "forbidden".into(),
-            message: e.to_string(),
-        })),
+        TerminalError::NotAWindow(_) => Failure::Client(ClientError::Refused(ErrorReply::new(
+            "forbidden",
+            e.to_string(),
+        ))),
         TerminalError::Io(e) => Failure::Local {
             code: "terminal",
             message: format!("terminal error: {e}"),

@@ -371,10 +371,10 @@ fn welcome_and_error_responses() {
         "Connected to 政务服务中心 (main) as window, window 3"
     );
     assert_eq!(json::response(&w)["window"], 3);
-    let e = Response::Error(ErrorReply {
-        code: "forbidden".into(),
-        message: "window 3 may act on window 3 only".into(),
-    });
+    let e = Response::Error(ErrorReply::new(
+        "forbidden",
+        "window 3 may act on window 3 only",
+    ));
     assert_eq!(
         json::response(&e),
         json!({"error": {"code": "forbidden", "message": "window 3 may act on window 3 only"}})
@@ -477,10 +477,10 @@ fn notifications_mask_the_phone_for_people_only() {
 
 #[test]
 fn failures_map_to_the_documented_exit_codes() {
-    let refused = Failure::Client(ClientError::Refused(ErrorReply {
-        code: "window_busy".into(),
-        message: "window 3 is serving A012".into(),
-    }));
+    let refused = Failure::Client(ClientError::Refused(ErrorReply::new(
+        "window_busy",
+        "window 3 is serving A012",
+    )));
     assert_eq!(refused.exit_code(), 1);
     assert_eq!(refused.code(), "window_busy");
     assert_eq!(refused.message(), "window 3 is serving A012");

@@ -290,10 +290,10 @@ fn the_screen_shows_the_window_its_queue_and_the_answer() {
     // A refusal is shown with the daemon's words.
     app.acted(
         &call,
-        Err(ClientError::Refused(ErrorReply {
-            code: "window_busy".into(),
-            message: "window 3 still has ticket C002".into(),
-        })),
+        Err(ClientError::Refused(ErrorReply::new(
+            "window_busy",
+            "window 3 still has ticket C002",
+        ))),
         Timestamp(T0),
     );
     let text = screen(&app, T0);

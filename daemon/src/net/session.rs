@@ -59,10 +59,7 @@ struct Session {
 }
 
 fn reply(code: &str, message: impl Into<String>) -> ErrorReply {
-    ErrorReply {
-        code: code.to_owned(),
-        message: message.into(),
-    }
+    ErrorReply::new(code, message)
 }
 
 impl Handler {
