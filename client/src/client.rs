@@ -80,6 +80,10 @@ impl From<quinn::ConnectionError> for ClientError {
 
 /// The QUIC close code with which the daemon refuses a token.
 pub const CLOSE_UNAUTHORIZED: u32 = 1;
+/// The QUIC close code with which a cluster node turns away a connection
+/// for a hall it does not serve (after a `not_owner` answer with the
+/// owner's address).
+pub const CLOSE_NOT_OWNER: u32 = 3;
 /// The QUIC close code with which the daemon drops a peer that broke the
 /// protocol (oversized, truncated or malformed frames).
 pub const CLOSE_PROTOCOL: u32 = 2;

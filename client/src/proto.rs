@@ -519,6 +519,15 @@ pub struct HallHealth {
     pub waiting: u64,
     /// Notifications not yet acknowledged by the gateway.
     pub pending_notifications: u64,
+    /// The hall's role on this daemon: "alone" (no cluster), "owner" (this
+    /// node serves it) or "follower" (another node does; this one keeps a
+    /// hot copy).
+    pub role: String,
+    /// Cluster mode: the node that owns the hall now, if any.
+    pub owner: Option<String>,
+    /// Journal records this daemon has of the hall (in cluster mode, the
+    /// position in the cluster's log: equal on every node that caught up).
+    pub records: u64,
 }
 
 /// [`Response::Status`].

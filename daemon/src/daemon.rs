@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use crate::cluster::{self, Cluster};
 use crate::config::{Config, HallConfig, TokenGrant};
 use crate::dispatch::Command;
-use crate::shard::{HallShard, OpenError};
+use crate::shard::{ClusterLink, HallShard, OpenError};
 
 /// Every hall the daemon serves, with the configuration it runs on.
 #[derive(Debug)]
@@ -21,6 +22,10 @@ pub struct Daemon {
     halls: RwLock<HashMap<String, Arc<HallShard>>>,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// Cluster mode: the halls' link to etcd.
+    link: Option<ClusterLink>,
+    /// Cluster mode: ownership and following, once started.
+    cluster: std::sync::OnceLock<Arc<Cluster>>,
 }
 
 /// Why a reload changed nothing.
@@ -47,13 +52,21 @@ impl Daemon {
     /// `state_dir/halls/<id>/`, starts its writer, and brings it onto the
     /// configured items and windows (journaled, if they changed since the
     /// journal's last word on them).
+    ///
+    /// In cluster mode the halls start as followers (their configuration
+    /// is journaled by whichever node takes them); connecting to etcd is
+    /// retried until it answers. Call [`Daemon::start_cluster`] next.
     pub async fn open(
         config: Config,
         config_path: Option<PathBuf>,
     ) -> Result<Daemon, (String, OpenError)> {
+        let link = match &config.cluster {
+            Some(cluster) => Some(cluster::connect(cluster).await),
+            None => None,
+        };
         let mut halls = HashMap::new();
         for hall in &config.halls {
-            let shard = open_hall(hall, &config.state_dir).await?;
+            let shard = open_hall(hall, &config.state_dir, link.clone()).await?;
             halls.insert(hall.id.clone(), shard);
         }
         Ok(Daemon {
@@ -61,7 +74,28 @@ impl Daemon {
             config: RwLock::new(Arc::new(config)),
             halls: RwLock::new(halls),
             reloading: tokio::sync::Mutex::new(()),
+            link,
+            cluster: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Cluster mode: starts taking, following and handing over halls.
+    pub fn start_cluster(self: &Arc<Self>) {
+        if let (Some(link), Some(config)) = (&self.link, &self.config().cluster) {
+            let _ = self
+                .cluster
+                .set(Cluster::start(self, config.clone(), link.clone()));
+        }
+    }
+
+    /// Cluster mode: the running cluster loops.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// Cluster mode: where a client asking for hall `id` should go now.
+    pub fn redirect(&self, id: &str) -> Option<String> {
+        self.cluster.get()?.redirect(id)
     }
 
     /// The configuration in force.
@@ -111,6 +145,8 @@ impl Daemon {
         let mut reconfigure = Vec::new();
         for hall in &new.halls {
             match self.hall(&hall.id) {
+                // Cluster mode: the hall's owner journals its changes.
+                Some(shard) if !shard.serving() => {}
                 Some(shard) => {
                     if shard.read(|h| h.spec() != &hall.spec) {
                         shard
@@ -135,12 +171,12 @@ impl Daemon {
         }
         for hall in &new.halls {
             if self.hall(&hall.id).is_none() {
-                let shard = open_hall(hall, &new.state_dir).await.map_err(|(hall, e)| {
-                    ReloadError::Refused {
+                let shard = open_hall(hall, &new.state_dir, self.link.clone())
+                    .await
+                    .map_err(|(hall, e)| ReloadError::Refused {
                         hall,
                         reason: e.to_string(),
-                    }
-                })?;
+                    })?;
                 self.halls.write().insert(hall.id.clone(), shard);
             }
         }
@@ -186,11 +222,15 @@ impl Daemon {
 async fn open_hall(
     hall: &HallConfig,
     state_dir: &Path,
+    link: Option<ClusterLink>,
 ) -> Result<Arc<HallShard>, (String, OpenError)> {
     let failed = |e: OpenError| (hall.id.clone(), e);
     let dir = hall_dir(state_dir, &hall.id);
-    let shard = HallShard::open(hall, &dir).map_err(failed)?;
-    shard.adopt(hall.spec.clone()).await.map_err(failed)?;
+    let clustered = link.is_some();
+    let shard = HallShard::open(hall, &dir, link).map_err(failed)?;
+    if !clustered {
+        shard.adopt(hall.spec.clone()).await.map_err(failed)?;
+    }
     Ok(Arc::new(shard))
 }
 

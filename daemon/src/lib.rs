@@ -4,6 +4,7 @@
 //! outbox, metrics. See `ARCHITECTURE.md` in the shared folder.
 
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod dispatch;

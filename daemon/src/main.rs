@@ -281,10 +281,20 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
                 Err(e) => tracing::error!(error = %e, "cannot set up metrics"),
             }
         }
+        daemon.start_cluster();
         systemd::ready();
         tokio::spawn(systemd::watchdog(daemon.clone()));
         tokio::spawn(reload_on_sighup(daemon.clone()));
-        anyhow::Ok(net::run(endpoint, daemon.clone(), shutdown_signal(), grace).await)
+        let drained = net::run(endpoint, daemon.clone(), shutdown_signal(), grace).await;
+        if let Some(cluster) = daemon.cluster() {
+            // Hand the halls back and end the lease: the other nodes take
+            // over at once instead of after the lease's time to live.
+            let handed = tokio::time::timeout(grace, cluster.shutdown()).await;
+            if handed.is_err() {
+                tracing::warn!("could not hand every hall back in time; its lease will expire");
+            }
+        }
+        anyhow::Ok(drained)
     })?;
     systemd::stopping();
     daemon.close();

@@ -245,7 +245,11 @@ async fn answer(
 
 /// The health of every hall.
 pub fn health(daemon: &Daemon) -> hallq_client::proto::HealthReport {
-    let halls: Vec<_> = daemon.halls().iter().map(|h| h.health()).collect();
+    let halls: Vec<_> = daemon
+        .halls()
+        .iter()
+        .map(|h| h.health(daemon.cluster().and_then(|c| c.owner_of(h.id()))))
+        .collect();
     hallq_client::proto::HealthReport {
         healthy: halls.iter().all(|h| h.journal_writable),
         halls,

@@ -28,6 +28,10 @@ use crate::journal::{self, Journal, JournalError, JournalHandle};
 use crate::stats::{self, ExportPage};
 use hallq_client::proto::{DayStats, StatsBy};
 
+mod cluster;
+pub use cluster::{Applied, ClusterLink, LeaseClock, Role};
+use cluster::{Mode, Receipt};
+
 /// How many display updates a subscriber may fall behind before it is
 /// dropped (it resynchronises from a fresh snapshot on reconnect).
 pub const DISPLAY_BUFFER: usize = 1024;
@@ -125,6 +129,17 @@ pub enum ShardError {
          takes no changes until its disk can be written again"
     )]
     Storage(String),
+    /// Cluster mode: another node serves this hall (or, mid-failover, none
+    /// yet). Nothing was changed; ask the owner.
+    #[error("hall {0:?} is served by another hallqd node now; nothing was changed here")]
+    NotOwner(String),
+    /// Cluster mode: etcd did not confirm the change in time. It may or
+    /// may not have been recorded; the hall answers again once it knows.
+    #[error(
+        "the cluster could not confirm the change ({0}); it may or may not have been \
+         recorded — look before repeating it"
+    )]
+    Unconfirmed(String),
 }
 
 impl ShardError {
@@ -133,6 +148,8 @@ impl ShardError {
         match self {
             ShardError::Refused(e) => e.code(),
             ShardError::Storage(_) => "storage_failed",
+            ShardError::NotOwner(_) => "not_owner",
+            ShardError::Unconfirmed(_) => "cluster_unavailable",
         }
     }
 }
@@ -169,6 +186,15 @@ struct State {
     derived: Derived,
     /// Set after a journal failure: no more changes.
     failed: Option<String>,
+    /// Who writes the journal: this node alone, this node as the cluster's
+    /// owner of the hall, or another node (this one follows).
+    mode: Mode,
+    /// The number the next journal record gets (records of every day
+    /// counted; in cluster mode, the record's number in the etcd log).
+    next_seq: u64,
+    /// The number of the record that began the current business day (the
+    /// cluster keeps the day's records in etcd from here on).
+    day_start_seq: u64,
 }
 
 /// What is derived from the events, identically live and on replay.
@@ -224,6 +250,13 @@ pub struct HallShard {
     recovering: Mutex<()>,
     /// Display subscribers now, against `[limits] displays_per_hall`.
     displays: Arc<std::sync::atomic::AtomicUsize>,
+    /// Cluster mode: the link to etcd this hall's records go through.
+    cluster: Option<ClusterLink>,
+    /// Bumped whenever this node stops serving the hall (cluster mode):
+    /// display and notifier streams end, so their clients find the owner.
+    moved: tokio::sync::watch::Sender<u64>,
+    /// Serialises taking the hall over and rebuilding it after giving up.
+    transition: tokio::sync::Mutex<()>,
 }
 
 /// A display's place in its hall's count; given back on drop.
@@ -243,6 +276,8 @@ struct Commits {
     notifications_upto: AtomicU64,
     /// When the last record became durable (ms since the epoch; 0: none yet).
     last_ms: AtomicU64,
+    /// Every record numbered below this is in the local journal files.
+    durable_seq: AtomicU64,
 }
 
 impl std::fmt::Debug for HallShard {
@@ -256,7 +291,14 @@ impl std::fmt::Debug for HallShard {
 impl HallShard {
     /// Opens hall `config`'s journal in `dir`, replays it through the
     /// dispatch core and starts its journal writer.
-    pub fn open(config: &HallConfig, dir: &Path) -> Result<HallShard, OpenError> {
+    ///
+    /// With `cluster`, the hall starts as a follower of the etcd log; the
+    /// cluster's ownership loop decides whether this node takes it.
+    pub fn open(
+        config: &HallConfig,
+        dir: &Path,
+        cluster: Option<ClusterLink>,
+    ) -> Result<HallShard, OpenError> {
         let (display, _) = broadcast::channel(DISPLAY_BUFFER);
         let (notifications, _) = broadcast::channel(NOTIFIER_BUFFER);
         let commits = Arc::new(Commits::default());
@@ -267,6 +309,7 @@ impl HallShard {
             &display,
             &notifications,
             &commits,
+            Mode::initial(cluster.is_some()),
         )?;
         Ok(HallShard {
             id: config.id.clone(),
@@ -281,6 +324,9 @@ impl HallShard {
             commits,
             recovering: Mutex::new(()),
             displays: Arc::default(),
+            cluster,
+            moved: tokio::sync::watch::channel(0).0,
+            transition: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -309,42 +355,17 @@ impl HallShard {
         if self.state.lock().failed.is_none() {
             return true;
         }
-        if let Some(writer) = self.writer.lock().take() {
-            // The failed writer refuses everything; closing joins its thread
-            // so the files can be read again.
-            let _ = writer.close();
+        if !self.reload_locked() {
+            return false;
         }
-        let hall = HallConfig {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            timezone_offset_minutes: self.offset_minutes,
-            spec: self.spec.clone(),
-            templates: self.state.lock().derived.outbox.templates().clone(),
-            export_key: None,
-        };
-        let (mut rebuilt, writer) = match load(
-            &hall,
-            &self.dir,
-            &self.spec,
-            &self.display,
-            &self.notifications,
-            &self.commits,
-        ) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                tracing::error!(hall = %self.id, error = %e, "journal still unusable");
-                return false;
-            }
-        };
+        if self.cluster.is_some() {
+            // Every record must match the cluster's log: no probe record.
+            // The next record followed tests the disk again.
+            self.state.lock().failed = None;
+            return true;
+        }
         let probe = {
-            let mut st = self.state.lock();
-            // Displays saw changes that are now undone: keep the change
-            // counter moving forward and make every display start over.
-            rebuilt.derived.seq = st.derived.seq.max(rebuilt.derived.seq) + 1;
-            let _ = self.display.send(DisplayBatch::resync());
-            rebuilt.failed = st.failed.take();
-            *st = rebuilt;
-            *self.writer.lock() = Some(writer);
+            let st = self.state.lock();
             codec::encode_record(&Entry::Probe).ok().map(|payload| {
                 st.journal.append(
                     payload,
@@ -362,13 +383,68 @@ impl HallShard {
         ok
     }
 
+    /// Rebuilds the hall from its journal files (cluster mode, after giving
+    /// the hall up): what was applied but not stored is undone.
+    fn reload(&self) -> bool {
+        let _one = self.recovering.lock();
+        self.reload_locked()
+    }
+
+    /// Stops the writer, replays the journal files into a fresh state and
+    /// starts a new writer; displays start over. A failure mark stays.
+    fn reload_locked(&self) -> bool {
+        if let Some(writer) = self.writer.lock().take() {
+            // A failed writer refuses everything; closing joins its thread
+            // (after it wrote what was queued) so the files can be read.
+            let _ = writer.close();
+        }
+        let hall = HallConfig {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            timezone_offset_minutes: self.offset_minutes,
+            spec: self.spec.clone(),
+            templates: self.state.lock().derived.outbox.templates().clone(),
+            export_key: None,
+        };
+        let (mut rebuilt, writer) = match load(
+            &hall,
+            &self.dir,
+            &self.spec,
+            &self.display,
+            &self.notifications,
+            &self.commits,
+            Mode::initial(self.cluster.is_some()),
+        ) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(hall = %self.id, error = %e, "journal still unusable");
+                return false;
+            }
+        };
+        let mut st = self.state.lock();
+        // Displays saw changes that are now undone: keep the change counter
+        // moving forward and make every display start over.
+        rebuilt.derived.seq = st.derived.seq.max(rebuilt.derived.seq) + 1;
+        let _ = self.display.send(DisplayBatch::resync());
+        rebuilt.failed = st.failed.take();
+        if matches!(st.mode, Mode::Owner(_)) {
+            // Taken over again while the files were read: keep serving.
+            rebuilt.mode = std::mem::replace(&mut st.mode, Mode::Replica);
+        }
+        *st = rebuilt;
+        *self.writer.lock() = Some(writer);
+        true
+    }
+
     /// Whether the hall refuses changes after a journal failure.
     pub fn is_failed(&self) -> bool {
         self.state.lock().failed.is_some()
     }
 
-    /// For `hallq admin health` and `/healthz`.
-    pub fn health(&self) -> HallHealth {
+    /// For `hallq admin health` and `/healthz`; `owner` is the owning
+    /// node in cluster mode.
+    pub fn health(&self, owner: Option<String>) -> HallHealth {
+        let role = self.role();
         let st = self.state.lock();
         let last = self.commits.last_ms.load(Ordering::Acquire);
         HallHealth {
@@ -378,6 +454,9 @@ impl HallShard {
             last_fsync_age_secs: (last > 0).then(|| clock::now().secs_since(Timestamp(last))),
             waiting: st.hall.waiting_count() as u64,
             pending_notifications: st.derived.outbox.pending_count() as u64,
+            role: role.as_str().to_owned(),
+            owner,
+            records: st.next_seq,
         }
     }
 
@@ -429,9 +508,7 @@ impl HallShard {
     ) -> Result<R, ShardError> {
         let (outcome, receiver) = {
             let mut st = self.state.lock();
-            if let Some(why) = &st.failed {
-                return Err(ShardError::Storage(why.clone()));
-            }
+            self.check_serving(&st)?;
             let now = clock::now();
             let mut events = self.roll_day(&mut st, now);
             let outcome = st.hall.apply(command, now).map(|command_events| {
@@ -477,7 +554,7 @@ impl HallShard {
     pub async fn tick(&self) -> Result<(), ShardError> {
         let receiver = {
             let mut st = self.state.lock();
-            if st.failed.is_some() {
+            if self.check_serving(&st).is_err() {
                 return Ok(());
             }
             let now = clock::now();
@@ -496,11 +573,10 @@ impl HallShard {
 
     /// Queues `events` (already applied) to the journal; derives their
     /// display update and notifications for the commit hook.
-    fn journal_events(
-        &self,
-        st: &mut State,
-        events: Vec<Event>,
-    ) -> Option<journal::AppendReceiver> {
+    fn journal_events(&self, st: &mut State, events: Vec<Event>) -> Option<Receipt> {
+        if begins_day(&events) {
+            st.day_start_seq = st.next_seq;
+        }
         let (display, notifications) = st.derived.absorb(&st.hall, &events);
         let published = Published {
             display,
@@ -510,15 +586,18 @@ impl HallShard {
         self.append(st, &Entry::Events(events), published)
     }
 
-    fn append(
-        &self,
-        st: &mut State,
-        entry: &Entry,
-        published: Published,
-    ) -> Option<journal::AppendReceiver> {
+    fn append(&self, st: &mut State, entry: &Entry, published: Published) -> Option<Receipt> {
         let day = journal_day(&st.hall);
         match codec::encode_record(entry) {
-            Ok(payload) => Some(st.journal.append(payload, &day, published)),
+            Ok(payload) => {
+                let seq = st.next_seq;
+                st.next_seq += 1;
+                Some(match &st.mode {
+                    Mode::Local => Receipt::Local(st.journal.append(payload, &day, published)),
+                    Mode::Owner(pipe) => pipe.send(seq, payload, day, published),
+                    Mode::Replica => Receipt::refused(ShardError::NotOwner(self.id.clone())),
+                })
+            }
             Err(e) => {
                 // Cannot happen for well-formed events; refuse further changes
                 // rather than run on with state the journal does not have.
@@ -530,12 +609,17 @@ impl HallShard {
         }
     }
 
-    async fn await_durable(
-        &self,
-        receiver: Option<journal::AppendReceiver>,
-    ) -> Result<(), ShardError> {
+    async fn await_durable(&self, receiver: Option<Receipt>) -> Result<(), ShardError> {
         let result = match receiver {
-            Some(receiver) => match receiver.await {
+            // Cluster mode: a failure is the owner pipe's to handle (it
+            // gives the hall up and rebuilds it from what was stored).
+            Some(Receipt::Cluster(receiver)) => {
+                return match receiver.await {
+                    Ok(result) => result,
+                    Err(_) => Err(ShardError::NotOwner(self.id.clone())),
+                }
+            }
+            Some(Receipt::Local(receiver)) => match receiver.await {
                 Ok(Ok(_seq)) => return Ok(()),
                 // Shutting down: nothing failed, the change just did not
                 // make it in.
@@ -591,9 +675,7 @@ impl HallShard {
     ) -> Result<Option<AckDurable>, ShardError> {
         let receiver = {
             let mut st = self.state.lock();
-            if let Some(why) = &st.failed {
-                return Err(ShardError::Storage(why.clone()));
-            }
+            self.check_serving(&st)?;
             let Some(n) = st.derived.outbox.pending_number(id) else {
                 return Ok(None);
             };
@@ -718,6 +800,11 @@ fn journal_day(hall: &Hall) -> String {
     clock::day_string(hall.day().unwrap_or_default())
 }
 
+/// Whether a record's events begin a business day.
+fn begins_day(events: &[Event]) -> bool {
+    events.iter().any(|e| matches!(e, Event::DayBegun { .. }))
+}
+
 /// What a record that publishes nothing tells the commit hook.
 fn empty_publish(outbox: &Outbox) -> Published {
     Published {
@@ -737,6 +824,7 @@ fn load(
     display: &broadcast::Sender<DisplayBatch>,
     notifications: &broadcast::Sender<Arc<Notification>>,
     commits: &Arc<Commits>,
+    mode: Mode,
 ) -> Result<(State, Journal<Published>), OpenError> {
     let replay = journal::open(dir)?;
     if let Some(cut) = &replay.truncated {
@@ -755,24 +843,18 @@ fn load(
         seq: 0,
         configured: false,
     };
-    for record in &replay.records {
+    let mut day_start_seq = 0;
+    for (seq, record) in replay.records.iter().enumerate() {
         let entry: Entry =
             codec::decode_record(&record.payload).map_err(|e| OpenError::Decode {
                 file: record.file.to_path_buf(),
                 offset: record.offset,
                 reason: e.to_string(),
             })?;
-        match entry {
-            Entry::Events(events) => {
-                for event in &events {
-                    hall.replay(event);
-                }
-                derived.absorb(&hall, &events);
-            }
-            Entry::Acked(n) => derived.outbox.ack(n),
-            Entry::NotificationFailed { n, reason } => derived.outbox.fail(n, &reason),
-            Entry::Probe => {}
+        if matches!(&entry, Entry::Events(events) if begins_day(events)) {
+            day_start_seq = seq as u64;
         }
+        derived.replay(&mut hall, entry);
     }
     let today = clock::business_day(clock::now(), config.timezone_offset_minutes);
     // The journal's day never goes backwards, even if the clock did.
@@ -780,6 +862,9 @@ fn load(
     commits
         .notifications_upto
         .store(derived.outbox.next_number(), Ordering::Release);
+    commits
+        .durable_seq
+        .store(replay.next_seq, Ordering::Release);
     let on_commit = {
         let display = display.clone();
         let notifications = notifications.clone();
@@ -788,6 +873,9 @@ fn load(
             commits.last_ms.store(clock::now().0, Ordering::Release);
             let mut frames = bytes::BytesMut::new();
             let mut numbers: Option<(u64, u64)> = None;
+            if let Some((seq, _)) = batch.last() {
+                commits.durable_seq.store(seq + 1, Ordering::Release);
+            }
             for (_, published) in batch {
                 commits
                     .notifications_upto
@@ -823,11 +911,30 @@ fn load(
         hall,
         derived,
         failed: None,
+        mode,
+        next_seq: replay.next_seq,
+        day_start_seq,
     };
     Ok((state, writer))
 }
 
 impl Derived {
+    /// Applies one journal record read back (a replay, or a record another
+    /// node wrote) to `hall` and to what is derived from it.
+    fn replay(&mut self, hall: &mut Hall, entry: Entry) {
+        match entry {
+            Entry::Events(events) => {
+                for event in &events {
+                    hall.replay(event);
+                }
+                self.absorb(hall, &events);
+            }
+            Entry::Acked(n) => self.outbox.ack(n),
+            Entry::NotificationFailed { n, reason } => self.outbox.fail(n, &reason),
+            Entry::Probe => {}
+        }
+    }
+
     /// Updates what is derived from `events` (applied to `hall` just now):
     /// outbox, recent calls, display counter. Called identically live and
     /// on replay; returns the display frame and the notifications to

@@ -72,8 +72,15 @@ pub fn response(r: &Response, now: Timestamp) -> String {
                     None => "journal writable".to_owned(),
                     Some(e) => format!("journal NOT writable: {e}"),
                 };
+                let role = match (h.role.as_str(), &h.owner) {
+                    ("alone", _) => String::new(),
+                    (role, Some(owner)) => {
+                        format!(" · {role}, owned by node {owner} · {} records", h.records)
+                    }
+                    (role, None) => format!(" · {role}, no owner right now · {} records", h.records),
+                };
                 lines.push(format!(
-                    "{}: {journal} · {fsync} · {} waiting · {} notifications pending",
+                    "{}: {journal} · {fsync} · {} waiting · {} notifications pending{role}",
                     h.hall, h.waiting, h.pending_notifications
                 ));
             }

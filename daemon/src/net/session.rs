@@ -27,13 +27,18 @@ use crate::dispatch::{Command, Event, Issued, TransferTarget};
 use crate::fanout::display::announcement;
 use crate::shard::{HallShard, ShardError};
 
+/// Why a display or notifier stream ends when the hall moves to another
+/// node (cluster mode).
+const MOVED: &str = "not_owner: this hallqd no longer serves the hall; reconnect to find its owner";
+
 /// How long a new connection has to say [`Hello`].
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// QUIC application close codes, shared with the client library.
 mod close {
     pub use hallq_client::client::{
-        CLOSE_PROTOCOL as PROTOCOL, CLOSE_UNAUTHORIZED as UNAUTHORIZED,
+        CLOSE_NOT_OWNER as NOT_OWNER, CLOSE_PROTOCOL as PROTOCOL,
+        CLOSE_UNAUTHORIZED as UNAUTHORIZED,
     };
 }
 
@@ -89,7 +94,12 @@ impl Handler {
             Ok(Ok(session)) => session,
             Ok(Err(refusal)) => {
                 tracing::info!(%remote, code = %refusal.code, "connection refused");
-                connection.close(close::UNAUTHORIZED.into(), refusal.message.as_bytes());
+                let code = if refusal.code == "not_owner" {
+                    close::NOT_OWNER
+                } else {
+                    close::UNAUTHORIZED
+                };
+                connection.close(code.into(), refusal.message.as_bytes());
                 return;
             }
             Err(_) => {
@@ -230,6 +240,11 @@ impl Handler {
             .daemon
             .hall(&hall_id)
             .ok_or_else(|| reply("unknown_hall", format!("no hall {hall_id:?} here")))?;
+        // Cluster mode: clients of a hall go to its owner. An admin may
+        // stay (health and reload are answered by every node).
+        if grant.role != Role::Admin && !hall.serving() {
+            return Err(not_owner(&self.daemon, &hall_id));
+        }
         Ok(Session {
             role: grant.role,
             hall,
@@ -274,6 +289,9 @@ impl RequestTask {
                 let started = tokio::time::Instant::now();
                 let response = match handle(&self.daemon, &self.session, request).await {
                     Ok(response) => response,
+                    Err(refusal) if refusal.code == "not_owner" => {
+                        Response::Error(not_owner(&self.daemon, self.session.hall.id()))
+                    }
                     Err(refusal) => {
                         tracing::info!(request = kind, code = %refusal.code, "refused");
                         metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.clone()).increment(1);
@@ -311,6 +329,11 @@ impl RequestTask {
             );
             return send_reply(&mut send, &Response::Error(refusal)).await;
         };
+        if !self.session.hall.serving() {
+            let refusal = not_owner(&self.daemon, self.session.hall.id());
+            return send_reply(&mut send, &Response::Error(refusal)).await;
+        }
+        let mut moved = self.session.hall.moved();
         let mut feed = self.session.hall.watch();
         let hall_id = self.session.hall.id().to_owned();
         metrics::gauge!("hallq_display_subscribers", "hall" => hall_id.clone()).increment(1.0);
@@ -353,6 +376,11 @@ impl RequestTask {
                     let _ = write(&mut send, &dropped).await;
                     break;
                 }
+                _ = moved.changed() => {
+                    let dropped = hallq_client::proto::DisplayUpdate::Dropped { reason: MOVED.into() };
+                    let _ = write(&mut send, &dropped).await;
+                    break;
+                }
             }
         }
         metrics::gauge!("hallq_display_subscribers", "hall" => hall_id).decrement(1.0);
@@ -366,6 +394,11 @@ impl RequestTask {
             return send_reply(&mut send, &Response::Error(refusal)).await;
         }
         let hall = self.session.hall.clone();
+        if !hall.serving() {
+            let refusal = not_owner(&self.daemon, hall.id());
+            return send_reply(&mut send, &Response::Error(refusal)).await;
+        }
+        let mut moved = hall.moved();
         let mut feed = hall.notifications();
         // Acknowledgements on their way to disk; awaited as they complete,
         // so the next one is read meanwhile.
@@ -415,6 +448,10 @@ impl RequestTask {
                         tracing::error!(error = %e, "cannot store an acknowledgement");
                         break;
                     }
+                }
+                _ = moved.changed() => {
+                    let _ = write(&mut send, &NotifierFrame::Dropped { reason: MOVED.into() }).await;
+                    break;
                 }
                 _ = self.shutdown.recv() => {
                     let _ = write(&mut send, &NotifierFrame::Dropped { reason: "hallqd is shutting down".into() }).await;
@@ -503,6 +540,23 @@ fn refused(e: ShardError) -> ErrorReply {
     reply(e.code(), e.to_string())
 }
 
+/// Cluster mode: hall `hall` is served by another node (named in
+/// `redirect` when known). Nothing was changed.
+fn not_owner(daemon: &Daemon, hall: &str) -> ErrorReply {
+    let redirect = daemon.redirect(hall);
+    let message = match &redirect {
+        Some(at) => format!("hall {hall:?} is served by the hallqd at {at} now; ask there"),
+        None => format!(
+            "hall {hall:?} is not served by this hallqd now (it is moving between nodes); \
+             try again in a moment"
+        ),
+    };
+    ErrorReply {
+        redirect,
+        ..reply("not_owner", message)
+    }
+}
+
 /// Carries out one request within the session's rights (SPEC §3).
 async fn handle(
     daemon: &Daemon,
@@ -510,6 +564,11 @@ async fn handle(
     request: Request,
 ) -> Result<Response, ErrorReply> {
     let hall = &session.hall;
+    // Cluster mode: only the owner answers for a hall (a follower's state
+    // may lag); the daemon-wide requests are answered anywhere.
+    if !matches!(request, Request::Health | Request::Reload) && !hall.serving() {
+        return Err(not_owner(daemon, hall.id()));
+    }
     if let Some(answer) = appointments::handle(session, &request).await {
         return answer;
     }

@@ -1,0 +1,488 @@
+//! A hall in cluster mode: owning it (records go to etcd, fenced, then to
+//! the local journal) or following it (records another node wrote are
+//! applied and written to the local journal too, so a takeover only
+//! catches up the last few).
+//!
+//! Ownership changes go through [`HallShard::promote`] and
+//! [`HallShard::give_up`]; the cluster's loop (`crate::cluster`) decides
+//! when. Giving up undoes whatever was applied but not stored: the owner
+//! pipe finishes what it had sent, then the hall is rebuilt from its local
+//! journal files, which only ever hold records etcd has acknowledged.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hallq_client::codec;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{
+    begins_day, empty_publish, journal_day, Entry, HallShard, Published, ShardError, State,
+};
+use crate::cluster::store::{Store, StoreError, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
+use crate::journal::{self, JournalHandle};
+
+/// What a shard needs of the cluster: etcd, and whether this node's lease
+/// is surely alive.
+#[derive(Debug, Clone)]
+pub struct ClusterLink {
+    /// etcd.
+    pub store: Store,
+    /// This node's lease.
+    pub lease: Arc<LeaseClock>,
+}
+
+/// Until when this node's lease surely lives, by the monotonic clock.
+#[derive(Debug)]
+pub struct LeaseClock {
+    start: tokio::time::Instant,
+    /// Milliseconds after `start`; 0: no lease.
+    valid_until_ms: AtomicU64,
+    /// The lease's time to live.
+    pub ttl: Duration,
+}
+
+impl LeaseClock {
+    /// A clock for leases of `ttl`, with no lease yet.
+    pub fn new(ttl: Duration) -> LeaseClock {
+        LeaseClock {
+            start: tokio::time::Instant::now(),
+            valid_until_ms: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    /// A keep-alive sent at `sent` was answered: the lease lives at least
+    /// until `sent + ttl` (less a margin for clock drift between hosts).
+    pub fn renewed(&self, sent: tokio::time::Instant) {
+        let until = sent.duration_since(self.start) + self.ttl.mul_f64(0.8);
+        self.valid_until_ms
+            .fetch_max(until.as_millis() as u64, Ordering::AcqRel);
+    }
+
+    /// The lease is gone (expired, revoked, or a new one is being made).
+    pub fn lost(&self) {
+        self.valid_until_ms.store(0, Ordering::Release);
+    }
+
+    /// Whether the lease surely lives now.
+    pub fn alive(&self) -> bool {
+        let now = tokio::time::Instant::now().duration_since(self.start);
+        (now.as_millis() as u64) < self.valid_until_ms.load(Ordering::Acquire)
+    }
+}
+
+/// Who writes the hall's journal.
+#[derive(Debug)]
+pub(super) enum Mode {
+    /// No cluster: the local journal alone.
+    Local,
+    /// This node owns the hall.
+    Owner(OwnerPipe),
+    /// Another node owns the hall (or nobody, mid-failover).
+    Replica,
+}
+
+impl Mode {
+    /// How a hall starts: alone, or following the cluster's log.
+    pub(super) fn initial(cluster: bool) -> Mode {
+        if cluster {
+            Mode::Replica
+        } else {
+            Mode::Local
+        }
+    }
+}
+
+/// The way into the owner pipe: records in journal order.
+#[derive(Debug)]
+pub(super) struct OwnerPipe {
+    fence: i64,
+    tx: mpsc::UnboundedSender<Outgoing>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// One record on its way to etcd and then the local journal.
+struct Outgoing {
+    seq: u64,
+    payload: Vec<u8>,
+    day: String,
+    published: Published,
+    done: oneshot::Sender<Result<(), ShardError>>,
+}
+
+/// Resolves once a record is stored, or says why not.
+pub(super) enum Receipt {
+    /// The local journal's answer.
+    Local(journal::AppendReceiver),
+    /// The owner pipe's answer.
+    Cluster(oneshot::Receiver<Result<(), ShardError>>),
+}
+
+impl Receipt {
+    /// A receipt that already says no.
+    pub(super) fn refused(e: ShardError) -> Receipt {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(e));
+        Receipt::Cluster(rx)
+    }
+}
+
+impl OwnerPipe {
+    pub(super) fn send(
+        &self,
+        seq: u64,
+        payload: Vec<u8>,
+        day: String,
+        published: Published,
+    ) -> Receipt {
+        let (done, rx) = oneshot::channel();
+        let outgoing = Outgoing {
+            seq,
+            payload,
+            day,
+            published,
+            done,
+        };
+        if let Err(mpsc::error::SendError(o)) = self.tx.send(outgoing) {
+            let _ = o.done.send(Err(ShardError::Unconfirmed(
+                "the hall's owner pipe stopped".into(),
+            )));
+        }
+        Receipt::Cluster(rx)
+    }
+}
+
+/// What [`HallShard::apply_replicated`] did with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Applied and queued to the local journal.
+    Yes,
+    /// Already had it, or this node owns the hall.
+    Skipped,
+    /// Records before it are missing here: catch up first.
+    Gap,
+}
+
+/// The hall's role on this node, for health reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// No cluster.
+    Alone,
+    /// This node owns the hall.
+    Owner,
+    /// This node follows the hall's log.
+    Follower,
+}
+
+impl Role {
+    /// As shown by `hallq admin health`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Alone => "alone",
+            Role::Owner => "owner",
+            Role::Follower => "follower",
+        }
+    }
+}
+
+impl HallShard {
+    /// Refuses changes unless this node may make them now.
+    pub(super) fn check_serving(&self, st: &State) -> Result<(), ShardError> {
+        if let Some(why) = &st.failed {
+            return Err(ShardError::Storage(why.clone()));
+        }
+        match &st.mode {
+            Mode::Local => Ok(()),
+            Mode::Owner(_) if self.cluster.as_ref().is_some_and(|c| c.lease.alive()) => Ok(()),
+            _ => Err(ShardError::NotOwner(self.id.clone())),
+        }
+    }
+
+    /// Whether this node serves the hall's clients now (always, without a
+    /// cluster).
+    pub fn serving(&self) -> bool {
+        self.check_serving(&self.state.lock()).is_ok()
+    }
+
+    /// The hall's role here.
+    pub fn role(&self) -> Role {
+        match &self.state.lock().mode {
+            Mode::Local => Role::Alone,
+            Mode::Owner(_) => Role::Owner,
+            Mode::Replica => Role::Follower,
+        }
+    }
+
+    /// The fence this node owns the hall with, if it does.
+    pub fn fence(&self) -> Option<i64> {
+        match &self.state.lock().mode {
+            Mode::Owner(pipe) => Some(pipe.fence),
+            _ => None,
+        }
+    }
+
+    /// Changes whenever this node stops serving the hall.
+    pub fn moved(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.moved.subscribe()
+    }
+
+    /// Every record numbered below this is in this node's journal files.
+    pub fn durable_seq(&self) -> u64 {
+        self.commits.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// The number of the record that began the current business day.
+    pub fn day_start_seq(&self) -> u64 {
+        self.state.lock().day_start_seq
+    }
+
+    /// The number of the next record.
+    pub fn next_seq(&self) -> u64 {
+        self.state.lock().next_seq
+    }
+
+    /// Takes the hall over with `fence` (the owner key this node just
+    /// created): catches up on the records it has not applied yet, then
+    /// serves. Nobody else can append meanwhile — the fence changed.
+    pub async fn promote(self: &Arc<Self>, fence: i64) -> Result<(), StoreError> {
+        let link = self.link();
+        let _one = self.transition.lock().await;
+        self.catch_up_locked(&link.store).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        {
+            let mut st = self.state.lock();
+            if !matches!(st.mode, Mode::Replica) {
+                return Ok(());
+            }
+            st.mode = Mode::Owner(OwnerPipe {
+                fence,
+                tx,
+                task: None,
+            });
+        }
+        let task = tokio::spawn(self.clone().run_pipe(link, fence, rx));
+        if let Mode::Owner(pipe) = &mut self.state.lock().mode {
+            pipe.task = Some(task);
+        }
+        tracing::info!(hall = %self.id, fence, next = self.next_seq(), "serving the hall (owner)");
+        Ok(())
+    }
+
+    /// Stops serving the hall at once: requests are refused from now on,
+    /// displays and notifiers are told to go. Records already sent on
+    /// finish; then the hall is rebuilt from what is stored. Returns the
+    /// pipe's task (finished once the rebuild is done), if this node owned
+    /// the hall.
+    pub fn give_up(&self, why: &str) -> Option<JoinHandle<()>> {
+        let mut st = self.state.lock();
+        let Mode::Owner(pipe) = std::mem::replace(&mut st.mode, Mode::Replica) else {
+            return None;
+        };
+        drop(st);
+        tracing::warn!(hall = %self.id, fence = pipe.fence, reason = why, "no longer serving the hall");
+        self.moved.send_modify(|n| *n += 1);
+        let OwnerPipe { task, .. } = pipe;
+        task
+    }
+
+    fn link(&self) -> ClusterLink {
+        self.cluster
+            .clone()
+            .expect("cluster calls are made in cluster mode only")
+    }
+
+    /// Sends records to etcd in batches (one transaction each, fenced),
+    /// then to the local journal; answers each once both have it. Ends
+    /// when the hall is given up; then rebuilds the hall from disk.
+    async fn run_pipe(
+        self: Arc<Self>,
+        link: ClusterLink,
+        fence: i64,
+        mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    ) {
+        // After a failure, what the records queued behind it are told: they
+        // were applied on top of a change that was not stored.
+        let mut failure: Option<(&'static str, String)> = None;
+        let mut batch = Vec::new();
+        while rx.recv_many(&mut batch, MAX_BATCH_RECORDS).await > 0 {
+            // Keep each transaction under etcd's request size.
+            let mut split = batch.len();
+            let mut bytes = 0;
+            for (i, o) in batch.iter().enumerate() {
+                bytes += o.payload.len() + 64;
+                if bytes > MAX_BATCH_BYTES && i > 0 {
+                    split = i;
+                    break;
+                }
+            }
+            let later = batch.split_off(split);
+            for part in [std::mem::take(&mut batch), later] {
+                if part.is_empty() {
+                    continue;
+                }
+                if let Some((code, why)) = &failure {
+                    for o in part {
+                        let _ = o.done.send(Err(refusal(code, why.clone(), &self.id)));
+                    }
+                    continue;
+                }
+                let records: Vec<&[u8]> = part.iter().map(|o| o.payload.as_slice()).collect();
+                let deadline =
+                    tokio::time::Instant::now() + link.lease.ttl + Duration::from_secs(2);
+                let started = tokio::time::Instant::now();
+                match link
+                    .store
+                    .append(&self.id, fence, part[0].seq, &records, deadline)
+                    .await
+                {
+                    Ok(()) => {
+                        metrics::histogram!("hallq_cluster_append_seconds")
+                            .record(started.elapsed().as_secs_f64());
+                        metrics::counter!("hallq_cluster_records_total")
+                            .increment(part.len() as u64);
+                        self.store_locally(part);
+                    }
+                    Err(e) => {
+                        let code = match &e {
+                            StoreError::Fenced => "not_owner",
+                            StoreError::Refused(_) => "storage_failed",
+                            StoreError::Unavailable(_) => "cluster_unavailable",
+                        };
+                        tracing::error!(hall = %self.id, error = %e, "cluster append failed");
+                        for o in part {
+                            let _ = o.done.send(Err(refusal(code, e.to_string(), &self.id)));
+                        }
+                        failure = Some((code, e.to_string()));
+                        self.give_up(&e.to_string());
+                    }
+                }
+            }
+        }
+        // The hall was given up and every record sent before that is
+        // answered: rebuild from what is stored.
+        let _one = self.transition.lock().await;
+        let shard = self.clone();
+        let _ = tokio::task::spawn_blocking(move || shard.reload()).await;
+    }
+
+    /// Writes records etcd has acknowledged to the local journal, in
+    /// order, and answers each once it is on the local disk too (the next
+    /// etcd transaction goes out meanwhile).
+    fn store_locally(self: &Arc<Self>, part: Vec<Outgoing>) {
+        let journal: JournalHandle<Published> = self.state.lock().journal.clone();
+        let receipts: Vec<_> = part
+            .into_iter()
+            .map(|o| (journal.append(o.payload, &o.day, o.published), o.done))
+            .collect();
+        let shard = self.clone();
+        tokio::spawn(async move {
+            for (receipt, done) in receipts {
+                let result = match receipt.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("the journal writer stopped".to_owned()),
+                };
+                if let Err(why) = &result {
+                    // etcd has the record; this disk does not. Stop serving:
+                    // the rebuild catches up from etcd once the disk works.
+                    tracing::error!(hall = %shard.id, error = %why, "local journal failed in cluster mode");
+                    shard.give_up(why);
+                }
+                let _ = done.send(result.map_err(ShardError::Storage));
+            }
+        });
+    }
+
+    /// Applies record `seq` another node wrote, if it is the next one.
+    pub fn apply_replicated(&self, seq: u64, payload: &[u8]) -> Applied {
+        let mut st = self.state.lock();
+        if !matches!(st.mode, Mode::Replica) || seq < st.next_seq {
+            return Applied::Skipped;
+        }
+        if seq > st.next_seq {
+            return Applied::Gap;
+        }
+        let entry: Entry = match codec::decode_record(payload) {
+            Ok(entry) => entry,
+            Err(e) => {
+                // A record this build cannot read: following further would
+                // build a wrong state. Stop here, loudly.
+                let why = format!("cluster record {seq} cannot be decoded: {e}");
+                tracing::error!(hall = %self.id, error = %why);
+                st.failed.get_or_insert(why);
+                return Applied::Skipped;
+            }
+        };
+        if matches!(&entry, Entry::Events(events) if begins_day(events)) {
+            st.day_start_seq = seq;
+        }
+        let State { hall, derived, .. } = &mut *st;
+        derived.replay(hall, entry);
+        let day = journal_day(&st.hall);
+        let mut receipt =
+            st.journal
+                .append(payload.to_vec(), &day, empty_publish(&st.derived.outbox));
+        st.next_seq += 1;
+        if let Ok(Err(e)) = receipt.try_recv() {
+            // The writer refuses at once once it has failed: rebuild from
+            // disk (the ticker's recovery) and catch up again.
+            tracing::error!(hall = %self.id, error = %e, "local journal failed while following");
+            st.failed.get_or_insert(e.to_string());
+        }
+        Applied::Yes
+    }
+
+    /// Applies every record etcd has that this node has not.
+    pub async fn catch_up(&self) -> Result<usize, StoreError> {
+        let link = self.link();
+        let _one = self.transition.lock().await;
+        self.catch_up_locked(&link.store).await
+    }
+
+    async fn catch_up_locked(&self, store: &Store) -> Result<usize, StoreError> {
+        let mut applied = 0;
+        loop {
+            let from = self.next_seq();
+            let page = store.range(&self.id, from, 500).await?;
+            let Some(&(first, _)) = page.first() else {
+                return Ok(applied);
+            };
+            if first > from {
+                return Err(StoreError::Refused(format!(
+                    "this node's journal of hall {:?} ends before record {from}, but etcd keeps \
+                     records from {first} on (older ones were compacted): copy the hall's \
+                     journal directory from a node that has it, then restart",
+                    self.id
+                )));
+            }
+            for (seq, value) in &page {
+                match self.apply_replicated(*seq, value) {
+                    Applied::Yes => applied += 1,
+                    Applied::Skipped if self.is_failed() => {
+                        return Err(StoreError::Refused(format!(
+                            "hall {:?} cannot follow the cluster's log (see the error above)",
+                            self.id
+                        )))
+                    }
+                    Applied::Skipped => {
+                        if !matches!(self.state.lock().mode, Mode::Replica) {
+                            return Ok(applied);
+                        }
+                    }
+                    Applied::Gap => break,
+                }
+            }
+        }
+    }
+}
+
+/// The error a record in the owner pipe is answered with.
+fn refusal(code: &str, why: String, hall: &str) -> ShardError {
+    match code {
+        "not_owner" => ShardError::NotOwner(hall.to_owned()),
+        "storage_failed" => ShardError::Storage(why),
+        _ => ShardError::Unconfirmed(why),
+    }
+}
