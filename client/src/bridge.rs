@@ -13,8 +13,16 @@
 //! ([`NotifierMessage::Failed`](crate::proto::NotifierMessage::Failed)), so
 //! nothing is dropped silently. Phone numbers appear in full only in the
 //! provider request; logs show them masked.
+//!
+//! In a cluster the bridge follows its hall to whichever daemon serves it
+//! ([`FollowingClient`]). A new owner sends every notification still
+//! unacknowledged, including those whose acknowledgement died with the
+//! old owner: the bridge remembers the verdicts it reached recently
+//! ([`Verdicts`]) and acknowledges such a notification again without
+//! asking the provider a second time, so the visitor gets one SMS even if
+//! the provider ignores the idempotency key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,7 +31,8 @@ use std::time::Duration;
 use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
+use crate::follow::{FollowingClient, Hallqd};
 use crate::proto::Notification;
 
 /// Why the provider file cannot be used.
@@ -436,7 +445,9 @@ fn jitter(base: u64, id: &str, attempt: u32) -> Duration {
     Duration::from_millis(base - base / 4 + offset)
 }
 
-/// Where and as whom the bridge connects.
+/// Where and as whom the bridge connects: a single daemon. A bridge for a
+/// cluster is given a [`Hallqd`] with every node's address instead; this
+/// converts into one.
 #[derive(Debug, Clone)]
 pub struct Daemon {
     /// hallqd's address.
@@ -449,46 +460,121 @@ pub struct Daemon {
     pub hall: Option<String>,
 }
 
-/// Longest wait between reconnection attempts.
-const MAX_RECONNECT: Duration = Duration::from_secs(30);
-
-/// Runs the bridge until `stop` resolves: connects (again and again, with
-/// backoff), delivers every notification, acknowledges or reports it failed.
-pub async fn run(daemon: Daemon, sender: Sender, stop: impl std::future::Future<Output = ()>) {
-    tokio::pin!(stop);
-    let mut wait = Duration::from_millis(200);
-    loop {
-        tokio::select! {
-            result = session(&daemon, &sender) => match result {
-                Ok(()) => {
-                    tracing::info!("hallqd ended the notification stream; reconnecting");
-                    wait = Duration::from_millis(200);
-                }
-                Err(e) => tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "connection to hallqd failed"),
-            },
-            _ = &mut stop => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = &mut stop => return,
-        }
-        wait = (wait * 2).min(MAX_RECONNECT);
+impl From<Daemon> for Hallqd {
+    fn from(daemon: Daemon) -> Hallqd {
+        Hallqd::single(daemon.server, daemon.cert, daemon.token, daemon.hall)
     }
 }
 
-/// One connection's worth of deliveries.
-async fn session(daemon: &Daemon, sender: &Sender) -> Result<(), ClientError> {
-    let client = Client::connect(
-        daemon.server,
-        daemon.cert.clone(),
-        &daemon.token,
-        daemon.hall.as_deref(),
-    )
-    .await?;
-    let mut stream = client.notifications().await?;
-    tracing::info!(hall = %client.welcome().hall, "receiving notifications");
+/// The first wait before reconnecting, and the wait after a subscription
+/// that worked; doubled after every failure.
+const FIRST_RECONNECT: Duration = Duration::from_millis(200);
+
+/// Longest wait between reconnection attempts.
+const MAX_RECONNECT: Duration = Duration::from_secs(30);
+
+/// How many verdicts the bridge remembers: far more than a hall's outbox
+/// holds unacknowledged at once.
+const VERDICTS_KEPT: usize = 4096;
+
+/// What became of the notifications delivered lately, so one sent again
+/// (by a new owner of the hall, or after a lost acknowledgement) is
+/// answered without a second SMS. Only an identical notification counts as
+/// the same: an id met again with another text or phone is delivered, so
+/// a mistake here costs a duplicate, never a lost message. Bounded: the
+/// oldest verdicts go first.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    by_id: HashMap<String, (Notification, Result<(), String>)>,
+    order: VecDeque<String>,
+}
+
+impl Verdicts {
+    /// The verdict reached for `n`, if remembered: `Ok` delivered, `Err`
+    /// failed for good with the reason.
+    pub fn get(&self, n: &Notification) -> Option<&Result<(), String>> {
+        match self.by_id.get(&n.id) {
+            Some((seen, verdict)) if seen == n => Some(verdict),
+            _ => None,
+        }
+    }
+
+    /// Remembers the verdict for `n`, forgetting the oldest beyond a few
+    /// thousand.
+    pub fn insert(&mut self, n: &Notification, verdict: Result<(), String>) {
+        if self
+            .by_id
+            .insert(n.id.clone(), (n.clone(), verdict))
+            .is_none()
+        {
+            self.order.push_back(n.id.clone());
+        }
+        while self.order.len() > VERDICTS_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+}
+
+/// Runs the bridge until `stop` resolves: connects (again and again, with
+/// backoff, following the hall in a cluster), delivers every notification,
+/// acknowledges or reports it failed. `daemon` is a [`Daemon`] or a
+/// [`Hallqd`].
+pub async fn run(
+    daemon: impl Into<Hallqd>,
+    sender: Sender,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let hallqd = FollowingClient::new(daemon.into());
+    let mut verdicts = Verdicts::default();
+    let mut wait = FIRST_RECONNECT;
+    loop {
+        tokio::select! {
+            result = session(&hallqd, &sender, &mut verdicts, &mut wait) => match result {
+                Ok(()) => tracing::info!("hallqd ended the notification stream; reconnecting"),
+                Err(e) => tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "connection to hallqd failed"),
+            },
+            _ = &mut stop => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = &mut stop => break,
+        }
+        wait = (wait * 2).min(MAX_RECONNECT);
+    }
+    hallqd.close().await;
+}
+
+/// One subscription's worth of deliveries. Once subscribed, the wait
+/// before the next attempt starts over: the link worked.
+async fn session(
+    hallqd: &FollowingClient,
+    sender: &Sender,
+    verdicts: &mut Verdicts,
+    wait: &mut Duration,
+) -> Result<(), ClientError> {
+    let mut stream = hallqd.notifications().await?;
+    *wait = FIRST_RECONNECT;
+    let server = hallqd.connected().await.map(|(_, server)| server);
+    tracing::info!(
+        server = server.as_deref().unwrap_or("?"),
+        "receiving notifications"
+    );
     while let Some(n) = stream.next().await? {
-        match sender.deliver(&n).await {
+        let verdict = match verdicts.get(&n) {
+            Some(verdict) => {
+                tracing::info!(id = %n.id, "sent again by hallqd; answering as before");
+                verdict.clone()
+            }
+            None => {
+                let verdict = sender.deliver(&n).await;
+                verdicts.insert(&n, verdict.clone());
+                verdict
+            }
+        };
+        match verdict {
             Ok(()) => stream.ack(&n.id).await?,
             Err(reason) => {
                 tracing::error!(id = %n.id, %reason, "notification failed for good");
@@ -597,6 +683,55 @@ max_attempts = 3
         assert_eq!(mask_phone("13800138000"), "138****8000");
         assert_eq!(mask_phone(""), "");
         assert_eq!(mask_phone("12345"), "*****");
+    }
+
+    #[test]
+    fn verdicts_are_remembered_and_bounded() {
+        let numbered = |i: usize| Notification {
+            id: format!("main-{i}"),
+            ..notification()
+        };
+        let mut verdicts = Verdicts::default();
+        verdicts.insert(&numbered(1), Ok(()));
+        verdicts.insert(&numbered(2), Err("provider answered 400".into()));
+        assert_eq!(verdicts.get(&numbered(1)), Some(&Ok(())));
+        assert_eq!(
+            verdicts.get(&numbered(2)),
+            Some(&Err("provider answered 400".to_string()))
+        );
+        assert_eq!(verdicts.get(&numbered(3)), None);
+        // The same id with another text is another message: delivered.
+        let reworded = Notification {
+            text: "请A012号立即到4号窗口办理。".into(),
+            ..numbered(1)
+        };
+        assert_eq!(verdicts.get(&reworded), None);
+        // Remembering one again does not count twice towards the bound.
+        verdicts.insert(&numbered(1), Ok(()));
+        for i in 3..=VERDICTS_KEPT + 2 {
+            verdicts.insert(&numbered(i), Ok(()));
+        }
+        assert_eq!(verdicts.order.len(), VERDICTS_KEPT);
+        assert_eq!(verdicts.by_id.len(), VERDICTS_KEPT);
+        // The oldest went first.
+        assert_eq!(verdicts.get(&numbered(1)), None);
+        assert_eq!(verdicts.get(&numbered(2)), None);
+        assert!(verdicts.get(&numbered(3)).is_some());
+        assert!(verdicts.get(&numbered(VERDICTS_KEPT + 2)).is_some());
+    }
+
+    #[test]
+    fn a_single_daemon_becomes_a_one_address_hallqd() {
+        let daemon = Daemon {
+            server: "10.0.0.5:7878".parse().unwrap(),
+            cert: CertificateDer::from(vec![0x30, 0x00]),
+            token: "notifier-token".into(),
+            hall: Some("main".into()),
+        };
+        let hallqd = Hallqd::from(daemon);
+        assert_eq!(hallqd.servers, ["10.0.0.5:7878"]);
+        assert_eq!(hallqd.hall.as_deref(), Some("main"));
+        assert!(!format!("{hallqd:?}").contains("notifier-token"));
     }
 
     #[test]

@@ -49,6 +49,14 @@ pub enum ClientError {
     /// No answer in time.
     #[error("hallqd did not answer within {} s", REQUEST_TIMEOUT.as_secs())]
     Timeout,
+    /// A `HOST:PORT` to connect to does not resolve to an address.
+    #[error("cannot resolve hallqd's address {server}: {reason}")]
+    Resolve {
+        /// As given.
+        server: String,
+        /// The resolver's answer.
+        reason: String,
+    },
 }
 
 impl ClientError {
@@ -61,6 +69,7 @@ impl ClientError {
             ClientError::Connection(_) => "connection_lost",
             ClientError::Unexpected(_) => "unexpected_answer",
             ClientError::Timeout => "timeout",
+            ClientError::Resolve { .. } => "unreachable",
         }
     }
 }
@@ -99,43 +108,119 @@ pub struct Client {
 impl Client {
     /// Connects to `server`, pinning its certificate, and presents `token`.
     /// `hall` is needed only for an admin token covering several halls.
+    ///
+    /// One address, one attempt: in cluster mode a daemon that does not
+    /// serve the token's hall refuses with `not_owner`; use
+    /// [`Client::connect_any`] to be taken to the hall wherever it is.
     pub async fn connect(
         server: SocketAddr,
         pinned: CertificateDer<'static>,
         token: &str,
         hall: Option<&str>,
     ) -> Result<Client, ClientError> {
+        Client::connect_within(
+            server,
+            pinned,
+            token,
+            hall,
+            tls::CONNECT_TIMEOUT,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// Connects to the daemon that serves the token's hall, wherever in a
+    /// cluster that is: tries `servers` (`HOST:PORT`, host names resolved
+    /// at each attempt) in order, follows a `not_owner` refusal's redirect
+    /// at once, and while nobody owns the hall (mid-failover) or no address
+    /// answers, tries again with a short backoff, for at most
+    /// [`FOLLOW_BUDGET`](crate::follow::FOLLOW_BUDGET) in all. Then it
+    /// returns the last attempt's error; another refusal (a wrong token, a
+    /// pinned certificate that does not match) is returned at once.
+    ///
+    /// With one address this is [`Client::connect`] with retries. Every
+    /// node of a cluster presents the same certificate, so one `pinned`
+    /// serves them all. The policy is [`Pursuit`](crate::follow::Pursuit);
+    /// [`FollowingClient`](crate::follow::FollowingClient) also follows the
+    /// hall when it moves after connecting.
+    ///
+    /// ```no_run
+    /// # async fn demo(cert: rustls_pki_types::CertificateDer<'static>) -> Result<(), hallq_client::client::ClientError> {
+    /// use hallq_client::client::Client;
+    /// let nodes = ["10.0.0.5:7878", "10.0.0.6:7878", "10.0.0.7:7878"];
+    /// let kiosk = Client::connect_any(&nodes, cert, "demo-kiosk-token-0001", None).await?;
+    /// println!("served by {}", kiosk.remote_address());
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_any(
+        servers: &[impl AsRef<str>],
+        pinned: CertificateDer<'static>,
+        token: &str,
+        hall: Option<&str>,
+    ) -> Result<Client, ClientError> {
+        let pursuit = crate::follow::Pursuit::new(servers);
+        let (client, _server) = crate::follow::pursue(pursuit, &pinned, token, hall).await?;
+        Ok(client)
+    }
+
+    /// [`Client::connect`] with its two waits as parameters: for the
+    /// handshake, then for the answer to the Hello.
+    pub(crate) async fn connect_within(
+        server: SocketAddr,
+        pinned: CertificateDer<'static>,
+        token: &str,
+        hall: Option<&str>,
+        handshake: Duration,
+        answer: Duration,
+    ) -> Result<Client, ClientError> {
         let endpoint = tls::client_endpoint(server)?;
-        let connection = tls::connect_on(&endpoint, server, pinned).await?;
+        let connection =
+            match tls::connect_with(&endpoint, server, pinned, codec::ALPN, handshake).await {
+                Ok(connection) => connection,
+                Err(e) => {
+                    // Nothing to drain: do not leave the socket's task behind.
+                    endpoint.close(0u32.into(), b"");
+                    return Err(e.into());
+                }
+            };
         let hello = Hello {
             token: token.to_owned(),
             hall: hall.map(str::to_owned),
             client: concat!("hallq ", env!("CARGO_PKG_VERSION")).to_owned(),
         };
-        let answer = exchange(&connection, &hello).await.map_err(|e| {
-            // The refusal may have been overtaken by the close that follows
-            // it; the close carries the same message.
-            match connection.close_reason() {
-                Some(quinn::ConnectionError::ApplicationClosed(close))
-                    if close.error_code == CLOSE_UNAUTHORIZED.into() =>
-                {
-                    ClientError::Refused(ErrorReply::new(
-                        "unauthorized",
-                        String::from_utf8_lossy(&close.reason).into_owned(),
-                    ))
+        let answer = exchange(&connection, &hello, answer)
+            .await
+            .map_err(|failed| {
+                // The refusal may have been overtaken by the close that follows
+                // it; the close carries the same message.
+                match connection.close_reason() {
+                    Some(quinn::ConnectionError::ApplicationClosed(close))
+                        if close.error_code == CLOSE_UNAUTHORIZED.into() =>
+                    {
+                        ClientError::Refused(ErrorReply::new(
+                            "unauthorized",
+                            String::from_utf8_lossy(&close.reason).into_owned(),
+                        ))
+                    }
+                    _ => failed.error,
                 }
-                _ => e,
+            });
+        let refusal = match answer {
+            Ok(Response::Welcome(welcome)) => {
+                return Ok(Client {
+                    endpoint,
+                    connection,
+                    welcome,
+                })
             }
-        })?;
-        match answer {
-            Response::Welcome(welcome) => Ok(Client {
-                endpoint,
-                connection,
-                welcome,
-            }),
-            Response::Error(reply) => Err(ClientError::Refused(reply)),
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
-        }
+            Ok(Response::Error(reply)) => ClientError::Refused(reply),
+            Ok(other) => ClientError::Unexpected(format!("{other:?}")),
+            Err(e) => e,
+        };
+        // Say goodbye rather than leave the daemon to notice by its idle
+        // timeout.
+        connection.close(0u32.into(), b"bye");
+        Err(refusal)
     }
 
     /// Who the daemon says this connection is.
@@ -143,10 +228,41 @@ impl Client {
         &self.welcome
     }
 
+    /// The daemon's address this connection goes to.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.connection.remote_address()
+    }
+
+    /// Whether the connection is gone (closed by either side, or the
+    /// daemon fell silent for the idle timeout); every request on it fails.
+    pub fn is_closed(&self) -> bool {
+        self.connection.close_reason().is_some()
+    }
+
+    /// Tells this connection apart from another to the same daemon.
+    pub(crate) fn stable_id(&self) -> usize {
+        self.connection.stable_id()
+    }
+
+    /// Closes the connection without waiting for the daemon to hear of it
+    /// (a following client leaving a daemon that no longer serves its hall).
+    pub(crate) fn abandon(&self, why: &[u8]) {
+        self.connection.close(0u32.into(), why);
+    }
+
     /// Sends one request and waits for its answer; a refusal is an error.
     pub async fn request(&self, request: &Request) -> Result<Response, ClientError> {
-        match exchange(&self.connection, request).await? {
-            Response::Error(reply) => Err(ClientError::Refused(reply)),
+        self.send(request).await.map_err(|failed| failed.error)
+    }
+
+    /// [`Client::request`], saying on failure whether the request left in
+    /// full (so the daemon may have carried it out).
+    pub(crate) async fn send(&self, request: &Request) -> Result<Response, Failed> {
+        match exchange(&self.connection, request, REQUEST_TIMEOUT).await? {
+            Response::Error(reply) => Err(Failed {
+                error: ClientError::Refused(reply),
+                sent: true,
+            }),
             response => Ok(response),
         }
     }
@@ -184,6 +300,11 @@ impl Client {
 
     /// Subscribes to the display stream: a snapshot, then every change.
     pub async fn watch(&self) -> Result<DisplayStream, ClientError> {
+        self.open_watch().await.map_err(|failed| failed.error)
+    }
+
+    /// [`Client::watch`], saying on failure whether the request left.
+    pub(crate) async fn open_watch(&self) -> Result<DisplayStream, Failed> {
         let (send, recv) = self.subscribe(&Request::Watch, "watching").await?;
         Ok(DisplayStream { _send: send, recv })
     }
@@ -192,6 +313,13 @@ impl Client {
     /// then each new one. Acknowledge each with [`NotificationStream::ack`]
     /// once the gateway accepted it.
     pub async fn notifications(&self) -> Result<NotificationStream, ClientError> {
+        self.open_notifications()
+            .await
+            .map_err(|failed| failed.error)
+    }
+
+    /// [`Client::notifications`], saying on failure whether the request left.
+    pub(crate) async fn open_notifications(&self) -> Result<NotificationStream, Failed> {
         let (send, recv) = self.subscribe(&Request::Notifications, "notifying").await?;
         Ok(NotificationStream { send, recv })
     }
@@ -200,21 +328,32 @@ impl Client {
         &self,
         request: &Request,
         expected: &str,
-    ) -> Result<(quinn::SendStream, quinn::RecvStream), ClientError> {
-        let (mut send, mut recv) = self.connection.open_bi().await?;
-        codec::write_frame(&mut send, &codec::encode(request)?).await?;
+    ) -> Result<(quinn::SendStream, quinn::RecvStream), Failed> {
+        let unsent = |error: ClientError| Failed { error, sent: false };
+        let frame = codec::encode(request).map_err(|e| unsent(e.into()))?;
+        let (mut send, mut recv) = self
+            .connection
+            .open_bi()
+            .await
+            .map_err(|e| unsent(e.into()))?;
+        codec::write_frame(&mut send, &frame)
+            .await
+            .map_err(|e| unsent(e.into()))?;
+        let sent = |error: ClientError| Failed { error, sent: true };
         let answer =
             tokio::time::timeout(REQUEST_TIMEOUT, codec::read_frame::<Response>(&mut recv))
                 .await
-                .map_err(|_| ClientError::Timeout)??;
+                .map_err(|_| sent(ClientError::Timeout))?
+                .map_err(|e| sent(e.into()))?;
         match answer {
             Some(Response::Watching) if expected == "watching" => Ok((send, recv)),
             Some(Response::Notifying) if expected == "notifying" => Ok((send, recv)),
-            Some(Response::Error(reply)) => Err(ClientError::Refused(reply)),
-            Some(other) => Err(ClientError::Unexpected(format!("{other:?}"))),
-            None => Err(ClientError::Connection(
-                "stream closed before the answer".into(),
-            )),
+            Some(Response::Error(reply)) => Err(sent(ClientError::Refused(reply))),
+            Some(other) => Err(sent(ClientError::Unexpected(format!("{other:?}")))),
+            None => Err(sent(match self.connection.close_reason() {
+                Some(reason) => ClientError::from(reason),
+                None => ClientError::Connection("stream closed before the answer".into()),
+            })),
         }
     }
 
@@ -226,15 +365,40 @@ impl Client {
     }
 }
 
-/// One request/answer exchange on a fresh stream.
+/// A request that got no answer, or a refusal, and whether it left in full.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    /// What went wrong.
+    pub(crate) error: ClientError,
+    /// The whole request was handed to the transport, so the daemon may
+    /// have received and carried it out (unless `error` is its refusal).
+    /// `false` means it certainly did not: it may be sent again.
+    pub(crate) sent: bool,
+}
+
+impl From<Failed> for ClientError {
+    fn from(failed: Failed) -> Self {
+        failed.error
+    }
+}
+
+/// One request/answer exchange on a fresh stream, waiting at most `timeout`.
 async fn exchange<T: serde::Serialize>(
     connection: &quinn::Connection,
     message: &T,
-) -> Result<Response, ClientError> {
-    let frame = codec::encode(message)?;
+    timeout: Duration,
+) -> Result<Response, Failed> {
+    let frame = codec::encode(message).map_err(|e| Failed {
+        error: e.into(),
+        sent: false,
+    })?;
+    // Set once the whole frame is written: the daemon acts on a request
+    // only once it has read all of it, so before that nothing happened.
+    let mut sent = false;
     let work = async {
         let (mut send, mut recv) = connection.open_bi().await?;
         codec::write_frame(&mut send, &frame).await?;
+        sent = true;
         // Finishing tells the daemon no more frames come on this stream.
         let _ = send.finish();
         match codec::read_frame::<Response>(&mut recv).await? {
@@ -245,14 +409,15 @@ async fn exchange<T: serde::Serialize>(
             }),
         }
     };
-    tokio::time::timeout(REQUEST_TIMEOUT, work)
-        .await
-        .map_err(|_| ClientError::Timeout)?
-        .map_err(|e| match (e, connection.close_reason()) {
+    let result = match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result.map_err(|e| match (e, connection.close_reason()) {
             // A stream error because the daemon closed the connection: say why.
             (ClientError::Codec(_), Some(reason)) => ClientError::from(reason),
             (e, _) => e,
-        })
+        }),
+        Err(_elapsed) => Err(ClientError::Timeout),
+    };
+    result.map_err(|error| Failed { error, sent })
 }
 
 /// A display subscription.

@@ -7,6 +7,7 @@ pub mod booking;
 pub mod bridge;
 pub mod client;
 pub mod codec;
+pub mod follow;
 pub mod proto;
 pub mod terminal;
 pub mod tls;

@@ -286,6 +286,34 @@ impl Request {
             Request::AdjustSlots { .. } => "slots",
         }
     }
+
+    /// Whether carrying the request out changes nothing, so it may be sent
+    /// again when its answer was lost (a client following its hall to a
+    /// new daemon does). Subscribing changes nothing either: a notifier's
+    /// acknowledgements are frames of their own.
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            Request::Status
+            | Request::Watch
+            | Request::Notifications
+            | Request::Health
+            | Request::Stats { .. }
+            | Request::Export { .. }
+            | Request::Bookings { .. } => true,
+            // Listed one by one, so a new request must be decided on here.
+            Request::Issue { .. }
+            | Request::Window { .. }
+            | Request::Reinstate { .. }
+            | Request::CloseIssuing
+            | Request::OpenIssuing
+            | Request::Reload
+            | Request::Rate { .. }
+            | Request::Book { .. }
+            | Request::CancelBooking { .. }
+            | Request::CheckIn { .. }
+            | Request::AdjustSlots { .. } => false,
+        }
+    }
 }
 
 /// A newly issued ticket, as the kiosk prints it (DB33/T 2036.4 §7.3.4).

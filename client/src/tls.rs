@@ -42,7 +42,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(2);
 /// Idle timeout: a daemon silent for this long is considered gone. Short,
 /// because a display board must not show stale numbers as live for long
 /// after the daemon's machine died (keep-alives answer every 2 s).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Why a secure connection to `hallqd` could not be set up.
 #[derive(Debug, thiserror::Error)]

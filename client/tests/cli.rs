@@ -56,3 +56,27 @@ fn an_unreadable_certificate_exits_3_with_json_error() {
         serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
     assert!(json["error"]["code"].is_string(), "{json}");
 }
+
+#[test]
+fn a_bad_address_among_several_is_a_usage_error_naming_it() {
+    let out = hallq()
+        .args([
+            "--token",
+            "x",
+            "--server",
+            "127.0.0.1:7878,hall-2:x",
+            "status",
+        ])
+        .output()
+        .expect("run hallq");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"hall-2:x\""), "{stderr}");
+    // The environment variable takes the same list.
+    let out = hallq()
+        .env("HALLQ_SERVER", "127.0.0.1:7878,,127.0.0.1:7879")
+        .args(["--token", "x", "status"])
+        .output()
+        .expect("run hallq");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,7 +1,9 @@
 //! The board's subscription to `hallqd`: connect, watch, apply every frame
 //! to the shared [`Board`], and when the daemon drops the board or goes
 //! away, say so on the board and reconnect with backoff for a fresh
-//! snapshot. A board runs unattended for days: it never gives up.
+//! snapshot. In a cluster the board follows its hall to whichever daemon
+//! serves it ([`FollowingClient`]). A board runs unattended for days: it
+//! never gives up.
 
 use std::time::Duration;
 
@@ -9,7 +11,8 @@ use tokio::sync::watch;
 
 use super::model::Board;
 use super::{now, Hallqd};
-use crate::client::{Client, ClientError, DisplayStream};
+use crate::client::{ClientError, DisplayStream};
+use crate::follow::{FollowingClient, Outcome};
 use crate::proto::DisplayUpdate;
 
 /// The first wait before reconnecting; doubled after every failure.
@@ -22,23 +25,34 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Keeps `board` up to date for as long as the task runs. Returns only if
 /// the very first attempt is refused (a wrong token or role: retrying would
 /// not help, and the operator setting up the board should see why at once);
-/// an unreachable daemon is retried, since a board may boot before hallqd.
+/// an unreachable daemon is retried, since a board may boot before hallqd,
+/// and so is a cluster where nobody serves the hall yet.
 pub async fn run(hallqd: &Hallqd, board: watch::Sender<Board>) -> ClientError {
+    let link = FollowingClient::new(hallqd.clone());
     let mut backoff = FIRST_BACKOFF;
     let mut ever_connected = false;
     loop {
-        match subscribe(hallqd).await {
-            Ok((client, mut stream)) => {
+        // Subscribing again on a connection that is still open is fine: a
+        // daemon that no longer serves the hall refuses, and the client
+        // follows it to the one that does.
+        match link.watch().await {
+            Ok(mut stream) => {
                 ever_connected = true;
-                let hall_name = client.welcome().hall_name.clone();
-                board.send_modify(|b| b.connected(&hall_name));
+                if let Some((client, _)) = link.connected().await {
+                    let hall_name = client.welcome().hall_name.clone();
+                    board.send_modify(|b| b.connected(&hall_name));
+                }
                 let reason = follow(&mut stream, &board, &mut backoff).await;
                 // The board's log is its stderr, for whoever looks at the display machine.
                 eprintln!("hallq board: link to hallqd lost ({reason}); reconnecting");
                 board.send_modify(|b| b.lost(reason, now()));
-                client.close().await;
             }
-            Err(e @ ClientError::Refused(_)) if !ever_connected => return e,
+            Err(e @ ClientError::Refused(_))
+                if !ever_connected && Outcome::of(&e) == Outcome::Final =>
+            {
+                link.close().await;
+                return e;
+            }
             Err(e) => {
                 board.send_modify(|b| b.lost(e.to_string(), now()));
             }
@@ -68,18 +82,6 @@ async fn follow(
             }
             Ok(None) => return "hallqd ended the display stream".into(),
             Err(e) => return e.to_string(),
-        }
-    }
-}
-
-/// Connects and subscribes once; the stream starts with a snapshot.
-async fn subscribe(hallqd: &Hallqd) -> Result<(Client, DisplayStream), ClientError> {
-    let client = hallqd.connect().await?;
-    match client.watch().await {
-        Ok(stream) => Ok((client, stream)),
-        Err(e) => {
-            client.close().await;
-            Err(e)
         }
     }
 }

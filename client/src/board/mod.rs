@@ -5,7 +5,8 @@
 //! terminal.
 //!
 //! - [`model`]: the board's state, built from the display stream (pure).
-//! - [`feed`]: the subscription, reconnecting with backoff.
+//! - [`feed`]: the subscription, following the hall and reconnecting with
+//!   backoff.
 //! - [`web`]: the HTTP server with the embedded page and its event stream.
 //! - [`tui`]: the board drawn with ratatui.
 
@@ -14,42 +15,17 @@ pub mod model;
 pub mod tui;
 pub mod web;
 
-use std::net::SocketAddr;
-
-use rustls_pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
 use crate::types::Timestamp;
 use model::Board;
 
 /// Where `hallqd` is and as whom to connect: what a board or a window
-/// terminal needs to (re)connect on its own.
-#[derive(Debug, Clone)]
-pub struct Hallqd {
-    /// hallqd's address.
-    pub server: SocketAddr,
-    /// hallqd's certificate, the only one trusted (pinned).
-    pub cert: CertificateDer<'static>,
-    /// This client's token.
-    pub token: String,
-    /// For an admin token covering several halls.
-    pub hall: Option<String>,
-}
-
-impl Hallqd {
-    /// One authenticated connection.
-    pub async fn connect(&self) -> Result<Client, ClientError> {
-        Client::connect(
-            self.server,
-            self.cert.clone(),
-            &self.token,
-            self.hall.as_deref(),
-        )
-        .await
-    }
-}
+/// terminal needs to (re)connect on its own, to a single daemon or to the
+/// hall's owner in a cluster.
+pub use crate::follow::Hallqd;
 
 /// Why a board stopped.
 #[derive(Debug, thiserror::Error)]

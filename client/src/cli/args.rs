@@ -34,13 +34,19 @@ const GLOBAL: &str = "Global options";
 const EXIT_CODES: &str = "\
 Exit status:
   0  success
-  1  hallqd refused the request (nothing changed)
+  1  hallqd refused the request (nothing changed); in a cluster also when no
+     daemon took the hall within 10 s (code not_owner)
   2  usage error (bad option or value)
   3  cannot connect: address, TLS, certificate, lost connection, timeout
   4  any other error
 
+A change (issue, call, finish, book, …) whose connection was lost after it was
+sent is not sent again: it may have been carried out. Check (status, bookings)
+before repeating it. Reads are sent again after reconnecting.
+
 With --json every command prints exactly one JSON object on stdout (watch and
-notifications: one per line); on error also {\"error\":{\"code\":…,\"message\":…}}.";
+notifications: one per line); on error also {\"error\":{\"code\":…,\"message\":…}},
+with \"redirect\" when a daemon named the hall's owner.";
 
 /// `hallq`: command-line client of the hallq ticket-and-call system (叫号系统).
 #[derive(Debug, Parser)]
@@ -51,10 +57,12 @@ notifications: one per line); on error also {\"error\":{\"code\":…,\"message\"
     arg_required_else_help = true
 )]
 pub struct Cli {
-    /// hallqd's address, HOST:PORT.
+    /// hallqd's address, HOST:PORT; for a cluster, every node's, separated by
+    /// commas (a:7878,b:7878): the hall is followed to whichever serves it.
     #[arg(long, global = true, help_heading = GLOBAL, env = "HALLQ_SERVER",
-          default_value = DEFAULT_SERVER, value_name = "ADDR", value_parser = parse_server)]
-    pub server: String,
+          default_value = DEFAULT_SERVER, value_name = "ADDR[,ADDR…]",
+          value_delimiter = ',', value_parser = parse_server)]
+    pub server: Vec<String>,
 
     /// hallqd's certificate (PEM); the only certificate trusted (pinned).
     #[arg(long, global = true, help_heading = GLOBAL, env = "HALLQ_CERT",
@@ -210,9 +218,11 @@ pub enum Command {
     OpenIssuing,
     /// Every window and every waiting ticket.
     Status,
-    /// Follow the display stream until it ends or Ctrl-C.
+    /// Follow the display stream until Ctrl-C; when it ends (the daemon
+    /// stopped or handed the hall on), subscribe again for a fresh snapshot.
     Watch,
-    /// Follow the notification outbox (SMS gateway bridge).
+    /// Follow the notification outbox (SMS gateway bridge); when it ends,
+    /// subscribe again (unacknowledged notifications come again).
     Notifications {
         /// Acknowledge each notification after printing it.
         #[arg(long)]
@@ -570,8 +580,8 @@ impl Command {
     }
 }
 
-/// `--server`: HOST:PORT. Resolved only when connecting, so a host name
-/// works too; here only the shape is checked.
+/// One address of `--server`: HOST:PORT. Resolved only when connecting,
+/// so a host name works too; here only the shape is checked.
 fn parse_server(s: &str) -> Result<String, String> {
     let bad = || format!("expected HOST:PORT such as {DEFAULT_SERVER}, got {s:?}");
     let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
@@ -667,7 +677,7 @@ mod tests {
             "status",
         ])
         .unwrap();
-        assert_eq!(cli.server, "10.0.0.5:9000");
+        assert_eq!(cli.server, ["10.0.0.5:9000"]);
         assert_eq!(cli.cert, PathBuf::from("/etc/hallq/cert.pem"));
         assert_eq!(cli.token().unwrap(), "abc");
         assert_eq!(cli.hall.as_deref(), Some("main"));
@@ -697,7 +707,7 @@ mod tests {
             return;
         }
         let cli = Cli::try_parse_from(["hallq", "status"]).unwrap();
-        assert_eq!(cli.server, "127.0.0.1:7878");
+        assert_eq!(cli.server, ["127.0.0.1:7878"]);
         assert_eq!(cli.cert, PathBuf::from("./hallq-state/tls/cert.pem"));
         assert!(!cli.json);
         assert!(cli.hall.is_none());
@@ -719,6 +729,46 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_cluster_is_several_servers_separated_by_commas() {
+        let cli = parse(&[
+            "--server",
+            "10.0.0.5:7878,hall-2.local:7878,[::1]:7879",
+            "status",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.server,
+            ["10.0.0.5:7878", "hall-2.local:7878", "[::1]:7879"]
+        );
+        // Repeating the option adds to the list too.
+        let cli = parse(&["--server", "a:1", "--server", "b:2,c:3", "status"]).unwrap();
+        assert_eq!(cli.server, ["a:1", "b:2", "c:3"]);
+        // One bad address among them is refused, and named.
+        for (servers, bad) in [
+            ("10.0.0.5:7878,10.0.0.6", "10.0.0.6"),
+            ("10.0.0.5:7878,,10.0.0.7:7878", ""),
+            ("10.0.0.5:7878,", ""),
+            ("a:1,b:0", "b:0"),
+        ] {
+            let err = parse(&["--server", servers, "status"]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{servers}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("got {bad:?}")) && text.contains("--server"),
+                "{servers}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn help_explains_several_servers_and_unsure_changes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("separated by"), "{help}");
+        assert!(help.contains("not_owner"), "{help}");
+        assert!(help.contains("may have been carried out"), "{help}");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn response(r: &Response) -> Value {
         Response::Notifying => json!({ "subscribed": "notifications" }),
         Response::Reloaded { changes } => json!({ "reloaded": true, "changes": changes }),
         Response::Health(report) => json!(report),
-        Response::Error(e) => error(&e.code, &e.message),
+        Response::Error(e) => error(&e.code, &e.message, e.redirect.as_deref()),
         Response::Rated {
             ticket: t,
             rating,
@@ -116,9 +116,15 @@ pub fn csv_record(r: &hallq_client::proto::TicketRecord) -> String {
     .join(",")
 }
 
-/// `{"error":{"code":…,"message":…}}`, what every failing command prints.
-pub fn error(code: &str, message: &str) -> Value {
-    json!({ "error": { "code": code, "message": message } })
+/// `{"error":{"code":…,"message":…}}`, what every failing command prints;
+/// with `"redirect"` when a daemon named the hall's owner.
+pub fn error(code: &str, message: &str, redirect: Option<&str>) -> Value {
+    let mut error = json!({ "code": code, "message": message });
+    if let Some(owner) = redirect {
+        // A `not_owner` refusal naming the hall's owner (cluster mode).
+        error["redirect"] = json!(owner);
+    }
+    json!({ "error": error })
 }
 
 fn ticket(t: &TicketNo) -> Value {

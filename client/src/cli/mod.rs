@@ -16,12 +16,13 @@ mod tests;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
-use hallq_client::board::{self, BoardError, Hallqd};
-use hallq_client::client::{Client, ClientError};
+use hallq_client::board::{self, BoardError};
+use hallq_client::client::ClientError;
+use hallq_client::follow::{self, FollowingClient, Hallqd, Outcome};
 use hallq_client::proto::{DisplayUpdate, ErrorReply, Request};
 use hallq_client::terminal::{self, TerminalError};
 use hallq_client::tls;
@@ -45,7 +46,7 @@ pub async fn main() -> ExitCode {
             if !failure.is_quiet() {
                 eprintln!("hallq: {}", failure.message());
                 if cli.json {
-                    let error = json::error(failure.code(), &failure.message());
+                    let error = json::error(failure.code(), &failure.message(), failure.redirect());
                     // Nothing more can be done if stdout is gone too.
                     let _ = out.line(&error.to_string());
                 }
@@ -63,7 +64,7 @@ fn usage(e: &clap::Error, json: bool) -> ExitCode {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or_default();
         let message = first.strip_prefix("error: ").unwrap_or(first);
-        let _ = Output::stdout().line(&json::error("usage", message).to_string());
+        let _ = Output::stdout().line(&json::error("usage", message, None).to_string());
     }
     // If even stderr is closed there is nobody left to tell.
     let _ = e.print();
@@ -86,13 +87,6 @@ enum Failure {
     Usage(clap::Error),
     /// From the client library.
     Client(ClientError),
-    /// `--server` names a host that does not resolve.
-    Resolve {
-        /// As given.
-        server: String,
-        /// The resolver's answer.
-        reason: String,
-    },
     /// stdout could not be written.
     Output(io::Error),
     /// A board or window terminal could not use its screen or its port.
@@ -108,15 +102,19 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => EXIT_USAGE,
+            // Also `not_owner` when no daemon took the hall within the
+            // budget: refused, nothing changed.
             Failure::Client(ClientError::Refused(_)) => EXIT_REFUSED,
             Failure::Client(
-                ClientError::Connect(_) | ClientError::Connection(_) | ClientError::Timeout,
+                ClientError::Connect(_)
+                | ClientError::Connection(_)
+                | ClientError::Timeout
+                | ClientError::Resolve { .. },
             ) => EXIT_CONNECTION,
             // A stream reset or socket error under a frame is the connection
             // failing (the daemon went away while we watched), not a protocol bug.
             Failure::Client(ClientError::Codec(e)) if e.code() == "io" => EXIT_CONNECTION,
             Failure::Client(_) => EXIT_OTHER,
-            Failure::Resolve { .. } => EXIT_CONNECTION,
             Failure::Output(_) => EXIT_OTHER,
             Failure::Local { .. } => EXIT_OTHER,
         }
@@ -126,7 +124,6 @@ impl Failure {
         match self {
             Failure::Usage(_) => "usage",
             Failure::Client(e) => e.code(),
-            Failure::Resolve { .. } => "unreachable",
             Failure::Output(_) => "output",
             Failure::Local { code, .. } => code,
         }
@@ -136,11 +133,16 @@ impl Failure {
         match self {
             Failure::Usage(e) => e.to_string(),
             Failure::Client(e) => e.to_string(),
-            Failure::Resolve { server, reason } => {
-                format!("cannot resolve hallqd's address {server}: {reason}")
-            }
             Failure::Output(e) => format!("cannot write output: {e}"),
             Failure::Local { message, .. } => message.clone(),
+        }
+    }
+
+    /// The hall's owner, when the last daemon asked named it.
+    fn redirect(&self) -> Option<&str> {
+        match self {
+            Failure::Client(ClientError::Refused(reply)) => reply.redirect.as_deref(),
+            _ => None,
         }
     }
 
@@ -196,28 +198,26 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
     let token = cli.token().map_err(Failure::Usage)?;
     let plan = cli.command.plan();
     let cert = tls::load_cert_pem(&cli.cert).map_err(ClientError::from)?;
-    let server = resolve(&cli.server).await?;
-    if let Plan::SmsBridge { provider } = &plan {
-        return sms_bridge(provider, server, cert, token, cli.hall.clone()).await;
-    }
-    // Boards and window terminals connect (and reconnect) on their own.
-    let hallqd = || Hallqd {
-        server,
-        cert: cert.clone(),
+    // Boards, window terminals and the bridge connect (and reconnect) on
+    // their own; everything follows the hall to whichever daemon serves it.
+    let hallqd = Hallqd {
+        servers: cli.server.clone(),
+        cert,
         token: token.to_owned(),
         hall: cli.hall.clone(),
     };
     match plan {
+        Plan::SmsBridge { provider } => return sms_bridge(&provider, hallqd).await,
         Plan::Board { serve: Some(addr) } => {
-            return serve_board(&hallqd(), addr, cli.json, out).await
+            return serve_board(&hallqd, addr, cli.json, out).await
         }
         Plan::Board { serve: None } => {
-            return board::tui::run(&hallqd()).await.map_err(board_failure)
+            return board::tui::run(&hallqd).await.map_err(board_failure)
         }
-        Plan::Window => return terminal::run(&hallqd()).await.map_err(terminal_failure),
+        Plan::Window => return terminal::run(&hallqd).await.map_err(terminal_failure),
         _ => {}
     }
-    let client = Client::connect(server, cert, token, cli.hall.as_deref()).await?;
+    let client = FollowingClient::new(hallqd);
     let result = match plan {
         Plan::Request(request) => one_request(&client, &request, cli.json, out).await,
         Plan::Watch => watch(&client, cli.json, out).await,
@@ -288,12 +288,20 @@ fn terminal_failure(e: TerminalError) -> Failure {
 
 /// Sends `request` and prints the answer.
 async fn one_request(
-    client: &Client,
+    client: &FollowingClient,
     request: &Request,
     json: bool,
     out: &mut Output,
 ) -> Result<(), Failure> {
-    let response = client.request(request).await?;
+    let response = client.request(request).await.inspect_err(|e| {
+        if !json && unsure(request, e) {
+            eprintln!(
+                "hallq: the {} may have been carried out before the connection was lost; \
+                 check before repeating it",
+                request.kind()
+            );
+        }
+    })?;
     out.line(&if json {
         json::response(&response).to_string()
     } else {
@@ -302,79 +310,112 @@ async fn one_request(
     Ok(())
 }
 
-/// `--server` as a socket address; a host name is looked up (first answer).
-async fn resolve(server: &str) -> Result<SocketAddr, Failure> {
-    if let Ok(addr) = server.parse() {
-        return Ok(addr);
-    }
-    let failed = |reason: String| Failure::Resolve {
-        server: server.to_owned(),
-        reason,
-    };
-    tokio::net::lookup_host(server)
-        .await
-        .map_err(|e| failed(e.to_string()))?
-        .next()
-        .ok_or_else(|| failed("no address found".into()))
+/// Whether `request`, failing with `e`, may have been carried out all the
+/// same: a change whose connection was lost after it was sent (a following
+/// client does not send those again).
+fn unsure(request: &Request, e: &ClientError) -> bool {
+    !request.is_read_only() && Outcome::of(e) == Outcome::Unreachable
 }
 
-/// Prints display updates until the daemon ends the stream or Ctrl-C.
-async fn watch(client: &Client, json: bool, out: &mut Output) -> Result<(), Failure> {
-    let mut stream = client.watch().await?;
+/// Why a subscription ended, if it can be followed by subscribing again;
+/// `Err` for an error that says the stream cannot go on.
+fn ended<T>(next: Result<Option<T>, ClientError>) -> Result<Result<T, String>, ClientError> {
+    match next {
+        Ok(Some(item)) => Ok(Ok(item)),
+        Ok(None) => Ok(Err("hallqd ended the stream".into())),
+        Err(e) if Outcome::of(&e) == Outcome::Unreachable => Ok(Err(e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Prints display updates until Ctrl-C, subscribing again (a fresh
+/// snapshot first) whenever the stream ends: the daemon dropped this
+/// display, or stopped serving the hall, or went away. Ends with an error
+/// once no daemon takes the subscription within the follow budget.
+async fn watch(client: &FollowingClient, json: bool, out: &mut Output) -> Result<(), Failure> {
     // One Ctrl-C future for the whole loop, so a signal arriving between two
     // updates is not lost.
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let mut pause = Duration::ZERO;
     loop {
-        let update = tokio::select! {
-            update = stream.next() => update?,
+        let mut stream = tokio::select! {
+            stream = client.watch() => stream?,
             _ = &mut ctrl_c => return Ok(()),
         };
-        let Some(update) = update else {
-            return Ok(());
+        let subscribed = Instant::now();
+        let why = loop {
+            let update = tokio::select! {
+                update = stream.next() => ended(update)?,
+                _ = &mut ctrl_c => return Ok(()),
+            };
+            let update = match update {
+                Ok(update) => update,
+                Err(why) => break why,
+            };
+            out.line(&if json {
+                json::display_update(&update).to_string()
+            } else {
+                human::display_update(&update)
+            })?;
+            if let DisplayUpdate::Dropped { reason } = update {
+                break format!("hallqd dropped the display stream: {reason}");
+            }
         };
-        out.line(&if json {
-            json::display_update(&update).to_string()
-        } else {
-            human::display_update(&update)
-        })?;
-        if let DisplayUpdate::Dropped { reason } = update {
-            return Err(ClientError::Connection(format!(
-                "hallqd dropped the display stream: {reason}"
-            ))
-            .into());
+        pause = follow::resubscribe_pause(pause, subscribed.elapsed());
+        eprintln!("hallq: {why}; subscribing again");
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = &mut ctrl_c => return Ok(()),
         }
     }
 }
 
-/// Prints notifications until the daemon ends the stream or Ctrl-C,
-/// acknowledging each after it is printed when `ack` (the gateway bridge
-/// reading our stdout has it then; a lost ack only means a redelivery, which
-/// the gateway deduplicates by id).
+/// Prints notifications until Ctrl-C, acknowledging each after it is
+/// printed when `ack` (the gateway bridge reading our stdout has it then; a
+/// lost ack only means a redelivery, which the gateway deduplicates by id).
+/// Subscribes again when the stream ends, as [`watch`] does: notifications
+/// not yet acknowledged come again.
 async fn notifications(
-    client: &Client,
+    client: &FollowingClient,
     ack: bool,
     json: bool,
     out: &mut Output,
 ) -> Result<(), Failure> {
-    let mut stream = client.notifications().await?;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let mut pause = Duration::ZERO;
     loop {
-        let notification = tokio::select! {
-            n = stream.next() => n?,
+        let mut stream = tokio::select! {
+            stream = client.notifications() => stream?,
             _ = &mut ctrl_c => return Ok(()),
         };
-        let Some(notification) = notification else {
-            return Ok(());
+        let subscribed = Instant::now();
+        let why = loop {
+            let notification = tokio::select! {
+                n = stream.next() => ended(n)?,
+                _ = &mut ctrl_c => return Ok(()),
+            };
+            let notification = match notification {
+                Ok(n) => n,
+                Err(why) => break why,
+            };
+            out.line(&if json {
+                json::notification(&notification).to_string()
+            } else {
+                human::notification(&notification)
+            })?;
+            if ack {
+                if let Err(why) = ended(stream.ack(&notification.id).await.map(Some))? {
+                    break why;
+                }
+            }
         };
-        out.line(&if json {
-            json::notification(&notification).to_string()
-        } else {
-            human::notification(&notification)
-        })?;
-        if ack {
-            stream.ack(&notification.id).await?;
+        pause = follow::resubscribe_pause(pause, subscribed.elapsed());
+        eprintln!("hallq: {why}; subscribing again");
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = &mut ctrl_c => return Ok(()),
         }
     }
 }
@@ -382,7 +423,7 @@ async fn notifications(
 /// Pages through day `day`'s per-ticket records and prints them as CSV
 /// (with a header line) or JSON lines.
 async fn export(
-    client: &Client,
+    client: &FollowingClient,
     day: u32,
     format: args::ExportFormat,
     out: &mut Output,
@@ -409,14 +450,9 @@ async fn export(
     }
 }
 
-/// `hallq sms-bridge`: runs until Ctrl-C or SIGTERM, reconnecting by itself.
-async fn sms_bridge(
-    provider: &std::path::Path,
-    server: SocketAddr,
-    cert: rustls_pki_types::CertificateDer<'static>,
-    token: &str,
-    hall: Option<String>,
-) -> Result<(), Failure> {
+/// `hallq sms-bridge`: runs until Ctrl-C or SIGTERM, reconnecting by itself
+/// and following the hall in a cluster.
+async fn sms_bridge(provider: &std::path::Path, hallqd: Hallqd) -> Result<(), Failure> {
     use hallq_client::bridge;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -433,12 +469,6 @@ async fn sms_bridge(
     })?;
     let sender =
         bridge::Sender::new(provider).map_err(|e| Failure::Client(ClientError::Unexpected(e)))?;
-    let daemon = bridge::Daemon {
-        server,
-        cert,
-        token: token.to_owned(),
-        hall,
-    };
     let stop = async {
         #[cfg(unix)]
         {
@@ -452,6 +482,6 @@ async fn sms_bridge(
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     };
-    bridge::run(daemon, sender, stop).await;
+    bridge::run(hallqd, sender, stop).await;
     Ok(())
 }

@@ -490,10 +490,10 @@ fn failures_map_to_the_documented_exit_codes() {
         Failure::Client(ClientError::Connection("reset".into())),
         Failure::Client(ClientError::Timeout),
         Failure::Client(ClientError::Codec(CodecError::Stream("reset".into()))),
-        Failure::Resolve {
+        Failure::Client(ClientError::Resolve {
             server: "nowhere:7878".into(),
             reason: "no such host".into(),
-        },
+        }),
     ];
     for f in connect {
         assert_eq!(f.exit_code(), 3, "{f:?}");
@@ -519,7 +519,58 @@ fn failures_map_to_the_documented_exit_codes() {
     let pipe = Failure::Output(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
     assert!(pipe.is_quiet());
     assert_eq!(
-        json::error(refused.code(), &refused.message()),
+        json::error(refused.code(), &refused.message(), refused.redirect()),
         json!({"error": {"code": "window_busy", "message": "window 3 is serving A012"}})
     );
+}
+
+#[test]
+fn a_hall_no_daemon_took_is_a_refusal_with_the_daemons_message() {
+    // What is left after the follow budget: the last daemon's refusal.
+    let nobody = Failure::Client(ClientError::Refused(ErrorReply::new(
+        "not_owner",
+        "hall main has no owner right now (failover under way)",
+    )));
+    assert_eq!(nobody.exit_code(), 1);
+    assert_eq!(nobody.code(), "not_owner");
+    assert_eq!(
+        nobody.message(),
+        "hall main has no owner right now (failover under way)"
+    );
+    assert_eq!(
+        json::error(nobody.code(), &nobody.message(), nobody.redirect()),
+        json!({"error": {
+            "code": "not_owner",
+            "message": "hall main has no owner right now (failover under way)",
+        }})
+    );
+    let elsewhere = Failure::Client(ClientError::Refused(ErrorReply {
+        redirect: Some("10.0.0.6:7878".into()),
+        ..ErrorReply::new("not_owner", "hall main is served by 10.0.0.6:7878")
+    }));
+    assert_eq!(elsewhere.exit_code(), 1);
+    assert_eq!(
+        json::error(elsewhere.code(), &elsewhere.message(), elsewhere.redirect()),
+        json!({"error": {
+            "code": "not_owner",
+            "message": "hall main is served by 10.0.0.6:7878",
+            "redirect": "10.0.0.6:7878",
+        }})
+    );
+}
+
+#[test]
+fn only_changes_lost_with_their_connection_are_unsure() {
+    use hallq_client::proto::{Request, WindowAction};
+    let lost = ClientError::Connection("timed out".into());
+    let call = Request::Window {
+        window: None,
+        action: WindowAction::Call { ticket: None },
+    };
+    assert!(super::unsure(&call, &lost));
+    assert!(super::unsure(&call, &ClientError::Timeout));
+    // Reads were sent again; refusals changed nothing.
+    assert!(!super::unsure(&Request::Status, &lost));
+    let busy = ClientError::Refused(ErrorReply::new("window_busy", "busy"));
+    assert!(!super::unsure(&call, &busy));
 }

@@ -1,7 +1,8 @@
 //! The window terminal's I/O: the real terminal (raw mode, alternate
 //! screen, restored on exit and on panic by `ratatui::init`), the keyboard
 //! read on its own thread, and the requests to `hallqd`, reconnecting when
-//! the link breaks so a restarted daemon does not need a restarted terminal.
+//! the link breaks so a restarted daemon does not need a restarted terminal,
+//! and following the hall to whichever daemon serves it in a cluster.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::sync::mpsc;
 use super::{Intent, WindowTerminal};
 use crate::board::{now, Hallqd};
 use crate::client::{Client, ClientError};
+use crate::follow::FollowingClient;
 
 /// How often the queue is fetched while nobody presses a key: other
 /// windows call from the same lines, kiosks add to them.
@@ -35,35 +37,29 @@ pub enum TerminalError {
 
 /// Runs the window terminal until the clerk quits.
 pub async fn run(hallqd: &Hallqd) -> Result<(), TerminalError> {
+    let desk = FollowingClient::new(hallqd.clone());
     // Connect before taking over the screen, so a wrong token or address
     // is reported as plain text.
-    let client = hallqd.connect().await?;
-    let welcome = client.welcome().clone();
+    let welcome = desk.welcome().await?;
     let Some(mut app) = WindowTerminal::new(&welcome) else {
-        client.close().await;
+        desk.close().await;
         return Err(TerminalError::NotAWindow(welcome.role.to_string()));
     };
-    app.refreshed(client.status().await, now());
-    let mut desk = Desk {
-        hallqd,
-        client: Some(client),
-    };
+    app.refreshed(desk.status().await, now());
     let mut terminal = ratatui::try_init().inspect_err(|_| ratatui::restore())?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut keys = key_reader(stop.clone());
-    let result = drive(&mut terminal, &mut app, &mut desk, &mut keys).await;
+    let result = drive(&mut terminal, &mut app, &desk, &mut keys).await;
     ratatui::restore();
     stop.store(true, Ordering::Relaxed);
-    if let Some(client) = desk.client.take() {
-        client.close().await;
-    }
+    desk.close().await;
     result
 }
 
 async fn drive(
     terminal: &mut DefaultTerminal,
     app: &mut WindowTerminal,
-    desk: &mut Desk<'_>,
+    desk: &FollowingClient,
     keys: &mut mpsc::UnboundedReceiver<Event>,
 ) -> Result<(), TerminalError> {
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
@@ -79,52 +75,41 @@ async fn drive(
                 match app.key(key) {
                     Some(Intent::Quit) => return Ok(()),
                     Some(intent) => {
-                        desk.perform(app, &intent).await;
+                        carry_out(app, desk, &intent).await;
                         refresh.reset();
                     }
                     None => {}
                 }
             }
-            _ = refresh.tick() => desk.perform(app, &Intent::Refresh).await,
+            _ = refresh.tick() => carry_out(app, desk, &Intent::Refresh).await,
             _ = redraw.tick() => {}
         }
     }
 }
 
-/// The connection to `hallqd`, made again when it broke.
-struct Desk<'a> {
-    hallqd: &'a Hallqd,
-    client: Option<Client>,
-}
-
-impl Desk<'_> {
-    async fn perform(&mut self, app: &mut WindowTerminal, intent: &Intent) {
-        if self.client.is_none() {
-            match self.hallqd.connect().await {
-                Ok(client) => self.client = Some(client),
-                Err(e) => {
-                    let e = ClientError::Connection(format!("cannot reach hallqd: {e}"));
-                    match intent {
-                        Intent::Act(action) => app.acted(action, Err(e), now()),
-                        _ => app.refreshed(Err(e), now()),
-                    }
-                    return;
-                }
-            }
-        }
-        if let Some(client) = &self.client {
-            if !perform(app, client, intent).await {
-                if let Some(client) = self.client.take() {
-                    client.close().await;
-                }
-            }
-        }
+/// Carries out `intent` for `app` through `desk`, which follows the hall:
+/// the action (if any), then a fresh status. An action whose connection
+/// was lost is not repeated (it may have been carried out); the status
+/// that follows, over a new connection, shows whether it was.
+async fn carry_out(app: &mut WindowTerminal, desk: &FollowingClient, intent: &Intent) {
+    if let Intent::Act(action) = intent {
+        let result = desk.window(None, action.clone()).await;
+        app.acted(action, result, now());
+    }
+    let status = desk.status().await;
+    // Keep an action's answer on the screen rather than a refresh that
+    // could not reach hallqd either.
+    if !matches!(&status, Err(e) if link_broken(e)) || matches!(intent, Intent::Refresh) {
+        app.refreshed(status, now());
     }
 }
 
 /// Carries out `intent` for `app` over `client`: the action (if any), then
 /// a fresh status. Returns `false` if the link to hallqd broke (the caller
 /// should reconnect); refusals are shown on the screen and are not that.
+///
+/// One connection, no following: what tests drive; the terminal itself
+/// goes through a [`FollowingClient`].
 pub async fn perform(app: &mut WindowTerminal, client: &Client, intent: &Intent) -> bool {
     if let Intent::Act(action) = intent {
         let result = client.window(None, action.clone()).await;
@@ -145,7 +130,10 @@ pub async fn perform(app: &mut WindowTerminal, client: &Client, intent: &Intent)
 /// Whether `e` means the connection is gone (rather than a refusal).
 fn link_broken(e: &ClientError) -> bool {
     match e {
-        ClientError::Connect(_) | ClientError::Connection(_) | ClientError::Timeout => true,
+        ClientError::Connect(_)
+        | ClientError::Connection(_)
+        | ClientError::Timeout
+        | ClientError::Resolve { .. } => true,
         ClientError::Codec(c) => c.code() == "io",
         ClientError::Refused(_) | ClientError::Unexpected(_) => false,
     }
