@@ -202,6 +202,14 @@ impl Client {
                             String::from_utf8_lossy(&close.reason).into_owned(),
                         ))
                     }
+                    Some(quinn::ConnectionError::ApplicationClosed(close))
+                        if close.error_code == CLOSE_NOT_OWNER.into() =>
+                    {
+                        ClientError::Refused(ErrorReply::new(
+                            "not_owner",
+                            String::from_utf8_lossy(&close.reason).into_owned(),
+                        ))
+                    }
                     _ => failed.error,
                 }
             });

@@ -45,6 +45,8 @@ use hallq_client::types::{ItemCode, Lane, TicketNo, WindowNo};
 use rustls_pki_types::CertificateDer;
 use tempfile::TempDir;
 
+pub mod cluster;
+
 /// How long a daemon may take to start listening or to exit.
 pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -77,7 +77,9 @@ pub fn response(r: &Response, now: Timestamp) -> String {
                     (role, Some(owner)) => {
                         format!(" · {role}, owned by node {owner} · {} records", h.records)
                     }
-                    (role, None) => format!(" · {role}, no owner right now · {} records", h.records),
+                    (role, None) => {
+                        format!(" · {role}, no owner right now · {} records", h.records)
+                    }
                 };
                 lines.push(format!(
                     "{}: {journal} · {fsync} · {} waiting · {} notifications pending{role}",

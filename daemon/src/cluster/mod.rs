@@ -1,7 +1,7 @@
 //! Cluster mode (`[cluster]`): several hallqd nodes share the halls, each
 //! hall owned by exactly one node at a time, its journal replicated by etcd.
 //!
-//! - Every node holds a lease (`lease_ttl_secs`) kept alive every third of
+//! - Every node holds a lease (`lease_ttl_secs`) kept alive every half of
 //!   its time to live, and registers itself (address, halls it may own).
 //! - A hall is owned by the node that created its owner key under its
 //!   lease; that key's create-revision is the owner's fence. Every append
@@ -36,7 +36,7 @@ use crate::shard::{Applied, ClusterLink, HallShard, LeaseClock};
 use store::{NodeInfo, OwnerKey, Store, StoreError};
 
 /// How often ownership is looked at.
-const OWNERSHIP_TICK: Duration = Duration::from_millis(250);
+const OWNERSHIP_TICK: Duration = Duration::from_millis(100);
 /// How long a hall may stay unowned before any eligible node takes it
 /// (not only the one it hashes to).
 pub const UNOWNED_GRACE: Duration = Duration::from_secs(2);
@@ -217,7 +217,10 @@ impl Cluster {
                 "lease granted; node registered"
             );
             loop {
-                tokio::time::sleep(ttl / 3).await;
+                // Every half of the time to live: a dead node's lease ends
+                // 1.5–3 s after its last renewal (with 3 s), while a live
+                // one has half the TTL to get an answer through.
+                tokio::time::sleep(ttl / 2).await;
                 let sent = Instant::now();
                 match store.keep_alive_once(lease).await {
                     Ok(left) if left > 0 => clock.renewed(sent),
@@ -574,8 +577,9 @@ mod tests {
     #[test]
     fn rendezvous_spreads_halls_evenly_and_moves_few() {
         let halls: Vec<String> = (0..300).map(|i| format!("hall-{i}")).collect();
-        let pick =
-            |nodes: &[&str], hall: &str| *nodes.iter().max_by_key(|n| rendezvous(hall, n)).unwrap();
+        fn pick<'a>(nodes: &[&'a str], hall: &str) -> &'a str {
+            nodes.iter().max_by_key(|n| rendezvous(hall, n)).unwrap()
+        }
         let three = ["a", "b", "c"];
         let mut counts = std::collections::HashMap::new();
         for hall in &halls {

@@ -1,0 +1,373 @@
+//! Cluster mode (`[cluster]`): a real 3-member etcd cluster on 127.0.0.1
+//! and several `hallqd` nodes sharing hall `main`.
+//!
+//! - the owner is SIGKILLed under load: another node serves the hall within
+//!   a few seconds, every acknowledged ticket is there, no number is
+//!   reused, the kiosks carry on;
+//! - the etcd leader is SIGKILLed under load: requests stall for the
+//!   election at most, nothing is lost;
+//! - the owner is SIGSTOPped until its lease expires, another node takes
+//!   over, the old owner is resumed: it refuses to serve (two nodes never
+//!   serve one hall);
+//! - etcd's space quota runs out: issuing is refused with a clear error,
+//!   nothing acknowledged is lost, and it resumes once etcd has room.
+//!
+//! The tests run one at a time (each starts its own etcd and nodes): on a
+//! two-core machine, two clusters at once would make lease timing the
+//! thing under test.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hallq_client::client::ClientError;
+use hallq_client::follow::FollowingClient;
+use hallq_client::types::{Lane, TicketNo};
+use hallq_tests::cluster::{Etcd, Nodes, LEASE_TTL_SECS};
+use hallq_tests::{item, waiting, ADMIN, KIOSK};
+
+/// One cluster at a time (an async lock: each test has its own runtime).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How long a hall may take to get its first owner.
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// What the kiosks saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Acknowledged tickets, with when the answer came.
+    acked: Vec<(TicketNo, Instant)>,
+    /// Refusals and failures, by code.
+    errors: Vec<String>,
+    /// The slowest answer.
+    slowest: Duration,
+}
+
+/// Kiosks issuing tickets through clients that follow the hall, until
+/// `stop`.
+fn start_kiosks(
+    nodes: &Nodes,
+    kiosks: usize,
+    stop: &Arc<AtomicBool>,
+    seen: &Arc<Mutex<Seen>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..kiosks)
+        .map(|k| {
+            let client = nodes.client(KIOSK);
+            let stop = stop.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let letters = ['A', 'B', 'D'];
+                let mut i = k;
+                while !stop.load(Ordering::Acquire) {
+                    let started = Instant::now();
+                    let result = client
+                        .issue(item(letters[i % letters.len()]), Lane::WalkIn, None)
+                        .await;
+                    i += 1;
+                    {
+                        let mut s = seen.lock().unwrap();
+                        s.slowest = s.slowest.max(started.elapsed());
+                        match result {
+                            Ok(t) => s.acked.push((t.ticket, Instant::now())),
+                            Err(e) => s.errors.push(e.code().to_owned()),
+                        }
+                    }
+                    // About 60 requests/s per kiosk, under the default
+                    // per-connection rate limit.
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                }
+                client.close().await;
+            })
+        })
+        .collect()
+}
+
+/// Every acknowledged ticket is waiting in the hall as its owner sees it
+/// now, and no number was handed out twice.
+async fn assert_all_acked_present(nodes: &Nodes, seen: &Seen) {
+    let tickets: Vec<String> = seen.acked.iter().map(|(t, _)| t.to_string()).collect();
+    let unique: HashSet<&String> = tickets.iter().collect();
+    assert_eq!(
+        unique.len(),
+        tickets.len(),
+        "a ticket number was acknowledged twice"
+    );
+    let admin = nodes.client(ADMIN);
+    let status = admin.status().await.expect("status from the owner");
+    let present: HashSet<String> = waiting(&status).into_iter().map(|(t, _)| t).collect();
+    let missing: Vec<&String> = tickets.iter().filter(|t| !present.contains(*t)).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    admin.close().await;
+}
+
+/// The first ticket any running node issues, asking each in turn (a
+/// fresh connection each time: a node that does not serve the hall turns
+/// the kiosk away at its hello).
+async fn first_ticket_from_survivors(nodes: &Nodes, give_up: Duration) -> Option<TicketNo> {
+    let deadline = Instant::now() + give_up;
+    while Instant::now() < deadline {
+        for i in 0..3 {
+            let Some(node) = nodes.node(i) else { continue };
+            if let Ok(kiosk) = node.client(KIOSK).await {
+                let issued = kiosk.issue(item('E'), Lane::WalkIn, None).await;
+                kiosk.close().await;
+                if let Ok(t) = issued {
+                    return Some(t.ticket);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+async fn first_ticket(
+    client: &FollowingClient,
+    give_up: Duration,
+) -> Result<TicketNo, ClientError> {
+    let deadline = Instant::now() + give_up;
+    loop {
+        match client.issue(item('E'), Lane::WalkIn, None).await {
+            Ok(t) => return Ok(t.ticket),
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_owner_under_load_moves_the_hall_and_loses_nothing() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let etcd = Etcd::start(3, &[]).expect("etcd");
+    let mut nodes = Nodes::start(&etcd, &["a", "b", "c"]).expect("nodes");
+    let owner = nodes.owner(SETTLE).await.expect("an owner");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let kiosks = start_kiosks(&nodes, 3, &stop, &seen);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = seen.lock().unwrap().acked.len();
+    assert!(
+        before > 0,
+        "no ticket issued before the kill: {:?}",
+        seen.lock().unwrap().errors
+    );
+
+    let killed_at = Instant::now();
+    nodes.kill(owner);
+    // How long until a surviving node issues a ticket: asked every 20 ms.
+    let ticket = first_ticket_from_survivors(&nodes, Duration::from_secs(15))
+        .await
+        .expect("another node serves the hall");
+    let takeover = killed_at.elapsed();
+    eprintln!(
+        "owner {} killed: first ticket ({ticket}) from the new owner after {takeover:?}",
+        nodes.name(owner)
+    );
+    // The target is 3 s with a 3 s lease; the bound here leaves room for a
+    // loaded machine.
+    assert!(
+        takeover < Duration::from_secs(2 * LEASE_TTL_SECS),
+        "takeover took {takeover:?}"
+    );
+
+    // The kiosks that were connected to the dead node notice (keep-alive)
+    // and carry on with the new owner.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    stop.store(true, Ordering::Release);
+    for k in kiosks {
+        k.await.unwrap();
+    }
+    let mut seen = Arc::try_unwrap(seen).unwrap().into_inner().unwrap();
+    seen.acked.push((ticket, Instant::now()));
+    let after = seen.acked.iter().filter(|(_, at)| *at > killed_at).count();
+    eprintln!(
+        "{} tickets acknowledged ({before} before the kill, {after} after); errors: {:?}",
+        seen.acked.len(),
+        seen.errors
+    );
+    assert!(
+        after > 10,
+        "the kiosks did not carry on: {after} tickets after the kill"
+    );
+    assert_all_acked_present(&nodes, &seen).await;
+    nodes.owner(SETTLE).await.expect("one owner in the end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_etcd_leader_stalls_requests_briefly_and_loses_nothing() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut etcd = Etcd::start(3, &[]).expect("etcd");
+    let nodes = Nodes::start(&etcd, &["a", "b"]).expect("nodes");
+    nodes.owner(SETTLE).await.expect("an owner");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let kiosks = start_kiosks(&nodes, 3, &stop, &seen);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let leader = etcd.leader().expect("an etcd leader");
+    let killed_at = Instant::now();
+    etcd.kill(leader);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    stop.store(true, Ordering::Release);
+    for k in kiosks {
+        k.await.unwrap();
+    }
+    let seen = Arc::try_unwrap(seen).unwrap().into_inner().unwrap();
+    let after = seen.acked.iter().filter(|(_, at)| *at > killed_at).count();
+    eprintln!(
+        "etcd leader killed: {} tickets ({after} after the kill); slowest answer {:?}; errors: {:?}",
+        seen.acked.len(),
+        seen.slowest,
+        seen.errors
+    );
+    assert!(
+        after > 10,
+        "requests did not go on after the election: {after}"
+    );
+    // A stall, not a failure: the election is waited out.
+    assert!(
+        seen.slowest < Duration::from_secs(10),
+        "a request stalled for {:?}",
+        seen.slowest
+    );
+    assert!(etcd.leader().is_some(), "etcd elected no new leader");
+    assert_all_acked_present(&nodes, &seen).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_owner_that_lost_its_lease_steps_down_when_resumed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let etcd = Etcd::start(3, &[]).expect("etcd");
+    let nodes = Nodes::start(&etcd, &["a", "b"]).expect("nodes");
+    let old = nodes.owner(SETTLE).await.expect("an owner");
+    let other = 1 - old;
+    let old_daemon = nodes.node(old).unwrap();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &old_daemon.pid().to_string()])
+            .status()
+            .expect("kill(1)")
+            .success();
+        assert!(ok, "kill {sig} failed");
+    };
+    let kiosk = old_daemon.connect(KIOSK).await;
+    kiosk
+        .issue(item('A'), Lane::WalkIn, None)
+        .await
+        .expect("the owner issues");
+
+    signal("-STOP");
+    let paused_at = Instant::now();
+    let taken = async {
+        loop {
+            if nodes.health(other).await.is_ok_and(|h| h.role == "owner") {
+                return paused_at.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let taken = tokio::time::timeout(Duration::from_secs(15), taken).await;
+    let new_kiosk = nodes.node(other).unwrap().connect(KIOSK).await;
+    let issued = new_kiosk.issue(item('A'), Lane::WalkIn, None).await;
+    signal("-CONT");
+    let taken = taken.expect("the other node takes the hall over");
+    eprintln!("owner paused: taken over after {taken:?}");
+    let issued = issued.expect("the new owner issues");
+    assert_eq!(issued.ticket.to_string(), "A002");
+
+    // Resumed, the old owner must not serve: its lease is gone. Once it
+    // has looked at etcd again, its refusals name the new owner.
+    let new_owner = nodes.addr(other).unwrap().to_string();
+    let mut named = false;
+    for _ in 0..20 {
+        let refused = kiosk.issue(item('A'), Lane::WalkIn, None).await;
+        match refused {
+            Err(ClientError::Refused(reply)) => {
+                assert_eq!(reply.code, "not_owner", "{reply:?}");
+                named |= reply.redirect.as_deref() == Some(new_owner.as_str());
+            }
+            Err(ClientError::Connection(_)) => {}
+            other => panic!("the resumed old owner answered {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(named, "no refusal named the new owner {new_owner}");
+    let owner = nodes.owner(SETTLE).await.expect("exactly one owner");
+    assert_eq!(owner, other);
+    assert!(
+        nodes.stderr(old).contains("no longer serving the hall"),
+        "{}",
+        nodes.stderr(old)
+    );
+    let status = nodes.client(ADMIN).status().await.unwrap();
+    let tickets: Vec<String> = waiting(&status).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(tickets, ["A001", "A002"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_etcd_refuses_changes_cleanly_and_resumes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // A 4 MiB quota, filled below.
+    let etcd = Etcd::start(1, &["--quota-backend-bytes", "4194304"]).expect("etcd");
+    let nodes = Nodes::start(&etcd, &["a"]).expect("nodes");
+    nodes.owner(SETTLE).await.expect("an owner");
+    let kiosk = nodes.client(KIOSK);
+    let first = kiosk.issue(item('A'), Lane::WalkIn, None).await.unwrap();
+    assert_eq!(first.ticket.to_string(), "A001");
+
+    // (One argument may be at most 128 KiB on Linux.)
+    let filler = "x".repeat(100 * 1024);
+    let mut full = false;
+    for i in 0..200 {
+        match etcd.ctl(&["put", &format!("/filler/{i}"), &filler]) {
+            Ok(_) => {}
+            Err(e) if e.to_string().contains("space") => {
+                full = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(full, "etcd did not run out of space");
+
+    let refused = kiosk.issue(item('A'), Lane::WalkIn, None).await;
+    match refused {
+        Err(ClientError::Refused(reply)) => {
+            assert_eq!(reply.code, "storage_failed", "{reply:?}");
+            assert!(reply.message.contains("space"), "{}", reply.message);
+        }
+        other => panic!("a full etcd answered {other:?}"),
+    }
+    let status = nodes.client(ADMIN).status().await.unwrap();
+    let tickets: Vec<String> = waiting(&status).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(
+        tickets,
+        ["A001"],
+        "the refused ticket is not there, the acked one is"
+    );
+
+    // The operator makes room (README: "etcd is full").
+    etcd.ctl(&["del", "--prefix", "/filler/"]).unwrap();
+    let status = etcd.ctl(&["endpoint", "status", "-w", "json"]).unwrap();
+    let revision = serde_json::from_str::<serde_json::Value>(&status).unwrap()[0]["Status"]
+        ["header"]["revision"]
+        .as_u64()
+        .unwrap();
+    etcd.ctl(&["compact", &revision.to_string()]).unwrap();
+    etcd.ctl(&["defrag"]).unwrap();
+    etcd.ctl(&["alarm", "disarm"]).unwrap();
+    let next = first_ticket(&kiosk, Duration::from_secs(15)).await.unwrap();
+    assert_eq!(next.to_string(), "E001");
+    let again = kiosk.issue(item('A'), Lane::WalkIn, None).await.unwrap();
+    assert_eq!(
+        again.ticket.to_string(),
+        "A002",
+        "numbering goes on, nothing reused"
+    );
+}
