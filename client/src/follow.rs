@@ -54,7 +54,7 @@ pub const FOLLOW_BUDGET: Duration = Duration::from_secs(10);
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The longest pause between two passes.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// How long one attempt (the handshake, then the Hello's answer, each) may
 /// take while another address could be tried instead: a dead node answers
@@ -730,7 +730,7 @@ mod tests {
         let pauses: Vec<u64> = (0..7)
             .map(|_| tried(p.next(&Outcome::NoOwner, ms(0))).1.as_millis() as u64)
             .collect();
-        assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(pauses, [100, 200, 400, 500, 500, 500, 500]);
     }
 
     #[test]
@@ -993,7 +993,7 @@ mod tests {
         let pauses: Vec<u64> = (1..=8)
             .map(|n| resend_pause(n).as_millis() as u64)
             .collect();
-        assert_eq!(pauses, [0, 100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(pauses, [0, 100, 200, 400, 500, 500, 500, 500]);
         assert_eq!(resend_pause(u32::MAX), MAX_BACKOFF);
         // Subscriptions that end at once: doubling, bounded.
         let mut pause = Duration::ZERO;
@@ -1002,7 +1002,7 @@ mod tests {
             pause = resubscribe_pause(pause, ms(50));
             seen.push(pause.as_millis() as u64);
         }
-        assert_eq!(seen, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(seen, [100, 200, 400, 500, 500, 500]);
         // One that worked for a while: from the start again.
         assert_eq!(
             resubscribe_pause(MAX_BACKOFF, STABLE_SUBSCRIPTION),

@@ -1742,6 +1742,51 @@ universal = true
             )
         );
     }
+
+    #[test]
+    fn cluster_section_is_read_with_its_defaults() {
+        let text = format!(
+            "{}\n[cluster]\nendpoints = [\"http://127.0.0.1:2379\"]\nnode = \"node-a\"\n",
+            doc("", KIOSK, HALL)
+        );
+        let cluster = parse(&text).unwrap().cluster.unwrap();
+        assert_eq!(cluster.lease_ttl_secs, DEFAULT_LEASE_TTL_SECS);
+        assert_eq!(cluster.prefix, "/hallq");
+        // Clients are sent to the listen address unless told otherwise.
+        assert_eq!(cluster.advertise.as_deref(), Some("127.0.0.1:7878"));
+        assert!(cluster.may_own("main"));
+        // Without the section: one daemon, no etcd.
+        assert!(parse(&doc("", KIOSK, HALL)).unwrap().cluster.is_none());
+    }
+
+    #[test]
+    fn a_bad_cluster_section_names_every_problem() {
+        let text = format!(
+            "listen = \"0.0.0.0:7878\"\nstate_dir = \"/tmp/x\"\n{KIOSK}\n{HALL}\n[cluster]\n\
+             endpoints = []\nnode = \"no spaces\"\nlease_ttl_secs = 1\nhalls = [\"north\"]\n\
+             prefix = \"hallq/\"\n"
+        );
+        let Err(ConfigError::Invalid { problems, .. }) = parse(&text) else {
+            panic!("accepted: {text}");
+        };
+        let all = problems.join("\n");
+        for expected in [
+            "endpoints is empty",
+            "node = \"no spaces\"",
+            "lease_ttl_secs = 1",
+            "\"north\", which is no configured [[hall]]",
+            "prefix = \"hallq/\"",
+            "advertise is needed",
+        ] {
+            assert!(all.contains(expected), "{expected:?} not in:\n{all}");
+        }
+        // A misspelt key is an error too, not a setting left at its default.
+        let typo = format!(
+            "{}\n[cluster]\nendpoints = [\"http://e:2379\"]\nnode = \"a\"\nlease_ttl = 3\n",
+            doc("", KIOSK, HALL)
+        );
+        assert!(matches!(parse(&typo), Err(ConfigError::Parse { .. })));
+    }
 }
 
 /// Issue 10 item 5: `grant_for` compares the presented token with every
