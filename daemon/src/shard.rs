@@ -257,6 +257,9 @@ pub struct HallShard {
     moved: tokio::sync::watch::Sender<u64>,
     /// Serialises taking the hall over and rebuilding it after giving up.
     transition: tokio::sync::Mutex<()>,
+    /// An owner pipe runs (or is still finishing and rebuilding after the
+    /// hall was given up): the hall cannot be taken over again yet.
+    pipe_running: std::sync::atomic::AtomicBool,
 }
 
 /// A display's place in its hall's count; given back on drop.
@@ -327,6 +330,7 @@ impl HallShard {
             cluster,
             moved: tokio::sync::watch::channel(0).0,
             transition: tokio::sync::Mutex::new(()),
+            pipe_running: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

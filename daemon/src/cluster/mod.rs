@@ -376,14 +376,19 @@ impl Cluster {
         fence: i64,
     ) -> Result<(), StoreError> {
         let started = Instant::now();
-        if let Err(e) = shard.promote(fence).await {
-            tracing::error!(hall = shard.id(), error = %e, "cannot take the hall over; letting it go");
-            self.view
-                .write()
-                .failed_takeover
-                .insert(shard.id().to_owned(), Instant::now());
-            let _ = self.link.store.release(shard.id(), fence).await;
-            return Err(e);
+        match shard.promote(fence).await {
+            Ok(true) => {}
+            // The last ownership's pipe is still finishing: next tick.
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                tracing::error!(hall = shard.id(), error = %e, "cannot take the hall over; letting it go");
+                self.view
+                    .write()
+                    .failed_takeover
+                    .insert(shard.id().to_owned(), Instant::now());
+                let _ = self.link.store.release(shard.id(), fence).await;
+                return Err(e);
+            }
         }
         metrics::counter!("hallq_cluster_takeovers_total").increment(1);
         tracing::info!(

@@ -246,28 +246,35 @@ impl HallShard {
     /// Takes the hall over with `fence` (the owner key this node just
     /// created): catches up on the records it has not applied yet, then
     /// serves. Nobody else can append meanwhile — the fence changed.
-    pub async fn promote(self: &Arc<Self>, fence: i64) -> Result<(), StoreError> {
+    /// Returns `false` (not serving yet; ask again) while the pipe of an
+    /// earlier ownership is still finishing: until its rebuild, the state
+    /// may hold changes that were never stored.
+    pub async fn promote(self: &Arc<Self>, fence: i64) -> Result<bool, StoreError> {
         let link = self.link();
         let _one = self.transition.lock().await;
+        if self.pipe_running.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         self.catch_up_locked(&link.store).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         {
             let mut st = self.state.lock();
             if !matches!(st.mode, Mode::Replica) {
-                return Ok(());
+                return Ok(false);
             }
             st.mode = Mode::Owner(OwnerPipe {
                 fence,
                 tx,
                 task: None,
             });
+            self.pipe_running.store(true, Ordering::Release);
         }
         let task = tokio::spawn(self.clone().run_pipe(link, fence, rx));
         if let Mode::Owner(pipe) = &mut self.state.lock().mode {
             pipe.task = Some(task);
         }
         tracing::info!(hall = %self.id, fence, next = self.next_seq(), "serving the hall (owner)");
-        Ok(())
+        Ok(true)
     }
 
     /// Stops serving the hall at once: requests are refused from now on,
@@ -365,6 +372,7 @@ impl HallShard {
         let _one = self.transition.lock().await;
         let shard = self.clone();
         let _ = tokio::task::spawn_blocking(move || shard.reload()).await;
+        self.pipe_running.store(false, Ordering::Release);
     }
 
     /// Writes records etcd has acknowledged to the local journal, in
@@ -425,11 +433,16 @@ impl HallShard {
             st.journal
                 .append(payload.to_vec(), &day, empty_publish(&st.derived.outbox));
         st.next_seq += 1;
-        if let Ok(Err(e)) = receipt.try_recv() {
-            // The writer refuses at once once it has failed: rebuild from
-            // disk (the ticker's recovery) and catch up again.
-            tracing::error!(hall = %self.id, error = %e, "local journal failed while following");
-            st.failed.get_or_insert(e.to_string());
+        match receipt.try_recv() {
+            // A closed writer is one being replaced by a rebuild, which reads
+            // the files again: not a failure.
+            Ok(Ok(_)) | Ok(Err(journal::JournalError::Closed)) | Err(_) => {}
+            Ok(Err(e)) => {
+                // The writer refuses at once once it has failed: rebuild
+                // from disk (the ticker's recovery) and catch up again.
+                tracing::error!(hall = %self.id, error = %e, "local journal failed while following");
+                st.failed.get_or_insert(e.to_string());
+            }
         }
         Applied::Yes
     }
