@@ -43,11 +43,11 @@ declare -a CLIENT PEER
 for i in 0 1 2; do CLIENT[$i]=$(free_port); PEER[$i]=$(free_port); done
 INITIAL="e0=http://127.0.0.1:${PEER[0]},e1=http://127.0.0.1:${PEER[1]},e2=http://127.0.0.1:${PEER[2]}"
 for i in 0 1 2; do
-    etcd --name e$i --data-dir "$WORK/e$i" \
+    (etcd --name e$i --data-dir "$WORK/e$i" \
         --listen-client-urls http://127.0.0.1:${CLIENT[$i]} --advertise-client-urls http://127.0.0.1:${CLIENT[$i]} \
         --listen-peer-urls http://127.0.0.1:${PEER[$i]} --initial-advertise-peer-urls http://127.0.0.1:${PEER[$i]} \
         --initial-cluster "$INITIAL" --initial-cluster-state new --initial-cluster-token hallq-bench \
-        --logger zap --log-level warn >"$WORK/e$i.log" 2>&1 &
+        --logger zap --log-level warn >"$WORK/e$i.log" 2>&1 &)
 done
 ENDPOINTS="\"http://127.0.0.1:${CLIENT[0]}\", \"http://127.0.0.1:${CLIENT[1]}\", \"http://127.0.0.1:${CLIENT[2]}\""
 ETCDCTL="etcdctl --endpoints=127.0.0.1:${CLIENT[0]},127.0.0.1:${CLIENT[1]},127.0.0.1:${CLIENT[2]}"
@@ -68,7 +68,8 @@ for n in a b c; do
     PORT[$n]=$(free_port)
     config $n ${PORT[$n]} cluster >"$WORK/$n.toml"
 done
-start() { NO_COLOR=1 HALLQ_LOG=info "$HALLQD" --config "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 & }
+# In a subshell, so the shell does not report each SIGKILL below.
+start() { (NO_COLOR=1 HALLQ_LOG=info "$HALLQD" --config "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 &); }
 for n in a b c; do start $n; done
 owner() { $ETCDCTL get --print-value-only /hallq/owner/main 2>/dev/null; }
 for _ in $(seq 1 100); do [ -n "$(owner)" ] && break; sleep 0.2; done
@@ -79,7 +80,7 @@ load() { # port pid json
         --kiosk-token demo-kiosk-token-0001 --window-token 'demo-window{n}-token-0001' \
         --display-token demo-display-token-001 --notifier-token demo-notifier-token-01 \
         --kiosks "$KIOSKS" --windows "$WINDOWS" --displays "$DISPLAYS" --duration "$DURATION" \
-        --server-pid "$2" --json "$3" | sed -n '/^backend/,/^server peak/p'
+        --server-pid "$2" --json "$3" 2>/dev/null | sed -n '/^backend/,/^server peak/p'
 }
 O=$(owner)
 echo "== cluster: load against the owner (node $O)"
@@ -94,6 +95,7 @@ pkill -f "$WORK/single.toml"
 
 echo "== takeover: the owner SIGKILLed at a random moment, $ROUNDS times"
 for round in $(seq 1 "$ROUNDS"); do
+    [ "$ROUNDS" -gt 0 ] || break
     sleep "1.$((RANDOM % 10))$((RANDOM % 10))"
     O=$(owner)
     before=$(cat "$WORK"/[abc].log | grep -c "took the hall over" || true)

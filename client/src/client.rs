@@ -87,6 +87,22 @@ impl From<quinn::ConnectionError> for ClientError {
     }
 }
 
+/// The ticket in an answer to [`Request::Issue`].
+pub(crate) fn issued(answer: Response) -> Result<IssuedTicket, ClientError> {
+    match answer {
+        Response::Issued(ticket) => Ok(ticket),
+        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+/// The hall in an answer to [`Request::Status`].
+pub(crate) fn status(answer: Response) -> Result<Status, ClientError> {
+    match answer {
+        Response::Status(status) => Ok(status),
+        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
 /// The QUIC close code with which the daemon refuses a token.
 pub const CLOSE_UNAUTHORIZED: u32 = 1;
 /// The QUIC close code with which a cluster node turns away a connection
@@ -282,10 +298,7 @@ impl Client {
         lane: Lane,
         phone: Option<String>,
     ) -> Result<IssuedTicket, ClientError> {
-        match self.request(&Request::Issue { item, lane, phone }).await? {
-            Response::Issued(ticket) => Ok(ticket),
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
-        }
+        issued(self.request(&Request::Issue { item, lane, phone }).await?)
     }
 
     /// Carries out a window action; `window` may be left out by a window
@@ -300,10 +313,7 @@ impl Client {
 
     /// Every window and waiting ticket.
     pub async fn status(&self) -> Result<Status, ClientError> {
-        match self.request(&Request::Status).await? {
-            Response::Status(status) => Ok(status),
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
-        }
+        status(self.request(&Request::Status).await?)
     }
 
     /// Subscribes to the display stream: a snapshot, then every change.

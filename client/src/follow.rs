@@ -528,10 +528,7 @@ impl FollowingClient {
         lane: Lane,
         phone: Option<String>,
     ) -> Result<IssuedTicket, ClientError> {
-        match self.request(&Request::Issue { item, lane, phone }).await? {
-            Response::Issued(ticket) => Ok(ticket),
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
-        }
+        crate::client::issued(self.request(&Request::Issue { item, lane, phone }).await?)
     }
 
     /// Carries out a window action. Not sent again after a lost connection.
@@ -545,10 +542,7 @@ impl FollowingClient {
 
     /// Every window and waiting ticket.
     pub async fn status(&self) -> Result<Status, ClientError> {
-        match self.request(&Request::Status).await? {
-            Response::Status(status) => Ok(status),
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
-        }
+        crate::client::status(self.request(&Request::Status).await?)
     }
 
     /// Subscribes to the display stream of the hall's owner. When the
