@@ -10,7 +10,10 @@
 //!   over, the old owner is resumed: it refuses to serve (two nodes never
 //!   serve one hall);
 //! - etcd's space quota runs out: issuing is refused with a clear error,
-//!   nothing acknowledged is lost, and it resumes once etcd has room.
+//!   nothing acknowledged is lost, and it resumes once etcd has room;
+//! - a display and the SMS gateway's outbox follow the hall to its new
+//!   owner: a fresh snapshot with every ticket, the undelivered
+//!   notifications again under the same ids, the delivered one not.
 //!
 //! The tests run one at a time (each starts its own etcd and nodes): on a
 //! two-core machine, two clusters at once would make lease timing the
@@ -23,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use hallq_client::client::ClientError;
 use hallq_client::follow::FollowingClient;
+use hallq_client::proto::{DisplayUpdate, Notification};
 use hallq_client::types::{Lane, TicketNo};
 use hallq_tests::cluster::{Etcd, Nodes, LEASE_TTL_SECS};
-use hallq_tests::{item, waiting, ADMIN, KIOSK};
+use hallq_tests::{item, waiting, within, ADMIN, DISPLAY, KIOSK, NOTIFIER, STEP_TIMEOUT};
 
 /// One cluster at a time (an async lock: each test has its own runtime).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -370,4 +374,88 @@ async fn a_full_etcd_refuses_changes_cleanly_and_resumes() {
         "A002",
         "numbering goes on, nothing reused"
     );
+}
+
+/// Waiting tickets of item A as a display snapshot shows them.
+fn waiting_a(update: &DisplayUpdate) -> u32 {
+    match update {
+        DisplayUpdate::Snapshot { view, .. } => view
+            .items
+            .iter()
+            .find(|i| i.code == item('A'))
+            .map_or(0, |i| i.waiting.iter().sum()),
+        other => panic!("expected a snapshot first, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn displays_and_the_outbox_follow_the_hall_to_its_new_owner() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let etcd = Etcd::start(3, &[]).expect("etcd");
+    let mut nodes = Nodes::start(&etcd, &["a", "b"]).expect("nodes");
+    let owner = nodes.owner(SETTLE).await.expect("an owner");
+
+    // Three visitors who left their number: three "issued" SMS queued.
+    let kiosk = nodes.client(KIOSK);
+    for phone in ["13800138001", "13800138002", "13800138003"] {
+        kiosk
+            .issue(item('A'), Lane::WalkIn, Some(phone.into()))
+            .await
+            .expect("issued");
+    }
+    kiosk.close().await;
+    let notifier = nodes.client(NOTIFIER);
+    let mut outbox = within(STEP_TIMEOUT, notifier.notifications())
+        .await
+        .expect("notifier subscribed");
+    let mut before = Vec::new();
+    for _ in 0..3 {
+        before.push(within(STEP_TIMEOUT, outbox.next()).await.unwrap().unwrap());
+    }
+    // The gateway delivered the first one only.
+    outbox.ack(&before[0].id).await.unwrap();
+    let display = nodes.client(DISPLAY);
+    let mut board = display.watch().await.expect("display subscribed");
+    let first = within(STEP_TIMEOUT, board.next()).await.unwrap().unwrap();
+    assert_eq!(waiting_a(&first), 3);
+    // Let the acknowledgement reach etcd and the follower.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    nodes.kill(owner);
+    // Both streams end: the node is gone (keep-alive notices within 8 s).
+    let ended = within(Duration::from_secs(20), async {
+        loop {
+            match board.next().await {
+                Ok(Some(DisplayUpdate::Dropped { .. })) | Ok(None) | Err(_) => break,
+                Ok(Some(_)) => {}
+            }
+        }
+    });
+    ended.await;
+
+    // Subscribed again (the client finds the new owner): a fresh snapshot
+    // with every ticket, and the outbox with exactly the two undelivered
+    // notifications, under the same ids.
+    let mut board = within(Duration::from_secs(20), display.watch())
+        .await
+        .expect("display subscribed to the new owner");
+    let snapshot = within(STEP_TIMEOUT, board.next()).await.unwrap().unwrap();
+    assert_eq!(waiting_a(&snapshot), 3, "{snapshot:?}");
+    let mut outbox = within(Duration::from_secs(20), notifier.notifications())
+        .await
+        .expect("notifier subscribed to the new owner");
+    let mut after = Vec::new();
+    for _ in 0..2 {
+        after.push(within(STEP_TIMEOUT, outbox.next()).await.unwrap().unwrap());
+    }
+    let ids = |ns: &[Notification]| ns.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&after), ids(&before[1..]), "the outbox carried over");
+    assert_eq!(after[0].text, before[1].text);
+
+    // A new ticket reaches the display through the new owner.
+    let kiosk = nodes.client(KIOSK);
+    kiosk.issue(item('A'), Lane::WalkIn, None).await.unwrap();
+    let change = within(STEP_TIMEOUT, board.next()).await.unwrap().unwrap();
+    assert!(matches!(change, DisplayUpdate::Change { .. }), "{change:?}");
+    kiosk.close().await;
 }

@@ -314,21 +314,7 @@ impl HallShard {
         let mut failure: Option<(&'static str, String)> = None;
         let mut batch = Vec::new();
         while rx.recv_many(&mut batch, MAX_BATCH_RECORDS).await > 0 {
-            // Keep each transaction under etcd's request size.
-            let mut split = batch.len();
-            let mut bytes = 0;
-            for (i, o) in batch.iter().enumerate() {
-                bytes += o.payload.len() + 64;
-                if bytes > MAX_BATCH_BYTES && i > 0 {
-                    split = i;
-                    break;
-                }
-            }
-            let later = batch.split_off(split);
-            for part in [std::mem::take(&mut batch), later] {
-                if part.is_empty() {
-                    continue;
-                }
+            for part in under_request_size(std::mem::take(&mut batch)) {
                 if let Some((code, why)) = &failure {
                     for o in part {
                         let _ = o.done.send(Err(refusal(code, why.clone(), &self.id)));
@@ -491,11 +477,91 @@ impl HallShard {
     }
 }
 
+/// `batch` cut into consecutive parts of at most [`MAX_BATCH_BYTES`] (a
+/// record larger than that goes alone), to stay under etcd's request size.
+fn under_request_size(batch: Vec<Outgoing>) -> Vec<Vec<Outgoing>> {
+    let mut parts: Vec<Vec<Outgoing>> = Vec::new();
+    let mut bytes = 0;
+    for o in batch {
+        // Key and framing: a few dozen bytes a record.
+        let size = o.payload.len() + 64;
+        match parts.last_mut() {
+            Some(part) if bytes + size <= MAX_BATCH_BYTES => {
+                bytes += size;
+                part.push(o);
+            }
+            _ => {
+                bytes = size;
+                parts.push(vec![o]);
+            }
+        }
+    }
+    parts
+}
+
 /// The error a record in the owner pipe is answered with.
 fn refusal(code: &str, why: String, hall: &str) -> ShardError {
     match code {
         "not_owner" => ShardError::NotOwner(hall.to_owned()),
         "storage_failed" => ShardError::Storage(why),
         _ => ShardError::Unconfirmed(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outgoing(seq: u64, len: usize) -> Outgoing {
+        Outgoing {
+            seq,
+            payload: vec![0; len],
+            day: "2026-11-22".into(),
+            published: Published {
+                display: None,
+                notifications: Vec::new(),
+                notifications_upto: 0,
+            },
+            done: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn batches_are_cut_under_etcds_request_size_in_order() {
+        let batch: Vec<Outgoing> = (0..10).map(|i| outgoing(i, 300 * 1024)).collect();
+        let parts = under_request_size(batch);
+        let seqs: Vec<Vec<u64>> = parts
+            .iter()
+            .map(|p| p.iter().map(|o| o.seq).collect())
+            .collect();
+        // Three records of 300 KiB fit in 1 MiB, a fourth does not.
+        assert_eq!(seqs, [vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8], vec![9]]);
+        // A record over the limit goes alone (etcd then refuses it).
+        let parts =
+            under_request_size(vec![outgoing(0, 10), outgoing(1, 2 << 20), outgoing(2, 10)]);
+        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 1]);
+        assert!(under_request_size(Vec::new()).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lease_is_trusted_for_less_than_its_time_to_live() {
+        let clock = LeaseClock::new(Duration::from_secs(3));
+        assert!(!clock.alive(), "no lease yet");
+        let sent = tokio::time::Instant::now();
+        tokio::time::advance(Duration::from_millis(100)).await;
+        clock.renewed(sent);
+        assert!(clock.alive());
+        // 0.8 × 3 s after the keep-alive was sent, not after its answer:
+        // etcd counts from when it got it, which is later.
+        tokio::time::advance(Duration::from_millis(2_250)).await;
+        assert!(clock.alive());
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert!(!clock.alive(), "trusted past 2.4 s");
+        // A late answer to an older keep-alive does not move it back.
+        clock.renewed(tokio::time::Instant::now());
+        clock.renewed(sent);
+        assert!(clock.alive());
+        clock.lost();
+        assert!(!clock.alive());
     }
 }
