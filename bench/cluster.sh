@@ -6,11 +6,13 @@
 #      same workload against a single hallqd on the same config;
 #   2. takeover: the owner SIGKILLed ROUNDS times at a random moment; the
 #      time from the kill to the new owner serving (its "took the hall over"
-#      log line).
+#      log line);
+#   3. HALLS halls spread over the 3 nodes, one hallq-load per hall at once
+#      (2 kiosks, 2 windows each): records/s of the whole cluster.
 # Installs nothing: apt-get install etcd-server etcd-client.
 #
 # Usage: bench/cluster.sh            (from the workspace root)
-# Knobs (environment): KIOSKS WINDOWS DISPLAYS DURATION ROUNDS
+# Knobs (environment): KIOSKS WINDOWS DISPLAYS DURATION ROUNDS HALLS
 set -euo pipefail
 
 KIOSKS=${KIOSKS:-16}
@@ -18,6 +20,7 @@ WINDOWS=${WINDOWS:-7}
 DISPLAYS=${DISPLAYS:-5}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-10}
+HALLS=${HALLS:-8}
 
 cd "$(dirname "$0")/.."
 command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
@@ -112,3 +115,66 @@ for round in $(seq 1 "$ROUNDS"); do
     start "$O"
     sleep 8
 done
+
+[ "$HALLS" -gt 0 ] || exit 0
+echo "== $HALLS halls over the 3 nodes, one load generator per hall"
+pkill -f "$WORK/[abc].toml" || true
+sleep 1
+# A config with HALLS halls h1..hN: items A-E, 2 universal windows each,
+# tokens per hall.
+many() { # name port
+    printf 'listen = "127.0.0.1:%s"\nstate_dir = "%s"\n\n[limits]\nrequests_per_second = 1000000\n\n' "$2" "$WORK/many-$1"
+    printf '[tls]\ncert = "%s"\nkey = "%s"\n\n' "$WORK/tls/cert.pem" "$WORK/tls/key.pem"
+    printf '[cluster]\nendpoints = [%s]\nnode = "%s"\nprefix = "/many"\n\n' "$ENDPOINTS" "$1"
+    for h in $(seq 1 "$HALLS"); do
+        printf '[[token]]\ntoken = "kiosk-h%s-token-0000001"\nrole = "kiosk"\nhall = "h%s"\n\n' $h $h
+        for w in 1 2; do
+            printf '[[token]]\ntoken = "window%s-h%s-token-00001"\nrole = "window"\nhall = "h%s"\nwindow = %s\n\n' $w $h $h $w
+        done
+    done
+    for h in $(seq 1 "$HALLS"); do
+        printf '[[hall]]\nid = "h%s"\nname = "hall %s"\n' $h $h
+        for c in A B C D E; do printf '[[hall.item]]\ncode = "%s"\nname = "item %s"\navg_service_secs = 300\n' $c $c; done
+        for w in 1 2; do printf '[[hall.window]]\nnumber = %s\nuniversal = true\n' $w; done
+        printf '\n'
+    done
+}
+for n in a b c; do
+    many $n ${PORT[$n]} >"$WORK/$n.toml"
+    start $n
+done
+manyowner() { $ETCDCTL get --print-value-only "/many/owner/h$1" 2>/dev/null; }
+for _ in $(seq 1 150); do
+    all=1
+    for h in $(seq 1 "$HALLS"); do [ -n "$(manyowner $h)" ] || all=0; done
+    [ $all = 1 ] && break
+    sleep 0.2
+done
+sleep 8 # handovers settle
+echo "owners: $(for h in $(seq 1 "$HALLS"); do echo -n "h$h→$(manyowner $h) "; done)"
+for h in $(seq 1 "$HALLS"); do
+    O=$(manyowner $h)
+    "$LOAD" --server 127.0.0.1:${PORT[$O]} --cert "$WORK/tls/cert.pem" \
+        --kiosk-token "kiosk-h$h-token-0000001" --window-token "window{n}-h$h-token-00001" \
+        --kiosks 2 --windows 2 --displays 0 --no-notifier --duration "$DURATION" \
+        --json "$WORK/many-h$h.json" >/dev/null 2>&1 &
+done
+# Who takes the CPU halfway through (2 cores: 200 % in all).
+sleep $((DURATION / 2))
+top -b -n 1 -w 200 | awk 'NR > 7 && $9 > 1 { cpu[$12] += $9 } END { for (c in cpu) printf "  %-12s %5.0f %%\n", c, cpu[c] }' | sort -k2 -n -r
+wait
+python3 - "$WORK" "$HALLS" <<'PY'
+import json, sys
+work, halls = sys.argv[1], int(sys.argv[2])
+total, issue_p50, issue_p99, errors = 0.0, [], [], 0
+for h in range(1, halls + 1):
+    r = json.load(open(f"{work}/many-h{h}.json"))
+    total += r["ticket_ops_per_sec"]
+    issue = next(o for o in r["ops"] if o["kind"] == "issue")
+    issue_p50.append(issue["latency"]["p50_us"])
+    issue_p99.append(issue["latency"]["p99_us"])
+    errors += sum(o["errors"] for o in r["ops"])
+print(f"{halls} halls: {total:.0f} ticket ops/s in all, {total / halls:.0f} per hall; "
+      f"issue p50 {min(issue_p50)}-{max(issue_p50)} us, p99 {min(issue_p99)}-{max(issue_p99)} us "
+      f"(range over halls); {errors} errors")
+PY

@@ -459,3 +459,90 @@ async fn displays_and_the_outbox_follow_the_hall_to_its_new_owner() {
     assert!(matches!(change, DisplayUpdate::Change { .. }), "{change:?}");
     kiosk.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_halls_share_a_transaction_and_a_broken_fence_fails_only_its_hall() {
+    use hallq_daemon::cluster::appender::Appender;
+    use hallq_daemon::cluster::store::{Store, StoreError};
+    use hallq_daemon::config::ClusterConfig;
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let etcd = Etcd::start(1, &[]).expect("etcd");
+    let config = ClusterConfig {
+        endpoints: etcd.endpoints(),
+        node: "t".into(),
+        lease_ttl_secs: 10,
+        halls: None,
+        advertise: None,
+        prefix: "/t".into(),
+    };
+    let store = Store::connect(&config).await.unwrap();
+    let lease = store.grant_lease(10).await.unwrap();
+    let halls: Vec<String> = (0..8).map(|h| format!("h{h}")).collect();
+    let mut fences = Vec::new();
+    for hall in &halls {
+        fences.push(
+            store
+                .acquire(hall, lease)
+                .await
+                .unwrap()
+                .expect("free hall"),
+        );
+    }
+    let appender = Appender::start(store.clone());
+    // Every hall appends record `n` at the same moment.
+    let round = |n: u64| {
+        let tasks: Vec<_> = halls
+            .iter()
+            .zip(&fences)
+            .map(|(hall, fence)| {
+                let (appender, hall, fence) = (appender.clone(), hall.clone(), *fence);
+                tokio::spawn(async move {
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                    let record = format!("{hall} record {n}").into_bytes();
+                    appender
+                        .append(&hall, fence, n, vec![record], deadline)
+                        .await
+                })
+            })
+            .collect();
+        async move {
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.unwrap());
+            }
+            results
+        }
+    };
+    for n in 0..3 {
+        for (hall, result) in halls.iter().zip(round(n).await) {
+            result.unwrap_or_else(|e| panic!("{hall} record {n}: {e}"));
+        }
+    }
+    // Another node took h3: only h3's append is refused.
+    etcd.ctl(&["del", "/t/owner/h3"]).unwrap();
+    for (hall, result) in halls.iter().zip(round(3).await) {
+        match (hall.as_str(), result) {
+            ("h3", Err(StoreError::Fenced)) => {}
+            ("h3", other) => panic!("h3 appended past a broken fence: {other:?}"),
+            (_, Ok(())) => {}
+            (hall, Err(e)) => panic!("{hall} refused for h3's fence: {e}"),
+        }
+    }
+    for hall in &halls {
+        let records = store.range(hall, 0, 100).await.unwrap();
+        let expected = if hall == "h3" { 3 } else { 4 };
+        assert_eq!(records.len(), expected, "{hall}: {records:?}");
+        for (seq, value) in &records {
+            assert_eq!(value, &format!("{hall} record {seq}").into_bytes());
+        }
+    }
+    let stats = appender.stats();
+    let appends = stats.appends.load(std::sync::atomic::Ordering::Relaxed);
+    let transactions = stats
+        .transactions
+        .load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("{appends} appends in {transactions} transactions");
+    assert_eq!(appends, 32);
+    assert!(transactions < appends, "no transaction was shared");
+}

@@ -11,6 +11,8 @@
 //!   own them; an unowned hall is taken by the node it hashes to, or by any
 //!   eligible node once it has been unowned for [`UNOWNED_GRACE`]. A node
 //!   that joins gets its share handed over, one hall at a time.
+//! - Appends of several halls waiting at the same time go to etcd in one
+//!   transaction ([`appender`]).
 //! - Every node follows the halls it does not own (an etcd watch on the
 //!   log, plus a periodic catch-up), so a takeover only reads the last few
 //!   records before serving.
@@ -20,6 +22,7 @@
 //!   every node has them in its own journal files (`applied` marks); then
 //!   the owner deletes them.
 
+pub mod appender;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
@@ -81,6 +84,7 @@ pub async fn connect(config: &ClusterConfig) -> ClusterLink {
         match Store::connect(config).await {
             Ok(store) => {
                 return ClusterLink {
+                    appender: appender::Appender::start(store.clone()),
                     store,
                     lease: Arc::new(LeaseClock::new(Duration::from_secs(config.lease_ttl_secs))),
                 }

@@ -25,9 +25,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ClusterConfig;
 
-/// Records one append transaction may carry: etcd refuses transactions of
-/// more than 128 operations (`--max-txn-ops`), and each record takes one
-/// compare and one put, plus the owner's compare.
+/// Compares (or puts) one transaction may carry: etcd's `--max-txn-ops`
+/// default.
+pub const MAX_TXN_OPS: usize = 128;
+/// Records one hall's append may carry: each takes one compare and one put,
+/// plus the owner's compare, all within [`MAX_TXN_OPS`].
 pub const MAX_BATCH_RECORDS: usize = 100;
 /// Bytes one append may carry (etcd's default request limit is 1.5 MiB).
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
@@ -43,6 +45,19 @@ pub struct NodeInfo {
     pub address: String,
     /// The halls it may own.
     pub halls: Vec<String>,
+}
+
+/// One hall's part of an append.
+#[derive(Debug, Clone, Copy)]
+pub struct Append<'a> {
+    /// The hall.
+    pub hall: &'a str,
+    /// The owner's fence.
+    pub fence: i64,
+    /// The first record's number.
+    pub first: u64,
+    /// The records.
+    pub records: &'a [&'a [u8]],
 }
 
 /// A hall's owner key.
@@ -300,10 +315,56 @@ impl Store {
         Ok(resp.kvs().first().map(|kv| kv.create_revision()) == Some(fence))
     }
 
+    /// The compares and puts that append `records` to hall `hall`'s log as
+    /// numbers `first..`, fenced by `fence`.
+    fn append_ops(
+        &self,
+        hall: &str,
+        fence: i64,
+        first: u64,
+        records: &[&[u8]],
+        compares: &mut Vec<Compare>,
+        puts: &mut Vec<TxnOp>,
+    ) {
+        compares.push(Compare::create_revision(
+            self.owner_key(hall),
+            CompareOp::Equal,
+            fence,
+        ));
+        for (i, record) in records.iter().enumerate() {
+            let key = self.log_key(hall, first + i as u64);
+            compares.push(Compare::create_revision(key.clone(), CompareOp::Equal, 0));
+            puts.push(TxnOp::put(key, record.to_vec(), None));
+        }
+    }
+
+    /// Appends the records of several halls in one transaction, once (no
+    /// retry): `Ok(true)` if all went in, `Ok(false)` if a fence or a
+    /// record key said no — then nothing went in.
+    pub async fn append_together(&self, appends: &[Append<'_>]) -> Result<bool, StoreError> {
+        let mut compares = Vec::new();
+        let mut puts = Vec::new();
+        for a in appends {
+            self.append_ops(
+                a.hall,
+                a.fence,
+                a.first,
+                a.records,
+                &mut compares,
+                &mut puts,
+            );
+        }
+        let mut c = self.client.clone();
+        let resp = timed(c.txn(Txn::new().when(compares).and_then(puts))).await?;
+        Ok(resp.succeeded())
+    }
+
     /// Appends `records` to hall `hall`'s log as numbers `first..`, fenced
     /// by `fence`. A call that could not tell whether etcd applied it is
     /// retried until `deadline`; a retry that finds the records already
-    /// there (with this content, under the same fence) succeeded.
+    /// there (with this content, under the same fence) succeeded. With
+    /// `maybe_there`, an earlier attempt (another call) may have applied
+    /// them already.
     pub async fn append(
         &self,
         hall: &str,
@@ -311,21 +372,13 @@ impl Store {
         first: u64,
         records: &[&[u8]],
         deadline: tokio::time::Instant,
+        maybe_there: bool,
     ) -> Result<(), StoreError> {
-        let owner = self.owner_key(hall);
-        let mut compares = vec![Compare::create_revision(
-            owner.clone(),
-            CompareOp::Equal,
-            fence,
-        )];
+        let mut compares = Vec::new();
         let mut puts = Vec::with_capacity(records.len());
-        for (i, record) in records.iter().enumerate() {
-            let key = self.log_key(hall, first + i as u64);
-            compares.push(Compare::create_revision(key.clone(), CompareOp::Equal, 0));
-            puts.push(TxnOp::put(key, record.to_vec(), None));
-        }
+        self.append_ops(hall, fence, first, records, &mut compares, &mut puts);
         let txn = Txn::new().when(compares).and_then(puts);
-        let mut tried_before = false;
+        let mut tried_before = maybe_there;
         let mut backoff = Duration::from_millis(50);
         loop {
             let mut c = self.client.clone();

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::{
     begins_day, empty_publish, journal_day, Entry, HallShard, Published, ShardError, State,
 };
+use crate::cluster::appender::Appender;
 use crate::cluster::store::{Store, StoreError, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use crate::journal::{self, JournalHandle};
 
@@ -29,6 +30,8 @@ use crate::journal::{self, JournalHandle};
 pub struct ClusterLink {
     /// etcd.
     pub store: Store,
+    /// Appends, several halls' to a transaction.
+    pub appender: Appender,
     /// This node's lease.
     pub lease: Arc<LeaseClock>,
 }
@@ -321,13 +324,13 @@ impl HallShard {
                     }
                     continue;
                 }
-                let records: Vec<&[u8]> = part.iter().map(|o| o.payload.as_slice()).collect();
+                let records: Vec<Vec<u8>> = part.iter().map(|o| o.payload.clone()).collect();
                 let deadline =
                     tokio::time::Instant::now() + link.lease.ttl + Duration::from_secs(2);
                 let started = tokio::time::Instant::now();
                 match link
-                    .store
-                    .append(&self.id, fence, part[0].seq, &records, deadline)
+                    .appender
+                    .append(&self.id, fence, part[0].seq, records, deadline)
                     .await
                 {
                     Ok(()) => {
