@@ -192,9 +192,6 @@ struct State {
     /// The number the next journal record gets (records of every day
     /// counted; in cluster mode, the record's number in the etcd log).
     next_seq: u64,
-    /// The number of the record that began the current business day (the
-    /// cluster keeps the day's records in etcd from here on).
-    day_start_seq: u64,
 }
 
 /// What is derived from the events, identically live and on replay.
@@ -206,6 +203,9 @@ struct Derived {
     seq: u64,
     /// The journal records a configuration (a `Reconfigured` event).
     configured: bool,
+    /// The number of the record that began the current business day (the
+    /// cluster keeps the day's records in etcd from here on).
+    day_start_seq: u64,
 }
 
 /// A snapshot for a new display, and the feed that continues it.
@@ -368,17 +368,16 @@ impl HallShard {
             self.state.lock().failed = None;
             return true;
         }
+        // Through `append`, like every record, so the record count holds.
         let probe = {
-            let st = self.state.lock();
-            codec::encode_record(&Entry::Probe).ok().map(|payload| {
-                st.journal.append(
-                    payload,
-                    &journal_day(&st.hall),
-                    empty_publish(&st.derived.outbox),
-                )
-            })
+            let mut st = self.state.lock();
+            let published = empty_publish(&st.derived.outbox);
+            self.append(&mut st, &Entry::Probe, published)
         };
-        let ok = matches!(probe.map(|rx| rx.blocking_recv()), Some(Ok(Ok(_))));
+        let ok = match probe {
+            Some(Receipt::Local(rx)) => matches!(rx.blocking_recv(), Ok(Ok(_))),
+            _ => false,
+        };
         let mut st = self.state.lock();
         if ok {
             tracing::warn!(hall = %self.id, "journal writable again: taking changes");
@@ -578,10 +577,7 @@ impl HallShard {
     /// Queues `events` (already applied) to the journal; derives their
     /// display update and notifications for the commit hook.
     fn journal_events(&self, st: &mut State, events: Vec<Event>) -> Option<Receipt> {
-        if begins_day(&events) {
-            st.day_start_seq = st.next_seq;
-        }
-        let (display, notifications) = st.derived.absorb(&st.hall, &events);
+        let (display, notifications) = st.derived.absorb(&st.hall, &events, st.next_seq);
         let published = Published {
             display,
             notifications,
@@ -804,11 +800,6 @@ fn journal_day(hall: &Hall) -> String {
     clock::day_string(hall.day().unwrap_or_default())
 }
 
-/// Whether a record's events begin a business day.
-fn begins_day(events: &[Event]) -> bool {
-    events.iter().any(|e| matches!(e, Event::DayBegun { .. }))
-}
-
 /// What a record that publishes nothing tells the commit hook.
 fn empty_publish(outbox: &Outbox) -> Published {
     Published {
@@ -846,8 +837,8 @@ fn load(
         recent: RecentCalls::default(),
         seq: 0,
         configured: false,
+        day_start_seq: 0,
     };
-    let mut day_start_seq = 0;
     for (seq, record) in replay.records.iter().enumerate() {
         let entry: Entry =
             codec::decode_record(&record.payload).map_err(|e| OpenError::Decode {
@@ -855,10 +846,7 @@ fn load(
                 offset: record.offset,
                 reason: e.to_string(),
             })?;
-        if matches!(&entry, Entry::Events(events) if begins_day(events)) {
-            day_start_seq = seq as u64;
-        }
-        derived.replay(&mut hall, entry);
+        derived.replay(&mut hall, entry, seq as u64);
     }
     let today = clock::business_day(clock::now(), config.timezone_offset_minutes);
     // The journal's day never goes backwards, even if the clock did.
@@ -917,21 +905,20 @@ fn load(
         failed: None,
         mode,
         next_seq: replay.next_seq,
-        day_start_seq,
     };
     Ok((state, writer))
 }
 
 impl Derived {
-    /// Applies one journal record read back (a replay, or a record another
-    /// node wrote) to `hall` and to what is derived from it.
-    fn replay(&mut self, hall: &mut Hall, entry: Entry) {
+    /// Applies journal record number `record`, read back (a replay, or a
+    /// record another node wrote), to `hall` and to what is derived from it.
+    fn replay(&mut self, hall: &mut Hall, entry: Entry, record: u64) {
         match entry {
             Entry::Events(events) => {
                 for event in &events {
                     hall.replay(event);
                 }
-                self.absorb(hall, &events);
+                self.absorb(hall, &events, record);
             }
             Entry::Acked(n) => self.outbox.ack(n),
             Entry::NotificationFailed { n, reason } => self.outbox.fail(n, &reason),
@@ -939,20 +926,23 @@ impl Derived {
         }
     }
 
-    /// Updates what is derived from `events` (applied to `hall` just now):
-    /// outbox, recent calls, display counter. Called identically live and
+    /// Updates what is derived from `events` (applied to `hall` just now,
+    /// journal record number `record`): outbox, recent calls, display
+    /// counter, where the business day began. Called identically live and
     /// on replay; returns the display frame and the notifications to
     /// publish once the events are durable.
     fn absorb(
         &mut self,
         hall: &Hall,
         events: &[Event],
+        record: u64,
     ) -> (Option<(u64, Bytes)>, Vec<Arc<Notification>>) {
-        if events
-            .iter()
-            .any(|e| matches!(e, Event::Reconfigured { .. }))
-        {
-            self.configured = true;
+        for event in events {
+            match event {
+                Event::Reconfigured { .. } => self.configured = true,
+                Event::DayBegun { .. } => self.day_start_seq = record,
+                _ => {}
+            }
         }
         let notifications = self.outbox.on_events(events, hall);
         let next_seq = self.seq + 1;

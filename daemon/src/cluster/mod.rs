@@ -140,11 +140,6 @@ impl Cluster {
         self.view.read().owners.get(hall).map(|o| o.node.clone())
     }
 
-    /// This node's name.
-    pub fn node(&self) -> &str {
-        &self.config.node
-    }
-
     /// At shutdown: hands every owned hall back (after its last records
     /// are stored) and ends the lease, so other nodes take over at once.
     pub async fn shutdown(&self) {

@@ -160,11 +160,6 @@ impl Store {
         })
     }
 
-    /// This node's name.
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     fn key(&self, parts: &[&str]) -> String {
         let mut key = self.prefix.clone();
         for part in parts {
@@ -455,23 +450,6 @@ impl Store {
                 Some((seq, kv.value().to_vec()))
             })
             .collect())
-    }
-
-    /// The lowest record number etcd still holds for `hall` (older ones
-    /// were compacted away), if it holds any.
-    pub async fn first_retained(&self, hall: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self.range(hall, 0, 1).await?.first().map(|(seq, _)| *seq))
-    }
-
-    /// The current revision (for starting a watch after a catch-up).
-    pub async fn revision(&self) -> Result<i64, StoreError> {
-        let mut c = self.client.clone();
-        let resp = timed(c.get(
-            self.key(&["nodes", ""]),
-            Some(GetOptions::new().with_prefix().with_keys_only()),
-        ))
-        .await?;
-        Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
     /// Records that this node has hall `hall`'s records below `upto` on

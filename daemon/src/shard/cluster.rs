@@ -17,9 +17,7 @@ use hallq_client::codec;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{
-    begins_day, empty_publish, journal_day, Entry, HallShard, Published, ShardError, State,
-};
+use super::{empty_publish, journal_day, Entry, HallShard, Published, ShardError, State};
 use crate::cluster::appender::Appender;
 use crate::cluster::store::{Store, StoreError, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use crate::journal::{self, JournalHandle};
@@ -238,7 +236,7 @@ impl HallShard {
 
     /// The number of the record that began the current business day.
     pub fn day_start_seq(&self) -> u64 {
-        self.state.lock().day_start_seq
+        self.state.lock().derived.day_start_seq
     }
 
     /// The number of the next record.
@@ -412,11 +410,8 @@ impl HallShard {
                 return Applied::Skipped;
             }
         };
-        if matches!(&entry, Entry::Events(events) if begins_day(events)) {
-            st.day_start_seq = seq;
-        }
         let State { hall, derived, .. } = &mut *st;
-        derived.replay(hall, entry);
+        derived.replay(hall, entry, seq);
         let day = journal_day(&st.hall);
         let mut receipt =
             st.journal
