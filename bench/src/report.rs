@@ -169,15 +169,9 @@ impl Report {
         let w = &self.workload;
         let _ = writeln!(
             out,
-            "backend {} · {} kiosks, {} windows, {} displays, {} · {:.1} s",
+            "backend {} · {} · {:.1} s",
             self.backend,
-            w.kiosks,
-            w.windows,
-            w.displays,
-            match w.rate {
-                Some(rate) => format!("open loop {rate:.0} tickets/s"),
-                None => "closed loop".to_owned(),
-            },
+            w.describe(),
             self.elapsed_secs,
         );
         let _ = writeln!(
@@ -287,15 +281,9 @@ pub fn comparison(reports: &[Report]) -> String {
     let _ = writeln!(
         out,
         "latencies in µs; ÷ = {} ÷ that row (throughput: above 1 is better for {0}; \
-         p99: below 1 is better for {0}) · {} kiosks, {} windows, {} displays, {}, {:.0} s",
+         p99: below 1 is better for {0}) · {}, {:.0} s",
         first.backend,
-        w.kiosks,
-        w.windows,
-        w.displays,
-        match w.rate {
-            Some(rate) => format!("open loop {rate:.0} tickets/s"),
-            None => "closed loop".to_owned(),
-        },
+        w.describe(),
         w.duration.as_secs_f64()
     );
     out

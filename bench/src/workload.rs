@@ -42,6 +42,21 @@ pub struct Workload {
     pub connect_parallelism: usize,
 }
 
+impl Workload {
+    /// "32 kiosks, 32 windows, 20 displays, closed loop", as reports print
+    /// it.
+    pub fn describe(&self) -> String {
+        let pace = match self.rate {
+            Some(rate) => format!("open loop {rate:.0} tickets/s"),
+            None => "closed loop".to_owned(),
+        };
+        format!(
+            "{} kiosks, {} windows, {} displays, {pace}",
+            self.kiosks, self.windows, self.displays
+        )
+    }
+}
+
 impl Default for Workload {
     fn default() -> Self {
         Workload {

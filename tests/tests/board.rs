@@ -22,15 +22,13 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use hallq_client::board::now;
 use hallq_client::proto::WindowAction;
-use hallq_client::terminal::{perform, WindowTerminal};
+use hallq_client::terminal::{perform, render_text, WindowTerminal};
 use hallq_client::types::{Lane, WindowNo};
 use hallq_tests::{
     hallqd_path, item, open_windows, window_token, Daemon, TestHall, ADMIN, DISPLAY, KIOSK,
     PROCESS_TIMEOUT, STEP_TIMEOUT,
 };
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -256,19 +254,7 @@ fn the_window_terminal_acts_by_keys_and_shows_the_result() -> anyhow::Result<()>
 /// The terminal's screen as text, without the spaces that pad wide
 /// characters (and separate columns), so assertions read naturally.
 fn draw(app: &WindowTerminal) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(100, 24)).expect("test backend");
-    terminal
-        .draw(|frame| app.draw(frame, now()))
-        .expect("draw on the test backend");
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    for y in 0..buffer.area.height {
-        for x in 0..buffer.area.width {
-            text.push_str(buffer[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    text.replace([' ', '│', '─'], "")
+    render_text(100, 24, |frame| app.draw(frame, now())).replace([' ', '│', '─'], "")
 }
 
 fn tile_text(page: &Value, window: usize) -> String {

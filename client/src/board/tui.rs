@@ -214,25 +214,11 @@ mod tests {
     use crate::proto::{CallShown, DisplayUpdate};
     use crate::types::{ItemCode, WindowNo};
     use crate::views::{HallView, ItemView, WindowView};
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
 
     const T0: u64 = 1_740_963_600_000;
 
     fn screen(board: &Board) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(100, 24)).unwrap();
-        terminal
-            .draw(|f| draw(f, board, Timestamp(T0 + 60_000)))
-            .unwrap();
-        let buffer = terminal.backend().buffer();
-        let mut text = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                text.push_str(buffer[(x, y)].symbol());
-            }
-            text.push('\n');
-        }
-        text
+        crate::terminal::render_text(100, 24, |f| draw(f, board, Timestamp(T0 + 60_000)))
     }
 
     fn board() -> Board {

@@ -596,5 +596,25 @@ pub fn clock(now: Timestamp) -> String {
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+/// What `draw` puts on a `width` × `height` screen, as text: one line per
+/// row, every cell's symbol. For tests of the window terminal and the
+/// board, which read the screen as a person would.
+pub fn render_text(width: u16, height: u16, draw: impl FnOnce(&mut Frame)) -> String {
+    let backend = ratatui::backend::TestBackend::new(width, height);
+    let mut terminal = ratatui::Terminal::new(backend).expect("a test backend never fails");
+    terminal
+        .draw(draw)
+        .expect("drawing on a test backend never fails");
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests;

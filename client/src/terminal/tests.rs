@@ -2,9 +2,7 @@
 //! out (on ratatui's test backend). The same terminal against a real
 //! daemon is in `tests/tests/board.rs`.
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 
 use super::*;
 use crate::proto::ErrorReply;
@@ -105,17 +103,7 @@ fn typed(app: &mut WindowTerminal, text: &str) -> Option<Intent> {
 /// The screen as text without the padding of wide characters and without
 /// borders, so assertions read as the clerk reads.
 fn screen(app: &WindowTerminal, now: u64) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(90, 20)).unwrap();
-    terminal.draw(|f| app.draw(f, Timestamp(now))).unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    for y in 0..buffer.area.height {
-        for x in 0..buffer.area.width {
-            text.push_str(buffer[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    text.replace([' ', '│', '─'], "")
+    render_text(90, 20, |f| app.draw(f, Timestamp(now))).replace([' ', '│', '─'], "")
 }
 
 fn act(action: WindowAction) -> Option<Intent> {

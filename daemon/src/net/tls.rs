@@ -104,21 +104,17 @@ impl TlsError {
     }
 }
 
+/// The daemon's certificate chain, its private key, and the path of
+/// `cert.pem` (the file operators hand to clients for `--cert`).
+pub type Identity = (
+    Vec<CertificateDer<'static>>,
+    PrivateKeyDer<'static>,
+    PathBuf,
+);
+
 /// Loads the daemon's certificate from `state_dir/tls/`, generating and
 /// storing a self-signed one on first start.
-///
-/// Returns the certificate chain, the private key, and the path of
-/// `cert.pem` (the file operators hand to clients for `--cert`).
-pub fn load_or_generate(
-    state_dir: &Path,
-) -> Result<
-    (
-        Vec<CertificateDer<'static>>,
-        PrivateKeyDer<'static>,
-        PathBuf,
-    ),
-    TlsError,
-> {
+pub fn load_or_generate(state_dir: &Path) -> Result<Identity, TlsError> {
     let dir = state_dir.join("tls");
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
@@ -144,17 +140,7 @@ pub fn load_or_generate(
 /// Generates a self-signed certificate for `names` (host names or IP
 /// addresses) into `dir/cert.pem` and `dir/key.pem` (mode 0600), as
 /// `hallqd gen-cert` and the first start do.
-pub fn generate(
-    dir: &Path,
-    names: &[String],
-) -> Result<
-    (
-        Vec<CertificateDer<'static>>,
-        PrivateKeyDer<'static>,
-        PathBuf,
-    ),
-    TlsError,
-> {
+pub fn generate(dir: &Path, names: &[String]) -> Result<Identity, TlsError> {
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     fs::DirBuilder::new()
