@@ -517,6 +517,9 @@ impl Cluster {
     async fn mark_applied(self: Arc<Self>) {
         let mut tick = tokio::time::interval(APPLIED_EVERY);
         let mut compacted: HashMap<String, u64> = HashMap::new();
+        // The marks written last: a mark that has not moved is not written
+        // again (every put is a new etcd revision).
+        let mut marked: HashMap<String, u64> = HashMap::new();
         loop {
             tick.tick().await;
             let Some(daemon) = self.daemon.upgrade() else {
@@ -525,9 +528,13 @@ impl Cluster {
             let store = &self.link.store;
             for shard in daemon.halls() {
                 let hall = shard.id();
-                if let Err(e) = store.set_applied(hall, shard.durable_seq()).await {
-                    tracing::debug!(hall, error = %e, "cannot write the applied mark");
-                    continue;
+                let durable = shard.durable_seq();
+                if marked.get(hall) != Some(&durable) {
+                    if let Err(e) = store.set_applied(hall, durable).await {
+                        tracing::debug!(hall, error = %e, "cannot write the applied mark");
+                        continue;
+                    }
+                    marked.insert(hall.to_owned(), durable);
                 }
                 if shard.fence().is_none() {
                     continue;

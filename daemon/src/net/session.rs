@@ -242,8 +242,8 @@ impl Handler {
             .ok_or_else(|| reply("unknown_hall", format!("no hall {hall_id:?} here")))?;
         // Cluster mode: clients of a hall go to its owner. An admin may
         // stay (health and reload are answered by every node).
-        if grant.role != Role::Admin && !hall.serving() {
-            return Err(not_owner(&self.daemon, &hall_id));
+        if grant.role != Role::Admin {
+            serving(&self.daemon, &hall)?;
         }
         Ok(Session {
             role: grant.role,
@@ -329,8 +329,7 @@ impl RequestTask {
             );
             return send_reply(&mut send, &Response::Error(refusal)).await;
         };
-        if !self.session.hall.serving() {
-            let refusal = not_owner(&self.daemon, self.session.hall.id());
+        if let Err(refusal) = serving(&self.daemon, &self.session.hall) {
             return send_reply(&mut send, &Response::Error(refusal)).await;
         }
         let mut moved = self.session.hall.moved();
@@ -394,8 +393,7 @@ impl RequestTask {
             return send_reply(&mut send, &Response::Error(refusal)).await;
         }
         let hall = self.session.hall.clone();
-        if !hall.serving() {
-            let refusal = not_owner(&self.daemon, hall.id());
+        if let Err(refusal) = serving(&self.daemon, &hall) {
             return send_reply(&mut send, &Response::Error(refusal)).await;
         }
         let mut moved = hall.moved();
@@ -540,6 +538,16 @@ fn refused(e: ShardError) -> ErrorReply {
     reply(e.code(), e.to_string())
 }
 
+/// Refuses with `not_owner` unless this daemon serves `hall` now (always,
+/// without a cluster).
+fn serving(daemon: &Daemon, hall: &HallShard) -> Result<(), ErrorReply> {
+    if hall.serving() {
+        Ok(())
+    } else {
+        Err(not_owner(daemon, hall.id()))
+    }
+}
+
 /// Cluster mode: hall `hall` is served by another node (named in
 /// `redirect` when known). Nothing was changed.
 fn not_owner(daemon: &Daemon, hall: &str) -> ErrorReply {
@@ -566,8 +574,8 @@ async fn handle(
     let hall = &session.hall;
     // Cluster mode: only the owner answers for a hall (a follower's state
     // may lag); the daemon-wide requests are answered anywhere.
-    if !matches!(request, Request::Health | Request::Reload) && !hall.serving() {
-        return Err(not_owner(daemon, hall.id()));
+    if !matches!(request, Request::Health | Request::Reload) {
+        serving(daemon, hall)?;
     }
     if let Some(answer) = appointments::handle(session, &request).await {
         return answer;
