@@ -9,10 +9,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hallq_client::codec::{decode, encode};
-use hallq_client::proto::{CallShown, DisplayUpdate, IssuedTicket, Request, Response};
-use hallq_client::types::{ItemCode, Lane, Post, StaffId, TicketNo, Timestamp, WindowNo};
-use hallq_client::views::{WindowState, WindowView};
+use hallq_proto::codec::{decode, encode};
+use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Request, Response};
+use hallq_proto::types::{ItemCode, Lane, Post, StaffId, TicketNo, Timestamp, WindowNo};
+use hallq_proto::views::{WindowState, WindowView};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

@@ -10,7 +10,7 @@
 //! an idempotency key header. A provider that keeps failing is retried with
 //! exponential backoff and jitter a bounded number of times; then the
 //! notification is reported failed with the reason
-//! ([`NotifierMessage::Failed`](crate::proto::NotifierMessage::Failed)), so
+//! ([`NotifierMessage::Failed`](hallq_proto::wire::NotifierMessage::Failed)), so
 //! nothing is dropped silently. Phone numbers appear in full only in the
 //! provider request; logs show them masked.
 //!
@@ -33,7 +33,7 @@ use serde::Deserialize;
 
 use crate::client::ClientError;
 use crate::follow::{FollowingClient, Hallqd};
-use crate::proto::Notification;
+use hallq_proto::wire::Notification;
 
 /// Why the provider file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -588,8 +588,8 @@ async fn session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{NotificationKind, WorkOrder};
-    use crate::types::{ItemCode, Timestamp, WindowNo};
+    use hallq_proto::wire::{NotificationKind, WorkOrder};
+    use hallq_proto::types::{ItemCode, Timestamp, WindowNo};
 
     const FILE: &str = r#"
 [sms]

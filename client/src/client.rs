@@ -4,7 +4,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), hallq_client::client::ClientError> {
 //! use hallq_client::client::Client;
-//! use hallq_client::types::{ItemCode, Lane};
+//! use hallq_proto::types::{ItemCode, Lane};
 //! let cert = hallq_client::tls::load_cert_pem("hallq-state/tls/cert.pem".as_ref())?;
 //! let kiosk = Client::connect("127.0.0.1:7878".parse().unwrap(), cert, "demo-kiosk-token-0001", None).await?;
 //! let ticket = kiosk.issue(ItemCode::new('A').unwrap(), Lane::WalkIn, None).await?;
@@ -12,18 +12,20 @@
 //! # Ok(()) }
 //! ```
 
+use hallq_proto::ErrorCode;
+use hallq_proto::wire::{CLOSE_NOT_OWNER, CLOSE_UNAUTHORIZED};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
-use crate::codec::{self, CodecError};
-use crate::proto::{
+use hallq_proto::codec::{self, CodecError};
+use hallq_proto::wire::{
     DisplayUpdate, ErrorReply, Hello, IssuedTicket, Notification, NotifierFrame, NotifierMessage,
     Request, Response, Status, Welcome, WindowAction,
 };
 use crate::tls::{self, TlsError};
-use crate::types::{ItemCode, Lane, WindowNo};
+use hallq_proto::types::{ItemCode, Lane, WindowNo};
 
 /// How long a request may take before the client gives up on it.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -61,15 +63,15 @@ pub enum ClientError {
 
 impl ClientError {
     /// A stable code: the daemon's code for refusals, a local one otherwise.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ClientError::Connect(e) => e.code(),
-            ClientError::Refused(reply) => &reply.code,
+            ClientError::Refused(reply) => reply.code.clone(),
             ClientError::Codec(e) => e.code(),
-            ClientError::Connection(_) => "connection_lost",
-            ClientError::Unexpected(_) => "unexpected_answer",
-            ClientError::Timeout => "timeout",
-            ClientError::Resolve { .. } => "unreachable",
+            ClientError::Connection(_) => ErrorCode::ConnectionLost,
+            ClientError::Unexpected(_) => ErrorCode::UnexpectedAnswer,
+            ClientError::Timeout => ErrorCode::Timeout,
+            ClientError::Resolve { .. } => ErrorCode::Unreachable,
         }
     }
 }
@@ -102,16 +104,6 @@ pub(crate) fn status(answer: Response) -> Result<Status, ClientError> {
         other => Err(ClientError::Unexpected(format!("{other:?}"))),
     }
 }
-
-/// The QUIC close code with which the daemon refuses a token.
-pub const CLOSE_UNAUTHORIZED: u32 = 1;
-/// The QUIC close code with which a cluster node turns away a connection
-/// for a hall it does not serve (after a `not_owner` answer with the
-/// owner's address).
-pub const CLOSE_NOT_OWNER: u32 = 3;
-/// The QUIC close code with which the daemon drops a peer that broke the
-/// protocol (oversized, truncated or malformed frames).
-pub const CLOSE_PROTOCOL: u32 = 2;
 
 /// An authenticated connection to `hallqd`.
 #[derive(Debug, Clone)]

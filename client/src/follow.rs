@@ -25,6 +25,7 @@
 //! after [`FOLLOW_BUDGET`] (plus the attempt under way), and every request
 //! sent waits at most [`REQUEST_TIMEOUT`] for its answer.
 
+use hallq_proto::ErrorCode;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,12 +38,9 @@ use tokio::time::Instant;
 use crate::client::{
     Client, ClientError, DisplayStream, Failed, NotificationStream, REQUEST_TIMEOUT,
 };
-use crate::proto::{ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction};
+use hallq_proto::wire::{ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction};
 use crate::tls::TlsError;
-use crate::types::{ItemCode, Lane, WindowNo};
-
-/// The refusal code of a daemon that does not serve the token's hall.
-pub const NOT_OWNER: &str = "not_owner";
+use hallq_proto::types::{ItemCode, Lane, WindowNo};
 
 /// How long a client looks for its hall before it gives up and returns the
 /// last error: a failover (~3 s) and the time to notice a dead node fit in
@@ -85,7 +83,7 @@ impl Outcome {
     /// What `error` means for following the hall.
     pub fn of(error: &ClientError) -> Outcome {
         match error {
-            ClientError::Refused(ErrorReply { code, redirect, .. }) if code == NOT_OWNER => {
+            ClientError::Refused(ErrorReply { code, redirect, .. }) if *code == ErrorCode::NotOwner => {
                 match redirect {
                     Some(owner) => Outcome::Redirected(owner.clone()),
                     None => Outcome::NoOwner,
@@ -100,7 +98,7 @@ impl Outcome {
                 Outcome::Unreachable
             }
             // The transport under a frame failed: the daemon went away.
-            ClientError::Codec(e) if matches!(e.code(), "io" | "truncated_frame") => {
+            ClientError::Codec(e) if matches!(e.code(), ErrorCode::Io | ErrorCode::TruncatedFrame) => {
                 Outcome::Unreachable
             }
             ClientError::Codec(_) => Outcome::Final,
@@ -341,7 +339,7 @@ pub(crate) async fn pursue(
             Err(e) => e,
         };
         let outcome = Outcome::of(&error);
-        tracing::debug!(%server, code = error.code(), ?outcome, "hall not reached");
+        tracing::debug!(%server, code = %error.code(), ?outcome, "hall not reached");
         last = Some(error);
         step = pursuit.next(&outcome, started.elapsed());
     }
@@ -670,8 +668,8 @@ const _: () = assert!(REQUEST_TIMEOUT.as_secs() > crate::tls::IDLE_TIMEOUT.as_se
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::CodecError;
-    use crate::types::Rating;
+    use hallq_proto::codec::CodecError;
+    use hallq_proto::types::Rating;
 
     const A: &str = "10.0.0.5:7878";
     const B: &str = "10.0.0.6:7878";
@@ -696,7 +694,7 @@ mod tests {
     fn not_owner(redirect: Option<&str>) -> ClientError {
         ClientError::Refused(ErrorReply {
             redirect: redirect.map(str::to_owned),
-            ..ErrorReply::new(NOT_OWNER, "hall main is not served here")
+            ..ErrorReply::new(ErrorCode::NotOwner, "hall main is not served here")
         })
     }
 

@@ -3,13 +3,8 @@
 //! kiosks, window terminals, display boards and the SMS bridge use.
 
 pub mod board;
-pub mod booking;
 pub mod bridge;
 pub mod client;
-pub mod codec;
 pub mod follow;
-pub mod proto;
 pub mod terminal;
 pub mod tls;
-pub mod types;
-pub mod views;

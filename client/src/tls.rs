@@ -11,6 +11,7 @@
 //! The ring provider is passed to rustls explicitly, so nothing here depends
 //! on a process-wide default provider being installed.
 
+use hallq_proto::ErrorCode;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, Signatur
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::codec::ALPN;
+use hallq_proto::codec::ALPN;
 
 /// Server name sent in the handshake. The pinning verifier ignores it; it
 /// only has to be a syntactically valid DNS name for rustls.
@@ -93,15 +94,15 @@ pub enum TlsError {
 
 impl TlsError {
     /// Stable short code for this error, for logs and scripts.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            TlsError::CertFile { .. } => "cert_file",
-            TlsError::Unreachable { .. } => "unreachable",
-            TlsError::PinMismatch => "cert_mismatch",
-            TlsError::ProtocolMismatch { .. } => "protocol_mismatch",
-            TlsError::Handshake { .. } => "handshake_failed",
-            TlsError::Socket(_) => "socket",
-            TlsError::Config(_) => "tls_config",
+            TlsError::CertFile { .. } => ErrorCode::CertFile,
+            TlsError::Unreachable { .. } => ErrorCode::Unreachable,
+            TlsError::PinMismatch => ErrorCode::CertMismatch,
+            TlsError::ProtocolMismatch { .. } => ErrorCode::ProtocolMismatch,
+            TlsError::Handshake { .. } => ErrorCode::HandshakeFailed,
+            TlsError::Socket(_) => ErrorCode::Socket,
+            TlsError::Config(_) => ErrorCode::TlsConfig,
         }
     }
 }

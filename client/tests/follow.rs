@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hallq_client::client::Client;
-use hallq_client::follow::{FollowingClient, Hallqd, NOT_OWNER};
-use hallq_client::proto::{
+use hallq_client::follow::{FollowingClient, Hallqd};
+use hallq_proto::wire::{
     DisplayUpdate, ErrorReply, HealthReport, Hello, IssuedTicket, Request, Response, Welcome,
 };
-use hallq_client::types::{ItemCode, Lane, Role, Timestamp};
-use hallq_client::{codec, proto};
+use hallq_proto::types::{ItemCode, Lane, Role, Timestamp};
+use hallq_proto::{codec, wire, ErrorCode};
 use quinn::crypto::rustls::QuicServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -165,7 +165,7 @@ fn welcome() -> Answer {
 fn not_owner(redirect: Option<&FakeDaemon>) -> Answer {
     Answer::Reply(Response::Error(ErrorReply {
         redirect: redirect.map(FakeDaemon::server),
-        ..ErrorReply::new(NOT_OWNER, "hall main is not served here")
+        ..ErrorReply::new(ErrorCode::NotOwner, "hall main is not served here")
     }))
 }
 
@@ -223,7 +223,7 @@ async fn connect_any_follows_the_redirect_to_the_owner() {
     let other = FakeDaemon::start(&id, move |_, _| {
         Answer::Reply(Response::Error(ErrorReply {
             redirect: Some(owner_addr.clone()),
-            ..ErrorReply::new(NOT_OWNER, "hall main is served elsewhere")
+            ..ErrorReply::new(ErrorCode::NotOwner, "hall main is served elsewhere")
         }))
     });
     // The owner is not even among the addresses given.
@@ -299,7 +299,7 @@ async fn a_refused_change_is_sent_again_to_the_owner() {
         "hello" => welcome(),
         _ => Answer::Reply(Response::Error(ErrorReply {
             redirect: Some(owner_addr.clone()),
-            ..ErrorReply::new(NOT_OWNER, "hall main moved")
+            ..ErrorReply::new(ErrorCode::NotOwner, "hall main moved")
         })),
     });
     let kiosk = FollowingClient::new(hallqd(&id, &[&former]));
@@ -372,14 +372,14 @@ async fn a_subscription_follows_the_owner() {
         "hello" => welcome(),
         _ => Answer::Reply(Response::Error(ErrorReply {
             redirect: Some(owner_addr.clone()),
-            ..ErrorReply::new(NOT_OWNER, "hall main moved")
+            ..ErrorReply::new(ErrorCode::NotOwner, "hall main moved")
         })),
     });
     let display = FollowingClient::new(hallqd(&id, &[&former, &owner]));
     let mut stream = within("watching", display.watch()).await.unwrap();
     let first = within("the first frame", stream.next()).await.unwrap();
     assert!(
-        matches!(first, Some(proto::DisplayUpdate::Dropped { .. })),
+        matches!(first, Some(wire::DisplayUpdate::Dropped { .. })),
         "{first:?}"
     );
     assert_eq!(former.asked(), ["hello", "watch"]);

@@ -3,9 +3,9 @@
 //! The dispatch core never reads a clock (clippy bans it there); the I/O
 //! layer reads it here and passes the instant in.
 
-use hallq_client::types::Timestamp;
+use hallq_proto::types::Timestamp;
 
-use crate::dispatch::BusinessDay;
+use hallq_core::BusinessDay;
 
 /// Environment variable that shifts the daemon's clock by this many seconds
 /// (may be negative). For end-to-end tests only (a booking forfeited 30
@@ -44,7 +44,7 @@ pub fn now() -> Timestamp {
 /// `yyyymmdd` (the business day: ticket numbers restart with it).
 pub fn business_day(at: Timestamp, offset_minutes: i32) -> BusinessDay {
     let local_ms = at.0 as i64 + i64::from(offset_minutes) * 60_000;
-    crate::dispatch::appointment::day_of(local_ms.div_euclid(86_400_000))
+    hallq_core::appointment::day_of(local_ms.div_euclid(86_400_000))
 }
 
 /// `20261122` → `"2026-11-22"`, the journal's file-name form.

@@ -24,10 +24,10 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hallq_client::types::{ItemCode, WindowNo};
+use hallq_proto::types::{ItemCode, WindowNo};
 use serde::{Deserialize, Deserializer};
 
-use crate::dispatch::{DispatchError, HallDay, HallSpec, ItemSpec, Span, WindowSpec};
+use hallq_core::{DispatchError, HallDay, HallSpec, ItemSpec, Span, WindowSpec};
 use crate::fanout::outbox::Templates;
 
 /// Exit status for an unusable config: `EX_USAGE` from BSD `sysexits.h`, as
@@ -340,7 +340,7 @@ impl PartialEq for ExportKey {
 /// an export test phone numbers against it.
 pub const MIN_EXPORT_KEY_LEN: usize = 16;
 
-pub use hallq_client::types::Role;
+pub use hallq_proto::types::Role;
 
 /// One `[[token]]`: a client's secret and what it grants.
 #[derive(Debug, Clone)]
@@ -802,8 +802,8 @@ fn parse_span(text: &str) -> Result<Option<Span>, String> {
     }
     let bad = || format!("{text:?} is not a time span like \"09:00-17:00\" (or \"closed\")");
     let (from, to) = t.split_once('-').ok_or_else(bad)?;
-    let from = hallq_client::booking::parse_minute(from.trim()).map_err(|_| bad())?;
-    let to = hallq_client::booking::parse_minute(to.trim()).map_err(|_| bad())?;
+    let from = hallq_proto::booking::parse_minute(from.trim()).map_err(|_| bad())?;
+    let to = hallq_proto::booking::parse_minute(to.trim()).map_err(|_| bad())?;
     if from >= to {
         return Err(format!("{text:?}: the end must be after the start"));
     }
@@ -840,7 +840,7 @@ fn hall_day(
             &hours.mon, &hours.tue, &hours.wed, &hours.thu, &hours.fri, &hours.sat, &hours.sun,
         ];
         for (i, text) in regular.into_iter().enumerate() {
-            let key = crate::dispatch::appointment::WEEKDAYS[i];
+            let key = hallq_core::appointment::WEEKDAYS[i];
             week[i] = match text {
                 Some(text) => span(text, key),
                 // Mon–Fri 09:00–17:00, weekends closed, unless configured.
@@ -853,7 +853,7 @@ fn hall_day(
             if let Some(text) = text {
                 day.extended[i] = span(
                     text,
-                    &format!("extended.{}", crate::dispatch::appointment::WEEKDAYS[i]),
+                    &format!("extended.{}", hallq_core::appointment::WEEKDAYS[i]),
                 );
             }
         }

@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 
 use crate::cluster::{self, Cluster};
 use crate::config::{Config, HallConfig, TokenGrant};
-use crate::dispatch::Command;
+use hallq_core::Command;
 use crate::shard::{ClusterLink, HallShard, OpenError};
 
 /// Every hall the daemon serves, with the configuration it runs on.

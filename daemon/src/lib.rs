@@ -7,7 +7,6 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod daemon;
-pub mod dispatch;
 pub mod fanout;
 pub mod journal;
 pub mod metrics;

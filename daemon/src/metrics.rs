@@ -34,7 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::daemon::Daemon;
-use crate::dispatch::{Event, Hall};
+use hallq_core::{Event, Hall};
 
 /// Set once a recorder is installed: the per-command gauges (which read the
 /// whole hall view) are skipped without one.
@@ -118,14 +118,14 @@ fn describe() {
 /// Counts what `events` did in hall `hall_id` (live commands only: a
 /// replay is not new traffic).
 pub fn record_events(hall_id: &str, hall: &Hall, events: &[Event]) {
-    let item_of = |number: &hallq_client::types::TicketNo| number.item.to_string();
+    let item_of = |number: &hallq_proto::types::TicketNo| number.item.to_string();
     for event in events {
         match event {
             Event::Issued { issued, .. } => {
                 let lane = match issued.lane {
-                    hallq_client::types::Lane::Appointment => "appointment",
-                    hallq_client::types::Lane::Priority(_) => "priority",
-                    hallq_client::types::Lane::WalkIn => "walk_in",
+                    hallq_proto::types::Lane::Appointment => "appointment",
+                    hallq_proto::types::Lane::Priority(_) => "priority",
+                    hallq_proto::types::Lane::WalkIn => "walk_in",
                 };
                 metrics::counter!("hallq_tickets_issued_total", "hall" => hall_id.to_owned(), "item" => item_of(&issued.number), "lane" => lane).increment(1);
             }
@@ -161,7 +161,7 @@ pub fn record_gauges(hall_id: &str, hall: &Hall) {
     let open = view
         .windows
         .iter()
-        .filter(|w| w.state == hallq_client::views::WindowState::Open)
+        .filter(|w| w.state == hallq_proto::views::WindowState::Open)
         .count();
     metrics::gauge!("hallq_windows_open", "hall" => hall_id.to_owned()).set(open as f64);
 }
@@ -244,13 +244,13 @@ async fn answer(
 }
 
 /// The health of every hall.
-pub fn health(daemon: &Daemon) -> hallq_client::proto::HealthReport {
+pub fn health(daemon: &Daemon) -> hallq_proto::wire::HealthReport {
     let halls: Vec<_> = daemon
         .halls()
         .iter()
         .map(|h| h.health(daemon.cluster().and_then(|c| c.owner_of(h.id()))))
         .collect();
-    hallq_client::proto::HealthReport {
+    hallq_proto::wire::HealthReport {
         healthy: halls.iter().all(|h| h.journal_writable),
         halls,
     }

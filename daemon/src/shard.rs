@@ -7,26 +7,27 @@
 //! is on disk. The journal's commit hook then feeds displays and notifiers,
 //! in journal order, with what is durable. Halls never wait on each other.
 
+use hallq_proto::ErrorCode;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hallq_client::codec;
-use hallq_client::proto::{DisplayUpdate, HallHealth, Notification};
-use hallq_client::types::Timestamp;
+use hallq_proto::codec;
+use hallq_proto::wire::{DisplayUpdate, HallHealth, Notification};
+use hallq_proto::types::Timestamp;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::clock;
 use crate::config::HallConfig;
-use crate::dispatch::{Command, DispatchError, Event, Hall};
+use hallq_core::{Command, DispatchError, Event, Hall};
 use crate::fanout::display::{self, RecentCalls};
 use crate::fanout::outbox::{Outbox, Templates};
 use crate::journal::{self, Journal, JournalError, JournalHandle};
 use crate::stats::{self, ExportPage};
-use hallq_client::proto::{DayStats, StatsBy};
+use hallq_proto::wire::{DayStats, StatsBy};
 
 mod cluster;
 pub use cluster::{Applied, ClusterLink, LeaseClock, Role};
@@ -116,7 +117,7 @@ pub struct Published {
 }
 
 /// Why a request to a shard failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ShardError {
     /// The dispatch core refused the command; nothing changed.
     #[error(transparent)]
@@ -144,12 +145,12 @@ pub enum ShardError {
 
 impl ShardError {
     /// Stable code for clients.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ShardError::Refused(e) => e.code(),
-            ShardError::Storage(_) => "storage_failed",
-            ShardError::NotOwner(_) => "not_owner",
-            ShardError::Unconfirmed(_) => "cluster_unavailable",
+            ShardError::Storage(_) => ErrorCode::StorageFailed,
+            ShardError::NotOwner(_) => ErrorCode::NotOwner,
+            ShardError::Unconfirmed(_) => ErrorCode::ClusterUnavailable,
         }
     }
 }
@@ -239,7 +240,7 @@ pub struct HallShard {
     dir: PathBuf,
     /// The spec a fresh replay starts from (the journal's own first record
     /// replaces it).
-    spec: crate::dispatch::HallSpec,
+    spec: hallq_core::HallSpec,
     state: Mutex<State>,
     writer: Mutex<Option<Journal<Published>>>,
     display: broadcast::Sender<DisplayBatch>,
@@ -467,7 +468,7 @@ impl HallShard {
     /// it: the journal's first record is always the configuration it
     /// started with, and every later change is journaled, so a replay
     /// rebuilds each state on the configuration it had.
-    pub async fn adopt(&self, spec: crate::dispatch::HallSpec) -> Result<(), OpenError> {
+    pub async fn adopt(&self, spec: hallq_core::HallSpec) -> Result<(), OpenError> {
         let current = {
             let st = self.state.lock();
             st.derived.configured.then(|| st.hall.spec().clone())
@@ -815,7 +816,7 @@ fn empty_publish(outbox: &Outbox) -> Published {
 fn load(
     config: &HallConfig,
     dir: &Path,
-    spec: &crate::dispatch::HallSpec,
+    spec: &hallq_core::HallSpec,
     display: &broadcast::Sender<DisplayBatch>,
     notifications: &broadcast::Sender<Arc<Notification>>,
     commits: &Arc<Commits>,

@@ -27,12 +27,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hallq_client::codec;
-use hallq_client::types::{
+use hallq_proto::codec;
+use hallq_proto::types::{
     ItemCode, Lane, PriorityReason, TicketId, TicketNo, Timestamp, WindowNo,
 };
 
-use crate::dispatch::{Command, Event, Hall, HallSpec, ItemSpec, WindowSpec};
+use hallq_core::{Command, Event, Hall, HallSpec, ItemSpec, WindowSpec};
 use crate::journal::storage::{Storage, StorageFile};
 use crate::journal::{self, Journal};
 use crate::shard::Entry;
@@ -300,7 +300,7 @@ fn command(rng: &mut Rng, hall: &Hall) -> Command {
         17 => Command::Resume { window },
         18 => Command::Transfer {
             window,
-            to: crate::dispatch::TransferTarget::Item(
+            to: hallq_core::TransferTarget::Item(
                 ItemCode::new(items[rng.below(3) as usize]).unwrap(),
             ),
         },

@@ -8,14 +8,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hallq_client::codec;
-use hallq_client::proto::{DayStats, Durations, StatsBy, StatsFigures, StatsGroup, TicketRecord};
-use hallq_client::types::{
+use hallq_proto::codec;
+use hallq_proto::wire::{DayStats, Durations, StatsBy, StatsFigures, StatsGroup, TicketRecord};
+use hallq_proto::types::{
     ItemCode, Lane, Phone, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
 };
 
 use crate::clock;
-use crate::dispatch::{Event, TransferTarget};
+use hallq_core::{Event, TransferTarget};
 use crate::journal::{self, JournalError};
 use crate::shard::Entry;
 

@@ -6,12 +6,12 @@
 use std::fs;
 use std::path::Path;
 
-use hallq_client::codec;
-use hallq_client::proto::{
+use hallq_proto::codec;
+use hallq_proto::wire::{
     DisplayUpdate, ErrorReply, Hello, NotifierMessage, Request, Response, Target, WindowAction,
 };
-use hallq_client::types::{ItemCode, Lane, PriorityReason, Timestamp, WindowNo};
-use hallq_daemon::dispatch::Event;
+use hallq_proto::types::{ItemCode, Lane, PriorityReason, Timestamp, WindowNo};
+use hallq_core::Event;
 use hallq_daemon::journal::{FORMAT_VERSION, MAGIC};
 use hallq_daemon::shard::Entry;
 

@@ -12,8 +12,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use hallq_client::codec::{self, CodecError, MAX_FRAME};
-use hallq_client::proto::Request;
+use hallq_proto::codec::{self, CodecError, MAX_FRAME};
+use hallq_proto::wire::Request;
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncRead, ReadBuf};
 

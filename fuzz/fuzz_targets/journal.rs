@@ -18,7 +18,7 @@
 
 #![no_main]
 
-use hallq_client::codec;
+use hallq_proto::codec;
 use hallq_daemon::journal::{self, FORMAT_VERSION, MAGIC};
 use hallq_daemon::shard::Entry;
 use libfuzzer_sys::fuzz_target;

@@ -8,8 +8,8 @@
 
 use std::fmt::Debug;
 
-use hallq_client::codec;
-use hallq_client::proto::{
+use hallq_proto::codec;
+use hallq_proto::wire::{
     DisplayUpdate, Hello, NotifierFrame, NotifierMessage, Request, Response,
 };
 use libfuzzer_sys::fuzz_target;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use hallq_client::follow::{FollowingClient, Hallqd};
-use hallq_client::proto::{HallHealth, Request, Response};
+use hallq_proto::wire::{HallHealth, Request, Response};
 use rustls_pki_types::CertificateDer;
 use tempfile::TempDir;
 

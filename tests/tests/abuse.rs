@@ -6,9 +6,10 @@
 use std::fs;
 use std::time::Duration;
 
-use hallq_client::client::{ClientError, CLOSE_PROTOCOL};
-use hallq_client::codec::encode;
-use hallq_client::proto::{Hello, Request, Response};
+use hallq_client::client::ClientError;
+use hallq_proto::wire::CLOSE_PROTOCOL;
+use hallq_proto::codec::encode;
+use hallq_proto::wire::{Hello, Request, Response};
 use hallq_tests::{
     expect_refused, window_token, within, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT,
 };
@@ -117,7 +118,7 @@ async fn a_slow_loris_is_cut_off() {
     let _ = send.finish();
     let welcome = within(
         STEP_TIMEOUT,
-        hallq_client::codec::read_frame::<Response>(&mut recv),
+        hallq_proto::codec::read_frame::<Response>(&mut recv),
     )
     .await
     .expect("welcome");

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use hallq_client::board::now;
-use hallq_client::proto::WindowAction;
+use hallq_proto::wire::WindowAction;
 use hallq_client::terminal::{perform, render_text, WindowTerminal};
-use hallq_client::types::{Lane, WindowNo};
+use hallq_proto::types::{Lane, WindowNo};
 use hallq_tests::{
     hallqd_path, item, open_windows, window_token, Daemon, TestHall, ADMIN, DISPLAY, KIOSK,
     PROCESS_TIMEOUT, STEP_TIMEOUT,
@@ -243,7 +243,7 @@ fn the_window_terminal_acts_by_keys_and_shows_the_result() -> anyhow::Result<()>
     let status = rt.block_on(clerk.status())?;
     let window2 = status.view.windows.iter().find(|w| w.number == WindowNo(2));
     assert!(
-        window2.is_some_and(|w| w.state == hallq_client::views::WindowState::Paused("午休".into())),
+        window2.is_some_and(|w| w.state == hallq_proto::views::WindowState::Paused("午休".into())),
         "{window2:?}"
     );
     press(&mut app, KeyCode::Char('p'));

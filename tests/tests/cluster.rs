@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use hallq_client::client::ClientError;
 use hallq_client::follow::FollowingClient;
-use hallq_client::proto::{DisplayUpdate, Notification};
-use hallq_client::types::{Lane, TicketNo};
+use hallq_proto::wire::{DisplayUpdate, Notification};
+use hallq_proto::types::{Lane, TicketNo};
 use hallq_tests::cluster::{Etcd, Nodes, LEASE_TTL_SECS};
 use hallq_tests::{item, waiting, within, ADMIN, DISPLAY, KIOSK, NOTIFIER, STEP_TIMEOUT};
 
@@ -75,7 +75,7 @@ fn start_kiosks(
                         s.slowest = s.slowest.max(started.elapsed());
                         match result {
                             Ok(t) => s.acked.push((t.ticket, Instant::now())),
-                            Err(e) => s.errors.push(e.code().to_owned()),
+                            Err(e) => s.errors.push(e.code().to_string()),
                         }
                     }
                     // About 60 requests/s per kiosk, under the default

@@ -9,7 +9,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use hallq_client::types::Lane;
+use hallq_proto::types::Lane;
 use hallq_tests::{item, open_windows, run_hallqd, waiting, TestHall, ADMIN, DISPLAY, KIOSK};
 
 /// Size of the file header (magic + version) and of a record header

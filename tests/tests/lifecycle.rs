@@ -8,7 +8,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use hallq_client::client::ClientError;
-use hallq_client::proto::DisplayUpdate;
+use hallq_proto::wire::DisplayUpdate;
 use hallq_tests::{
     config_toml, next_update, run_hallqd, within, TestHall, DISPLAY, NOTIFIER, STEP_TIMEOUT,
 };

@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hallq_client::client::ClientError;
-use hallq_client::proto::{Request, Response, WindowAction};
-use hallq_client::types::{Lane, WindowNo};
+use hallq_proto::wire::{Request, Response, WindowAction};
+use hallq_proto::types::{Lane, WindowNo};
 use hallq_tests::{
     expect_refused, hallqd_path, item, open_windows, waiting, window_token, TestHall, ADMIN, KIOSK,
     STEP_TIMEOUT,
@@ -113,7 +113,7 @@ async fn reload_changes_mappings_tokens_and_keeps_the_queue() {
     assert_eq!(w2.items, vec![item('A'), item('C')]);
     assert_eq!(
         w2.state,
-        hallq_client::views::WindowState::Open,
+        hallq_proto::views::WindowState::Open,
         "state kept"
     );
     daemon

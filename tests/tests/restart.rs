@@ -9,10 +9,10 @@
 use std::collections::HashSet;
 
 use hallq_client::client::Client;
-use hallq_client::proto::{
+use hallq_proto::wire::{
     DisplayUpdate, Notification, Request, Response, Status, Target, WindowAction,
 };
-use hallq_client::types::{Lane, Post, PriorityReason, StaffId, WindowNo};
+use hallq_proto::types::{Lane, Post, PriorityReason, StaffId, WindowNo};
 use hallq_tests::{
     assert_acks_stick, item, next_update, open_windows, pending_notifications, window_token,
     Daemon, TestHall, ADMIN, DISPLAY, KIOSK, NOTIFIER,
@@ -30,7 +30,7 @@ async fn act(
     client: &Client,
     window: u16,
     action: WindowAction,
-) -> Option<hallq_client::types::TicketNo> {
+) -> Option<hallq_proto::types::TicketNo> {
     let name = action.name();
     match client.window(Some(WindowNo(window)), action).await {
         Ok(Response::Window { ticket, .. }) => ticket,

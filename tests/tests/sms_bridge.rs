@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hallq_client::bridge::{self, Provider, Sender};
-use hallq_client::proto::{Request, Response, WindowAction};
-use hallq_client::types::{Lane, Rating, WindowNo};
+use hallq_proto::wire::{Request, Response, WindowAction};
+use hallq_proto::types::{Lane, Rating, WindowNo};
 use hallq_tests::{expect_refused, item, ticket, Daemon, TestHall, ADMIN, KIOSK, NOTIFIER};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -223,8 +223,8 @@ async fn texts_arrive_and_a_bad_rating_makes_one_work_order() {
         .window(
             w1,
             WindowAction::Login {
-                staff: hallq_client::types::StaffId::new("S7").unwrap(),
-                post: hallq_client::types::Post::A,
+                staff: hallq_proto::types::StaffId::new("S7").unwrap(),
+                post: hallq_proto::types::Post::A,
             },
         )
         .await

@@ -5,10 +5,10 @@
 //! as keyed hashes.
 
 use hallq_client::client::Client;
-use hallq_client::proto::{
+use hallq_proto::wire::{
     DayStats, Durations, Request, Response, StatsBy, StatsFigures, TicketRecord, WindowAction,
 };
-use hallq_client::types::{Lane, Phone, Post, Rating, StaffId, WindowNo};
+use hallq_proto::types::{Lane, Phone, Post, Rating, StaffId, WindowNo};
 use hallq_tests::{config_toml, item, ticket, TestHall, ADMIN, NOTIFIER};
 
 const PHONE: &str = "13800138000";
@@ -130,7 +130,7 @@ async fn a_scripted_day_adds_up() {
         &admin,
         1,
         WindowAction::Transfer {
-            to: hallq_client::proto::Target::Item(item('B')),
+            to: hallq_proto::wire::Target::Item(item('B')),
         },
     )
     .await;

@@ -13,7 +13,7 @@ use super::model::Board;
 use super::{now, Hallqd};
 use crate::client::{ClientError, DisplayStream};
 use crate::follow::{FollowingClient, Outcome};
-use crate::proto::DisplayUpdate;
+use hallq_proto::wire::DisplayUpdate;
 
 /// The first wait before reconnecting; doubled after every failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::client::ClientError;
-use crate::types::Timestamp;
+use hallq_proto::types::Timestamp;
 use model::Board;
 
 /// Where `hallqd` is and as whom to connect: what a board or a window

@@ -7,9 +7,9 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Value};
 
-use crate::proto::{CallShown, DisplayUpdate};
-use crate::types::Timestamp;
-use crate::views::{HallView, WindowState, WindowView};
+use hallq_proto::wire::{CallShown, DisplayUpdate};
+use hallq_proto::types::Timestamp;
+use hallq_proto::views::{HallView, WindowState, WindowView};
 
 /// How many calls a board keeps: the newest one large, the rest below it.
 pub const CALLS_SHOWN: usize = 8;
@@ -301,8 +301,8 @@ pub fn window_state_label(w: &WindowView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{ItemCode, TicketNo, WindowNo};
-    use crate::views::ItemView;
+    use hallq_proto::types::{ItemCode, TicketNo, WindowNo};
+    use hallq_proto::views::ItemView;
 
     const T0: u64 = 1_740_963_600_000;
 

@@ -18,8 +18,8 @@ use tokio::sync::watch;
 use super::model::{window_state_label, Board, Link};
 use super::{feed, now, BoardError, Hallqd};
 use crate::terminal::clock;
-use crate::types::Timestamp;
-use crate::views::WindowState;
+use hallq_proto::types::Timestamp;
+use hallq_proto::views::WindowState;
 
 /// Draws `board` as of `now` on the whole frame.
 pub fn draw(frame: &mut Frame, board: &Board, now: Timestamp) {
@@ -211,9 +211,9 @@ pub async fn run(hallqd: &Hallqd) -> Result<(), BoardError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{CallShown, DisplayUpdate};
-    use crate::types::{ItemCode, WindowNo};
-    use crate::views::{HallView, ItemView, WindowView};
+    use hallq_proto::wire::{CallShown, DisplayUpdate};
+    use hallq_proto::types::{ItemCode, WindowNo};
+    use hallq_proto::views::{HallView, ItemView, WindowView};
 
     const T0: u64 = 1_740_963_600_000;
 

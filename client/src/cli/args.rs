@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use hallq_client::booking::SlotAt;
-use hallq_client::proto::{Request, StatsBy, Target, WindowAction};
-use hallq_client::types::{
+use hallq_proto::booking::SlotAt;
+use hallq_proto::wire::{Request, StatsBy, Target, WindowAction};
+use hallq_proto::types::{
     ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketNo, WindowNo,
 };
 

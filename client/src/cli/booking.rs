@@ -5,12 +5,12 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use hallq_client::booking::{
+use hallq_proto::booking::{
     day_string, minute_string, parse_day, parse_minute, BookingView, Channel, DayBookings, SlotAt,
     SlotChange,
 };
-use hallq_client::proto::{Request, Response};
-use hallq_client::types::ItemCode;
+use hallq_proto::wire::{Request, Response};
+use hallq_proto::types::ItemCode;
 
 use super::table::Table;
 
@@ -195,7 +195,7 @@ fn day_bookings(d: &DayBookings) -> String {
         let mut t = Table::new(&["CODE", "ITEM", "SLOT", "CHANNEL", "PHONE", "STATE"]);
         for b in &d.bookings {
             let state = match b.state {
-                hallq_client::booking::BookingState::CheckedIn(ticket) => {
+                hallq_proto::booking::BookingState::CheckedIn(ticket) => {
                     format!("checked in as {ticket}")
                 }
                 other => other.label().to_owned(),
@@ -217,11 +217,11 @@ fn day_bookings(d: &DayBookings) -> String {
 
 fn booking_json(b: &BookingView) -> Value {
     let (state, ticket) = match b.state {
-        hallq_client::booking::BookingState::Booked => ("booked", None),
-        hallq_client::booking::BookingState::CheckedIn(t) => ("checked_in", Some(t.to_string())),
-        hallq_client::booking::BookingState::CancelledByVisitor => ("cancelled_by_visitor", None),
-        hallq_client::booking::BookingState::CancelledByHall => ("cancelled_by_hall", None),
-        hallq_client::booking::BookingState::Forfeited => ("forfeited", None),
+        hallq_proto::booking::BookingState::Booked => ("booked", None),
+        hallq_proto::booking::BookingState::CheckedIn(t) => ("checked_in", Some(t.to_string())),
+        hallq_proto::booking::BookingState::CancelledByVisitor => ("cancelled_by_visitor", None),
+        hallq_proto::booking::BookingState::CancelledByHall => ("cancelled_by_hall", None),
+        hallq_proto::booking::BookingState::Forfeited => ("forfeited", None),
     };
     json!({
         "code": b.code,
@@ -262,8 +262,8 @@ pub fn json(r: &Response) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hallq_client::booking::BookingState;
-    use hallq_client::types::Timestamp;
+    use hallq_proto::booking::BookingState;
+    use hallq_proto::types::Timestamp;
 
     #[test]
     fn a_booking_prints_its_code_and_check_in_times() {

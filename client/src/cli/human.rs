@@ -6,9 +6,9 @@
 //! every shape is unit-tested. Phone numbers are only ever printed masked
 //! (SPEC §2 item 8).
 
-use hallq_client::proto::{CallShown, DisplayUpdate, IssuedTicket, Notification, Response, Status};
-use hallq_client::types::{Lane, Phone, Post, Timestamp, WindowNo};
-use hallq_client::views::{HallView, WaitingTicket, WindowState, WindowView};
+use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Notification, Response, Status};
+use hallq_proto::types::{Lane, Phone, Post, Timestamp, WindowNo};
+use hallq_proto::views::{HallView, WaitingTicket, WindowState, WindowView};
 
 use super::json::kind_name;
 use super::table::Table;
@@ -418,7 +418,7 @@ fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
 }
 
 /// `hallq stats`: the totals, then one block per group.
-fn day_stats(s: &hallq_client::proto::DayStats) -> String {
+fn day_stats(s: &hallq_proto::wire::DayStats) -> String {
     let mut lines = vec![format!(
         "{} · {}-{:02}-{:02}",
         s.hall,
@@ -432,9 +432,9 @@ fn day_stats(s: &hallq_client::proto::DayStats) -> String {
         s.appointments_kept, s.forfeited_bookings, s.notifications_sent, s.notifications_failed
     ));
     let by = match s.by {
-        Some(hallq_client::proto::StatsBy::Item) => "item",
-        Some(hallq_client::proto::StatsBy::Window) => "window",
-        Some(hallq_client::proto::StatsBy::Staff) => "staff",
+        Some(hallq_proto::wire::StatsBy::Item) => "item",
+        Some(hallq_proto::wire::StatsBy::Window) => "window",
+        Some(hallq_proto::wire::StatsBy::Staff) => "staff",
         None => "",
     };
     for g in &s.groups {
@@ -442,14 +442,14 @@ fn day_stats(s: &hallq_client::proto::DayStats) -> String {
         lines.push(format!("{by} {}", g.key));
         lines.extend(figures(
             &g.figures,
-            s.by == Some(hallq_client::proto::StatsBy::Item),
+            s.by == Some(hallq_proto::wire::StatsBy::Item),
         ));
     }
     lines.join("\n")
 }
 
-fn figures(f: &hallq_client::proto::StatsFigures, issued: bool) -> Vec<String> {
-    let d = |d: &hallq_client::proto::Durations| {
+fn figures(f: &hallq_proto::wire::StatsFigures, issued: bool) -> Vec<String> {
+    let d = |d: &hallq_proto::wire::Durations| {
         format!(
             "mean {} s · p50 {} s · p90 {} s · max {} s (n={})",
             d.mean_secs, d.p50_secs, d.p90_secs, d.max_secs, d.count

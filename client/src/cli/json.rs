@@ -6,13 +6,14 @@
 //! Phone numbers appear only in a notification, in full: the notifier
 //! stream exists to hand them to the SMS gateway (SPEC §2 item 8).
 
+use hallq_proto::ErrorCode;
 use serde_json::{json, Value};
 
-use hallq_client::proto::{
+use hallq_proto::wire::{
     CallShown, DisplayUpdate, IssuedTicket, Notification, NotificationKind, Response, Status,
 };
-use hallq_client::types::{ItemCode, Lane, TicketNo};
-use hallq_client::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
+use hallq_proto::types::{ItemCode, Lane, TicketNo};
+use hallq_proto::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
 
 /// The JSON object for one answer of the daemon.
 pub fn response(r: &Response) -> Value {
@@ -70,7 +71,7 @@ pub const CSV_HEADER: &str =
     "hall,ticket,item,lane,issued,called,started,finished,window,staff,rating,outcome,phone_hash";
 
 /// One per-ticket record as a JSON object (instants in ms since the epoch).
-pub fn ticket_record(r: &hallq_client::proto::TicketRecord) -> Value {
+pub fn ticket_record(r: &hallq_proto::wire::TicketRecord) -> Value {
     json!({
         "hall": r.hall,
         "ticket": ticket(&r.ticket),
@@ -89,7 +90,7 @@ pub fn ticket_record(r: &hallq_client::proto::TicketRecord) -> Value {
 }
 
 /// One per-ticket record as a CSV line (RFC 4180 quoting where needed).
-pub fn csv_record(r: &hallq_client::proto::TicketRecord) -> String {
+pub fn csv_record(r: &hallq_proto::wire::TicketRecord) -> String {
     let field = |s: String| {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -118,7 +119,7 @@ pub fn csv_record(r: &hallq_client::proto::TicketRecord) -> String {
 
 /// `{"error":{"code":…,"message":…}}`, what every failing command prints;
 /// with `"redirect"` when a daemon named the hall's owner.
-pub fn error(code: &str, message: &str, redirect: Option<&str>) -> Value {
+pub fn error(code: &ErrorCode, message: &str, redirect: Option<&str>) -> Value {
     let mut error = json!({ "code": code, "message": message });
     if let Some(owner) = redirect {
         // A `not_owner` refusal naming the hall's owner (cluster mode).

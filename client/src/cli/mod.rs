@@ -13,6 +13,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+use hallq_proto::ErrorCode;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -23,10 +24,10 @@ use clap::Parser;
 use hallq_client::board::{self, BoardError};
 use hallq_client::client::ClientError;
 use hallq_client::follow::{self, FollowingClient, Hallqd, Outcome};
-use hallq_client::proto::{DisplayUpdate, ErrorReply, Request};
+use hallq_proto::wire::{DisplayUpdate, ErrorReply, Request};
 use hallq_client::terminal::{self, TerminalError};
 use hallq_client::tls;
-use hallq_client::types::Timestamp;
+use hallq_proto::types::Timestamp;
 
 use args::{Cli, Plan};
 
@@ -46,7 +47,7 @@ pub async fn main() -> ExitCode {
             if !failure.is_quiet() {
                 eprintln!("hallq: {}", failure.message());
                 if cli.json {
-                    let error = json::error(failure.code(), &failure.message(), failure.redirect());
+                    let error = json::error(&failure.code(), &failure.message(), failure.redirect());
                     // Nothing more can be done if stdout is gone too.
                     let _ = out.line(&error.to_string());
                 }
@@ -64,7 +65,7 @@ fn usage(e: &clap::Error, json: bool) -> ExitCode {
         let rendered = e.render().to_string();
         let first = rendered.lines().next().unwrap_or_default();
         let message = first.strip_prefix("error: ").unwrap_or(first);
-        let _ = Output::stdout().line(&json::error("usage", message, None).to_string());
+        let _ = Output::stdout().line(&json::error(&ErrorCode::Usage, message, None).to_string());
     }
     // If even stderr is closed there is nobody left to tell.
     let _ = e.print();
@@ -92,7 +93,7 @@ enum Failure {
     /// A board or window terminal could not use its screen or its port.
     Local {
         /// Stable error code.
-        code: &'static str,
+        code: ErrorCode,
         /// For people.
         message: String,
     },
@@ -113,19 +114,19 @@ impl Failure {
             ) => EXIT_CONNECTION,
             // A stream reset or socket error under a frame is the connection
             // failing (the daemon went away while we watched), not a protocol bug.
-            Failure::Client(ClientError::Codec(e)) if e.code() == "io" => EXIT_CONNECTION,
+            Failure::Client(ClientError::Codec(e)) if e.code() == ErrorCode::Io => EXIT_CONNECTION,
             Failure::Client(_) => EXIT_OTHER,
             Failure::Output(_) => EXIT_OTHER,
             Failure::Local { .. } => EXIT_OTHER,
         }
     }
 
-    fn code(&self) -> &str {
+    fn code(&self) -> ErrorCode {
         match self {
-            Failure::Usage(_) => "usage",
+            Failure::Usage(_) => ErrorCode::Usage,
             Failure::Client(e) => e.code(),
-            Failure::Output(_) => "output",
-            Failure::Local { code, .. } => code,
+            Failure::Output(_) => ErrorCode::Output,
+            Failure::Local { code, .. } => code.clone(),
         }
     }
 
@@ -243,11 +244,11 @@ async fn serve_board(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Failure::Local {
-            code: "bind",
+            code: ErrorCode::Bind,
             message: format!("cannot serve the board on {addr}: {e}"),
         })?;
     let local = listener.local_addr().map_err(|e| Failure::Local {
-        code: "bind",
+        code: ErrorCode::Bind,
         message: format!("cannot serve the board on {addr}: {e}"),
     })?;
     let url = format!("http://{local}/");
@@ -266,7 +267,7 @@ fn board_failure(e: BoardError) -> Failure {
     match e {
         BoardError::Refused(e) => Failure::Client(e),
         BoardError::Io(e) => Failure::Local {
-            code: "board",
+            code: ErrorCode::Board,
             message: format!("board failed: {e}"),
         },
     }
@@ -280,7 +281,7 @@ fn terminal_failure(e: TerminalError) -> Failure {
             e.to_string(),
         ))),
         TerminalError::Io(e) => Failure::Local {
-            code: "terminal",
+            code: ErrorCode::Terminal,
             message: format!("terminal error: {e}"),
         },
     }
@@ -434,7 +435,7 @@ async fn export(
     let mut from = 0;
     loop {
         let (records, next) = match client.request(&Request::Export { day, from }).await? {
-            hallq_client::proto::Response::Export { records, next } => (records, next),
+            hallq_proto::wire::Response::Export { records, next } => (records, next),
             other => return Err(ClientError::Unexpected(format!("{other:?}")).into()),
         };
         for record in &records {

@@ -4,16 +4,16 @@
 use serde_json::json;
 
 use hallq_client::client::ClientError;
-use hallq_client::codec::CodecError;
-use hallq_client::proto::{
+use hallq_proto::codec::CodecError;
+use hallq_proto::wire::{
     CallShown, DisplayUpdate, ErrorReply, IssuedTicket, Notification, NotificationKind, Response,
     Status, Welcome,
 };
 use hallq_client::tls::TlsError;
-use hallq_client::types::{
+use hallq_proto::types::{
     ItemCode, Lane, Post, PriorityReason, Role, StaffId, TicketNo, Timestamp, WindowNo,
 };
-use hallq_client::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
+use hallq_proto::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
 
 use super::{human, json, Failure};
 
@@ -519,7 +519,7 @@ fn failures_map_to_the_documented_exit_codes() {
     let pipe = Failure::Output(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
     assert!(pipe.is_quiet());
     assert_eq!(
-        json::error(refused.code(), &refused.message(), refused.redirect()),
+        json::error(&refused.code(), &refused.message(), refused.redirect()),
         json!({"error": {"code": "window_busy", "message": "window 3 is serving A012"}})
     );
 }
@@ -538,7 +538,7 @@ fn a_hall_no_daemon_took_is_a_refusal_with_the_daemons_message() {
         "hall main has no owner right now (failover under way)"
     );
     assert_eq!(
-        json::error(nobody.code(), &nobody.message(), nobody.redirect()),
+        json::error(&nobody.code(), &nobody.message(), nobody.redirect()),
         json!({"error": {
             "code": "not_owner",
             "message": "hall main has no owner right now (failover under way)",
@@ -550,7 +550,7 @@ fn a_hall_no_daemon_took_is_a_refusal_with_the_daemons_message() {
     }));
     assert_eq!(elsewhere.exit_code(), 1);
     assert_eq!(
-        json::error(elsewhere.code(), &elsewhere.message(), elsewhere.redirect()),
+        json::error(&elsewhere.code(), &elsewhere.message(), elsewhere.redirect()),
         json!({"error": {
             "code": "not_owner",
             "message": "hall main is served by 10.0.0.6:7878",
@@ -561,7 +561,7 @@ fn a_hall_no_daemon_took_is_a_refusal_with_the_daemons_message() {
 
 #[test]
 fn only_changes_lost_with_their_connection_are_unsure() {
-    use hallq_client::proto::{Request, WindowAction};
+    use hallq_proto::wire::{Request, WindowAction};
     let lost = ClientError::Connection("timed out".into());
     let call = Request::Window {
         window: None,

@@ -38,9 +38,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::client::ClientError;
-use crate::proto::{Response, Status, Target, Welcome, WindowAction};
-use crate::types::{ItemCode, Lane, PriorityReason, Rating, TicketNo, Timestamp, WindowNo};
-use crate::views::{WaitingTicket, WindowState, WindowView};
+use hallq_proto::wire::{Response, Status, Target, Welcome, WindowAction};
+use hallq_proto::types::{ItemCode, Lane, PriorityReason, Rating, TicketNo, Timestamp, WindowNo};
+use hallq_proto::views::{WaitingTicket, WindowState, WindowView};
 
 /// What `pause` shows visitors when the clerk gives no reason.
 pub const DEFAULT_PAUSE_REASON: &str = "暂停服务";
@@ -413,8 +413,8 @@ impl WindowTerminal {
         ];
         if let Some((staff, post)) = self.window().and_then(|w| w.staff.as_ref()) {
             let post = match post {
-                crate::types::Post::A => "A岗",
-                crate::types::Post::B => "B岗",
+                hallq_proto::types::Post::A => "A岗",
+                hallq_proto::types::Post::B => "B岗",
             };
             spans.push(Span::raw(format!("  工作人员 {staff}（{post}）")));
         }

@@ -5,9 +5,9 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::proto::ErrorReply;
-use crate::types::{Post, Role, StaffId};
-use crate::views::{HallView, ItemView};
+use hallq_proto::wire::ErrorReply;
+use hallq_proto::types::{Post, Role, StaffId};
+use hallq_proto::views::{HallView, ItemView};
 
 /// 2025-03-03 09:00 in Beijing, in ms.
 const T0: u64 = 1_740_963_600_000;

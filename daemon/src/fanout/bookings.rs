@@ -2,12 +2,12 @@
 //! §四(七)7 the hall's cancellation, §四(七)8 the forfeit): which event says
 //! what, in Chinese by default.
 
-use hallq_client::booking::{minute_string, BookingView};
-use hallq_client::proto::NotificationKind;
-use hallq_client::types::Phone;
+use hallq_proto::booking::{minute_string, BookingView};
+use hallq_proto::wire::NotificationKind;
+use hallq_proto::types::Phone;
 
 use super::outbox::Templates;
-use crate::dispatch::{Event, Hall};
+use hallq_core::{Event, Hall};
 
 /// The message `event` causes, read from `hall` right after it was
 /// applied: (kind, booking code, phone, text). `None` for other events.
@@ -50,7 +50,7 @@ pub fn message(
 }
 
 fn fill(template: &str, b: &BookingView, item: &str) -> String {
-    let at = |s: hallq_client::booking::SlotAt| {
+    let at = |s: hallq_proto::booking::SlotAt| {
         if s.day == b.slot.day {
             minute_string(s.minute)
         } else {

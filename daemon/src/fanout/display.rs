@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use hallq_client::proto::{CallShown, DisplayUpdate};
-use hallq_client::types::{TicketNo, Timestamp, WindowNo};
+use hallq_proto::wire::{CallShown, DisplayUpdate};
+use hallq_proto::types::{TicketNo, Timestamp, WindowNo};
 
-use crate::dispatch::{Event, Hall, TransferTarget};
+use hallq_core::{Event, Hall, TransferTarget};
 
 /// How many recent calls a display's snapshot carries.
 pub const RECENT_CALLS: usize = 10;

@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hallq_client::proto::{Notification, NotificationKind, WorkOrder};
-use hallq_client::types::{Phone, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
+use hallq_proto::wire::{Notification, NotificationKind, WorkOrder};
+use hallq_proto::types::{Phone, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
 
-use crate::dispatch::{Event, Hall, Issued};
+use hallq_core::{Event, Hall, Issued};
 
 /// Message texts; `{ticket}`, `{position}`, `{windows}` ("1、2号窗口", or
 /// "暂无窗口开放" while none is open), `{window}` and `{eta}` ("预计等候约10
@@ -395,8 +395,8 @@ fn fill(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::{Command, HallSpec, ItemSpec, WindowSpec};
-    use hallq_client::types::{ItemCode, Lane, Timestamp};
+    use hallq_core::{Command, HallSpec, ItemSpec, WindowSpec};
+    use hallq_proto::types::{ItemCode, Lane, Timestamp};
 
     fn hall() -> Hall {
         let a = ItemCode::new('A').unwrap();
@@ -490,5 +490,108 @@ mod tests {
         outbox.ack(0);
         assert_eq!(outbox.pending_number("main-0"), None);
         assert_eq!(outbox.pending_count(), 0);
+    }
+
+    /// 好差评 (seed 000 §四(六)6): a bad rating raises exactly one work
+    /// order; a batch rated once counts once.
+    #[test]
+    fn a_bad_rating_raises_exactly_one_work_order() {
+        let a = ItemCode::new('A').unwrap();
+        let spec = HallSpec::new(
+            vec![ItemSpec {
+                code: a,
+                name: "item A".into(),
+                avg_service_secs: 300,
+                daily_cap: None,
+            }],
+            vec![WindowSpec {
+                number: WindowNo(1),
+                items: vec![a],
+                universal: false,
+                fallback: false,
+            }],
+        );
+        let mut hall = Hall::new(spec).unwrap();
+        let mut outbox = Outbox::new("main", Templates::default());
+        let mut orders = Vec::new();
+        let mut now = 1_000_000;
+        let mut step = |hall: &mut Hall, outbox: &mut Outbox, command: Command| {
+            now += 1;
+            let events = hall.apply(command, Timestamp(now)).unwrap();
+            let raised = outbox.on_events(&events, hall);
+            orders.extend(
+                raised
+                    .into_iter()
+                    .filter(|n| n.kind == NotificationKind::WorkOrder),
+            );
+            orders.len()
+        };
+        let no = |s: &str| -> TicketNo { s.parse().unwrap() };
+        let rating = |r: u8| Rating::new(r).unwrap();
+        let w1 = WindowNo(1);
+        let issue = || Command::Issue {
+            item: a,
+            lane: Lane::WalkIn,
+            phone: None,
+        };
+        step(&mut hall, &mut outbox, Command::BeginDay { day: 20261122 });
+        step(&mut hall, &mut outbox, Command::OpenWindow { window: w1 });
+        for _ in 0..3 {
+            step(&mut hall, &mut outbox, issue());
+        }
+        step(&mut hall, &mut outbox, Command::CallNext { window: w1 });
+        step(
+            &mut hall,
+            &mut outbox,
+            Command::FinishBatch {
+                window: w1,
+                with: vec![no("A002")],
+                rating: Some(rating(1)),
+            },
+        );
+        step(&mut hall, &mut outbox, Command::CallNext { window: w1 });
+        step(
+            &mut hall,
+            &mut outbox,
+            Command::Finish {
+                window: w1,
+                rating: Some(rating(3)),
+            },
+        );
+        // A later rating of 2 raises one too; rating 3+ none.
+        step(&mut hall, &mut outbox, issue());
+        step(&mut hall, &mut outbox, Command::CallNext { window: w1 });
+        let after_first_two = step(
+            &mut hall,
+            &mut outbox,
+            Command::Finish {
+                window: w1,
+                rating: None,
+            },
+        );
+        assert_eq!(after_first_two, 1, "a batch rated 1 is one work order");
+        step(
+            &mut hall,
+            &mut outbox,
+            Command::Rate {
+                ticket: no("A004"),
+                rating: rating(2),
+                window: None,
+            },
+        );
+        let order = orders[0].work_order.as_ref().unwrap();
+        assert_eq!(
+            (
+                order.ticket,
+                order.window,
+                order.rating,
+                order.item_name.as_str()
+            ),
+            (no("A001"), w1, 1, "item A")
+        );
+        assert!(orders[0].phone.is_empty());
+        assert!(orders[0].text.contains("A001"), "{}", orders[0].text);
+        assert_eq!(orders.len(), 2);
+        assert_eq!(orders[1].id, format!("main-{}", outbox.next_number() - 1));
     }
 }

@@ -18,7 +18,7 @@ pub use crate::daemon::Daemon;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hallq_client::types::Role;
+use hallq_proto::types::Role;
 
 use crate::config::Limits;
 

@@ -9,21 +9,22 @@
 
 mod appointments;
 
+use hallq_proto::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use hallq_client::codec::{self, CodecError};
-use hallq_client::proto::{
+use hallq_proto::codec::{self, CodecError};
+use hallq_proto::wire::{
     ErrorReply, Hello, IssuedTicket, NotifierFrame, NotifierMessage, Request, Response, Status,
     Target, Welcome, WindowAction,
 };
-use hallq_client::types::{Lane, Phone, Role, TicketNo, Timestamp, WindowNo};
+use hallq_proto::types::{Lane, Phone, Role, TicketNo, Timestamp, WindowNo};
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
 use super::Daemon;
-use crate::dispatch::{Command, Event, Issued, TransferTarget};
+use hallq_core::{Command, Event, Issued, TransferTarget};
 use crate::fanout::display::announcement;
 use crate::shard::{HallShard, ShardError};
 
@@ -36,7 +37,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// QUIC application close codes, shared with the client library.
 mod close {
-    pub use hallq_client::client::{
+    pub use hallq_proto::wire::{
         CLOSE_NOT_OWNER as NOT_OWNER, CLOSE_PROTOCOL as PROTOCOL,
         CLOSE_UNAUTHORIZED as UNAUTHORIZED,
     };
@@ -63,7 +64,7 @@ struct Session {
     window: Option<WindowNo>,
 }
 
-fn reply(code: &str, message: impl Into<String>) -> ErrorReply {
+fn reply(code: ErrorCode, message: impl Into<String>) -> ErrorReply {
     ErrorReply::new(code, message)
 }
 
@@ -94,7 +95,7 @@ impl Handler {
             Ok(Ok(session)) => session,
             Ok(Err(refusal)) => {
                 tracing::info!(%remote, code = %refusal.code, "connection refused");
-                let code = if refusal.code == "not_owner" {
+                let code = if refusal.code == ErrorCode::NotOwner {
                     close::NOT_OWNER
                 } else {
                     close::UNAUTHORIZED
@@ -132,7 +133,7 @@ impl Handler {
                             let limit = limits.requests_per_second;
                             tokio::spawn(async move {
                                 let _recv = recv;
-                                let refusal = reply("rate_limited", format!("more than {limit} requests per second from this connection; slow down"));
+                                let refusal = reply(ErrorCode::RateLimited, format!("more than {limit} requests per second from this connection; slow down"));
                                 send_reply(&mut send, &Response::Error(refusal)).await;
                             });
                             continue;
@@ -167,10 +168,10 @@ impl Handler {
         let (mut send, mut recv) = connection
             .accept_bi()
             .await
-            .map_err(|e| reply("connection_lost", e.to_string()))?;
+            .map_err(|e| reply(ErrorCode::ConnectionLost, e.to_string()))?;
         let hello: Hello = match codec::read_frame(&mut recv).await {
             Ok(Some(hello)) => hello,
-            Ok(None) => return Err(reply("bad_request", "expected a hello frame")),
+            Ok(None) => return Err(reply(ErrorCode::BadRequest, "expected a hello frame")),
             Err(e) => {
                 let refusal = reply(e.code(), format!("bad hello: {e}"));
                 send_reply(&mut send, &Response::Error(refusal.clone())).await;
@@ -184,8 +185,7 @@ impl Handler {
             } else {
                 metrics::counter!("hallq_connections_refused_total", "reason" => session.role.as_str())
                     .increment(1);
-                Err(reply(
-                    "too_many_connections",
+                Err(reply(ErrorCode::TooManyConnections,
                     format!("too many {} connections (limit {limit})", session.role),
                 ))
             }
@@ -213,11 +213,10 @@ impl Handler {
         let grant = self
             .daemon
             .grant_for(hello.token.as_bytes())
-            .ok_or_else(|| reply("unauthorized", "unknown token"))?;
+            .ok_or_else(|| reply(ErrorCode::Unauthorized, "unknown token"))?;
         let hall_id = match (&grant.hall, &hello.hall) {
             (Some(own), Some(asked)) if own != asked => {
-                return Err(reply(
-                    "forbidden",
+                return Err(reply(ErrorCode::Forbidden,
                     format!("this token is for hall {own:?}, not {asked:?}"),
                 ))
             }
@@ -230,8 +229,7 @@ impl Handler {
                 .map(|h| h.id().to_owned())
                 .unwrap_or_default(),
             (None, None) => {
-                return Err(reply(
-                    "bad_request",
+                return Err(reply(ErrorCode::BadRequest,
                     "this daemon serves several halls: name one (--hall)",
                 ))
             }
@@ -239,7 +237,7 @@ impl Handler {
         let hall = self
             .daemon
             .hall(&hall_id)
-            .ok_or_else(|| reply("unknown_hall", format!("no hall {hall_id:?} here")))?;
+            .ok_or_else(|| reply(ErrorCode::UnknownHall, format!("no hall {hall_id:?} here")))?;
         // Cluster mode: clients of a hall go to its owner. An admin may
         // stay (health and reload are answered by every node).
         if grant.role != Role::Admin {
@@ -289,12 +287,12 @@ impl RequestTask {
                 let started = tokio::time::Instant::now();
                 let response = match handle(&self.daemon, &self.session, request).await {
                     Ok(response) => response,
-                    Err(refusal) if refusal.code == "not_owner" => {
+                    Err(refusal) if refusal.code == ErrorCode::NotOwner => {
                         Response::Error(not_owner(&self.daemon, self.session.hall.id()))
                     }
                     Err(refusal) => {
                         tracing::info!(request = kind, code = %refusal.code, "refused");
-                        metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.clone()).increment(1);
+                        metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.to_string()).increment(1);
                         Response::Error(refusal)
                     }
                 };
@@ -323,8 +321,7 @@ impl RequestTask {
         let Some(_display) = self.session.hall.add_display(limit) else {
             metrics::counter!("hallq_connections_refused_total", "reason" => "displays_per_hall")
                 .increment(1);
-            let refusal = reply(
-                "too_many_displays",
+            let refusal = reply(ErrorCode::TooManyDisplays,
                 format!("this hall already has {limit} displays subscribed"),
             );
             return send_reply(&mut send, &Response::Error(refusal)).await;
@@ -345,7 +342,7 @@ impl RequestTask {
                         // The hall was rebuilt from its journal after a
                         // storage failure: what this display holds may be
                         // undone. Start over from a fresh snapshot.
-                        let dropped = hallq_client::proto::DisplayUpdate::Dropped {
+                        let dropped = hallq_proto::wire::DisplayUpdate::Dropped {
                             reason: "the hall was rebuilt from its journal; reconnect for a fresh snapshot".into(),
                         };
                         let _ = write(&mut send, &dropped).await;
@@ -362,7 +359,7 @@ impl RequestTask {
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "display fell behind: dropped");
                         metrics::counter!("hallq_display_dropped_total", "hall" => hall_id.clone()).increment(1);
-                        let dropped = hallq_client::proto::DisplayUpdate::Dropped {
+                        let dropped = hallq_proto::wire::DisplayUpdate::Dropped {
                             reason: format!("fell behind by {missed} updates; reconnect for a fresh snapshot"),
                         };
                         let _ = write(&mut send, &dropped).await;
@@ -371,12 +368,12 @@ impl RequestTask {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = self.shutdown.recv() => {
-                    let dropped = hallq_client::proto::DisplayUpdate::Dropped { reason: "hallqd is shutting down".into() };
+                    let dropped = hallq_proto::wire::DisplayUpdate::Dropped { reason: "hallqd is shutting down".into() };
                     let _ = write(&mut send, &dropped).await;
                     break;
                 }
                 _ = moved.changed() => {
-                    let dropped = hallq_client::proto::DisplayUpdate::Dropped { reason: MOVED.into() };
+                    let dropped = hallq_proto::wire::DisplayUpdate::Dropped { reason: MOVED.into() };
                     let _ = write(&mut send, &dropped).await;
                     break;
                 }
@@ -527,8 +524,7 @@ fn require(session: &Session, roles: &[Role]) -> Result<(), ErrorReply> {
     if roles.contains(&session.role) {
         Ok(())
     } else {
-        Err(reply(
-            "forbidden",
+        Err(reply(ErrorCode::Forbidden,
             format!("a {} token may not do this", session.role),
         ))
     }
@@ -561,7 +557,7 @@ fn not_owner(daemon: &Daemon, hall: &str) -> ErrorReply {
     };
     ErrorReply {
         redirect,
-        ..reply("not_owner", message)
+        ..reply(ErrorCode::NotOwner, message)
     }
 }
 
@@ -584,15 +580,14 @@ async fn handle(
         Request::Issue { item, lane, phone } => {
             require(session, &[Role::Kiosk, Role::Admin])?;
             if lane == Lane::Appointment && session.role != Role::Admin {
-                return Err(reply(
-                    "forbidden",
+                return Err(reply(ErrorCode::Forbidden,
                     "appointment tickets are issued by checking in a booking",
                 ));
             }
             let phone = phone
                 .map(Phone::new)
                 .transpose()
-                .map_err(|e| reply("bad_request", e.0))?;
+                .map_err(|e| reply(ErrorCode::BadRequest, e.0))?;
             hall.execute(Command::Issue { item, lane, phone }, |hall, events| {
                 events.iter().find_map(|e| match e {
                     Event::Issued { issued, at } => {
@@ -603,17 +598,16 @@ async fn handle(
             })
             .await
             .map_err(refused)?
-            .ok_or_else(|| reply("internal", "no ticket was issued"))
+            .ok_or_else(|| reply(ErrorCode::Internal, "no ticket was issued"))
         }
         Request::Window { window, action } => {
             let window = match (session.role, window) {
                 (Role::Window, None) => session
                     .window
-                    .ok_or_else(|| reply("forbidden", "no window"))?,
+                    .ok_or_else(|| reply(ErrorCode::Forbidden, "no window"))?,
                 (Role::Window, Some(w)) if Some(w) == session.window => w,
                 (Role::Window, Some(w)) => {
-                    return Err(reply(
-                        "forbidden",
+                    return Err(reply(ErrorCode::Forbidden,
                         format!(
                             "this terminal is window {}; it may not act for window {w}",
                             session.window.map_or(0, |w| w.0)
@@ -622,7 +616,7 @@ async fn handle(
                 }
                 (Role::Admin, Some(w)) => w,
                 (Role::Admin, None) => {
-                    return Err(reply("bad_request", "name the window (--window N)"))
+                    return Err(reply(ErrorCode::BadRequest, "name the window (--window N)"))
                 }
                 _ => return Err(require(session, &[Role::Window, Role::Admin]).unwrap_err()),
             };
@@ -691,7 +685,7 @@ async fn handle(
                 .reload()
                 .await
                 .map(|changes| Response::Reloaded { changes })
-                .map_err(|e| reply("reload_refused", e.to_string()))
+                .map_err(|e| reply(ErrorCode::ReloadRefused, e.to_string()))
         }
         Request::Health => {
             require(session, &[Role::Admin])?;
@@ -721,7 +715,7 @@ async fn handle(
             )
             .await
             .map_err(refused)?
-            .ok_or_else(|| reply("internal", "no rating was recorded"))
+            .ok_or_else(|| reply(ErrorCode::Internal, "no rating was recorded"))
         }
         Request::Stats { day, by } => {
             require(session, &[Role::Admin])?;
@@ -729,9 +723,9 @@ async fn handle(
             let day = day.unwrap_or_else(|| shard.today());
             tokio::task::spawn_blocking(move || shard.stats(day, by))
                 .await
-                .map_err(|e| reply("internal", e.to_string()))?
+                .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
                 .map(|stats| Response::Stats(Box::new(stats)))
-                .map_err(|e| reply("journal_unreadable", e.to_string()))
+                .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
         }
         Request::Export { day, from } => {
             require(session, &[Role::Admin])?;
@@ -744,20 +738,19 @@ async fn handle(
                 shard.export(day, from, key.as_ref().map(|k| k.0.expose().as_bytes()))
             })
             .await
-            .map_err(|e| reply("internal", e.to_string()))?
+            .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
             .map(|page| Response::Export {
                 records: page.records,
                 next: page.next,
             })
-            .map_err(|e| reply("journal_unreadable", e.to_string()))
+            .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
         }
         Request::Book { .. }
         | Request::Bookings { .. }
         | Request::CancelBooking { .. }
         | Request::CheckIn { .. }
         | Request::AdjustSlots { .. } => unreachable!("handled by appointments::handle"),
-        Request::Watch | Request::Notifications => Err(reply(
-            "bad_request",
+        Request::Watch | Request::Notifications => Err(reply(ErrorCode::BadRequest,
             "subscriptions are handled on their own stream",
         )),
     }
@@ -765,7 +758,7 @@ async fn handle(
 
 /// What a kiosk prints for a new ticket (DB33/T 2036.4 §7.3.4).
 pub(crate) fn issued_ticket(
-    hall: &crate::dispatch::Hall,
+    hall: &hallq_core::Hall,
     issued: &Issued,
     at: Timestamp,
 ) -> IssuedTicket {

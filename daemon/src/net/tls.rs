@@ -21,7 +21,7 @@ use quinn::crypto::rustls::QuicServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use hallq_client::codec::ALPN;
+use hallq_proto::codec::ALPN;
 
 /// Names and addresses the generated certificate is issued for. Clients pin
 /// the certificate rather than check names, but other tools (curl, openssl
@@ -301,7 +301,7 @@ pub fn server_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hallq_client::codec::{encode, read_frame, write_frame};
+    use hallq_proto::codec::{encode, read_frame, write_frame};
     use hallq_client::tls::{self, TlsError as ClientTlsError};
     use serde::{Deserialize, Serialize};
     use std::net::SocketAddr;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hallq_client::codec;
+use hallq_proto::codec;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -312,13 +312,13 @@ impl HallShard {
     ) {
         // After a failure, what the records queued behind it are told: they
         // were applied on top of a change that was not stored.
-        let mut failure: Option<(&'static str, String)> = None;
+        let mut failure: Option<ShardError> = None;
         let mut batch = Vec::new();
         while rx.recv_many(&mut batch, MAX_BATCH_RECORDS).await > 0 {
             for part in under_request_size(std::mem::take(&mut batch)) {
-                if let Some((code, why)) = &failure {
+                if let Some(refused) = &failure {
                     for o in part {
-                        let _ = o.done.send(Err(refusal(code, why.clone(), &self.id)));
+                        let _ = o.done.send(Err(refused.clone()));
                     }
                     continue;
                 }
@@ -339,16 +339,12 @@ impl HallShard {
                         self.store_locally(part);
                     }
                     Err(e) => {
-                        let code = match &e {
-                            StoreError::Fenced => "not_owner",
-                            StoreError::Refused(_) => "storage_failed",
-                            StoreError::Unavailable(_) => "cluster_unavailable",
-                        };
                         tracing::error!(hall = %self.id, error = %e, "cluster append failed");
+                        let refused = refusal(&e, &self.id);
                         for o in part {
-                            let _ = o.done.send(Err(refusal(code, e.to_string(), &self.id)));
+                            let _ = o.done.send(Err(refused.clone()));
                         }
-                        failure = Some((code, e.to_string()));
+                        failure = Some(refused);
                         self.give_up(&e.to_string());
                     }
                 }
@@ -497,12 +493,13 @@ fn under_request_size(batch: Vec<Outgoing>) -> Vec<Vec<Outgoing>> {
     parts
 }
 
-/// The error a record in the owner pipe is answered with.
-fn refusal(code: &str, why: String, hall: &str) -> ShardError {
-    match code {
-        "not_owner" => ShardError::NotOwner(hall.to_owned()),
-        "storage_failed" => ShardError::Storage(why),
-        _ => ShardError::Unconfirmed(why),
+/// The error a record in the owner pipe is answered with when etcd did not
+/// take its batch.
+fn refusal(e: &StoreError, hall: &str) -> ShardError {
+    match e {
+        StoreError::Fenced => ShardError::NotOwner(hall.to_owned()),
+        StoreError::Refused(_) => ShardError::Storage(e.to_string()),
+        StoreError::Unavailable(_) => ShardError::Unconfirmed(e.to_string()),
     }
 }
 

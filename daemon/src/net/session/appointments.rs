@@ -3,12 +3,13 @@
 //! kiosks (the help desk) book, list, cancel for a visitor and check in;
 //! only an admin changes slots or cancels on the hall's behalf.
 
-use hallq_client::proto::{ErrorReply, Request, Response};
-use hallq_client::types::{Phone, Role};
+use hallq_proto::ErrorCode;
+use hallq_proto::wire::{ErrorReply, Request, Response};
+use hallq_proto::types::{Phone, Role};
 
 use super::{refused, reply, require, Session};
 use crate::clock;
-use crate::dispatch::{Command, Event};
+use hallq_core::{Command, Event};
 
 /// Carries out an appointment request; `None` if `request` is not one.
 pub(super) async fn handle(
@@ -47,13 +48,13 @@ pub(super) async fn handle(
 
 async fn book(
     session: &Session,
-    item: hallq_client::types::ItemCode,
-    slot: hallq_client::booking::SlotAt,
+    item: hallq_proto::types::ItemCode,
+    slot: hallq_proto::booking::SlotAt,
     phone: &str,
-    channel: hallq_client::booking::Channel,
+    channel: hallq_proto::booking::Channel,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
-    let phone = Phone::new(phone).map_err(|e| reply("bad_request", e.0))?;
+    let phone = Phone::new(phone).map_err(|e| reply(ErrorCode::BadRequest, e.0))?;
     session
         .hall
         .execute(
@@ -73,7 +74,7 @@ async fn book(
         .await
         .map_err(refused)?
         .map(Response::Booked)
-        .ok_or_else(|| reply("internal", "no booking was made"))
+        .ok_or_else(|| reply(ErrorCode::Internal, "no booking was made"))
 }
 
 fn bookings(session: &Session, day: Option<u32>) -> Result<Response, ErrorReply> {
@@ -91,7 +92,7 @@ async fn cancel(session: &Session, code: &str, by_hall: bool) -> Result<Response
     } else {
         require(session, &[Role::Kiosk, Role::Admin])?;
     }
-    let code = crate::dispatch::appointment::normalize_code(code);
+    let code = hallq_core::appointment::normalize_code(code);
     session
         .hall
         .execute(
@@ -104,12 +105,12 @@ async fn cancel(session: &Session, code: &str, by_hall: bool) -> Result<Response
         .await
         .map_err(refused)?
         .map(Response::BookingCancelled)
-        .ok_or_else(|| reply("internal", "the booking is gone"))
+        .ok_or_else(|| reply(ErrorCode::Internal, "the booking is gone"))
 }
 
 async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
-    let code = crate::dispatch::appointment::normalize_code(code);
+    let code = hallq_core::appointment::normalize_code(code);
     let result = session
         .hall
         .execute(Command::CheckIn { code: code.clone() }, |h, events| {
@@ -123,14 +124,14 @@ async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply>
                     _ => {}
                 }
             }
-            Err(reply("internal", "the check-in issued no ticket"))
+            Err(reply(ErrorCode::Internal, "the check-in issued no ticket"))
         })
         .await;
     match result {
         // Forfeited already (by the daemon's timer, before the visitor came):
         // the kiosk says the same as for a late check-in.
         Err(crate::shard::ShardError::Refused(
-            crate::dispatch::DispatchError::BookingNotActive {
+            hallq_core::DispatchError::BookingNotActive {
                 state: "forfeited", ..
             },
         )) => Err(session.hall.read(|h| forfeited(h, &code))),
@@ -139,13 +140,12 @@ async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply>
 }
 
 /// The kiosk's answer to a check-in after the booking's window closed.
-fn forfeited(h: &crate::dispatch::Hall, code: &str) -> ErrorReply {
+fn forfeited(h: &hallq_core::Hall, code: &str) -> ErrorReply {
     let until = h
         .booking(code)
         .map(|b| b.check_in_until.to_string().replace('T', " "))
         .unwrap_or_default();
-    reply(
-        "booking_forfeited",
+    reply(ErrorCode::BookingForfeited,
         format!(
             "too late: booking {code} could be checked in until {until}; \
              it is forfeited (seed 000 §四(七)8). Take a walk-in ticket instead"

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use hallq_client::views::WindowState;
+use hallq_proto::views::WindowState;
 
 use super::{DispatchError, Hall, HallSpec, Line};
 

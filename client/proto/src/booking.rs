@@ -242,7 +242,7 @@ pub enum SlotChange {
     OpenDay,
 }
 
-/// A day's slots and bookings ([`crate::proto::Response::Bookings`]).
+/// A day's slots and bookings ([`crate::wire::Response::Bookings`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayBookings {
     /// The day, `yyyymmdd`.

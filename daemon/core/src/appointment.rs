@@ -29,11 +29,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hallq_client::booking::{
+use hallq_proto::booking::{
     day_string, minute_string, BookingState, BookingView, Channel, DayBookings, SlotAt, SlotChange,
     SlotView,
 };
-use hallq_client::types::{ItemCode, Lane, Phone, TicketNo, Timestamp, WindowNo};
+use hallq_proto::types::{ItemCode, Lane, Phone, TicketNo, Timestamp, WindowNo};
 use serde::{Deserialize, Serialize};
 
 use super::command::BusinessDay;

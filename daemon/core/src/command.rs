@@ -1,9 +1,9 @@
 //! Commands: everything that can happen in a hall, as plain data.
 
-use hallq_client::types::{ItemCode, Lane, Phone, Post, Rating, StaffId, TicketNo, WindowNo};
+use hallq_proto::types::{ItemCode, Lane, Phone, Post, Rating, StaffId, TicketNo, WindowNo};
 use serde::{Deserialize, Serialize};
 
-use hallq_client::booking::{Channel, SlotAt, SlotChange};
+use hallq_proto::booking::{Channel, SlotAt, SlotChange};
 
 use super::HallSpec;
 

@@ -2,7 +2,7 @@
 //! tests of the core's invariants over random command sequences.
 
 use super::*;
-use hallq_client::types::{Rating, StaffId};
+use hallq_proto::types::{Rating, StaffId};
 
 pub(super) fn item(code: char, avg: u32) -> ItemSpec {
     ItemSpec {

@@ -63,11 +63,11 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-use hallq_client::types::{
+use hallq_proto::types::{
     ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketId, TicketNo, Timestamp,
     WindowNo,
 };
-use hallq_client::views::{
+use hallq_proto::views::{
     HallView, ItemView, TicketState, WaitingTicket, WindowState, WindowView,
 };
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,8 @@
 //! Why a command was refused. Every refusal leaves the hall unchanged.
 
-use hallq_client::types::{ItemCode, TicketNo, WindowNo};
-use hallq_client::views::TicketState;
+use hallq_proto::ErrorCode;
+use hallq_proto::types::{ItemCode, TicketNo, WindowNo};
+use hallq_proto::views::TicketState;
 
 /// A command the hall cannot carry out, with a stable code for clients
 /// ([`DispatchError::code`]) and a message for people.
@@ -212,44 +213,44 @@ pub enum DispatchError {
 
 impl DispatchError {
     /// A stable, machine-readable code: clients and scripts match on it.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            DispatchError::InvalidSpec(_) => "invalid_spec",
-            DispatchError::NoBusinessDay => "no_business_day",
-            DispatchError::DayNotLater { .. } => "day_not_later",
-            DispatchError::UnknownItem(_) => "unknown_item",
-            DispatchError::UnknownWindow(_) => "unknown_window",
-            DispatchError::UnknownTicket(_) => "unknown_ticket",
-            DispatchError::DailyCapReached { .. } => "daily_cap_reached",
-            DispatchError::IssuingClosed => "issuing_closed",
-            DispatchError::WindowNotOpen { .. } => "window_not_open",
-            DispatchError::WindowAlready { .. } => "window_already",
-            DispatchError::WindowBusy { .. } => "window_busy",
-            DispatchError::NoCurrentTicket(_) => "no_current_ticket",
-            DispatchError::NothingWaiting(_) => "nothing_waiting",
-            DispatchError::WrongTicketState { .. } => "wrong_ticket_state",
-            DispatchError::NotServedHere { .. } => "not_served_here",
-            DispatchError::SameLine(_) => "same_line",
-            DispatchError::TargetClosed(_) => "target_closed",
-            DispatchError::StaffAlreadyLoggedIn { .. } => "staff_already_logged_in",
-            DispatchError::NoStaff(_) => "no_staff",
-            DispatchError::TooLong { .. } => "too_long",
-            DispatchError::ReconfigureRefused(_) => "reconfigure_refused",
-            DispatchError::AlreadyRated(_) => "already_rated",
-            DispatchError::NotServedAt { .. } => "not_served_at",
-            DispatchError::NotInBatch { .. } => "not_in_batch",
-            DispatchError::HallClosed { .. } => "hall_closed",
-            DispatchError::NotBookable(_) => "not_bookable",
-            DispatchError::NoSuchSlot { .. } => "no_such_slot",
-            DispatchError::SlotPast(_) => "slot_past",
-            DispatchError::SlotFull { .. } => "slot_full",
-            DispatchError::BookingDayClosed(_) => "booking_day_closed",
-            DispatchError::UnknownBooking(_) => "unknown_booking",
-            DispatchError::BookingNotActive { .. } => "booking_not_active",
-            DispatchError::CheckInTooEarly { .. } => "check_in_too_early",
-            DispatchError::CheckInOutsideHours { .. } => "check_in_outside_hours",
-            DispatchError::HallCancelTooLate { .. } => "hall_cancel_too_late",
-            DispatchError::BadSlotChange(_) => "bad_slot_change",
+            DispatchError::InvalidSpec(_) => ErrorCode::InvalidSpec,
+            DispatchError::NoBusinessDay => ErrorCode::NoBusinessDay,
+            DispatchError::DayNotLater { .. } => ErrorCode::DayNotLater,
+            DispatchError::UnknownItem(_) => ErrorCode::UnknownItem,
+            DispatchError::UnknownWindow(_) => ErrorCode::UnknownWindow,
+            DispatchError::UnknownTicket(_) => ErrorCode::UnknownTicket,
+            DispatchError::DailyCapReached { .. } => ErrorCode::DailyCapReached,
+            DispatchError::IssuingClosed => ErrorCode::IssuingClosed,
+            DispatchError::WindowNotOpen { .. } => ErrorCode::WindowNotOpen,
+            DispatchError::WindowAlready { .. } => ErrorCode::WindowAlready,
+            DispatchError::WindowBusy { .. } => ErrorCode::WindowBusy,
+            DispatchError::NoCurrentTicket(_) => ErrorCode::NoCurrentTicket,
+            DispatchError::NothingWaiting(_) => ErrorCode::NothingWaiting,
+            DispatchError::WrongTicketState { .. } => ErrorCode::WrongTicketState,
+            DispatchError::NotServedHere { .. } => ErrorCode::NotServedHere,
+            DispatchError::SameLine(_) => ErrorCode::SameLine,
+            DispatchError::TargetClosed(_) => ErrorCode::TargetClosed,
+            DispatchError::StaffAlreadyLoggedIn { .. } => ErrorCode::StaffAlreadyLoggedIn,
+            DispatchError::NoStaff(_) => ErrorCode::NoStaff,
+            DispatchError::TooLong { .. } => ErrorCode::TooLong,
+            DispatchError::ReconfigureRefused(_) => ErrorCode::ReconfigureRefused,
+            DispatchError::AlreadyRated(_) => ErrorCode::AlreadyRated,
+            DispatchError::NotServedAt { .. } => ErrorCode::NotServedAt,
+            DispatchError::NotInBatch { .. } => ErrorCode::NotInBatch,
+            DispatchError::HallClosed { .. } => ErrorCode::HallClosed,
+            DispatchError::NotBookable(_) => ErrorCode::NotBookable,
+            DispatchError::NoSuchSlot { .. } => ErrorCode::NoSuchSlot,
+            DispatchError::SlotPast(_) => ErrorCode::SlotPast,
+            DispatchError::SlotFull { .. } => ErrorCode::SlotFull,
+            DispatchError::BookingDayClosed(_) => ErrorCode::BookingDayClosed,
+            DispatchError::UnknownBooking(_) => ErrorCode::UnknownBooking,
+            DispatchError::BookingNotActive { .. } => ErrorCode::BookingNotActive,
+            DispatchError::CheckInTooEarly { .. } => ErrorCode::CheckInTooEarly,
+            DispatchError::CheckInOutsideHours { .. } => ErrorCode::CheckInOutsideHours,
+            DispatchError::HallCancelTooLate { .. } => ErrorCode::HallCancelTooLate,
+            DispatchError::BadSlotChange(_) => ErrorCode::BadSlotChange,
         }
     }
 }

@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::code::ErrorCode;
 use crate::booking::{BookingView, Channel, DayBookings, SlotAt, SlotChange};
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
 use crate::views::{HallView, WaitingTicket, WindowView};
@@ -571,11 +572,22 @@ pub struct Status {
     pub waiting: Vec<WaitingTicket>,
 }
 
+/// The QUIC close code with which the daemon refuses a token.
+pub const CLOSE_UNAUTHORIZED: u32 = 1;
+/// The QUIC close code with which the daemon drops a peer that broke the
+/// protocol (oversized, truncated or malformed frames).
+pub const CLOSE_PROTOCOL: u32 = 2;
+/// The QUIC close code with which a cluster node turns away a connection
+/// for a hall it does not serve (after a `not_owner` answer with the
+/// owner's address).
+pub const CLOSE_NOT_OWNER: u32 = 3;
+
 /// A refusal: a stable code for programs, a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
-    /// Stable, machine-readable: "forbidden", "window_busy", …
-    pub code: String,
+    /// Stable, machine-readable: "forbidden", "window_busy", … (a string on
+    /// the wire; see [`ErrorCode`]).
+    pub code: ErrorCode,
     /// For people.
     pub message: String,
     /// With `not_owner` in cluster mode: the address (`host:port`) of the
@@ -586,7 +598,7 @@ pub struct ErrorReply {
 
 impl ErrorReply {
     /// A refusal with no redirect.
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorReply {
+    pub fn new(code: impl Into<ErrorCode>, message: impl Into<String>) -> ErrorReply {
         ErrorReply {
             code: code.into(),
             message: message.into(),

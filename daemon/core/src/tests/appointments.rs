@@ -5,7 +5,7 @@
 //! hall and compares.
 
 use super::*;
-use hallq_client::booking::{BookingState, Channel, SlotAt, SlotChange};
+use hallq_proto::booking::{BookingState, Channel, SlotAt, SlotChange};
 
 /// Monday.
 const MON: BusinessDay = 20261123;
@@ -14,7 +14,7 @@ const FRI: BusinessDay = 20261127;
 const SAT: BusinessDay = 20261128;
 
 fn hhmm(s: &str) -> u16 {
-    hallq_client::booking::parse_minute(s).unwrap()
+    hallq_proto::booking::parse_minute(s).unwrap()
 }
 
 fn at(day: BusinessDay, time: &str) -> SlotAt {

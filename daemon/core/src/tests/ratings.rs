@@ -1,9 +1,8 @@
 //! 好差评 (seed 000 §四(六)5–6): one rating per service, a batch of
-//! tickets of one item counts once, a bad rating raises one work order.
+//! tickets of one item counts once. (The work order a bad rating raises is
+//! the outbox's, and tested there: hallq-daemon's `fanout::outbox`.)
 
 use super::*;
-use crate::fanout::outbox::{Outbox, Templates};
-use hallq_client::proto::NotificationKind;
 
 fn rating(r: u8) -> Rating {
     Rating::new(r).unwrap()
@@ -162,78 +161,4 @@ fn an_unrated_batch_is_rated_through_any_of_its_tickets() {
         run.err(rate("A001", 2, None)),
         DispatchError::AlreadyRated(no("A001"))
     );
-}
-
-#[test]
-fn a_bad_rating_raises_exactly_one_work_order() {
-    let mut run = Run::basic();
-    let mut outbox = Outbox::new("main", Templates::default());
-    run.open(1);
-    let mut orders = Vec::new();
-    fn step(
-        run: &mut Run,
-        outbox: &mut Outbox,
-        orders: &mut Vec<std::sync::Arc<hallq_client::proto::Notification>>,
-        command: Command,
-    ) {
-        let events = run.ok(command);
-        orders.extend(
-            outbox
-                .on_events(&events, &run.hall)
-                .into_iter()
-                .filter(|n| n.kind == NotificationKind::WorkOrder),
-        );
-    }
-    for _ in 0..3 {
-        run.walk_in('A');
-    }
-    run.call(1);
-    step(
-        &mut run,
-        &mut outbox,
-        &mut orders,
-        Command::FinishBatch {
-            window: w(1),
-            with: vec![no("A002")],
-            rating: Some(rating(1)),
-        },
-    );
-    run.call(1);
-    step(
-        &mut run,
-        &mut outbox,
-        &mut orders,
-        Command::Finish {
-            window: w(1),
-            rating: Some(rating(3)),
-        },
-    );
-    assert_eq!(orders.len(), 1, "a batch rated 1 is one work order");
-    let order = orders[0].work_order.as_ref().unwrap();
-    assert_eq!(
-        (
-            order.ticket,
-            order.window,
-            order.rating,
-            order.item_name.as_str()
-        ),
-        (no("A001"), w(1), 1, "item A")
-    );
-    assert!(orders[0].phone.is_empty());
-    assert!(orders[0].text.contains("A001"), "{}", orders[0].text);
-    // A later rating of 2 raises one too; rating 3+ none.
-    run.walk_in('A');
-    run.call(1);
-    step(
-        &mut run,
-        &mut outbox,
-        &mut orders,
-        Command::Finish {
-            window: w(1),
-            rating: None,
-        },
-    );
-    step(&mut run, &mut outbox, &mut orders, rate("A004", 2, None));
-    assert_eq!(orders.len(), 2);
-    assert_eq!(orders[1].id, format!("main-{}", outbox.next_number() - 1));
 }

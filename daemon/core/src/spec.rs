@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use hallq_client::types::{ItemCode, WindowNo};
+use hallq_proto::types::{ItemCode, WindowNo};
 use serde::{Deserialize, Serialize};
 
 use super::appointment::HallDay;

@@ -2,13 +2,13 @@
 //! through [`super::Hall::replay`] rebuilds the hall exactly. Displays, the
 //! notification outbox and statistics are all derived from them.
 
-use hallq_client::types::{
+use hallq_proto::types::{
     Lane, Phone, Post, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
 };
 use serde::{Deserialize, Serialize};
 
 use super::command::{BusinessDay, TransferTarget};
-use hallq_client::booking::SlotChange;
+use hallq_proto::booking::SlotChange;
 
 use super::appointment::NewBooking;
 use super::HallSpec;
