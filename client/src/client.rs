@@ -137,40 +137,6 @@ impl Client {
         .await
     }
 
-    /// Connects to the daemon that serves the token's hall, wherever in a
-    /// cluster that is: tries `servers` (`HOST:PORT`, host names resolved
-    /// at each attempt) in order, follows a `not_owner` refusal's redirect
-    /// at once, and while nobody owns the hall (mid-failover) or no address
-    /// answers, tries again with a short backoff, for at most
-    /// [`FOLLOW_BUDGET`](crate::follow::FOLLOW_BUDGET) in all. Then it
-    /// returns the last attempt's error; another refusal (a wrong token, a
-    /// pinned certificate that does not match) is returned at once.
-    ///
-    /// With one address this is [`Client::connect`] with retries. Every
-    /// node of a cluster presents the same certificate, so one `pinned`
-    /// serves them all. The policy is [`Pursuit`](crate::follow::Pursuit);
-    /// [`FollowingClient`](crate::follow::FollowingClient) also follows the
-    /// hall when it moves after connecting.
-    ///
-    /// ```no_run
-    /// # async fn demo(cert: rustls_pki_types::CertificateDer<'static>) -> Result<(), hallq_client::client::ClientError> {
-    /// use hallq_client::client::Client;
-    /// let nodes = ["10.0.0.5:7878", "10.0.0.6:7878", "10.0.0.7:7878"];
-    /// let kiosk = Client::connect_any(&nodes, cert, "demo-kiosk-token-0001", None).await?;
-    /// println!("served by {}", kiosk.remote_address());
-    /// # Ok(()) }
-    /// ```
-    pub async fn connect_any(
-        servers: &[impl AsRef<str>],
-        pinned: CertificateDer<'static>,
-        token: &str,
-        hall: Option<&str>,
-    ) -> Result<Client, ClientError> {
-        let pursuit = crate::follow::Pursuit::new(servers);
-        let (client, _server) = crate::follow::pursue(pursuit, &pinned, token, hall).await?;
-        Ok(client)
-    }
-
     /// [`Client::connect`] with its two waits as parameters: for the
     /// handshake, then for the answer to the Hello.
     pub(crate) async fn connect_within(

@@ -65,6 +65,45 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// before the next starts again from [`FIRST_BACKOFF`].
 pub const STABLE_SUBSCRIPTION: Duration = Duration::from_secs(10);
 
+/// Connecting to a hall wherever it is served: the one [`Client`] call
+/// that follows a cluster (it lives here, beside its policy, so that the
+/// plain client knows nothing of following).
+impl Client {
+    /// Connects to the daemon that serves the token's hall, wherever in a
+    /// cluster that is: tries `servers` (`HOST:PORT`, host names resolved
+    /// at each attempt) in order, follows a `not_owner` refusal's redirect
+    /// at once, and while nobody owns the hall (mid-failover) or no address
+    /// answers, tries again with a short backoff, for at most
+    /// [`FOLLOW_BUDGET`] in all. Then it
+    /// returns the last attempt's error; another refusal (a wrong token, a
+    /// pinned certificate that does not match) is returned at once.
+    ///
+    /// With one address this is [`Client::connect`] with retries. Every
+    /// node of a cluster presents the same certificate, so one `pinned`
+    /// serves them all. The policy is [`Pursuit`];
+    /// [`FollowingClient`] also follows the
+    /// hall when it moves after connecting.
+    ///
+    /// ```no_run
+    /// # async fn demo(cert: rustls_pki_types::CertificateDer<'static>) -> Result<(), hallq_client::client::ClientError> {
+    /// use hallq_client::client::Client;
+    /// let nodes = ["10.0.0.5:7878", "10.0.0.6:7878", "10.0.0.7:7878"];
+    /// let kiosk = Client::connect_any(&nodes, cert, "demo-kiosk-token-0001", None).await?;
+    /// println!("served by {}", kiosk.remote_address());
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_any(
+        servers: &[impl AsRef<str>],
+        pinned: CertificateDer<'static>,
+        token: &str,
+        hall: Option<&str>,
+    ) -> Result<Client, ClientError> {
+        let pursuit = Pursuit::new(servers);
+        let (client, _server) = pursue(pursuit, &pinned, token, hall).await?;
+        Ok(client)
+    }
+}
+
 /// How one attempt to reach the hall ended, as far as following it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -6,5 +6,6 @@ pub mod board;
 pub mod bridge;
 pub mod client;
 pub mod follow;
+pub mod screen;
 pub mod terminal;
 pub mod tls;

@@ -20,9 +20,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use hallq_client::board::now;
+use hallq_client::screen::now;
 use hallq_proto::wire::WindowAction;
-use hallq_client::terminal::{perform, render_text, WindowTerminal};
+use hallq_client::screen::render_text;
+use hallq_client::terminal::{perform, WindowTerminal};
 use hallq_proto::types::{Lane, WindowNo};
 use hallq_tests::{
     hallqd_path, item, open_windows, window_token, Daemon, TestHall, ADMIN, DISPLAY, KIOSK,

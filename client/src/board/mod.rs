@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::client::ClientError;
-use hallq_proto::types::Timestamp;
+use crate::screen::now;
 use model::Board;
 
 /// Where `hallqd` is and as whom to connect: what a board or a window
@@ -38,15 +38,6 @@ pub enum BoardError {
     Io(#[from] std::io::Error),
 }
 
-/// The wall clock, as the protocol writes instants. Only the I/O layers
-/// read it; the board and terminal states take `now` as an argument.
-pub fn now() -> Timestamp {
-    #[allow(clippy::disallowed_methods)]
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp(ms)
-}
 
 /// Follows `hallqd` and serves the board's web page on `listener` until
 /// the process ends, or until hallqd refuses the board's token at once.

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use super::model::{window_state_label, Board, Link};
 use super::{feed, now, BoardError, Hallqd};
-use crate::terminal::clock;
+use crate::screen::clock;
 use hallq_proto::types::Timestamp;
 use hallq_proto::views::WindowState;
 
@@ -180,7 +180,7 @@ pub async fn run(hallqd: &Hallqd) -> Result<(), BoardError> {
     tokio::pin!(feed);
     let mut terminal = ratatui::try_init().inspect_err(|_| ratatui::restore())?;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut keys = crate::terminal::key_reader(stop.clone());
+    let mut keys = crate::screen::key_reader(stop.clone());
     // The clock and "lost since" tick even when nothing changes.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let result = loop {
@@ -218,7 +218,7 @@ mod tests {
     const T0: u64 = 1_740_963_600_000;
 
     fn screen(board: &Board) -> String {
-        crate::terminal::render_text(100, 24, |f| draw(f, board, Timestamp(T0 + 60_000)))
+        crate::screen::render_text(100, 24, |f| draw(f, board, Timestamp(T0 + 60_000)))
     }
 
     fn board() -> Board {

@@ -27,9 +27,9 @@
 
 mod run;
 
-pub(crate) use run::key_reader;
 pub use run::{perform, run, TerminalError};
 
+use crate::screen::clock;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -585,35 +585,6 @@ fn duration(secs: u64) -> String {
     } else {
         format!("{m:02}:{s:02}")
     }
-}
-
-/// The hall's time of day. The protocol carries UTC instants but not the
-/// hall's zone; hallq's halls are in China (UTC+8, hallqd's default
-/// `timezone_offset_minutes`).
-pub fn clock(now: Timestamp) -> String {
-    const OFFSET_SECS: u64 = 8 * 3600;
-    let secs = (now.0 / 1000 + OFFSET_SECS) % 86_400;
-    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// What `draw` puts on a `width` × `height` screen, as text: one line per
-/// row, every cell's symbol. For tests of the window terminal and the
-/// board, which read the screen as a person would.
-pub fn render_text(width: u16, height: u16, draw: impl FnOnce(&mut Frame)) -> String {
-    let backend = ratatui::backend::TestBackend::new(width, height);
-    let mut terminal = ratatui::Terminal::new(backend).expect("a test backend never fails");
-    terminal
-        .draw(draw)
-        .expect("drawing on a test backend never fails");
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    for y in 0..buffer.area.height {
-        for x in 0..buffer.area.width {
-            text.push_str(buffer[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    text
 }
 
 #[cfg(test)]

@@ -4,16 +4,18 @@
 //! the link breaks so a restarted daemon does not need a restarted terminal,
 //! and following the hall to whichever daemon serves it in a cluster.
 
+use hallq_proto::ErrorCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::event::Event;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
 use super::{Intent, WindowTerminal};
-use crate::board::{now, Hallqd};
+use crate::follow::Hallqd;
+use crate::screen::{key_reader, now};
 use crate::client::{Client, ClientError};
 use crate::follow::FollowingClient;
 
@@ -134,28 +136,8 @@ fn link_broken(e: &ClientError) -> bool {
         | ClientError::Connection(_)
         | ClientError::Timeout
         | ClientError::Resolve { .. } => true,
-        ClientError::Codec(c) => c.code() == "io",
+        ClientError::Codec(c) => c.code() == ErrorCode::Io,
         ClientError::Refused(_) | ClientError::Unexpected(_) => false,
     }
 }
 
-/// Reads the keyboard on its own thread (crossterm's reads block) and
-/// hands the events over; the thread ends soon after `stop` is set.
-pub(crate) fn key_reader(stop: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<Event> {
-    let (send, receive) = mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            match event::poll(Duration::from_millis(100)) {
-                Ok(true) => {
-                    let sent = event::read().map(|ev| send.send(ev).is_ok());
-                    if !matches!(sent, Ok(true)) {
-                        break;
-                    }
-                }
-                Ok(false) => {}
-                Err(_) => break,
-            }
-        }
-    });
-    receive
-}

@@ -5,6 +5,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
+use crate::screen::render_text;
 use hallq_proto::wire::ErrorReply;
 use hallq_proto::types::{Post, Role, StaffId};
 use hallq_proto::views::{HallView, ItemView};

@@ -99,7 +99,7 @@ impl StorageFile for RealFile {
 
     fn sync(&mut self) -> io::Result<()> {
         #[cfg(test)]
-        if super::file::faults::sync_fails(&self.path) {
+        if faults::sync_fails(&self.path) {
             return Err(io::Error::other("injected fsync failure"));
         }
         let _ = &self.path;
@@ -108,5 +108,37 @@ impl StorageFile for RealFile {
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         self.file.set_len(len)
+    }
+}
+
+/// Test-only fault injection on the real file system (the simulated disk
+/// in the tests has its own).
+#[cfg(test)]
+pub(crate) mod faults {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, PoisonError};
+
+    /// Directories in which every data sync fails.
+    static FAILING_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// Makes every later `JournalFile::sync` of a file in `dir` fail.
+    pub(crate) fn fail_syncs_in(dir: &Path) {
+        FAILING_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(dir.to_path_buf());
+    }
+
+    /// Lets syncs in `dir` succeed again (the disk has room again).
+    pub(crate) fn heal_syncs_in(dir: &Path) {
+        FAILING_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|d| d != dir);
+    }
+
+    pub(crate) fn sync_fails(path: &Path) -> bool {
+        let dirs = FAILING_DIRS.lock().unwrap_or_else(PoisonError::into_inner);
+        path.parent().is_some_and(|p| dirs.iter().any(|d| d == p))
     }
 }

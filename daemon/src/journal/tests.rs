@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::file::{faults, path_for};
+use super::file::path_for;
+use super::storage::faults;
 use super::*;
 
 const DAY1: &str = "2026-11-22";
