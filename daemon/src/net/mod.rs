@@ -4,7 +4,24 @@
 //! Shaped like tokio's mini-redis server: [`run`] takes a bound endpoint and
 //! a shutdown future; every task holds a clone of a completion sender, so
 //! shutdown knows when the last one is gone.
+//!
+//! | file                    | what it does                                            |
+//! |-------------------------|---------------------------------------------------------|
+//! | `mod.rs`                | the listener: accept, connection limits, shutdown drain |
+//! | `session.rs`            | one connection: hello, rate limit, one task per stream  |
+//! | `rights.rs`             | what a token grants, and the role and owner refusals    |
+//! | `frame.rs`              | writing answers, finishing streams, protocol close      |
+//! | `route/mod.rs`          | the route table: request → family                       |
+//! | `route/tickets.rs`      | issue, status, open / close issuing                     |
+//! | `route/window.rs`       | window actions, reinstate, rating                       |
+//! | `route/appointments.rs` | book, bookings, cancel, check in, slots                 |
+//! | `route/admin.rs`        | reload, health, stats, export                           |
+//! | `route/stream.rs`       | display and notifier subscriptions, pumped to QUIC      |
+//! | `tls.rs`                | the server's certificate: load or generate              |
 
+mod frame;
+mod rights;
+mod route;
 pub mod session;
 pub mod tls;
 

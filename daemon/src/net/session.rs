@@ -1,47 +1,30 @@
 //! One client connection: authentication, then one task per request stream.
 //!
 //! The first stream carries the [`Hello`]; its token decides the role, hall
-//! and window (SPEC §3) for the life of the connection. Every request is
-//! checked against those rights before it reaches the hall; a refused
-//! request changes nothing. A frame that is oversized, truncated or not a
-//! request gets an error answer and the connection is closed: a peer that
-//! sends garbage is not trusted with more.
+//! and window (SPEC §3) for the life of the connection (a `Session`). Every
+//! later stream carries one request, read here and handed to its family in
+//! `route`; a connection over its rate has the request refused
+//! unread. A frame that is oversized, truncated or not a request gets an
+//! error answer and the connection is closed: a peer that sends garbage is
+//! not trusted with more.
 
-mod appointments;
-
-use hallq_proto::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use hallq_proto::codec::{self, CodecError};
-use hallq_proto::wire::{
-    ErrorReply, Hello, IssuedTicket, NotifierFrame, NotifierMessage, Request, Response, Status,
-    Target, Welcome, WindowAction,
-};
-use hallq_proto::types::{Lane, Phone, Role, TicketNo, Timestamp, WindowNo};
+use hallq_proto::types::Role;
+use hallq_proto::wire::{ErrorReply, Hello, Request, Response, Welcome};
+use hallq_proto::ErrorCode;
 use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
+use super::frame::{close, protocol_error, send_reply};
+use super::rights::{not_owner, reply, serving, Session};
+use super::route::{self, stream, Routed};
 use super::Daemon;
-use hallq_core::{Command, Event, Issued, TransferTarget};
-use crate::fanout::display::announcement;
-use crate::shard::{HallShard, ShardError};
-
-/// Why a display or notifier stream ends when the hall moves to another
-/// node (cluster mode).
-const MOVED: &str = "not_owner: this hallqd no longer serves the hall; reconnect to find its owner";
 
 /// How long a new connection has to say [`Hello`].
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// QUIC application close codes, shared with the client library.
-mod close {
-    pub use hallq_proto::wire::{
-        CLOSE_NOT_OWNER as NOT_OWNER, CLOSE_PROTOCOL as PROTOCOL,
-        CLOSE_UNAUTHORIZED as UNAUTHORIZED,
-    };
-}
 
 /// Serves one connection.
 #[derive(Debug)]
@@ -54,18 +37,6 @@ pub struct Handler {
     pub shutdown: broadcast::Receiver<()>,
     /// Dropped when this handler and its tasks are done.
     pub _done: mpsc::Sender<()>,
-}
-
-/// Who is on the other end, as their token says.
-#[derive(Debug, Clone)]
-struct Session {
-    role: Role,
-    hall: Arc<HallShard>,
-    window: Option<WindowNo>,
-}
-
-fn reply(code: ErrorCode, message: impl Into<String>) -> ErrorReply {
-    ErrorReply::new(code, message)
 }
 
 impl Handler {
@@ -216,7 +187,8 @@ impl Handler {
             .ok_or_else(|| reply(ErrorCode::Unauthorized, "unknown token"))?;
         let hall_id = match (&grant.hall, &hello.hall) {
             (Some(own), Some(asked)) if own != asked => {
-                return Err(reply(ErrorCode::Forbidden,
+                return Err(reply(
+                    ErrorCode::Forbidden,
                     format!("this token is for hall {own:?}, not {asked:?}"),
                 ))
             }
@@ -229,7 +201,8 @@ impl Handler {
                 .map(|h| h.id().to_owned())
                 .unwrap_or_default(),
             (None, None) => {
-                return Err(reply(ErrorCode::BadRequest,
+                return Err(reply(
+                    ErrorCode::BadRequest,
                     "this daemon serves several halls: name one (--hall)",
                 ))
             }
@@ -259,16 +232,18 @@ struct RequestTask {
     session: Session,
     connection: quinn::Connection,
     shutdown: broadcast::Receiver<()>,
+    /// Held until the request is answered or its subscription ends, so
+    /// that shutdown waits for it.
     _done: mpsc::Sender<()>,
 }
 
 impl RequestTask {
-    async fn run(self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    async fn run(mut self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
         let request: Request =
             match tokio::time::timeout(self.frame_timeout, codec::read_frame(&mut recv)).await {
                 Ok(Ok(Some(request))) => request,
                 Ok(Ok(None)) => return,
-                Ok(Err(e)) => return self.protocol_error(&mut send, &e).await,
+                Ok(Err(e)) => return protocol_error(&self.connection, &mut send, &e).await,
                 Err(_) => {
                     // Slow loris: a stream opened and never finished.
                     metrics::counter!("hallq_slow_clients_cut_total").increment(1);
@@ -276,188 +251,40 @@ impl RequestTask {
                         "no complete request within {} s",
                         self.frame_timeout.as_secs()
                     ));
-                    return self.protocol_error(&mut send, &e).await;
+                    return protocol_error(&self.connection, &mut send, &e).await;
                 }
             };
         let kind = request.kind();
-        match request {
-            Request::Watch => self.watch(send, recv).await,
-            Request::Notifications => self.notify(send, recv).await,
-            request => {
-                let started = tokio::time::Instant::now();
-                let response = match handle(&self.daemon, &self.session, request).await {
-                    Ok(response) => response,
-                    Err(refusal) if refusal.code == ErrorCode::NotOwner => {
-                        Response::Error(not_owner(&self.daemon, self.session.hall.id()))
-                    }
-                    Err(refusal) => {
-                        tracing::info!(request = kind, code = %refusal.code, "refused");
-                        metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.to_string()).increment(1);
-                        Response::Error(refusal)
-                    }
-                };
-                metrics::histogram!("hallq_request_duration_seconds", "kind" => kind)
-                    .record(started.elapsed().as_secs_f64());
-                send_reply(&mut send, &response).await;
-            }
-        }
-    }
-
-    async fn protocol_error(&self, send: &mut quinn::SendStream, e: &CodecError) {
-        tracing::warn!(error = %e, "bad frame: closing the connection");
-        send_reply(send, &Response::Error(reply(e.code(), e.to_string()))).await;
-        // Give the answer a moment to leave before closing.
-        let _ = tokio::time::timeout(Duration::from_millis(200), send.stopped()).await;
-        self.connection
-            .close(close::PROTOCOL.into(), e.to_string().as_bytes());
-    }
-
-    /// A display subscription: snapshot, then every change.
-    async fn watch(mut self, mut send: quinn::SendStream, _recv: quinn::RecvStream) {
-        if let Err(refusal) = require(&self.session, &[Role::Display, Role::Admin]) {
-            return send_reply(&mut send, &Response::Error(refusal)).await;
-        }
-        let limit = self.daemon.config().limits.displays_per_hall;
-        let Some(_display) = self.session.hall.add_display(limit) else {
-            metrics::counter!("hallq_connections_refused_total", "reason" => "displays_per_hall")
-                .increment(1);
-            let refusal = reply(ErrorCode::TooManyDisplays,
-                format!("this hall already has {limit} displays subscribed"),
-            );
-            return send_reply(&mut send, &Response::Error(refusal)).await;
+        let started = tokio::time::Instant::now();
+        let answer = match route::handle(&self.daemon, &self.session, request).await {
+            Routed::Answer(answer) => answer,
+            Routed::Watch => return stream::watch(self.subscriber(), send, recv).await,
+            Routed::Notifications => return stream::notify(self.subscriber(), send, recv).await,
         };
-        if let Err(refusal) = serving(&self.daemon, &self.session.hall) {
-            return send_reply(&mut send, &Response::Error(refusal)).await;
-        }
-        let mut moved = self.session.hall.moved();
-        let mut feed = self.session.hall.watch();
-        let hall_id = self.session.hall.id().to_owned();
-        metrics::gauge!("hallq_display_subscribers", "hall" => hall_id.clone()).increment(1.0);
-        let mut ok =
-            write(&mut send, &Response::Watching).await && write(&mut send, &feed.snapshot).await;
-        while ok {
-            tokio::select! {
-                update = feed.updates.recv() => match update {
-                    Ok(batch) if batch.is_resync() => {
-                        // The hall was rebuilt from its journal after a
-                        // storage failure: what this display holds may be
-                        // undone. Start over from a fresh snapshot.
-                        let dropped = hallq_proto::wire::DisplayUpdate::Dropped {
-                            reason: "the hall was rebuilt from its journal; reconnect for a fresh snapshot".into(),
-                        };
-                        let _ = write(&mut send, &dropped).await;
-                        break;
-                    }
-                    Ok(batch) => {
-                        // Encoded once, shared by every display; skip what
-                        // the snapshot already had.
-                        let Some(frame) = batch.after(feed.seq) else {
-                            continue;
-                        };
-                        ok = codec::write_frame(&mut send, &frame).await.is_ok();
-                    }
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::info!(missed, "display fell behind: dropped");
-                        metrics::counter!("hallq_display_dropped_total", "hall" => hall_id.clone()).increment(1);
-                        let dropped = hallq_proto::wire::DisplayUpdate::Dropped {
-                            reason: format!("fell behind by {missed} updates; reconnect for a fresh snapshot"),
-                        };
-                        let _ = write(&mut send, &dropped).await;
-                        break;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
-                _ = self.shutdown.recv() => {
-                    let dropped = hallq_proto::wire::DisplayUpdate::Dropped { reason: "hallqd is shutting down".into() };
-                    let _ = write(&mut send, &dropped).await;
-                    break;
-                }
-                _ = moved.changed() => {
-                    let dropped = hallq_proto::wire::DisplayUpdate::Dropped { reason: MOVED.into() };
-                    let _ = write(&mut send, &dropped).await;
-                    break;
-                }
+        let response = match answer {
+            Ok(response) => response,
+            Err(refusal) if refusal.code == ErrorCode::NotOwner => {
+                Response::Error(not_owner(&self.daemon, self.session.hall.id()))
             }
-        }
-        metrics::gauge!("hallq_display_subscribers", "hall" => hall_id).decrement(1.0);
-        finish(&mut send).await;
+            Err(refusal) => {
+                tracing::info!(request = kind, code = %refusal.code, "refused");
+                metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.to_string()).increment(1);
+                Response::Error(refusal)
+            }
+        };
+        metrics::histogram!("hallq_request_duration_seconds", "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
+        send_reply(&mut send, &response).await;
     }
 
-    /// A notifier subscription: pending notifications, then new ones; acks
-    /// arrive on the same stream.
-    async fn notify(mut self, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-        if let Err(refusal) = require(&self.session, &[Role::Notifier, Role::Admin]) {
-            return send_reply(&mut send, &Response::Error(refusal)).await;
+    /// This stream's connection, for a subscription that keeps the stream.
+    fn subscriber(&mut self) -> stream::Subscriber<'_> {
+        stream::Subscriber {
+            daemon: &self.daemon,
+            session: &self.session,
+            connection: &self.connection,
+            shutdown: &mut self.shutdown,
         }
-        let hall = self.session.hall.clone();
-        if let Err(refusal) = serving(&self.daemon, &hall) {
-            return send_reply(&mut send, &Response::Error(refusal)).await;
-        }
-        let mut moved = hall.moved();
-        let mut feed = hall.notifications();
-        // Acknowledgements on their way to disk; awaited as they complete,
-        // so the next one is read meanwhile.
-        let mut storing = FuturesUnordered::new();
-        let mut ok = write(&mut send, &Response::Notifying).await;
-        for n in feed.pending.drain(..) {
-            ok = ok
-                && write(
-                    &mut send,
-                    &NotifierFrame::Notification(Box::new((*n).clone())),
-                )
-                .await;
-        }
-        while ok {
-            tokio::select! {
-                update = feed.updates.recv() => match update {
-                    Ok(n) => {
-                        if HallShard::notification_number(&n).is_some_and(|k| k < feed.upto) {
-                            continue;
-                        }
-                        ok = write(&mut send, &NotifierFrame::Notification(Box::new((*n).clone()))).await;
-                    }
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        let reason = format!("fell behind by {missed} notifications; reconnect to receive every pending one");
-                        let _ = write(&mut send, &NotifierFrame::Dropped { reason }).await;
-                        break;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
-                ack = codec::read_frame::<NotifierMessage>(&mut recv) => match ack {
-                    Ok(Some(message)) => match match &message {
-                        NotifierMessage::Ack { id } => hall.ack(id),
-                        NotifierMessage::Failed { id, reason } => hall.fail_notification(id, reason),
-                    } {
-                        Ok(Some(durable)) => storing.push(durable),
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot store an acknowledgement");
-                            break;
-                        }
-                    },
-                    Ok(None) => break,
-                    Err(e) => return self.protocol_error(&mut send, &e).await,
-                },
-                Some(stored) = storing.next(), if !storing.is_empty() => {
-                    if let Err(e) = stored {
-                        tracing::error!(error = %e, "cannot store an acknowledgement");
-                        break;
-                    }
-                }
-                _ = moved.changed() => {
-                    let _ = write(&mut send, &NotifierFrame::Dropped { reason: MOVED.into() }).await;
-                    break;
-                }
-                _ = self.shutdown.recv() => {
-                    let _ = write(&mut send, &NotifierFrame::Dropped { reason: "hallqd is shutting down".into() }).await;
-                    break;
-                }
-            }
-        }
-        // An acknowledgement still on its way is stored or fails on its
-        // own; a lost one only means a redelivery the gateway deduplicates.
-        while storing.next().await.is_some() {}
-        finish(&mut send).await;
     }
 }
 
@@ -490,338 +317,5 @@ impl Bucket {
         } else {
             false
         }
-    }
-}
-
-/// Writes one message as a frame; false if the peer is gone.
-async fn write<T: serde::Serialize>(send: &mut quinn::SendStream, message: &T) -> bool {
-    match codec::encode(message) {
-        Ok(frame) => codec::write_frame(send, &frame).await.is_ok(),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode a reply");
-            false
-        }
-    }
-}
-
-/// Writes the one answer of a request stream and finishes the stream.
-async fn send_reply(send: &mut quinn::SendStream, response: &Response) {
-    if !write(send, response).await {
-        tracing::debug!("client left before its answer");
-    }
-    finish(send).await;
-}
-
-/// Finishes a stream and waits (briefly) until the peer has it: when this
-/// task held the connection's last handle, dropping it would close the
-/// connection and discard what was not yet sent (a shutdown's `Dropped`).
-async fn finish(send: &mut quinn::SendStream) {
-    let _ = send.finish();
-    let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
-}
-
-fn require(session: &Session, roles: &[Role]) -> Result<(), ErrorReply> {
-    if roles.contains(&session.role) {
-        Ok(())
-    } else {
-        Err(reply(ErrorCode::Forbidden,
-            format!("a {} token may not do this", session.role),
-        ))
-    }
-}
-
-fn refused(e: ShardError) -> ErrorReply {
-    reply(e.code(), e.to_string())
-}
-
-/// Refuses with `not_owner` unless this daemon serves `hall` now (always,
-/// without a cluster).
-fn serving(daemon: &Daemon, hall: &HallShard) -> Result<(), ErrorReply> {
-    if hall.serving() {
-        Ok(())
-    } else {
-        Err(not_owner(daemon, hall.id()))
-    }
-}
-
-/// Cluster mode: hall `hall` is served by another node (named in
-/// `redirect` when known). Nothing was changed.
-fn not_owner(daemon: &Daemon, hall: &str) -> ErrorReply {
-    let redirect = daemon.redirect(hall);
-    let message = match &redirect {
-        Some(at) => format!("hall {hall:?} is served by the hallqd at {at} now; ask there"),
-        None => format!(
-            "hall {hall:?} is not served by this hallqd now (it is moving between nodes); \
-             try again in a moment"
-        ),
-    };
-    ErrorReply {
-        redirect,
-        ..reply(ErrorCode::NotOwner, message)
-    }
-}
-
-/// Carries out one request within the session's rights (SPEC §3).
-async fn handle(
-    daemon: &Daemon,
-    session: &Session,
-    request: Request,
-) -> Result<Response, ErrorReply> {
-    let hall = &session.hall;
-    // Cluster mode: only the owner answers for a hall (a follower's state
-    // may lag); the daemon-wide requests are answered anywhere.
-    if !matches!(request, Request::Health | Request::Reload) {
-        serving(daemon, hall)?;
-    }
-    if let Some(answer) = appointments::handle(session, &request).await {
-        return answer;
-    }
-    match request {
-        Request::Issue { item, lane, phone } => {
-            require(session, &[Role::Kiosk, Role::Admin])?;
-            if lane == Lane::Appointment && session.role != Role::Admin {
-                return Err(reply(ErrorCode::Forbidden,
-                    "appointment tickets are issued by checking in a booking",
-                ));
-            }
-            let phone = phone
-                .map(Phone::new)
-                .transpose()
-                .map_err(|e| reply(ErrorCode::BadRequest, e.0))?;
-            hall.execute(Command::Issue { item, lane, phone }, |hall, events| {
-                events.iter().find_map(|e| match e {
-                    Event::Issued { issued, at } => {
-                        Some(Response::Issued(issued_ticket(hall, issued, *at)))
-                    }
-                    _ => None,
-                })
-            })
-            .await
-            .map_err(refused)?
-            .ok_or_else(|| reply(ErrorCode::Internal, "no ticket was issued"))
-        }
-        Request::Window { window, action } => {
-            let window = match (session.role, window) {
-                (Role::Window, None) => session
-                    .window
-                    .ok_or_else(|| reply(ErrorCode::Forbidden, "no window"))?,
-                (Role::Window, Some(w)) if Some(w) == session.window => w,
-                (Role::Window, Some(w)) => {
-                    return Err(reply(ErrorCode::Forbidden,
-                        format!(
-                            "this terminal is window {}; it may not act for window {w}",
-                            session.window.map_or(0, |w| w.0)
-                        ),
-                    ))
-                }
-                (Role::Admin, Some(w)) => w,
-                (Role::Admin, None) => {
-                    return Err(reply(ErrorCode::BadRequest, "name the window (--window N)"))
-                }
-                _ => return Err(require(session, &[Role::Window, Role::Admin]).unwrap_err()),
-            };
-            let name = action.name().to_owned();
-            let command = window_command(window, action);
-            hall.execute(command, |hall, events| {
-                let (ticket, announced) = events
-                    .iter()
-                    .find_map(|e| match e {
-                        Event::Called { number, .. } | Event::Recalled { number, .. } => {
-                            Some((Some(*number), Some(announcement(*number, window))))
-                        }
-                        Event::Started { number, .. }
-                        | Event::Finished { number, .. }
-                        | Event::NoShow { number, .. }
-                        | Event::Transferred { number, .. } => Some((Some(*number), None)),
-                        _ => None,
-                    })
-                    .unwrap_or((None, None));
-                hall.window_view_of(window).map(|view| Response::Window {
-                    action: name,
-                    ticket,
-                    announcement: announced,
-                    window: view,
-                })
-            })
-            .await
-            .map_err(refused)?
-            .map_err(|e| reply(e.code(), e.to_string()))
-        }
-        Request::Reinstate { ticket } => {
-            require(session, &[Role::Window, Role::Admin])?;
-            hall.execute(Command::Reinstate { ticket }, |_, events| {
-                reinstated(ticket, events)
-            })
-            .await
-            .map_err(refused)
-        }
-        Request::CloseIssuing | Request::OpenIssuing => {
-            require(session, &[Role::Admin])?;
-            let open = matches!(request, Request::OpenIssuing);
-            let command = if open {
-                Command::OpenIssuing
-            } else {
-                Command::CloseIssuing
-            };
-            hall.execute(command, |_, _| Response::Issuing { open })
-                .await
-                .map_err(refused)
-        }
-        Request::Status => {
-            require(
-                session,
-                &[Role::Kiosk, Role::Window, Role::Display, Role::Admin],
-            )?;
-            Ok(Response::Status(hall.read(|h| Status {
-                hall: session.hall.id().to_owned(),
-                hall_name: session.hall.name().to_owned(),
-                view: h.view(),
-                waiting: h.waiting(),
-            })))
-        }
-        Request::Reload => {
-            require(session, &[Role::Admin])?;
-            daemon
-                .reload()
-                .await
-                .map(|changes| Response::Reloaded { changes })
-                .map_err(|e| reply(ErrorCode::ReloadRefused, e.to_string()))
-        }
-        Request::Health => {
-            require(session, &[Role::Admin])?;
-            Ok(Response::Health(crate::metrics::health(daemon)))
-        }
-        Request::Rate { ticket, rating } => {
-            require(session, &[Role::Window, Role::Admin])?;
-            // A window's rating terminal rates only what it served.
-            let window = session.window.filter(|_| session.role == Role::Window);
-            hall.execute(
-                Command::Rate {
-                    ticket,
-                    rating,
-                    window,
-                },
-                |_, events| {
-                    events.iter().find_map(|e| match e {
-                        Event::Rated { number, rating, .. } => Some(Response::Rated {
-                            ticket: *number,
-                            rating: *rating,
-                            // Seed 000 §四(六)6: the outbox derives one from it.
-                            work_order: rating.value() <= 2,
-                        }),
-                        _ => None,
-                    })
-                },
-            )
-            .await
-            .map_err(refused)?
-            .ok_or_else(|| reply(ErrorCode::Internal, "no rating was recorded"))
-        }
-        Request::Stats { day, by } => {
-            require(session, &[Role::Admin])?;
-            let shard = hall.clone();
-            let day = day.unwrap_or_else(|| shard.today());
-            tokio::task::spawn_blocking(move || shard.stats(day, by))
-                .await
-                .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
-                .map(|stats| Response::Stats(Box::new(stats)))
-                .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
-        }
-        Request::Export { day, from } => {
-            require(session, &[Role::Admin])?;
-            let key = daemon
-                .config()
-                .hall(hall.id())
-                .and_then(|h| h.export_key.clone());
-            let shard = hall.clone();
-            tokio::task::spawn_blocking(move || {
-                shard.export(day, from, key.as_ref().map(|k| k.0.expose().as_bytes()))
-            })
-            .await
-            .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
-            .map(|page| Response::Export {
-                records: page.records,
-                next: page.next,
-            })
-            .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
-        }
-        Request::Book { .. }
-        | Request::Bookings { .. }
-        | Request::CancelBooking { .. }
-        | Request::CheckIn { .. }
-        | Request::AdjustSlots { .. } => unreachable!("handled by appointments::handle"),
-        Request::Watch | Request::Notifications => Err(reply(ErrorCode::BadRequest,
-            "subscriptions are handled on their own stream",
-        )),
-    }
-}
-
-/// What a kiosk prints for a new ticket (DB33/T 2036.4 §7.3.4).
-pub(crate) fn issued_ticket(
-    hall: &hallq_core::Hall,
-    issued: &Issued,
-    at: Timestamp,
-) -> IssuedTicket {
-    IssuedTicket {
-        ticket: issued.number,
-        item_name: hall
-            .spec()
-            .items
-            .iter()
-            .find(|i| i.code == issued.number.item)
-            .map(|i| i.name.clone())
-            .unwrap_or_default(),
-        lane: issued.lane,
-        position: issued.position,
-        windows: issued.windows.clone(),
-        eta_secs: issued.eta_secs,
-        approaching: issued.approaching,
-        issued_at: at,
-    }
-}
-
-fn reinstated(ticket: TicketNo, events: &[Event]) -> Response {
-    let position = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Reinstated { position, .. } => Some(*position),
-            _ => None,
-        })
-        .unwrap_or_default();
-    Response::Reinstated { ticket, position }
-}
-
-fn window_command(window: WindowNo, action: WindowAction) -> Command {
-    match action {
-        WindowAction::Call { ticket: None } => Command::CallNext { window },
-        WindowAction::Call {
-            ticket: Some(ticket),
-        } => Command::CallTicket { window, ticket },
-        WindowAction::Recall => Command::Recall { window },
-        WindowAction::Start => Command::Start { window },
-        WindowAction::Finish { rating } => Command::Finish { window, rating },
-        WindowAction::NoShow => Command::NoShow { window },
-        WindowAction::Transfer { to } => Command::Transfer {
-            window,
-            to: match to {
-                Target::Item(item) => TransferTarget::Item(item),
-                Target::Window(w) => TransferTarget::Window(w),
-            },
-        },
-        WindowAction::Pause { reason } => Command::Pause { window, reason },
-        WindowAction::Resume => Command::Resume { window },
-        WindowAction::Open => Command::OpenWindow { window },
-        WindowAction::Close => Command::CloseWindow { window },
-        WindowAction::Login { staff, post } => Command::LogIn {
-            window,
-            staff,
-            post,
-        },
-        WindowAction::Logout => Command::LogOut { window },
-        WindowAction::FinishBatch { with, rating } => Command::FinishBatch {
-            window,
-            with,
-            rating,
-        },
     }
 }

@@ -3,50 +3,18 @@
 //! kiosks (the help desk) book, list, cancel for a visitor and check in;
 //! only an admin changes slots or cancels on the hall's behalf.
 
-use hallq_proto::ErrorCode;
-use hallq_proto::wire::{ErrorReply, Request, Response};
-use hallq_proto::types::{Phone, Role};
-
-use super::{refused, reply, require, Session};
-use crate::clock;
 use hallq_core::{Command, Event};
+use hallq_proto::booking::SlotChange;
+use hallq_proto::types::{Phone, Role};
+use hallq_proto::wire::{ErrorReply, Response};
+use hallq_proto::ErrorCode;
 
-/// Carries out an appointment request; `None` if `request` is not one.
-pub(super) async fn handle(
-    session: &Session,
-    request: &Request,
-) -> Option<Result<Response, ErrorReply>> {
-    Some(match request {
-        Request::Book {
-            item,
-            slot,
-            phone,
-            channel,
-        } => book(session, *item, *slot, phone, *channel).await,
-        Request::Bookings { day } => bookings(session, *day),
-        Request::CancelBooking { code, by_hall } => cancel(session, code, *by_hall).await,
-        Request::CheckIn { code } => check_in(session, code).await,
-        Request::AdjustSlots { day, change } => {
-            let hall = &session.hall;
-            match require(session, &[Role::Admin]) {
-                Err(e) => Err(e),
-                Ok(()) => hall
-                    .execute(
-                        Command::AdjustSlots {
-                            day: *day,
-                            change: *change,
-                        },
-                        |h, _| Response::Bookings(h.day_bookings(*day)),
-                    )
-                    .await
-                    .map_err(refused),
-            }
-        }
-        _ => return None,
-    })
-}
+use super::tickets::issued_ticket;
+use crate::clock;
+use crate::net::rights::{refused, reply, require, Session};
 
-async fn book(
+/// Books `slot` for the visitor at `phone`.
+pub(super) async fn book(
     session: &Session,
     item: hallq_proto::types::ItemCode,
     slot: hallq_proto::booking::SlotAt,
@@ -77,7 +45,8 @@ async fn book(
         .ok_or_else(|| reply(ErrorCode::Internal, "no booking was made"))
 }
 
-fn bookings(session: &Session, day: Option<u32>) -> Result<Response, ErrorReply> {
+/// The slots and bookings of `day` (today if left out).
+pub(super) fn bookings(session: &Session, day: Option<u32>) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
     let now = clock::now();
     Ok(Response::Bookings(session.hall.read(|h| {
@@ -85,7 +54,12 @@ fn bookings(session: &Session, day: Option<u32>) -> Result<Response, ErrorReply>
     })))
 }
 
-async fn cancel(session: &Session, code: &str, by_hall: bool) -> Result<Response, ErrorReply> {
+/// Cancels a booking, for the visitor or (`by_hall`) by the hall.
+pub(super) async fn cancel(
+    session: &Session,
+    code: &str,
+    by_hall: bool,
+) -> Result<Response, ErrorReply> {
     if by_hall {
         // §四(七)7 is the hall's decision: an admin's.
         require(session, &[Role::Admin])?;
@@ -108,7 +82,8 @@ async fn cancel(session: &Session, code: &str, by_hall: bool) -> Result<Response
         .ok_or_else(|| reply(ErrorCode::Internal, "the booking is gone"))
 }
 
-async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply> {
+/// Checks a visitor in: their booking becomes an appointment-lane ticket.
+pub(super) async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
     let code = hallq_core::appointment::normalize_code(code);
     let result = session
@@ -119,7 +94,7 @@ async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply>
                     // §四(七)8: recorded, and the kiosk says so.
                     Event::BookingForfeited { .. } => return Err(forfeited(h, &code)),
                     Event::Issued { issued, at } => {
-                        return Ok(Response::Issued(super::issued_ticket(h, issued, *at)))
+                        return Ok(Response::Issued(issued_ticket(h, issued, *at)))
                     }
                     _ => {}
                 }
@@ -130,13 +105,29 @@ async fn check_in(session: &Session, code: &str) -> Result<Response, ErrorReply>
     match result {
         // Forfeited already (by the daemon's timer, before the visitor came):
         // the kiosk says the same as for a late check-in.
-        Err(crate::shard::ShardError::Refused(
-            hallq_core::DispatchError::BookingNotActive {
-                state: "forfeited", ..
-            },
-        )) => Err(session.hall.read(|h| forfeited(h, &code))),
+        Err(crate::shard::ShardError::Refused(hallq_core::DispatchError::BookingNotActive {
+            state: "forfeited",
+            ..
+        })) => Err(session.hall.read(|h| forfeited(h, &code))),
         other => other.map_err(refused)?,
     }
+}
+
+/// Changes the slots of `day`; answered with the day's bookings as they
+/// are now.
+pub(super) async fn adjust_slots(
+    session: &Session,
+    day: u32,
+    change: SlotChange,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    session
+        .hall
+        .execute(Command::AdjustSlots { day, change }, |h, _| {
+            Response::Bookings(h.day_bookings(day))
+        })
+        .await
+        .map_err(refused)
 }
 
 /// The kiosk's answer to a check-in after the booking's window closed.
@@ -145,7 +136,8 @@ fn forfeited(h: &hallq_core::Hall, code: &str) -> ErrorReply {
         .booking(code)
         .map(|b| b.check_in_until.to_string().replace('T', " "))
         .unwrap_or_default();
-    reply(ErrorCode::BookingForfeited,
+    reply(
+        ErrorCode::BookingForfeited,
         format!(
             "too late: booking {code} could be checked in until {until}; \
              it is forfeited (seed 000 §四(七)8). Take a walk-in ticket instead"

@@ -1,0 +1,73 @@
+//! An admin's requests about the daemon and the hall's records: reloading
+//! the config (as SIGHUP does), health, a day's statistics and the export
+//! of its per-ticket records. All are the admin's alone (SPEC §3).
+//!
+//! Reload and health concern the whole daemon, so every node of a cluster
+//! answers them; stats and export read the hall's journal off the async
+//! threads, as a day's journal may be long.
+
+use hallq_proto::types::Role;
+use hallq_proto::wire::{ErrorReply, Response, StatsBy};
+use hallq_proto::ErrorCode;
+
+use crate::net::rights::{reply, require, Session};
+use crate::net::Daemon;
+
+/// Re-reads the config file and answers with what changed.
+pub(super) async fn reload(daemon: &Daemon, session: &Session) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    daemon
+        .reload()
+        .await
+        .map(|changes| Response::Reloaded { changes })
+        .map_err(|e| reply(ErrorCode::ReloadRefused, e.to_string()))
+}
+
+/// Journal writable, last fsync age, halls loaded.
+pub(super) fn health(daemon: &Daemon, session: &Session) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    Ok(Response::Health(crate::metrics::health(daemon)))
+}
+
+/// Statistics of business day `day` (the current one if left out).
+pub(super) async fn stats(
+    session: &Session,
+    day: Option<u32>,
+    by: Option<StatsBy>,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    let shard = session.hall.clone();
+    let day = day.unwrap_or_else(|| shard.today());
+    tokio::task::spawn_blocking(move || shard.stats(day, by))
+        .await
+        .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
+        .map(|stats| Response::Stats(Box::new(stats)))
+        .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+}
+
+/// One page of the per-ticket records of `day`, from record `from`.
+/// Phone numbers appear only as keyed hashes, and only if the hall has an
+/// `export_key`.
+pub(super) async fn export(
+    daemon: &Daemon,
+    session: &Session,
+    day: u32,
+    from: u32,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    let key = daemon
+        .config()
+        .hall(session.hall.id())
+        .and_then(|h| h.export_key.clone());
+    let shard = session.hall.clone();
+    tokio::task::spawn_blocking(move || {
+        shard.export(day, from, key.as_ref().map(|k| k.0.expose().as_bytes()))
+    })
+    .await
+    .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
+    .map(|page| Response::Export {
+        records: page.records,
+        next: page.next,
+    })
+    .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+}

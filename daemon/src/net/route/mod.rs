@@ -1,0 +1,85 @@
+//! Routing: one function per request family, as mini-redis's `cmd/`.
+//!
+//! [`handle`] is the whole route table — a match from [`Request`] variant to
+//! the family that carries it out, each family given only the data of its
+//! own requests:
+//!
+//! | file                | requests                                           |
+//! |---------------------|----------------------------------------------------|
+//! | [`tickets`]         | issue, status, open / close issuing                |
+//! | [`window`]          | window actions (call … login, logout), reinstate, rate |
+//! | [`appointments`]    | book, bookings, cancel booking, check in, slots    |
+//! | [`admin`]           | reload, health, stats, export                      |
+//! | [`stream`]          | watch, notifications: the long-lived subscriptions |
+//!
+//! Each family checks the role first (SPEC §3), then asks the hall.
+//! Subscriptions keep their stream, so [`handle`] hands them back to the
+//! connection ([`super::session`]) instead of answering them.
+
+mod admin;
+mod appointments;
+pub(super) mod stream;
+mod tickets;
+mod window;
+
+use hallq_proto::wire::{ErrorReply, Request, Response};
+
+use super::rights::{serving, Session};
+use super::Daemon;
+
+/// Where a request went.
+#[derive(Debug)]
+pub(super) enum Routed {
+    /// Carried out (or refused); the one answer of its stream.
+    Answer(Result<Response, ErrorReply>),
+    /// A display subscription: [`stream::watch`] serves the stream.
+    Watch,
+    /// A notifier subscription: [`stream::notify`] serves the stream.
+    Notifications,
+}
+
+/// Carries out one request within the session's rights (SPEC §3).
+pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request) -> Routed {
+    // Cluster mode: only the owner answers for a hall (a follower's state
+    // may lag); the daemon-wide requests are answered anywhere. A
+    // subscription asks once its role and seat are settled, so that its
+    // refusals come in that order.
+    let answered_anywhere = matches!(
+        request,
+        Request::Health | Request::Reload | Request::Watch | Request::Notifications
+    );
+    if !answered_anywhere {
+        if let Err(refusal) = serving(daemon, &session.hall) {
+            return Routed::Answer(Err(refusal));
+        }
+    }
+    Routed::Answer(match request {
+        Request::Issue { item, lane, phone } => tickets::issue(session, item, lane, phone).await,
+        Request::Status => tickets::status(session),
+        Request::CloseIssuing => tickets::issuing(session, false).await,
+        Request::OpenIssuing => tickets::issuing(session, true).await,
+        Request::Window { window, action } => window::act(session, window, action).await,
+        Request::Reinstate { ticket } => window::reinstate(session, ticket).await,
+        Request::Rate { ticket, rating } => window::rate(session, ticket, rating).await,
+        Request::Book {
+            item,
+            slot,
+            phone,
+            channel,
+        } => appointments::book(session, item, slot, &phone, channel).await,
+        Request::Bookings { day } => appointments::bookings(session, day),
+        Request::CancelBooking { code, by_hall } => {
+            appointments::cancel(session, &code, by_hall).await
+        }
+        Request::CheckIn { code } => appointments::check_in(session, &code).await,
+        Request::AdjustSlots { day, change } => {
+            appointments::adjust_slots(session, day, change).await
+        }
+        Request::Reload => admin::reload(daemon, session).await,
+        Request::Health => admin::health(daemon, session),
+        Request::Stats { day, by } => admin::stats(session, day, by).await,
+        Request::Export { day, from } => admin::export(daemon, session, day, from).await,
+        Request::Watch => return Routed::Watch,
+        Request::Notifications => return Routed::Notifications,
+    })
+}

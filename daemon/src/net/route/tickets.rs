@@ -1,0 +1,98 @@
+//! Requests about tickets at the dispenser: issuing one (kiosk, admin),
+//! the hall's status (every role but notifier), and opening or closing
+//! issuing at the end of the day (admin).
+
+use hallq_core::{Command, Event, Issued};
+use hallq_proto::types::{ItemCode, Lane, Phone, Role, Timestamp};
+use hallq_proto::wire::{ErrorReply, IssuedTicket, Response, Status};
+use hallq_proto::ErrorCode;
+
+use crate::net::rights::{refused, reply, require, Session};
+
+/// Issues a walk-in or priority ticket; an appointment-lane one only for
+/// an admin, as a visitor's comes from checking in their booking.
+pub(super) async fn issue(
+    session: &Session,
+    item: ItemCode,
+    lane: Lane,
+    phone: Option<String>,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Admin])?;
+    if lane == Lane::Appointment && session.role != Role::Admin {
+        return Err(reply(
+            ErrorCode::Forbidden,
+            "appointment tickets are issued by checking in a booking",
+        ));
+    }
+    let phone = phone
+        .map(Phone::new)
+        .transpose()
+        .map_err(|e| reply(ErrorCode::BadRequest, e.0))?;
+    session
+        .hall
+        .execute(Command::Issue { item, lane, phone }, |hall, events| {
+            events.iter().find_map(|e| match e {
+                Event::Issued { issued, at } => {
+                    Some(Response::Issued(issued_ticket(hall, issued, *at)))
+                }
+                _ => None,
+            })
+        })
+        .await
+        .map_err(refused)?
+        .ok_or_else(|| reply(ErrorCode::Internal, "no ticket was issued"))
+}
+
+/// Every window and every waiting ticket.
+pub(super) fn status(session: &Session) -> Result<Response, ErrorReply> {
+    require(
+        session,
+        &[Role::Kiosk, Role::Window, Role::Display, Role::Admin],
+    )?;
+    Ok(Response::Status(session.hall.read(|h| Status {
+        hall: session.hall.id().to_owned(),
+        hall_name: session.hall.name().to_owned(),
+        view: h.view(),
+        waiting: h.waiting(),
+    })))
+}
+
+/// Opens (`open`) or closes issuing of walk-in tickets.
+pub(super) async fn issuing(session: &Session, open: bool) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    let command = if open {
+        Command::OpenIssuing
+    } else {
+        Command::CloseIssuing
+    };
+    session
+        .hall
+        .execute(command, |_, _| Response::Issuing { open })
+        .await
+        .map_err(refused)
+}
+
+/// What a kiosk prints for a new ticket (DB33/T 2036.4 §7.3.4); also the
+/// answer to an appointment's check-in.
+pub(super) fn issued_ticket(
+    hall: &hallq_core::Hall,
+    issued: &Issued,
+    at: Timestamp,
+) -> IssuedTicket {
+    IssuedTicket {
+        ticket: issued.number,
+        item_name: hall
+            .spec()
+            .items
+            .iter()
+            .find(|i| i.code == issued.number.item)
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
+        lane: issued.lane,
+        position: issued.position,
+        windows: issued.windows.clone(),
+        eta_secs: issued.eta_secs,
+        approaching: issued.approaching,
+        issued_at: at,
+    }
+}
