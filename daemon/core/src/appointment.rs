@@ -586,11 +586,12 @@ impl Hall {
         })
     }
 
-    /// Check-in (§四(七)8): a `CheckedIn` and an appointment-lane `Issued`,
-    /// or, past the deadline, a `BookingForfeited` (a change, recorded, that
-    /// the kiosk reports as a refusal).
-    pub(super) fn check_in(
-        &mut self,
+    /// [`Command::CheckIn`](super::Command::CheckIn), §四(七)8: a
+    /// `CheckedIn` and an appointment-lane `Issued`, or, past the deadline,
+    /// a `BookingForfeited` (a change, recorded, that the kiosk reports as a
+    /// refusal).
+    pub(super) fn decide_check_in(
+        &self,
         code: &str,
         now: Timestamp,
     ) -> Result<Vec<Event>, DispatchError> {
@@ -609,64 +610,48 @@ impl Hall {
                 from: cal.slot_at(from).to_string().replace('T', " "),
             });
         }
-        let events = if now > until {
-            vec![Event::BookingForfeited {
+        if now > until {
+            return Ok(vec![Event::BookingForfeited {
                 code: code.to_owned(),
                 at: now,
-            }]
-        } else {
-            let (_, extended) = self.slot(b.item, b.slot).unwrap_or((0, false));
-            // §四(八): outside the opening hours only extended-hours slots.
-            if !extended && !cal.is_open(now) {
-                return Err(DispatchError::CheckInOutsideHours {
-                    opens: cal.next_opening(now),
-                });
-            }
-            let issued =
-                self.decide_issue(b.item, Lane::Appointment, Some(b.phone.clone()), now)?;
-            let ticket = match &issued {
-                Event::Issued { issued, .. } => issued.number,
-                _ => unreachable!("decide_issue issues"),
-            };
-            vec![
-                Event::CheckedIn {
-                    code: code.to_owned(),
-                    ticket,
-                    at: now,
-                },
-                issued,
-            ]
-        };
-        for e in &events {
-            self.replay(e);
+            }]);
         }
-        Ok(events)
+        let (_, extended) = self.slot(b.item, b.slot).unwrap_or((0, false));
+        // §四(八): outside the opening hours only extended-hours slots.
+        if !extended && !cal.is_open(now) {
+            return Err(DispatchError::CheckInOutsideHours {
+                opens: cal.next_opening(now),
+            });
+        }
+        let issued = self.new_ticket(b.item, Lane::Appointment, Some(b.phone.clone()), now)?;
+        Ok(vec![
+            Event::CheckedIn {
+                code: code.to_owned(),
+                ticket: issued.number,
+                at: now,
+            },
+            Event::Issued { issued, at: now },
+        ])
     }
 
     /// [`Command::ForfeitOverdue`](super::Command::ForfeitOverdue): every
     /// booking still open more than [`LATE_MINUTES`] after its start is
     /// forfeited now. O(bookings of today and later), every few seconds: a
     /// hall has hundreds, not millions.
-    pub(super) fn forfeit_overdue(&mut self, now: Timestamp) -> Vec<Event> {
+    pub(super) fn decide_forfeits(&self, now: Timestamp) -> Vec<Event> {
         let cal = self.calendar();
         let late = u64::from(LATE_MINUTES) * 60;
-        let due: Vec<String> = self
-            .appointments
+        self.appointments
             .bookings
             .values()
             .filter(|b| {
                 b.state == BookingState::Booked && now > cal.instant(b.slot).plus_secs(late)
             })
-            .map(|b| b.code.clone())
-            .collect();
-        let events: Vec<Event> = due
-            .into_iter()
-            .map(|code| Event::BookingForfeited { code, at: now })
-            .collect();
-        for e in &events {
-            self.replay(e);
-        }
-        events
+            .map(|b| Event::BookingForfeited {
+                code: b.code.clone(),
+                at: now,
+            })
+            .collect()
     }
 
     pub(super) fn decide_adjust(

@@ -8,11 +8,28 @@
 
 use std::collections::HashMap;
 
+use hallq_proto::types::{ItemCode, Timestamp};
 use hallq_proto::views::WindowState;
 
-use super::{DispatchError, Hall, HallSpec, Line};
+use super::{DispatchError, Event, Hall, HallSpec, Line, Touched};
 
 impl Hall {
+    /// [`Command::Reconfigure`](super::Command::Reconfigure). O(I + W + k log n):
+    /// a rare, operator-driven change.
+    pub(super) fn decide_reconfigure(
+        &self,
+        spec: HallSpec,
+        at: Timestamp,
+        touched: &mut Touched,
+    ) -> Result<Event, DispatchError> {
+        self.check_reconfigure(&spec)?;
+        // Any item's or window's threshold may move (windows come and go,
+        // mappings change), so every line is looked at from its head.
+        touched.items = u32::MAX >> (32 - ItemCode::COUNT);
+        touched.all_windows = true;
+        Ok(Event::Reconfigured { spec, at })
+    }
+
     /// Whether `spec` can replace the current configuration now. An item can
     /// go only if it has no tickets today (its numbers are on slips in
     /// visitors' hands); a window only if it is closed with nothing waiting

@@ -1,0 +1,146 @@
+//! Tickets into their lines: issued at a kiosk, a no-show reinstated, a
+//! ticket transferred to another item or window.
+
+use hallq_proto::types::{ItemCode, Lane, Phone, TicketId, TicketNo, Timestamp, WindowNo};
+use hallq_proto::views::{TicketState, WindowState};
+
+use crate::queue::OrderedQueue;
+use crate::{DispatchError, Event, Hall, Issued, Touched, TransferTarget};
+
+impl Hall {
+    /// [`Command::Issue`](crate::Command::Issue). O(W + log n).
+    pub(super) fn decide_issue(
+        &self,
+        code: ItemCode,
+        lane: Lane,
+        phone: Option<Phone>,
+        at: Timestamp,
+    ) -> Result<Event, DispatchError> {
+        let issued = self.new_ticket(code, lane, phone, at)?;
+        Ok(Event::Issued { issued, at })
+    }
+
+    /// The ticket a kiosk would issue at `at`, or why not. A check-in
+    /// (`appointment.rs`) issues through here too, and needs the ticket's
+    /// number for its own event.
+    pub(crate) fn new_ticket(
+        &self,
+        code: ItemCode,
+        lane: Lane,
+        phone: Option<Phone>,
+        at: Timestamp,
+    ) -> Result<Issued, DispatchError> {
+        self.require_day()?;
+        let item = self.item_idx(code)?;
+        // Seed 000 §四(八)5: after closing, booked visitors may still check in.
+        if !self.issuing && lane != Lane::Appointment {
+            return Err(DispatchError::IssuingClosed);
+        }
+        if lane != Lane::Appointment {
+            self.check_open(at)?;
+        }
+        let it = &self.items[item];
+        let issued_today = it.by_seq.len() as u32;
+        if let Some(cap) = it.spec.daily_cap {
+            if issued_today >= cap {
+                return Err(DispatchError::DailyCapReached { item: code, cap });
+            }
+        }
+        // A new ticket is last in its lane: everyone in its lane and in the
+        // lanes before it is ahead of it.
+        let position: usize = it.lanes[..=lane.rank()].iter().map(OrderedQueue::len).sum();
+        let open = it.open_windows;
+        let windows = self
+            .windows
+            .iter()
+            .filter(|w| w.is_open() && w.serves & (1 << item) != 0)
+            .map(|w| w.spec.number)
+            .collect();
+        let eta_secs = (open > 0).then(|| {
+            let total = position as u64 * u64::from(it.spec.avg_service_secs);
+            total.div_ceil(u64::from(open)).min(u64::from(u32::MAX)) as u32
+        });
+        Ok(Issued {
+            ticket: TicketId(self.first_ticket + self.tickets.len() as u64),
+            number: TicketNo {
+                item: code,
+                seq: issued_today + 1,
+            },
+            lane,
+            phone,
+            position: position as u32,
+            windows,
+            eta_secs,
+            // §7.3.5: below the threshold already at issue, so this says so
+            // and no `Approaching` follows.
+            approaching: position < self.reminder_prefix(open),
+        })
+    }
+
+    /// [`Command::Reinstate`](crate::Command::Reinstate). O(log n).
+    pub(super) fn decide_reinstate(
+        &self,
+        ticket: TicketNo,
+        at: Timestamp,
+        touched: &mut Touched,
+    ) -> Result<Event, DispatchError> {
+        let id = self.ticket_by_number(ticket)?;
+        let t = self.ticket(id);
+        if t.state != TicketState::NoShow {
+            return Err(self.wrong_state(id, "a no-show"));
+        }
+        let lane = t.lane.rank();
+        let place = self.reinstate_place(t.item, lane);
+        let position = self.item_position(t.item, lane, place);
+        touched.item(t.item, position as usize);
+        Ok(Event::Reinstated {
+            ticket: id,
+            number: ticket,
+            position,
+            at,
+        })
+    }
+
+    /// [`Command::Transfer`](crate::Command::Transfer): the window's current
+    /// ticket, to another item's line or another window's. O(log n).
+    pub(super) fn decide_transfer(
+        &self,
+        window: WindowNo,
+        to: TransferTarget,
+        at: Timestamp,
+        touched: &mut Touched,
+    ) -> Result<Event, DispatchError> {
+        let (id, t) = self.current(window)?;
+        let position = match to {
+            TransferTarget::Item(code) => {
+                let item = self.item_idx(code)?;
+                if item == t.item {
+                    return Err(DispatchError::SameLine(t.number));
+                }
+                let position = self.item_position(item, t.lane.rank(), t.place);
+                touched.item(item, position as usize);
+                position
+            }
+            TransferTarget::Window(n) => {
+                let target = self.window_idx(n)?;
+                if n == window {
+                    return Err(DispatchError::SameLine(t.number));
+                }
+                if self.windows[target].state == WindowState::Closed {
+                    return Err(DispatchError::TargetClosed(n));
+                }
+                let position = self.windows[target].referrals.rank(&t.place);
+                touched.window = Some((target, position));
+                position as u32
+            }
+        };
+        Ok(Event::Transferred {
+            ticket: id,
+            number: t.number,
+            from: window,
+            to,
+            position,
+            at,
+        })
+    }
+}
