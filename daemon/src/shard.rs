@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::clock;
-use crate::config::HallConfig;
+use crate::config::{HallConfig, Templates};
 use hallq_core::{Command, DispatchError, Event, Hall};
 use crate::fanout::display::{self, RecentCalls};
-use crate::fanout::outbox::{Outbox, Templates};
+use crate::fanout::outbox::Outbox;
 use crate::journal::{self, Journal, JournalError, JournalHandle};
 use crate::stats::{self, ExportPage};
 use hallq_proto::wire::{DayStats, StatsBy};

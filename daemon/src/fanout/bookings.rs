@@ -3,10 +3,10 @@
 //! what, in Chinese by default.
 
 use hallq_proto::booking::{minute_string, BookingView};
-use hallq_proto::wire::NotificationKind;
 use hallq_proto::types::Phone;
+use hallq_proto::wire::NotificationKind;
 
-use super::outbox::Templates;
+use crate::config::Templates;
 use hallq_core::{Event, Hall};
 
 /// The message `event` causes, read from `hall` right after it was

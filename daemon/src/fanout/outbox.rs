@@ -10,55 +10,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hallq_proto::wire::{Notification, NotificationKind, WorkOrder};
 use hallq_proto::types::{Phone, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
+use hallq_proto::wire::{Notification, NotificationKind, WorkOrder};
 
 use hallq_core::{Event, Hall, Issued};
 
-/// Message texts; `{ticket}`, `{position}`, `{windows}` ("1、2号窗口", or
-/// "暂无窗口开放" while none is open), `{window}` and `{eta}` ("预计等候约10
-/// 分钟。", or nothing while no window is open) are filled in. Chinese by
-/// default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Templates {
-    /// §7.3.4, at issue.
-    pub issued: String,
-    /// §7.3.4 + §7.3.5 when the reminder already holds at issue.
-    pub issued_approaching: String,
-    /// §7.3.5.
-    pub approaching: String,
-    /// §7.3.6.
-    pub called: String,
-    /// A booking was made (SPEC §2 item 9). Booking texts fill in
-    /// `{code}` (also `{booking}`), `{item}` (the item's name), `{slot}`
-    /// ("2026-11-23 09:30"), `{from}` and `{until}` (check-in times).
-    pub booking_confirmed: String,
-    /// The visitor cancelled a booking.
-    pub booking_cancelled: String,
-    /// The hall cancelled a booking (§四(七)7).
-    pub booking_cancelled_by_hall: String,
-    /// A booking was forfeited (§四(七)8).
-    pub booking_forfeited: String,
-    /// 差评工单 for the hotline (§四(六)6): `{hall}`, `{window}`, `{staff}`,
-    /// `{item}`, `{item_name}`, `{ticket}`, `{rating}` are filled in.
-    pub work_order: String,
-}
-
-impl Default for Templates {
-    fn default() -> Self {
-        Templates {
-            issued: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}。{eta}".into(),
-            issued_approaching: "您已取号{ticket}，前面还有{position}人，办理窗口：{windows}。即将轮到您，请到等候区等候叫号。".into(),
-            approaching: "您的号码{ticket}前面还有{position}人，即将轮到您，请到等候区等候叫号。".into(),
-            called: "请{ticket}号立即到{window}号窗口办理。".into(),
-            booking_confirmed: "您已预约{slot}办理{item}，预约码{code}。请于{from}至{until}在大厅取号机凭预约码签到取号，超过预约时间30分钟未签到视为放弃预约。".into(),
-            booking_cancelled: "您{slot}办理{item}的预约（预约码{code}）已取消。".into(),
-            booking_cancelled_by_hall: "很抱歉，因特殊情况，您{slot}办理{item}的预约（预约码{code}）已被取消，请重新预约，给您带来不便敬请谅解。".into(),
-            booking_forfeited: "您{slot}办理{item}的预约（预约码{code}）超过预约时间30分钟未签到，已视为放弃预约。".into(),
-            work_order: "差评工单：{hall}{window}号窗口（工作人员{staff}）办理{item_name}（{item}），{ticket}号评价{rating}分，请跟进回访。".into(),
-        }
-    }
-}
+use crate::config::Templates;
 
 /// The outbox of one hall.
 #[derive(Debug, Clone)]

@@ -1,0 +1,355 @@
+//! The daemon's configuration: one TOML file, read once at start and turned
+//! into a typed, validated [`Config`] before the runtime starts.
+//!
+//! Two layers. The private `Raw*` structs mirror the file: serde with
+//! `deny_unknown_fields`, so a misspelt key is an error instead of a setting
+//! silently left at its default, and named defaults (`DEFAULT_*`), so the
+//! defaults are written down once and the example config can quote them.
+//! [`Config`] is what the rest of the daemon uses; it is only built by
+//! checking a raw one, so a `Config` that exists has passed every check and
+//! nothing downstream re-validates.
+//!
+//! A bad config stops the daemon before it listens: `main` prints the
+//! [`ConfigError`] to stderr and exits with [`EX_CONFIG`]. The error names
+//! the file and every problem found, not just the first, so a hall's IT
+//! staff can fix the file in one go.
+//!
+//! Client tokens are [`Secret`]s: `Debug` and `Display` print `***`, so a
+//! logged config, token grant or error message never carries one.
+//!
+//! This is the bottom layer of the daemon: it imports from no other module
+//! of it, so anything may read the config without a circle.
+//!
+//! | file                | holds                                                          |
+//! |---------------------|----------------------------------------------------------------|
+//! | `mod.rs`            | [`Config`], [`HallConfig`], [`ConfigError`]: load and parse     |
+//! | `schema.rs`         | the layout of the file (`Raw*`), `[limits]`, named defaults     |
+//! | `validate.rs`       | raw → [`Config`]: the checks, every problem collected           |
+//! | `tokens.rs`         | `[[token]]`, [`Secret`], SHA-256, [`Config::grant_for`]         |
+//! | `cluster_config.rs` | `[cluster]`: etcd endpoints, this node, its lease               |
+//! | `templates.rs`      | `[hall.templates]`: [`Templates`], the texts and their defaults |
+//! | `fixtures.rs`       | tests only: the config documents the unit tests vary            |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hallq_core::HallSpec;
+
+mod cluster_config;
+#[cfg(test)]
+mod fixtures;
+mod schema;
+mod templates;
+mod tokens;
+mod validate;
+
+pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
+pub use hallq_proto::types::Role;
+pub use schema::{
+    Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_TIMEZONE_OFFSET_MINUTES,
+};
+pub use templates::Templates;
+pub use tokens::{
+    random_token, sha256_hex, ExportKey, Secret, TokenCheck, TokenGrant, MIN_EXPORT_KEY_LEN,
+    MIN_TOKEN_LEN,
+};
+pub use validate::{MAX_HALL_ID_LEN, TIMEZONE_OFFSET_RANGE};
+
+use schema::RawConfig;
+
+/// Exit status for an unusable config: `EX_USAGE` from BSD `sysexits.h`, as
+/// linkerd2-proxy uses, so a supervisor can tell "fix the file" apart from a
+/// crash and stop restarting.
+pub const EX_CONFIG: i32 = 64;
+
+/// The bundled demo hall that `hallqd` runs with no arguments
+/// (`config/demo.toml`).
+pub const DEMO_TOML: &str = include_str!("../../../config/demo.toml");
+
+/// The daemon's validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// UDP address the QUIC endpoint binds.
+    pub listen: SocketAddr,
+    /// Where the journal (and a generated TLS pair) are kept.
+    pub state_dir: PathBuf,
+    /// The certificate and key to present; `None` means a self-signed pair is
+    /// generated once in `state_dir` and reused.
+    pub tls: Option<TlsFiles>,
+    /// Every client's token and what it grants; tokens are unique.
+    pub tokens: Vec<TokenGrant>,
+    /// The halls this daemon serves; ids are unique, at least one.
+    pub halls: Vec<HallConfig>,
+    /// How long a graceful shutdown may take.
+    pub shutdown_grace: Duration,
+    /// How logs are written.
+    pub log_format: LogFormat,
+    /// Where the Prometheus endpoint (`/metrics`, `/healthz`) listens, if
+    /// anywhere (HTTP, TCP).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Limits that keep one misbehaving client from hurting the others.
+    pub limits: Limits,
+    /// `[cluster]`: several daemons share the halls through etcd. `None`:
+    /// this daemon alone serves every hall from its local journal.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// The TLS certificate chain and private key files (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The leaf's private key.
+    pub key: PathBuf,
+}
+
+/// One hall: its name, its clock and what the dispatch core runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HallConfig {
+    /// Short id (1–32 of `a-z0-9_-`): used in tokens, file names and metric
+    /// labels, hence the narrow alphabet.
+    pub id: String,
+    /// The hall's name for people ("政务服务中心").
+    pub name: String,
+    /// Local time minus UTC, in minutes: where the business day starts.
+    pub timezone_offset_minutes: i32,
+    /// Items, windows and dispatch settings, already checked by
+    /// [`HallSpec::validate`].
+    pub spec: HallSpec,
+    /// Message texts (`[hall.templates]`), the Chinese defaults where not set.
+    pub templates: Templates,
+    /// The key of the keyed hash (HMAC-SHA256) that stands for phone
+    /// numbers in exports (`export_key`); none: exports carry no phone.
+    pub export_key: Option<ExportKey>,
+}
+
+/// Why a config could not be used. Every message starts with
+/// `config <file>:`; the underlying I/O or TOML error is part of the message
+/// (not a `source()`), because `main` prints it once and exits.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {origin}: cannot read the file: {error}")]
+    Read {
+        /// The file.
+        origin: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Not valid TOML, or a key or value the config does not have. toml's
+    /// message carries the line, the column and the offending text.
+    #[error("config {origin}: {}", error.to_string().trim_end())]
+    Parse {
+        /// The file.
+        origin: String,
+        /// The parser's complaint.
+        error: toml::de::Error,
+    },
+    /// Well-formed but inconsistent: every problem found, each a sentence
+    /// naming the hall or token it concerns.
+    #[error("config {origin}: {}", list_problems(problems))]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// At least one problem.
+        problems: Vec<String>,
+    },
+}
+
+/// One problem inline; several as an indented list under a count.
+fn list_problems(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        many => {
+            let mut out = format!("{} problems:", many.len());
+            for p in many {
+                out.push_str("\n  - ");
+                out.push_str(p);
+            }
+            out
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            origin: origin.clone(),
+            error,
+        })?;
+        Config::from_toml_str(&text, &origin)
+    }
+
+    /// Parses and validates `text`; `origin` names it in errors (a path, or
+    /// something like `"<demo>"`).
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            origin: origin.to_owned(),
+            error,
+        })?;
+        raw.validate().map_err(|problems| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+
+    /// The bundled demo hall ([`DEMO_TOML`]) with its state kept in
+    /// `state_dir`.
+    pub fn demo(state_dir: PathBuf) -> Config {
+        // The demo is compiled in and checked by this module's tests, so a
+        // failure here is a bug in the build, not something a user can fix.
+        let mut config = Config::from_toml_str(DEMO_TOML, "<bundled demo>")
+            .unwrap_or_else(|e| panic!("the bundled demo config is invalid: {e}"));
+        config.state_dir = state_dir;
+        config
+    }
+
+    /// The hall with this id.
+    pub fn hall(&self, id: &str) -> Option<&HallConfig> {
+        self.halls.iter().find(|h| h.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+    use hallq_core::WindowSpec;
+    use hallq_proto::types::{ItemCode, WindowNo};
+
+    const EXAMPLE_TOML: &str = include_str!("../../../config/hallq.toml");
+
+    fn item(c: char) -> ItemCode {
+        ItemCode::new(c).unwrap()
+    }
+
+    #[test]
+    fn demo_parses_and_has_the_demo_hall() {
+        let c = Config::demo(PathBuf::from("/tmp/demo-state"));
+        assert_eq!(c.state_dir, PathBuf::from("/tmp/demo-state"));
+        assert_eq!(c.listen, "127.0.0.1:7878".parse().unwrap());
+        assert_eq!(c.halls.len(), 1);
+        let hall = &c.halls[0];
+        assert_eq!(hall.id, "main");
+        assert_eq!(hall.name, "政务服务中心（演示）");
+        assert_eq!(hall.spec.reminder_factor, 1.5);
+        assert_eq!(hall.spec.walk_in_every, Some(3));
+
+        let items: Vec<_> = hall
+            .spec
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    i.code.letter(),
+                    i.name.as_str(),
+                    i.avg_service_secs,
+                    i.daily_cap,
+                )
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ('A', "社保", 300, None),
+                ('B', "医保", 240, None),
+                ('C', "不动产登记", 600, Some(200)),
+                ('D', "公积金", 180, None),
+                ('E', "税务", 420, None),
+            ]
+        );
+
+        let w = |n: u16, items: &[char], universal: bool, fallback: bool| WindowSpec {
+            number: WindowNo(n),
+            items: items.iter().map(|&c| item(c)).collect(),
+            universal,
+            fallback,
+        };
+        assert_eq!(
+            hall.spec.windows,
+            [
+                w(1, &['A', 'B'], false, false),
+                w(2, &['A'], false, false),
+                w(3, &['B', 'C'], false, false),
+                w(4, &['C', 'D'], false, false),
+                w(5, &['D', 'E'], false, false),
+                w(6, &[], true, false),
+                w(7, &['E'], false, true),
+            ]
+        );
+
+        // One window token per window, and one of each other role.
+        for n in 1..=7 {
+            assert!(c
+                .tokens
+                .iter()
+                .any(|t| t.role == Role::Window && t.window == Some(WindowNo(n))));
+        }
+        for role in [Role::Kiosk, Role::Display, Role::Notifier, Role::Admin] {
+            assert_eq!(c.tokens.iter().filter(|t| t.role == role).count(), 1);
+        }
+        let admin = c.grant_for(b"demo-admin-token-00001").unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        assert!(admin.covers_hall("main") && admin.covers_hall("elsewhere"));
+    }
+
+    #[test]
+    fn example_parses() {
+        let c =
+            Config::from_toml_str(EXAMPLE_TOML, "example.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.tls.is_some());
+        for role in [
+            Role::Kiosk,
+            Role::Window,
+            Role::Display,
+            Role::Notifier,
+            Role::Admin,
+        ] {
+            assert!(c.tokens.iter().any(|t| t.role == role), "no {role} token");
+        }
+    }
+
+    #[test]
+    fn parse_errors_carry_line_and_column() {
+        let err = error_of(&doc("", KIOSK, HALL).replace("number = 1", "number = \"one\""));
+        assert!(err.contains("line "), "{err}");
+        assert!(err.contains("column "), "{err}");
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let err = Config::load(&missing).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "config {}: cannot read the file: ",
+                missing.display()
+            )),
+            "{err}"
+        );
+
+        let file = dir.path().join("hallq.toml");
+        std::fs::write(&file, doc("", KIOSK, HALL)).unwrap();
+        let c = Config::load(&file).unwrap();
+        assert_eq!(c.halls[0].id, "main");
+
+        std::fs::write(
+            &file,
+            doc("", KIOSK, &HALL.replace("number = 2", "number = 1")),
+        )
+        .unwrap();
+        let err = Config::load(&file).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "config {}: hall \"main\": window 1 is defined twice",
+                file.display()
+            )
+        );
+    }
+}

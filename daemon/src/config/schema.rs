@@ -1,0 +1,393 @@
+//! The config file as written: serde structs that mirror the TOML, key for
+//! key, with `deny_unknown_fields` and named defaults.
+//!
+//! The `Raw*` types are private to the config room: `validate.rs` turns
+//! them into the typed [`Config`](super::Config). The sections with a file
+//! of their own keep their raw form there (`[[token]]` in `tokens.rs`,
+//! `[hall.templates]` in `templates.rs`, `[cluster]` in
+//! `cluster_config.rs`); the layout of the whole file is here. `[limits]`
+//! and `log_format` need no more than serde and an "at least 1" check, so
+//! they are read straight into the public types kept here.
+
+use std::path::PathBuf;
+
+use hallq_core::{HallDay, HallSpec};
+use hallq_proto::types::{ItemCode, Role, WindowNo};
+use serde::{Deserialize, Deserializer};
+
+use super::templates::RawTemplates;
+use super::tokens::RawToken;
+use super::{ClusterConfig, Secret};
+
+/// Default `shutdown_grace_secs`: how long a shutdown waits for in-flight
+/// requests and the journal to drain before it gives up and says so.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
+
+/// Default `timezone_offset_minutes`: UTC+8, China Standard Time. The offset
+/// decides when a hall's business day starts (ticket numbers restart daily).
+pub const DEFAULT_TIMEZONE_OFFSET_MINUTES: i32 = 8 * 60;
+
+/// `[limits]`: what one client, or all of them, may take of the daemon.
+/// Every limit refuses with a clear error or close reason and counts in the
+/// metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open connections in all.
+    pub connections: usize,
+    /// Open connections per role.
+    pub per_role: RoleLimits,
+    /// Requests (streams) a connection may have open at once.
+    pub streams_per_connection: u32,
+    /// Requests per second a connection may make, sustained; bursts of up
+    /// to twice that are allowed. A kiosk stuck in a loop is slowed down
+    /// alone and cannot starve window terminals.
+    pub requests_per_second: u32,
+    /// Seconds a request may take to arrive whole after its stream opened:
+    /// a client that opens streams and never finishes a frame (slow loris)
+    /// is cut off.
+    pub frame_timeout_secs: u64,
+    /// Seconds of silence after which a connection is closed (clients send
+    /// keep-alives every 2 s).
+    pub idle_timeout_secs: u64,
+    /// Display subscribers per hall.
+    pub displays_per_hall: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: 16384,
+            per_role: RoleLimits::default(),
+            streams_per_connection: 64,
+            requests_per_second: 100,
+            frame_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            displays_per_hall: 2048,
+        }
+    }
+}
+
+/// `[limits.per_role]`: open connections per role.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleLimits {
+    /// Kiosks.
+    pub kiosk: usize,
+    /// Window terminals.
+    pub window: usize,
+    /// Display boards (each board process is one connection).
+    pub display: usize,
+    /// SMS gateway bridges.
+    pub notifier: usize,
+    /// Admin tools.
+    pub admin: usize,
+}
+
+impl Default for RoleLimits {
+    fn default() -> Self {
+        RoleLimits {
+            kiosk: 512,
+            window: 1024,
+            display: 8192,
+            notifier: 16,
+            admin: 64,
+        }
+    }
+}
+
+impl RoleLimits {
+    /// The limit for `role`.
+    pub fn of(&self, role: Role) -> usize {
+        match role {
+            Role::Kiosk => self.kiosk,
+            Role::Window => self.window,
+            Role::Display => self.display,
+            Role::Notifier => self.notifier,
+            Role::Admin => self.admin,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+fn default_shutdown_grace_secs() -> u64 {
+    DEFAULT_SHUTDOWN_GRACE_SECS
+}
+fn default_reminder_factor() -> f64 {
+    HallSpec::DEFAULT_REMINDER_FACTOR
+}
+fn default_max_wait_secs() -> u32 {
+    HallSpec::DEFAULT_MAX_WAIT_SECS
+}
+fn default_reinstate_places() -> u32 {
+    HallSpec::DEFAULT_REINSTATE_PLACES
+}
+fn default_timezone_offset_minutes() -> i32 {
+    DEFAULT_TIMEZONE_OFFSET_MINUTES
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    // A string, not a `SocketAddr`, so a bad address gets our message (which
+    // says host names are not resolved) rather than serde's.
+    pub(super) listen: String,
+    pub(super) state_dir: PathBuf,
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub(super) shutdown_grace_secs: u64,
+    #[serde(default)]
+    pub(super) log_format: LogFormat,
+    #[serde(default)]
+    pub(super) metrics_listen: Option<String>,
+    #[serde(default)]
+    pub(super) limits: Limits,
+    #[serde(default)]
+    pub(super) tls: Option<RawTls>,
+    #[serde(default, rename = "token")]
+    pub(super) tokens: Vec<RawToken>,
+    #[serde(default, rename = "hall")]
+    pub(super) halls: Vec<RawHall>,
+    #[serde(default)]
+    pub(super) cluster: Option<ClusterConfig>,
+}
+
+// Both optional here so that "one without the other" is our error, which
+// says what the missing half is for, instead of serde's "missing field".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) cert: Option<PathBuf>,
+    pub(super) key: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHall {
+    pub(super) id: String,
+    pub(super) name: String,
+    #[serde(default = "default_reminder_factor")]
+    pub(super) reminder_factor: f64,
+    pub(super) walk_in_every: Option<u32>,
+    #[serde(default = "default_max_wait_secs")]
+    pub(super) max_wait_secs: u32,
+    #[serde(default = "default_reinstate_places")]
+    pub(super) reinstate_places: u32,
+    #[serde(default = "default_timezone_offset_minutes")]
+    pub(super) timezone_offset_minutes: i32,
+    #[serde(default, rename = "item")]
+    pub(super) items: Vec<RawItem>,
+    #[serde(default, rename = "window")]
+    pub(super) windows: Vec<RawWindow>,
+    #[serde(default)]
+    pub(super) templates: RawTemplates,
+    pub(super) export_key: Option<Secret>,
+    /// `[hall.hours]`; absent: always open.
+    #[serde(default)]
+    pub(super) hours: Option<RawHours>,
+    /// `[hall.appointments]`.
+    #[serde(default)]
+    pub(super) appointments: Option<RawAppointments>,
+}
+
+/// One time span per weekday, each `"09:00-17:00"` or `"closed"`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeek {
+    pub(super) mon: Option<String>,
+    pub(super) tue: Option<String>,
+    pub(super) wed: Option<String>,
+    pub(super) thu: Option<String>,
+    pub(super) fri: Option<String>,
+    pub(super) sat: Option<String>,
+    pub(super) sun: Option<String>,
+}
+
+impl RawWeek {
+    pub(super) fn days(&self) -> [&Option<String>; 7] {
+        [
+            &self.mon, &self.tue, &self.wed, &self.thu, &self.fri, &self.sat, &self.sun,
+        ]
+    }
+}
+
+/// `[hall.hours]`: opening hours (seed 000 §四(八)).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHours {
+    pub(super) mon: Option<String>,
+    pub(super) tue: Option<String>,
+    pub(super) wed: Option<String>,
+    pub(super) thu: Option<String>,
+    pub(super) fri: Option<String>,
+    pub(super) sat: Option<String>,
+    pub(super) sun: Option<String>,
+    /// `"12:00-13:30"` (default) or `"none"`.
+    pub(super) lunch: Option<String>,
+    /// `[hall.hours.extended]`: extended hours (延时服务), appointments only.
+    #[serde(default)]
+    pub(super) extended: RawWeek,
+}
+
+/// `[hall.appointments]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAppointments {
+    #[serde(default = "default_slot_minutes")]
+    pub(super) slot_minutes: u16,
+    #[serde(default = "default_check_in_early_minutes")]
+    pub(super) check_in_early_minutes: u16,
+}
+
+fn default_slot_minutes() -> u16 {
+    HallDay::DEFAULT_SLOT_MINUTES
+}
+fn default_check_in_early_minutes() -> u16 {
+    HallDay::DEFAULT_CHECK_IN_EARLY_MINUTES
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawItem {
+    #[serde(deserialize_with = "item_code")]
+    pub(super) code: ItemCode,
+    pub(super) name: String,
+    pub(super) avg_service_secs: u32,
+    pub(super) daily_cap: Option<u32>,
+    /// Bookings per appointment slot; absent or 0: no appointments.
+    #[serde(default)]
+    pub(super) appointment_capacity: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWindow {
+    pub(super) number: WindowNo,
+    #[serde(default, deserialize_with = "item_codes")]
+    pub(super) items: Vec<ItemCode>,
+    #[serde(default)]
+    pub(super) universal: bool,
+    #[serde(default)]
+    pub(super) fallback: bool,
+    /// Staffed through the lunch duty period (§四(八)2).
+    #[serde(default)]
+    pub(super) duty: bool,
+}
+
+// `ItemCode`'s own Deserialize reads a `char`, whose error for "AB" is a
+// generic "expected a character"; parsing the string gives the type's own
+// message ("one capital letter A-Z") at the same line and column.
+fn item_code<'de, D: Deserializer<'de>>(d: D) -> Result<ItemCode, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
+}
+
+fn item_codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ItemCode>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::fixtures::*;
+    use super::super::TlsFiles;
+    use super::*;
+
+    #[test]
+    fn base_document_is_valid_and_gets_the_defaults() {
+        let c = parse(&doc("", KIOSK, HALL)).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7878".parse().unwrap());
+        assert_eq!(
+            c.shutdown_grace,
+            Duration::from_secs(DEFAULT_SHUTDOWN_GRACE_SECS)
+        );
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.tls.is_none());
+        let hall = c.hall("main").unwrap();
+        assert_eq!(hall.timezone_offset_minutes, 480);
+        assert_eq!(hall.spec.reminder_factor, HallSpec::DEFAULT_REMINDER_FACTOR);
+        assert_eq!(hall.spec.max_wait_secs, HallSpec::DEFAULT_MAX_WAIT_SECS);
+        assert_eq!(
+            hall.spec.reinstate_places,
+            HallSpec::DEFAULT_REINSTATE_PLACES
+        );
+        assert_eq!(hall.spec.walk_in_every, None);
+        assert_eq!(hall.spec.items[0].daily_cap, None);
+        assert!(!hall.spec.windows[0].fallback);
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let halls = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nreminder_factor = 2\nwalk_in_every = 4\nmax_wait_secs = 60\n\
+             reinstate_places = 5\ntimezone_offset_minutes = -300",
+        );
+        let top = "shutdown_grace_secs = 30\nlog_format = \"json\"\n\
+                   [tls]\ncert = \"/etc/hallq/cert.pem\"\nkey = \"/etc/hallq/key.pem\"\n";
+        let c = parse(&doc(top, KIOSK, &halls)).unwrap();
+        assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "/etc/hallq/cert.pem".into(),
+                key: "/etc/hallq/key.pem".into()
+            })
+        );
+        let hall = &c.halls[0];
+        // An integer where a float is expected is fine: people write `2`.
+        assert_eq!(hall.spec.reminder_factor, 2.0);
+        assert_eq!(hall.spec.walk_in_every, Some(4));
+        assert_eq!(hall.spec.max_wait_secs, 60);
+        assert_eq!(hall.spec.reinstate_places, 5);
+        assert_eq!(hall.timezone_offset_minutes, -300);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        for (text, key) in [
+            (doc("lisen = \"0.0.0.0:1\"", KIOSK, HALL), "lisen"),
+            (
+                doc("", &KIOSK.replace("hall = ", "halls = "), HALL),
+                "halls",
+            ),
+            (
+                doc("", KIOSK, &HALL.replace("universal", "unversal")),
+                "unversal",
+            ),
+            (
+                doc(
+                    "",
+                    KIOSK,
+                    &HALL.replace("avg_service_secs = 240", "avg_secs = 240"),
+                ),
+                "avg_secs",
+            ),
+            (
+                doc("[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"x\"", KIOSK, HALL),
+                "ca",
+            ),
+        ] {
+            let err = error_of(&text);
+            assert!(
+                err.contains(&format!("unknown field `{key}`")),
+                "{key}: {err}"
+            );
+        }
+    }
+}
