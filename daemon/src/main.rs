@@ -125,7 +125,7 @@ fn run_tool(tool: Tool) -> ExitCode {
                     names.push(local.to_owned());
                 }
             }
-            match net::tls::generate(&out, &names) {
+            match net::certificate::generate(&out, &names) {
                 Ok((_, _, cert)) => {
                     println!(
                         "wrote {} and {} (mode 0600)",
@@ -216,17 +216,17 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
     let (certs, key, cert_path) = match &config.tls {
         Some(files) => {
             let (certs, key) =
-                net::tls::load_pair(&files.cert, &files.key).map_err(|e| Failure {
+                net::certificate::load_pair(&files.cert, &files.key).map_err(|e| Failure {
                     error: e.into(),
                     code: EX_CONFIG as u8,
                 })?;
             (certs, key, files.cert.clone())
         }
-        None => net::tls::load_or_generate(&config.state_dir).map_err(|e| {
+        None => net::certificate::load_or_generate(&config.state_dir).map_err(|e| {
             // A key others can read is for the operator to fix (chmod), as
             // a configured one is: exit 64 like any unusable config.
             let code = match e {
-                net::tls::TlsError::KeyPermissions { .. } => EX_CONFIG as u8,
+                net::certificate::TlsError::KeyPermissions { .. } => EX_CONFIG as u8,
                 _ => 1,
             };
             Failure {
@@ -236,7 +236,7 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
             }
         })?,
     };
-    let mut server_config = net::tls::server_config(certs, key)?;
+    let mut server_config = net::certificate::server_config(certs, key)?;
     server_config.transport_config(Arc::new(net::transport(&config.limits)));
     let listen = config.listen;
     let grace = config.shutdown_grace;

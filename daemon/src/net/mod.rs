@@ -17,13 +17,13 @@
 //! | `route/appointments.rs` | book, bookings, cancel, check in, slots                 |
 //! | `route/admin.rs`        | reload, health, stats, export                           |
 //! | `route/stream.rs`       | display and notifier subscriptions, pumped to QUIC      |
-//! | `tls.rs`                | the server's certificate: load or generate              |
+//! | `certificate.rs`        | the server's certificate (load or generate), QUIC config |
 
 mod frame;
 mod rights;
 mod route;
 pub mod session;
-pub mod tls;
+pub mod certificate;
 
 use std::future::Future;
 use std::sync::Arc;
