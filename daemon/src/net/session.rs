@@ -689,7 +689,7 @@ async fn handle(
         }
         Request::Health => {
             require(session, &[Role::Admin])?;
-            Ok(Response::Health(crate::metrics::health(daemon)))
+            Ok(Response::Health(daemon.health()))
         }
         Request::Rate { ticket, rating } => {
             require(session, &[Role::Window, Role::Admin])?;
