@@ -1,16 +1,22 @@
 //! The running daemon: its configuration and every hall, and the reload that
 //! changes them without losing a queue.
+//!
+//! The top of the daemon's modules: it opens the [`shard`](crate::shard)s
+//! and wires them to the cluster's loops, which see them only through
+//! [`cluster::Halls`] (implemented here by the halls the daemon shares with
+//! them, not by the daemon itself, so nothing below points back up).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hallq_core::{Command, HallSpec};
+use hallq_proto::wire::HealthReport;
 use parking_lot::RwLock;
 
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, ClusterLink, SharedHall};
 use crate::config::{Config, HallConfig, TokenGrant};
-use hallq_core::Command;
-use crate::shard::{ClusterLink, HallShard, OpenError};
+use crate::shard::{HallShard, OpenError};
 
 /// Every hall the daemon serves, with the configuration it runs on.
 #[derive(Debug)]
@@ -18,14 +24,40 @@ pub struct Daemon {
     /// Where the configuration came from (`None`: the bundled demo, which
     /// cannot be reloaded).
     config_path: Option<PathBuf>,
-    config: RwLock<Arc<Config>>,
-    halls: RwLock<HashMap<String, Arc<HallShard>>>,
+    /// The configuration and the halls (the cluster's loops share them).
+    served: Arc<Served>,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
     /// Cluster mode: the halls' link to etcd.
     link: Option<ClusterLink>,
     /// Cluster mode: ownership and following, once started.
     cluster: std::sync::OnceLock<Arc<Cluster>>,
+}
+
+/// The configuration in force and every hall served under it.
+#[derive(Debug)]
+struct Served {
+    config: RwLock<Arc<Config>>,
+    halls: RwLock<HashMap<String, Arc<HallShard>>>,
+}
+
+impl cluster::Halls for Served {
+    fn halls(&self) -> Vec<Arc<dyn SharedHall>> {
+        self.halls
+            .read()
+            .values()
+            .map(|shard| shard.clone() as Arc<dyn SharedHall>)
+            .collect()
+    }
+
+    fn hall(&self, id: &str) -> Option<Arc<dyn SharedHall>> {
+        let shard = self.halls.read().get(id)?.clone();
+        Some(shard)
+    }
+
+    fn configured(&self, id: &str) -> Option<HallSpec> {
+        self.config.read().hall(id).map(|hall| hall.spec.clone())
+    }
 }
 
 /// Why a reload changed nothing.
@@ -71,8 +103,10 @@ impl Daemon {
         }
         Ok(Daemon {
             config_path,
-            config: RwLock::new(Arc::new(config)),
-            halls: RwLock::new(halls),
+            served: Arc::new(Served {
+                config: RwLock::new(Arc::new(config)),
+                halls: RwLock::new(halls),
+            }),
             reloading: tokio::sync::Mutex::new(()),
             link,
             cluster: std::sync::OnceLock::new(),
@@ -80,11 +114,13 @@ impl Daemon {
     }
 
     /// Cluster mode: starts taking, following and handing over halls.
-    pub fn start_cluster(self: &Arc<Self>) {
+    pub fn start_cluster(&self) {
         if let (Some(link), Some(config)) = (&self.link, &self.config().cluster) {
-            let _ = self
-                .cluster
-                .set(Cluster::start(self, config.clone(), link.clone()));
+            let _ = self.cluster.set(Cluster::start(
+                self.served.clone(),
+                config.clone(),
+                link.clone(),
+            ));
         }
     }
 
@@ -100,22 +136,22 @@ impl Daemon {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().clone()
+        self.served.config.read().clone()
     }
 
     /// The hall `id`, if served here.
     pub fn hall(&self, id: &str) -> Option<Arc<HallShard>> {
-        self.halls.read().get(id).cloned()
+        self.served.halls.read().get(id).cloned()
     }
 
     /// Every hall.
     pub fn halls(&self) -> Vec<Arc<HallShard>> {
-        self.halls.read().values().cloned().collect()
+        self.served.halls.read().values().cloned().collect()
     }
 
     /// The grant of a presented token (constant-time comparison).
     pub fn grant_for(&self, token: &[u8]) -> Option<TokenGrant> {
-        self.config.read().grant_for(token).cloned()
+        self.served.config.read().grant_for(token).cloned()
     }
 
     /// Re-reads the config file and applies it: tokens, new halls, and each
@@ -161,7 +197,7 @@ impl Daemon {
                 None => changes.push(format!("hall {:?} added", hall.id)),
             }
         }
-        for id in self.halls.read().keys() {
+        for id in self.served.halls.read().keys() {
             if new.hall(id).is_none() {
                 return Err(ReloadError::Refused {
                     hall: id.clone(),
@@ -177,7 +213,7 @@ impl Daemon {
                         hall,
                         reason: e.to_string(),
                     })?;
-                self.halls.write().insert(hall.id.clone(), shard);
+                self.served.halls.write().insert(hall.id.clone(), shard);
             }
         }
         for hall in &new.halls {
@@ -206,9 +242,22 @@ impl Daemon {
         {
             changes.push(format!("tokens: {} in force", new.tokens.len()));
         }
-        *self.config.write() = Arc::new(new);
+        *self.served.config.write() = Arc::new(new);
         tracing::info!(?changes, "config reloaded");
         Ok(changes)
+    }
+
+    /// The health of every hall: `hallq admin health` and `/healthz`.
+    pub fn health(&self) -> HealthReport {
+        let halls: Vec<_> = self
+            .halls()
+            .iter()
+            .map(|h| h.health(self.cluster().and_then(|c| c.owner_of(h.id()))))
+            .collect();
+        HealthReport {
+            healthy: halls.iter().all(|h| h.journal_writable),
+            halls,
+        }
     }
 
     /// Flushes and closes every hall's journal.

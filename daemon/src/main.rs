@@ -276,14 +276,22 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
                     for hall in daemon.halls() {
                         hall.read(|h| hallq_daemon::metrics::record_gauges(hall.id(), h));
                     }
-                    tokio::spawn(hallq_daemon::metrics::serve(at, handle, daemon.clone()));
+                    let daemon = daemon.clone();
+                    tokio::spawn(hallq_daemon::metrics::serve(at, handle, move || {
+                        daemon.health()
+                    }));
                 }
                 Err(e) => tracing::error!(error = %e, "cannot set up metrics"),
             }
         }
         daemon.start_cluster();
         systemd::ready();
-        tokio::spawn(systemd::watchdog(daemon.clone()));
+        let probed = daemon.clone();
+        tokio::spawn(systemd::watchdog(move || {
+            for hall in probed.halls() {
+                hall.read(|h| h.waiting_count());
+            }
+        }));
         tokio::spawn(reload_on_sighup(daemon.clone()));
         let drained = net::run(endpoint, daemon.clone(), shutdown_signal(), grace).await;
         if let Some(cluster) = daemon.cluster() {

@@ -23,6 +23,10 @@
 //!
 //! Recording is a no-op until [`install`] runs, so tests and a daemon
 //! without `metrics_listen` pay next to nothing.
+//!
+//! The server knows nothing of the daemon: [`serve`] is given the health
+//! report as a function, so the halls can record here without this module
+//! depending on them.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,8 +37,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::daemon::Daemon;
 use hallq_core::{Event, Hall};
+use hallq_proto::wire::HealthReport;
 
 /// Set once a recorder is installed: the per-command gauges (which read the
 /// whole hall view) are skipped without one.
@@ -166,8 +170,14 @@ pub fn record_gauges(hall_id: &str, hall: &Hall) {
     metrics::gauge!("hallq_windows_open", "hall" => hall_id.to_owned()).set(open as f64);
 }
 
-/// Serves `/metrics` and `/healthz` on `listen` until the daemon stops.
-pub async fn serve(listen: SocketAddr, handle: PrometheusHandle, daemon: Arc<Daemon>) {
+/// Serves `/metrics` and `/healthz` on `listen` until the daemon stops;
+/// `health` makes the report `/healthz` answers with.
+pub async fn serve(
+    listen: SocketAddr,
+    handle: PrometheusHandle,
+    health: impl Fn() -> HealthReport + Send + Sync + 'static,
+) {
+    let health = Arc::new(health);
     let listener = match TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -181,9 +191,9 @@ pub async fn serve(listen: SocketAddr, handle: PrometheusHandle, daemon: Arc<Dae
             continue;
         };
         let handle = handle.clone();
-        let daemon = daemon.clone();
+        let health = health.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, &handle, &daemon))
+            let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, &handle, &*health))
                 .await;
         });
     }
@@ -193,7 +203,7 @@ pub async fn serve(listen: SocketAddr, handle: PrometheusHandle, daemon: Arc<Dae
 async fn answer(
     mut stream: TcpStream,
     handle: &PrometheusHandle,
-    daemon: &Daemon,
+    health: &(dyn Fn() -> HealthReport + Send + Sync),
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
@@ -214,7 +224,7 @@ async fn answer(
     let (status, content_type, body) = match (method, path) {
         ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", handle.render()),
         ("GET", "/healthz") => {
-            let report = health(daemon);
+            let report = health();
             let status = if report.healthy {
                 "200 OK"
             } else {
@@ -241,17 +251,4 @@ async fn answer(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     stream.shutdown().await
-}
-
-/// The health of every hall.
-pub fn health(daemon: &Daemon) -> hallq_proto::wire::HealthReport {
-    let halls: Vec<_> = daemon
-        .halls()
-        .iter()
-        .map(|h| h.health(daemon.cluster().and_then(|c| c.owner_of(h.id()))))
-        .collect();
-    hallq_proto::wire::HealthReport {
-        healthy: halls.iter().all(|h| h.journal_writable),
-        halls,
-    }
 }

@@ -28,14 +28,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hallq_proto::codec;
-use hallq_proto::types::{
-    ItemCode, Lane, PriorityReason, TicketId, TicketNo, Timestamp, WindowNo,
-};
+use hallq_proto::types::{ItemCode, Lane, PriorityReason, TicketId, TicketNo, Timestamp, WindowNo};
 
-use hallq_core::{Command, Event, Hall, HallSpec, ItemSpec, WindowSpec};
 use crate::journal::storage::{Storage, StorageFile};
-use crate::journal::{self, Journal};
-use crate::shard::Entry;
+use crate::journal::{self, Entry, Journal};
+use hallq_core::{Command, Event, Hall, HallSpec, ItemSpec, WindowSpec};
 
 /// A small deterministic generator (xorshift64*).
 #[derive(Debug, Clone)]

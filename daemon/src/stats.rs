@@ -9,15 +9,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use hallq_proto::codec;
+use hallq_proto::types::{ItemCode, Lane, Phone, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
 use hallq_proto::wire::{DayStats, Durations, StatsBy, StatsFigures, StatsGroup, TicketRecord};
-use hallq_proto::types::{
-    ItemCode, Lane, Phone, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
-};
 
 use crate::clock;
+use crate::journal::{self, Entry, JournalError};
 use hallq_core::{Event, TransferTarget};
-use crate::journal::{self, JournalError};
-use crate::shard::Entry;
 
 /// Records per [`export`] page: a page must fit in one frame (64 KiB).
 pub const EXPORT_PAGE: usize = 150;

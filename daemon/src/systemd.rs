@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use sd_notify::NotifyState;
 
-use crate::daemon::Daemon;
-
 fn notify(state: &[NotifyState]) {
     if let Err(e) = sd_notify::notify(state) {
         tracing::warn!(error = %e, "cannot notify systemd");
@@ -31,24 +29,19 @@ pub fn stopping() {
 }
 
 /// Pings the watchdog (`WatchdogSec=`) at half its interval, but only after
-/// proving that dispatch is alive: every hall's lock is taken and its state
-/// read. A hall stuck behind its lock stops the pings, and systemd restarts
-/// the daemon.
-pub async fn watchdog(daemon: Arc<Daemon>) {
+/// proving that dispatch is alive: `probe` (run on a blocking thread) takes
+/// every hall's lock and reads its state. A hall stuck behind its lock
+/// stops the pings, and systemd restarts the daemon.
+pub async fn watchdog(probe: impl Fn() + Send + Sync + 'static) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;
     };
+    let probe = Arc::new(probe);
     let mut tick = tokio::time::interval(interval / 2);
     loop {
         tick.tick().await;
-        let halls = daemon.halls();
-        let probe = tokio::task::spawn_blocking(move || {
-            halls
-                .iter()
-                .map(|h| h.read(|hall| hall.waiting_count()))
-                .sum::<usize>()
-        });
-        match probe.await {
+        let probe = probe.clone();
+        match tokio::task::spawn_blocking(move || probe()).await {
             Ok(_) => notify(&[NotifyState::Watchdog]),
             Err(e) => tracing::error!(error = %e, "watchdog probe failed"),
         }

@@ -13,7 +13,7 @@ use hallq_proto::wire::{
 use hallq_proto::types::{ItemCode, Lane, PriorityReason, Timestamp, WindowNo};
 use hallq_core::Event;
 use hallq_daemon::journal::{FORMAT_VERSION, MAGIC};
-use hallq_daemon::shard::Entry;
+use hallq_daemon::journal::Entry;
 
 fn requests() -> Vec<Request> {
     let a = ItemCode::new('A').unwrap();

@@ -1,5 +1,5 @@
 //! The journal reader at start: arbitrary bytes as a hall's journal files,
-//! then `journal::open` and every record decoded as a `shard::Entry`, as
+//! then `journal::open` and every record decoded as a `journal::Entry`, as
 //! `hallqd` does before it replays.
 //!
 //! Properties: nothing panics and nothing allocates without bound (a damaged
@@ -20,7 +20,7 @@
 
 use hallq_proto::codec;
 use hallq_daemon::journal::{self, FORMAT_VERSION, MAGIC};
-use hallq_daemon::shard::Entry;
+use hallq_daemon::journal::Entry;
 use libfuzzer_sys::fuzz_target;
 
 fn header() -> Vec<u8> {

@@ -21,21 +21,27 @@
 //! - etcd keeps each hall's current business day, and older records until
 //!   every node has them in its own journal files (`applied` marks); then
 //!   the owner deletes them.
+//!
+//! The loops reach the halls through [`Halls`], which this module defines
+//! and the daemon implements: the cluster imports no shard and no daemon,
+//! the shards import [`ClusterLink`] and [`store`] from here.
 
 pub mod appender;
+mod halls;
+mod lease;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use tokio::time::Instant;
 
 use crate::config::ClusterConfig;
-use crate::daemon::Daemon;
-use crate::shard::{Applied, ClusterLink, HallShard, LeaseClock};
+pub use halls::{Applied, Halls, SharedHall};
+pub use lease::LeaseClock;
 use store::{NodeInfo, OwnerKey, Store, StoreError};
 
 /// How often ownership is looked at.
@@ -54,12 +60,27 @@ const APPLIED_EVERY: Duration = Duration::from_secs(5);
 /// After a hall could not be taken over here, how long before trying again.
 const RETRY_TAKEOVER: Duration = Duration::from_secs(10);
 
+/// What a shard needs of the cluster: etcd, and whether this node's lease
+/// is surely alive.
+#[derive(Debug, Clone)]
+pub struct ClusterLink {
+    /// etcd.
+    pub store: Store,
+    /// Appends, several halls' to a transaction.
+    pub appender: appender::Appender,
+    /// This node's lease.
+    pub lease: Arc<LeaseClock>,
+}
+
 /// The cluster as this node sees it.
 #[derive(Debug)]
 pub struct Cluster {
     config: ClusterConfig,
     link: ClusterLink,
-    daemon: Weak<Daemon>,
+    /// The halls the loops take, keep, follow and hand over. Shared with
+    /// the daemon, not a way back to it: the loops end when aborted
+    /// ([`Cluster::shutdown`]) or with the runtime.
+    halls: Arc<dyn Halls>,
     /// The current lease (0: none).
     lease: AtomicI64,
     view: RwLock<View>,
@@ -102,11 +123,11 @@ pub async fn connect(config: &ClusterConfig) -> ClusterLink {
 
 impl Cluster {
     /// Starts the lease, ownership, follow and compaction loops.
-    pub fn start(daemon: &Arc<Daemon>, config: ClusterConfig, link: ClusterLink) -> Arc<Cluster> {
+    pub fn start(halls: Arc<dyn Halls>, config: ClusterConfig, link: ClusterLink) -> Arc<Cluster> {
         let cluster = Arc::new(Cluster {
             config,
             link,
-            daemon: Arc::downgrade(daemon),
+            halls,
             lease: AtomicI64::new(0),
             view: RwLock::default(),
             tasks: Mutex::default(),
@@ -146,10 +167,7 @@ impl Cluster {
         for task in self.tasks.lock().drain(..) {
             task.abort();
         }
-        let Some(daemon) = self.daemon.upgrade() else {
-            return;
-        };
-        for shard in daemon.halls() {
+        for shard in self.halls.halls() {
             if let Some(fence) = shard.fence() {
                 if let Some(pipe) = shard.give_up("hallqd is shutting down") {
                     let _ = pipe.await;
@@ -164,17 +182,16 @@ impl Cluster {
     }
 
     fn give_up_all(&self, why: &str) {
-        if let Some(daemon) = self.daemon.upgrade() {
-            for shard in daemon.halls() {
-                shard.give_up(why);
-            }
+        for shard in self.halls.halls() {
+            shard.give_up(why);
         }
     }
 
-    fn info(&self, daemon: &Daemon) -> NodeInfo {
+    fn info(&self) -> NodeInfo {
         NodeInfo {
             address: self.config.advertise.clone().unwrap_or_default(),
-            halls: daemon
+            halls: self
+                .halls
                 .halls()
                 .iter()
                 .map(|h| h.id().to_owned())
@@ -199,15 +216,11 @@ impl Cluster {
                     continue;
                 }
             };
-            let Some(daemon) = self.daemon.upgrade() else {
-                return;
-            };
-            if let Err(e) = store.register(lease, &self.info(&daemon)).await {
+            if let Err(e) = store.register(lease, &self.info()).await {
                 tracing::warn!(error = %e, "cannot register this node; retrying");
                 let _ = store.revoke_lease(lease).await;
                 continue;
             }
-            drop(daemon);
             clock.renewed(sent);
             self.lease.store(lease, Ordering::Release);
             tracing::info!(
@@ -255,9 +268,6 @@ impl Cluster {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let Some(daemon) = self.daemon.upgrade() else {
-                return;
-            };
             let store = &self.link.store;
             let (nodes, owners) = match tokio::try_join!(store.nodes(), store.owners()) {
                 Ok(read) => read,
@@ -267,8 +277,8 @@ impl Cluster {
                 }
             };
             self.refresh(nodes, owners);
-            for shard in daemon.halls() {
-                if let Err(e) = self.decide(&daemon, &shard).await {
+            for shard in self.halls.halls() {
+                if let Err(e) = self.decide(&shard).await {
                     tracing::warn!(hall = shard.id(), error = %e, "ownership step failed");
                 }
             }
@@ -300,7 +310,7 @@ impl Cluster {
             .map(|(name, _)| name.clone())
     }
 
-    async fn decide(&self, daemon: &Daemon, shard: &Arc<HallShard>) -> Result<(), StoreError> {
+    async fn decide(&self, shard: &Arc<dyn SharedHall>) -> Result<(), StoreError> {
         let me = self.config.node.as_str();
         let hall = shard.id().to_owned();
         let lease = self.lease.load(Ordering::Acquire);
@@ -316,7 +326,7 @@ impl Cluster {
                     // Ours, but not serving: it was given up for a failed
                     // write that left the key in place (etcd full, or not
                     // answering). Serve again once caught up.
-                    None if self.link.lease.alive() => self.take(daemon, shard, owner.fence).await,
+                    None if self.link.lease.alive() => self.take(shard, owner.fence).await,
                     None => Ok(()),
                 }
             }
@@ -359,7 +369,7 @@ impl Cluster {
                     return Ok(());
                 }
                 match self.link.store.acquire(&hall, lease).await? {
-                    Some(fence) => self.take(daemon, shard, fence).await,
+                    Some(fence) => self.take(shard, fence).await,
                     None => Ok(()),
                 }
             }
@@ -368,14 +378,9 @@ impl Cluster {
 
     /// Serves `shard` under `fence`: catches up, then journals the
     /// configured items and windows if they changed.
-    async fn take(
-        &self,
-        daemon: &Daemon,
-        shard: &Arc<HallShard>,
-        fence: i64,
-    ) -> Result<(), StoreError> {
+    async fn take(&self, shard: &Arc<dyn SharedHall>, fence: i64) -> Result<(), StoreError> {
         let started = Instant::now();
-        match shard.promote(fence).await {
+        match shard.clone().promote(fence).await {
             Ok(true) => {}
             // The last ownership's pipe is still finishing: next tick.
             Ok(false) => return Ok(()),
@@ -396,8 +401,8 @@ impl Cluster {
             took_ms = started.elapsed().as_millis() as u64,
             "took the hall over"
         );
-        if let Some(hall) = daemon.config().hall(shard.id()) {
-            if let Err(e) = shard.adopt(hall.spec.clone()).await {
+        if let Some(spec) = self.halls.configured(shard.id()) {
+            if let Err(e) = shard.adopt(spec).await {
                 tracing::error!(hall = shard.id(), error = %e, "cannot record the hall's configuration");
             }
         }
@@ -406,7 +411,11 @@ impl Cluster {
 
     /// Hands `shard` to the node it belongs on, if that is another node
     /// that has been up a while (one hall at a time).
-    async fn maybe_hand_over(&self, shard: &Arc<HallShard>, fence: i64) -> Result<(), StoreError> {
+    async fn maybe_hand_over(
+        &self,
+        shard: &Arc<dyn SharedHall>,
+        fence: i64,
+    ) -> Result<(), StoreError> {
         let Some(desired) = self.desired(shard.id()) else {
             return Ok(());
         };
@@ -471,7 +480,6 @@ impl Cluster {
                                 break;
                             }
                         };
-                        let Some(daemon) = self.daemon.upgrade() else { return };
                         let mut behind = HashSet::new();
                         for event in response.events() {
                             if event.event_type() != etcd_client::EventType::Put {
@@ -479,13 +487,13 @@ impl Cluster {
                             }
                             let Some(kv) = event.kv() else { continue };
                             let Some((hall, seq)) = store.parse_log_key(kv.key()) else { continue };
-                            let Some(shard) = daemon.hall(&hall) else { continue };
+                            let Some(shard) = self.halls.hall(&hall) else { continue };
                             if shard.apply_replicated(seq, kv.value()) == Applied::Gap {
                                 behind.insert(hall);
                             }
                         }
                         for hall in behind {
-                            if let Some(shard) = daemon.hall(&hall) {
+                            if let Some(shard) = self.halls.hall(&hall) {
                                 if let Err(e) = shard.catch_up().await {
                                     tracing::warn!(hall, error = %e, "cannot catch up");
                                 }
@@ -500,10 +508,7 @@ impl Cluster {
     }
 
     async fn catch_up_all(&self) {
-        let Some(daemon) = self.daemon.upgrade() else {
-            return;
-        };
-        for shard in daemon.halls() {
+        for shard in self.halls.halls() {
             if shard.fence().is_none() {
                 if let Err(e) = shard.catch_up().await {
                     tracing::warn!(hall = shard.id(), error = %e, "cannot catch up");
@@ -522,11 +527,8 @@ impl Cluster {
         let mut marked: HashMap<String, u64> = HashMap::new();
         loop {
             tick.tick().await;
-            let Some(daemon) = self.daemon.upgrade() else {
-                return;
-            };
             let store = &self.link.store;
-            for shard in daemon.halls() {
+            for shard in self.halls.halls() {
                 let hall = shard.id();
                 let durable = shard.durable_seq();
                 if marked.get(hall) != Some(&durable) {

@@ -5,8 +5,9 @@
 //! daemon replays all records through the same core to rebuild each hall's
 //! state, so the journal is the source of truth; everything else is derived.
 //!
-//! The journal treats payloads as opaque bytes; the daemon encodes events with
-//! bincode elsewhere.
+//! The journal's framing treats payloads as opaque bytes; what a payload
+//! holds is an [`Entry`] (`entry.rs`), encoded with bincode by the writer
+//! of the record.
 //!
 //! # Pieces
 //! - [`open`] reads every file of a hall's directory, repairs a torn tail and
@@ -67,6 +68,7 @@
 //! hole and the start is refused; an operator decides, no data is dropped
 //! silently.
 
+mod entry;
 mod file;
 mod reader;
 mod record;
@@ -78,6 +80,7 @@ mod writer;
 use std::io;
 use std::path::PathBuf;
 
+pub use entry::Entry;
 pub use reader::{open, open_in, read_day, Record, Replay, TruncatedTail};
 pub use record::{FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, RECORD_HEADER_LEN};
 pub use writer::{AppendReceiver, Journal, JournalHandle, JournalStats, OnCommit};

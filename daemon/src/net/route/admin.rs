@@ -26,7 +26,7 @@ pub(super) async fn reload(daemon: &Daemon, session: &Session) -> Result<Respons
 /// Journal writable, last fsync age, halls loaded.
 pub(super) fn health(daemon: &Daemon, session: &Session) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    Ok(Response::Health(crate::metrics::health(daemon)))
+    Ok(Response::Health(daemon.health()))
 }
 
 /// Statistics of business day `day` (the current one if left out).

@@ -5,93 +5,56 @@
 //!
 //! Ownership changes go through [`HallShard::promote`] and
 //! [`HallShard::give_up`]; the cluster's loop (`crate::cluster`) decides
-//! when. Giving up undoes whatever was applied but not stored: the owner
-//! pipe finishes what it had sent, then the hall is rebuilt from its local
-//! journal files, which only ever hold records etcd has acknowledged.
+//! when, through [`SharedHall`], which the shard implements here. Giving
+//! up undoes whatever was applied but not stored: the owner pipe finishes
+//! what it had sent, then the hall is rebuilt from its local journal files,
+//! which only ever hold records etcd has acknowledged.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use hallq_core::HallSpec;
 use hallq_proto::codec;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{empty_publish, journal_day, Entry, HallShard, Published, ShardError, State};
-use crate::cluster::appender::Appender;
+use super::feeds::{empty_publish, Published};
+use super::{journal_day, HallShard, ShardError, State};
 use crate::cluster::store::{Store, StoreError, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
-use crate::journal::{self, JournalHandle};
+use crate::cluster::{Applied, ClusterLink, SharedHall};
+use crate::journal::{self, Entry, JournalHandle};
 
-/// What a shard needs of the cluster: etcd, and whether this node's lease
-/// is surely alive.
-#[derive(Debug, Clone)]
-pub struct ClusterLink {
-    /// etcd.
-    pub store: Store,
-    /// Appends, several halls' to a transaction.
-    pub appender: Appender,
-    /// This node's lease.
-    pub lease: Arc<LeaseClock>,
-}
-
-/// Until when this node's lease surely lives, by the monotonic clock.
-#[derive(Debug)]
-pub struct LeaseClock {
-    start: tokio::time::Instant,
-    /// Milliseconds after `start`; 0: no lease.
-    valid_until_ms: AtomicU64,
-    /// The lease's time to live.
-    pub ttl: Duration,
-}
-
-impl LeaseClock {
-    /// A clock for leases of `ttl`, with no lease yet.
-    pub fn new(ttl: Duration) -> LeaseClock {
-        LeaseClock {
-            start: tokio::time::Instant::now(),
-            valid_until_ms: AtomicU64::new(0),
-            ttl,
-        }
-    }
-
-    /// A keep-alive sent at `sent` was answered: the lease lives at least
-    /// until `sent + ttl` (less a margin for clock drift between hosts).
-    pub fn renewed(&self, sent: tokio::time::Instant) {
-        let until = sent.duration_since(self.start) + self.ttl.mul_f64(0.8);
-        self.valid_until_ms
-            .fetch_max(until.as_millis() as u64, Ordering::AcqRel);
-    }
-
-    /// The lease is gone (expired, revoked, or a new one is being made).
-    pub fn lost(&self) {
-        self.valid_until_ms.store(0, Ordering::Release);
-    }
-
-    /// Whether the lease surely lives now.
-    pub fn alive(&self) -> bool {
-        let now = tokio::time::Instant::now().duration_since(self.start);
-        (now.as_millis() as u64) < self.valid_until_ms.load(Ordering::Acquire)
-    }
-}
-
-/// Who writes the hall's journal.
+/// The hall's mode on this node: who writes its journal.
 #[derive(Debug)]
 pub(super) enum Mode {
-    /// No cluster: the local journal alone.
-    Local,
-    /// This node owns the hall.
+    /// No cluster: this node, to its local journal alone.
+    Alone,
+    /// This node owns the hall: records go to etcd, then the local journal.
     Owner(OwnerPipe),
-    /// Another node owns the hall (or nobody, mid-failover).
-    Replica,
+    /// Another node owns the hall (or nobody, mid-failover); this node
+    /// follows its log.
+    Follower,
 }
 
 impl Mode {
     /// How a hall starts: alone, or following the cluster's log.
     pub(super) fn initial(cluster: bool) -> Mode {
         if cluster {
-            Mode::Replica
+            Mode::Follower
         } else {
-            Mode::Local
+            Mode::Alone
+        }
+    }
+
+    /// As shown by `hallq admin health` (and `/healthz`): the JSON value
+    /// clients and scripts match on.
+    pub(super) fn as_str(&self) -> &'static str {
+        match self {
+            Mode::Alone => "alone",
+            Mode::Owner(_) => "owner",
+            Mode::Follower => "follower",
         }
     }
 }
@@ -155,39 +118,6 @@ impl OwnerPipe {
     }
 }
 
-/// What [`HallShard::apply_replicated`] did with a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// Applied and queued to the local journal.
-    Yes,
-    /// Already had it, or this node owns the hall.
-    Skipped,
-    /// Records before it are missing here: catch up first.
-    Gap,
-}
-
-/// The hall's role on this node, for health reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// No cluster.
-    Alone,
-    /// This node owns the hall.
-    Owner,
-    /// This node follows the hall's log.
-    Follower,
-}
-
-impl Role {
-    /// As shown by `hallq admin health`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Alone => "alone",
-            Role::Owner => "owner",
-            Role::Follower => "follower",
-        }
-    }
-}
-
 impl HallShard {
     /// Refuses changes unless this node may make them now.
     pub(super) fn check_serving(&self, st: &State) -> Result<(), ShardError> {
@@ -195,7 +125,7 @@ impl HallShard {
             return Err(ShardError::Storage(why.clone()));
         }
         match &st.mode {
-            Mode::Local => Ok(()),
+            Mode::Alone => Ok(()),
             Mode::Owner(_) if self.cluster.as_ref().is_some_and(|c| c.lease.alive()) => Ok(()),
             _ => Err(ShardError::NotOwner(self.id.clone())),
         }
@@ -205,15 +135,6 @@ impl HallShard {
     /// cluster).
     pub fn serving(&self) -> bool {
         self.check_serving(&self.state.lock()).is_ok()
-    }
-
-    /// The hall's role here.
-    pub fn role(&self) -> Role {
-        match &self.state.lock().mode {
-            Mode::Local => Role::Alone,
-            Mode::Owner(_) => Role::Owner,
-            Mode::Replica => Role::Follower,
-        }
     }
 
     /// The fence this node owns the hall with, if it does.
@@ -260,7 +181,7 @@ impl HallShard {
         let (tx, rx) = mpsc::unbounded_channel();
         {
             let mut st = self.state.lock();
-            if !matches!(st.mode, Mode::Replica) {
+            if !matches!(st.mode, Mode::Follower) {
                 return Ok(false);
             }
             st.mode = Mode::Owner(OwnerPipe {
@@ -285,7 +206,7 @@ impl HallShard {
     /// the hall.
     pub fn give_up(&self, why: &str) -> Option<JoinHandle<()>> {
         let mut st = self.state.lock();
-        let Mode::Owner(pipe) = std::mem::replace(&mut st.mode, Mode::Replica) else {
+        let Mode::Owner(pipe) = std::mem::replace(&mut st.mode, Mode::Follower) else {
             return None;
         };
         drop(st);
@@ -389,7 +310,7 @@ impl HallShard {
     /// Applies record `seq` another node wrote, if it is the next one.
     pub fn apply_replicated(&self, seq: u64, payload: &[u8]) -> Applied {
         let mut st = self.state.lock();
-        if !matches!(st.mode, Mode::Replica) || seq < st.next_seq {
+        if !matches!(st.mode, Mode::Follower) || seq < st.next_seq {
             return Applied::Skipped;
         }
         if seq > st.next_seq {
@@ -460,7 +381,7 @@ impl HallShard {
                         )))
                     }
                     Applied::Skipped => {
-                        if !matches!(self.state.lock().mode, Mode::Replica) {
+                        if !matches!(self.state.lock().mode, Mode::Follower) {
                             return Ok(applied);
                         }
                     }
@@ -468,6 +389,49 @@ impl HallShard {
                 }
             }
         }
+    }
+}
+
+/// The cluster's loops drive the hall through these; each is the inherent
+/// method of the same name.
+impl SharedHall for HallShard {
+    fn id(&self) -> &str {
+        HallShard::id(self)
+    }
+
+    fn fence(&self) -> Option<i64> {
+        HallShard::fence(self)
+    }
+
+    fn promote(self: Arc<Self>, fence: i64) -> BoxFuture<'static, Result<bool, StoreError>> {
+        Box::pin(async move { HallShard::promote(&self, fence).await })
+    }
+
+    fn give_up(&self, why: &str) -> Option<JoinHandle<()>> {
+        HallShard::give_up(self, why)
+    }
+
+    fn adopt(
+        &self,
+        spec: HallSpec,
+    ) -> BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+        Box::pin(async move { Ok(HallShard::adopt(self, spec).await?) })
+    }
+
+    fn apply_replicated(&self, seq: u64, payload: &[u8]) -> Applied {
+        HallShard::apply_replicated(self, seq, payload)
+    }
+
+    fn catch_up(&self) -> BoxFuture<'_, Result<usize, StoreError>> {
+        Box::pin(HallShard::catch_up(self))
+    }
+
+    fn durable_seq(&self) -> u64 {
+        HallShard::durable_seq(self)
+    }
+
+    fn day_start_seq(&self) -> u64 {
+        HallShard::day_start_seq(self)
     }
 }
 
@@ -536,27 +500,5 @@ mod tests {
             under_request_size(vec![outgoing(0, 10), outgoing(1, 2 << 20), outgoing(2, 10)]);
         assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 1]);
         assert!(under_request_size(Vec::new()).is_empty());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_lease_is_trusted_for_less_than_its_time_to_live() {
-        let clock = LeaseClock::new(Duration::from_secs(3));
-        assert!(!clock.alive(), "no lease yet");
-        let sent = tokio::time::Instant::now();
-        tokio::time::advance(Duration::from_millis(100)).await;
-        clock.renewed(sent);
-        assert!(clock.alive());
-        // 0.8 × 3 s after the keep-alive was sent, not after its answer:
-        // etcd counts from when it got it, which is later.
-        tokio::time::advance(Duration::from_millis(2_250)).await;
-        assert!(clock.alive());
-        tokio::time::advance(Duration::from_millis(100)).await;
-        assert!(!clock.alive(), "trusted past 2.4 s");
-        // A late answer to an older keep-alive does not move it back.
-        clock.renewed(tokio::time::Instant::now());
-        clock.renewed(sent);
-        assert!(clock.alive());
-        clock.lost();
-        assert!(!clock.alive());
     }
 }

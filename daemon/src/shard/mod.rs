@@ -1,0 +1,476 @@
+//! One hall's shard: its dispatch state, outbox and display feed behind one
+//! uncontended lock, and its own journal.
+//!
+//! A command is applied under the lock, its events queued to the journal in
+//! the same critical section (so the journal's order is the order they were
+//! applied in), and the caller is answered once the journal says the record
+//! is on disk. The journal's commit hook then feeds displays and notifiers,
+//! in journal order, with what is durable. Halls never wait on each other.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | the shard: its state behind the lock, applying a command, acknowledging a notification |
+//! | `derived.rs` | what is derived from events (outbox, recent calls, display counter), live and on replay alike |
+//! | `replay.rs` | opening a hall from its journal; rebuilding it after a journal failure |
+//! | `feeds.rs` | what is published once durable (the commit hook), display and notifier subscriptions |
+//! | `ownership.rs` | cluster mode: the hall's `Mode` here, owning it through etcd or following its log |
+//! | `error.rs` | [`ShardError`], [`OpenError`] |
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use hallq_core::{Command, Event, Hall};
+use hallq_proto::codec;
+use hallq_proto::types::Timestamp;
+use hallq_proto::wire::{DayStats, HallHealth, Notification, StatsBy};
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+
+use crate::clock;
+use crate::cluster::ClusterLink;
+use crate::config::HallConfig;
+use crate::config::Templates;
+use crate::journal::{Entry, Journal, JournalError, JournalHandle};
+use crate::stats::{self, ExportPage};
+
+mod derived;
+mod error;
+mod feeds;
+mod ownership;
+mod replay;
+#[cfg(test)]
+mod tests;
+
+use derived::Derived;
+pub use error::{OpenError, ShardError};
+use feeds::{empty_publish, Commits};
+pub use feeds::{
+    DisplayBatch, DisplayFeed, DisplaySeat, NotifierFeed, Published, DISPLAY_BUFFER,
+    NOTIFIER_BUFFER,
+};
+use ownership::{Mode, Receipt};
+
+/// Resolves once an acknowledgement is durable.
+pub type AckDurable =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ShardError>> + Send>>;
+
+/// A hall's state: everything its lock guards.
+struct State {
+    hall: Hall,
+    /// The current journal writer's handle (replaced when recovering).
+    journal: JournalHandle<Published>,
+    derived: Derived,
+    /// Set after a journal failure: no more changes.
+    failed: Option<String>,
+    /// Who writes the journal: this node alone, this node as the cluster's
+    /// owner of the hall, or another node (this one follows).
+    mode: Mode,
+    /// The number the next journal record gets (records of every day
+    /// counted; in cluster mode, the record's number in the etcd log).
+    next_seq: u64,
+}
+
+/// One hall.
+pub struct HallShard {
+    id: String,
+    name: String,
+    offset_minutes: i32,
+    dir: PathBuf,
+    /// The spec a fresh replay starts from (the journal's own first record
+    /// replaces it).
+    spec: hallq_core::HallSpec,
+    state: Mutex<State>,
+    writer: Mutex<Option<Journal<Published>>>,
+    display: broadcast::Sender<DisplayBatch>,
+    notifications: broadcast::Sender<Arc<Notification>>,
+    /// What the commit hook shares with the shard.
+    commits: Arc<Commits>,
+    /// Held while recovering from a journal failure.
+    recovering: Mutex<()>,
+    /// Display subscribers now, against `[limits] displays_per_hall`.
+    displays: Arc<std::sync::atomic::AtomicUsize>,
+    /// Cluster mode: the link to etcd this hall's records go through.
+    cluster: Option<ClusterLink>,
+    /// Bumped whenever this node stops serving the hall (cluster mode):
+    /// display and notifier streams end, so their clients find the owner.
+    moved: tokio::sync::watch::Sender<u64>,
+    /// Serialises taking the hall over and rebuilding it after giving up.
+    transition: tokio::sync::Mutex<()>,
+    /// An owner pipe runs (or is still finishing and rebuilding after the
+    /// hall was given up): the hall cannot be taken over again yet.
+    pipe_running: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for HallShard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HallShard")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HallShard {
+    /// Opens hall `config`'s journal in `dir`, replays it through the
+    /// dispatch core and starts its journal writer.
+    ///
+    /// With `cluster`, the hall starts as a follower of the etcd log; the
+    /// cluster's ownership loop decides whether this node takes it.
+    pub fn open(
+        config: &HallConfig,
+        dir: &Path,
+        cluster: Option<ClusterLink>,
+    ) -> Result<HallShard, OpenError> {
+        let (display, _) = broadcast::channel(DISPLAY_BUFFER);
+        let (notifications, _) = broadcast::channel(NOTIFIER_BUFFER);
+        let commits = Arc::new(Commits::default());
+        let (state, writer) = replay::load(
+            config,
+            dir,
+            &config.spec,
+            &display,
+            &notifications,
+            &commits,
+            Mode::initial(cluster.is_some()),
+        )?;
+        Ok(HallShard {
+            id: config.id.clone(),
+            name: config.name.clone(),
+            offset_minutes: config.timezone_offset_minutes,
+            dir: dir.to_path_buf(),
+            spec: config.spec.clone(),
+            writer: Mutex::new(Some(writer)),
+            state: Mutex::new(state),
+            display,
+            notifications,
+            commits,
+            recovering: Mutex::new(()),
+            displays: Arc::default(),
+            cluster,
+            moved: tokio::sync::watch::channel(0).0,
+            transition: tokio::sync::Mutex::new(()),
+            pipe_running: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the hall refuses changes after a journal failure.
+    pub fn is_failed(&self) -> bool {
+        self.state.lock().failed.is_some()
+    }
+
+    /// For `hallq admin health` and `/healthz`; `owner` is the owning
+    /// node in cluster mode.
+    pub fn health(&self, owner: Option<String>) -> HallHealth {
+        let st = self.state.lock();
+        let last = self.commits.last_ms.load(Ordering::Acquire);
+        HallHealth {
+            hall: self.id.clone(),
+            journal_writable: st.failed.is_none(),
+            journal_error: st.failed.clone(),
+            last_fsync_age_secs: (last > 0).then(|| clock::now().secs_since(Timestamp(last))),
+            waiting: st.hall.waiting_count() as u64,
+            pending_notifications: st.derived.outbox.pending_count() as u64,
+            role: st.mode.as_str().to_owned(),
+            owner,
+            records: st.next_seq,
+        }
+    }
+
+    /// Brings the hall onto `spec` if the journal does not already record
+    /// it: the journal's first record is always the configuration it
+    /// started with, and every later change is journaled, so a replay
+    /// rebuilds each state on the configuration it had.
+    pub async fn adopt(&self, spec: hallq_core::HallSpec) -> Result<(), OpenError> {
+        let current = {
+            let st = self.state.lock();
+            st.derived.configured.then(|| st.hall.spec().clone())
+        };
+        if current.as_ref() == Some(&spec) {
+            return Ok(());
+        }
+        match self.execute(Command::Reconfigure { spec }, |_, _| ()).await {
+            Ok(()) => {
+                tracing::info!(hall = %self.id, "hall configuration recorded in the journal");
+                Ok(())
+            }
+            Err(ShardError::Refused(e)) => Err(OpenError::Spec(e)),
+            Err(e) => Err(OpenError::Storage(e)),
+        }
+    }
+
+    /// The current business day (`yyyymmdd`): the hall's, or the calendar's
+    /// if none has begun.
+    pub fn today(&self) -> u32 {
+        let today = clock::business_day(clock::now(), self.offset_minutes);
+        self.read(|h| h.day()).map_or(today, |d| d.max(today))
+    }
+
+    /// The hall's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The hall's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Applies `command` now and, once its events are durable, answers with
+    /// what `answer` made of the hall right after it.
+    pub async fn execute<R>(
+        &self,
+        command: Command,
+        answer: impl FnOnce(&Hall, &[Event]) -> R,
+    ) -> Result<R, ShardError> {
+        let (outcome, receiver) = {
+            let mut st = self.state.lock();
+            self.check_serving(&st)?;
+            let now = clock::now();
+            let mut events = self.roll_day(&mut st, now);
+            let outcome = st.hall.apply(command, now).map(|command_events| {
+                let reply = answer(&st.hall, &command_events);
+                events.extend(command_events);
+                reply
+            });
+            if crate::metrics::enabled() && !events.is_empty() {
+                crate::metrics::record_events(&self.id, &st.hall, &events);
+                metrics::gauge!("hallq_outbox_pending", "hall" => self.id.clone())
+                    .set(st.derived.outbox.pending_count() as f64);
+            }
+            if events.is_empty() {
+                return outcome.map_err(ShardError::from);
+            }
+            (outcome, self.journal_events(&mut st, events))
+        };
+        self.await_durable(receiver).await?;
+        outcome.map_err(ShardError::from)
+    }
+
+    /// A business day that has begun since the last command (at the hall's
+    /// local midnight) is begun first, in the same record.
+    fn roll_day(&self, st: &mut State, now: Timestamp) -> Vec<Event> {
+        let today = clock::business_day(now, self.offset_minutes);
+        if st.hall.day().is_some_and(|day| day >= today) {
+            return Vec::new();
+        }
+        match st.hall.apply(Command::BeginDay { day: today }, now) {
+            Ok(events) => {
+                tracing::info!(hall = %self.id, day = today, "business day begun");
+                events
+            }
+            Err(e) => {
+                tracing::error!(hall = %self.id, error = %e, "cannot begin the business day");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Begins a new business day if one has started (called by a timer, so
+    /// displays turn over at midnight even in a quiet hall).
+    pub async fn tick(&self) -> Result<(), ShardError> {
+        let receiver = {
+            let mut st = self.state.lock();
+            if self.check_serving(&st).is_err() {
+                return Ok(());
+            }
+            let now = clock::now();
+            let mut events = self.roll_day(&mut st, now);
+            // Bookings nobody came for are forfeited on time (§四(七)8).
+            if let Ok(forfeited) = st.hall.apply(Command::ForfeitOverdue, now) {
+                events.extend(forfeited);
+            }
+            if events.is_empty() {
+                return Ok(());
+            }
+            self.journal_events(&mut st, events)
+        };
+        self.await_durable(receiver).await
+    }
+
+    /// Queues `events` (already applied) to the journal; derives their
+    /// display update and notifications for the commit hook.
+    fn journal_events(&self, st: &mut State, events: Vec<Event>) -> Option<Receipt> {
+        let (display, notifications) = st.derived.absorb(&st.hall, &events, st.next_seq);
+        let published = Published {
+            display,
+            notifications,
+            notifications_upto: st.derived.outbox.next_number(),
+        };
+        self.append(st, &Entry::Events(events), published)
+    }
+
+    fn append(&self, st: &mut State, entry: &Entry, published: Published) -> Option<Receipt> {
+        let day = journal_day(&st.hall);
+        match codec::encode_record(entry) {
+            Ok(payload) => {
+                let seq = st.next_seq;
+                st.next_seq += 1;
+                Some(match &st.mode {
+                    Mode::Alone => Receipt::Local(st.journal.append(payload, &day, published)),
+                    Mode::Owner(pipe) => pipe.send(seq, payload, day, published),
+                    Mode::Follower => Receipt::refused(ShardError::NotOwner(self.id.clone())),
+                })
+            }
+            Err(e) => {
+                // Cannot happen for well-formed events; refuse further changes
+                // rather than run on with state the journal does not have.
+                let why = format!("cannot encode a journal record: {e}");
+                tracing::error!(hall = %self.id, error = %why);
+                st.failed = Some(why);
+                None
+            }
+        }
+    }
+
+    async fn await_durable(&self, receiver: Option<Receipt>) -> Result<(), ShardError> {
+        let result = match receiver {
+            // Cluster mode: a failure is the owner pipe's to handle (it
+            // gives the hall up and rebuilds it from what was stored).
+            Some(Receipt::Cluster(receiver)) => {
+                return match receiver.await {
+                    Ok(result) => result,
+                    Err(_) => Err(ShardError::NotOwner(self.id.clone())),
+                }
+            }
+            Some(Receipt::Local(receiver)) => match receiver.await {
+                Ok(Ok(_seq)) => return Ok(()),
+                // Shutting down: nothing failed, the change just did not
+                // make it in.
+                Ok(Err(e @ JournalError::Closed)) => {
+                    return Err(ShardError::Storage(e.to_string()))
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "the journal writer stopped".to_owned(),
+            },
+            None => self
+                .state
+                .lock()
+                .failed
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+        };
+        tracing::error!(hall = %self.id, error = %result, "journal failed: refusing changes until it can write again");
+        self.state.lock().failed.get_or_insert(result.clone());
+        // Undo what was applied but not stored before answering, so that
+        // nobody reads a change they were told failed. (The daemon runs on
+        // the multi-threaded runtime, where blocking in place is allowed.)
+        tokio::task::block_in_place(|| self.recover());
+        Err(ShardError::Storage(result))
+    }
+
+    /// Records the gateway's acknowledgement of notification `id` and
+    /// returns, without waiting for the disk, what resolves once it is
+    /// durable — so a gateway acknowledging quickly is not held to one
+    /// fsync per message (its acknowledgements are group-committed).
+    /// Unknown or already acknowledged ids are ignored (`None`): redelivery
+    /// is harmless.
+    pub fn ack(self: &Arc<Self>, id: &str) -> Result<Option<AckDurable>, ShardError> {
+        self.settle(id, None)
+    }
+
+    /// Records that the gateway gave up on notification `id` (after its
+    /// retries), with `reason`: it leaves the outbox and counts as failed.
+    /// Like [`HallShard::ack`], returns what resolves once durable.
+    pub fn fail_notification(
+        self: &Arc<Self>,
+        id: &str,
+        reason: &str,
+    ) -> Result<Option<AckDurable>, ShardError> {
+        self.settle(id, Some(reason))
+    }
+
+    /// Takes notification `id` out of the outbox: acknowledged (`failed`
+    /// is `None`) or failed for good.
+    fn settle(
+        self: &Arc<Self>,
+        id: &str,
+        failed: Option<&str>,
+    ) -> Result<Option<AckDurable>, ShardError> {
+        let receiver = {
+            let mut st = self.state.lock();
+            self.check_serving(&st)?;
+            let Some(n) = st.derived.outbox.pending_number(id) else {
+                return Ok(None);
+            };
+            let entry = match failed {
+                None => {
+                    st.derived.outbox.ack(n);
+                    Entry::Acked(n)
+                }
+                Some(reason) => {
+                    tracing::warn!(hall = %self.id, notification = id, reason, "notification failed for good");
+                    metrics::counter!("hallq_outbox_failed_total", "hall" => self.id.clone())
+                        .increment(1);
+                    st.derived.outbox.fail(n, reason);
+                    Entry::NotificationFailed {
+                        n,
+                        reason: reason.to_owned(),
+                    }
+                }
+            };
+            let published = empty_publish(&st.derived.outbox);
+            self.append(&mut st, &entry, published)
+        };
+        let shard = self.clone();
+        Ok(Some(Box::pin(async move {
+            shard.await_durable(receiver).await
+        })))
+    }
+
+    /// New message texts (a reload): notifications from now on use them.
+    /// Returns whether they differ from the ones in force.
+    pub fn set_templates(&self, templates: Templates) -> bool {
+        let mut st = self.state.lock();
+        let changed = st.derived.outbox.templates() != &templates;
+        st.derived.outbox.set_templates(templates);
+        changed
+    }
+
+    /// Statistics of business day `day` (SPEC §2 item 13), from the
+    /// journal file of that day: they survive restarts and any past day
+    /// can be asked for. Blocking file I/O: call it from a blocking thread.
+    pub fn stats(&self, day: u32, by: Option<StatsBy>) -> Result<DayStats, JournalError> {
+        let entries = stats::read_day(&self.dir, day)?;
+        Ok(stats::compute(&self.id, day, &entries, by))
+    }
+
+    /// Per-ticket records of business day `day` for upstream aggregation
+    /// (§7.3.1), from `from` on, phone numbers as keyed hashes. Blocking
+    /// file I/O, like [`HallShard::stats`].
+    pub fn export(
+        &self,
+        day: u32,
+        from: u32,
+        key: Option<&[u8]>,
+    ) -> Result<ExportPage, JournalError> {
+        let entries = stats::read_day(&self.dir, day)?;
+        Ok(stats::export(&self.id, &entries, from, key))
+    }
+
+    /// Reads the hall under its lock.
+    pub fn read<R>(&self, f: impl FnOnce(&Hall) -> R) -> R {
+        f(&self.state.lock().hall)
+    }
+
+    /// Flushes and stops the journal writer (at shutdown).
+    pub fn close(&self) {
+        if let Some(writer) = self.writer.lock().take() {
+            match writer.close() {
+                Ok(stats) => tracing::info!(
+                    hall = %self.id,
+                    records = stats.records,
+                    fsyncs = stats.fsyncs,
+                    "journal closed"
+                ),
+                Err(e) => {
+                    tracing::error!(hall = %self.id, error = %e, "journal closed with an error")
+                }
+            }
+        }
+    }
+}
+
+/// The journal file day for the hall's current business day.
+fn journal_day(hall: &Hall) -> String {
+    clock::day_string(hall.day().unwrap_or_default())
+}
