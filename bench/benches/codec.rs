@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hallq_proto::codec::{decode, encode};
-use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Request, Response};
 use hallq_proto::types::{ItemCode, Lane, Post, StaffId, TicketNo, Timestamp, WindowNo};
 use hallq_proto::views::{WindowState, WindowView};
+use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

@@ -10,8 +10,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hallq_proto::types::{ItemCode, Lane, PriorityReason, TicketNo, Timestamp, WindowNo};
 use hallq_core::{Command, Hall, HallSpec, ItemSpec, WindowSpec};
+use hallq_proto::types::{ItemCode, Lane, PriorityReason, TicketNo, Timestamp, WindowNo};
 
 const SIZES: [usize; 3] = [100, 10_000, 100_000];
 /// Iterations between resets to the prefilled hall, so the ticket table of

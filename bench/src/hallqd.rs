@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use hallq_client::client::{Client, ClientError, DisplayStream, NotificationStream};
-use hallq_proto::wire::{DisplayUpdate, Response, WindowAction};
 use hallq_proto::types::{ItemCode, Lane, PriorityReason, TicketNo};
+use hallq_proto::wire::{DisplayUpdate, Response, WindowAction};
 use rustls_pki_types::CertificateDer;
 use tempfile::TempDir;
 use tokio::sync::watch;

@@ -588,8 +588,8 @@ async fn session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hallq_proto::wire::{NotificationKind, WorkOrder};
     use hallq_proto::types::{ItemCode, Timestamp, WindowNo};
+    use hallq_proto::wire::{NotificationKind, WorkOrder};
 
     const FILE: &str = r#"
 [sms]

@@ -12,20 +12,20 @@
 //! # Ok(()) }
 //! ```
 
-use hallq_proto::ErrorCode;
 use hallq_proto::wire::{CLOSE_NOT_OWNER, CLOSE_UNAUTHORIZED};
+use hallq_proto::ErrorCode;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
+use crate::tls::{self, TlsError};
 use hallq_proto::codec::{self, CodecError};
+use hallq_proto::types::{ItemCode, Lane, WindowNo};
 use hallq_proto::wire::{
     DisplayUpdate, ErrorReply, Hello, IssuedTicket, Notification, NotifierFrame, NotifierMessage,
     Request, Response, Status, Welcome, WindowAction,
 };
-use crate::tls::{self, TlsError};
-use hallq_proto::types::{ItemCode, Lane, WindowNo};
 
 /// How long a request may take before the client gives up on it.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);

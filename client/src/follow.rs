@@ -38,9 +38,11 @@ use tokio::time::Instant;
 use crate::client::{
     Client, ClientError, DisplayStream, Failed, NotificationStream, REQUEST_TIMEOUT,
 };
-use hallq_proto::wire::{ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction};
 use crate::tls::TlsError;
 use hallq_proto::types::{ItemCode, Lane, WindowNo};
+use hallq_proto::wire::{
+    ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction,
+};
 
 /// How long a client looks for its hall before it gives up and returns the
 /// last error: a failover (~3 s) and the time to notice a dead node fit in
@@ -122,7 +124,9 @@ impl Outcome {
     /// What `error` means for following the hall.
     pub fn of(error: &ClientError) -> Outcome {
         match error {
-            ClientError::Refused(ErrorReply { code, redirect, .. }) if *code == ErrorCode::NotOwner => {
+            ClientError::Refused(ErrorReply { code, redirect, .. })
+                if *code == ErrorCode::NotOwner =>
+            {
                 match redirect {
                     Some(owner) => Outcome::Redirected(owner.clone()),
                     None => Outcome::NoOwner,
@@ -137,7 +141,9 @@ impl Outcome {
                 Outcome::Unreachable
             }
             // The transport under a frame failed: the daemon went away.
-            ClientError::Codec(e) if matches!(e.code(), ErrorCode::Io | ErrorCode::TruncatedFrame) => {
+            ClientError::Codec(e)
+                if matches!(e.code(), ErrorCode::Io | ErrorCode::TruncatedFrame) =>
+            {
                 Outcome::Unreachable
             }
             ClientError::Codec(_) => Outcome::Final,

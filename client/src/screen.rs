@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, Event};
 use hallq_proto::types::Timestamp;
+use ratatui::crossterm::event::{self, Event};
 use ratatui::Frame;
 use tokio::sync::mpsc;
 

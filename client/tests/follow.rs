@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use hallq_client::client::Client;
 use hallq_client::follow::{FollowingClient, Hallqd};
+use hallq_proto::types::{ItemCode, Lane, Role, Timestamp};
 use hallq_proto::wire::{
     DisplayUpdate, ErrorReply, HealthReport, Hello, IssuedTicket, Request, Response, Welcome,
 };
-use hallq_proto::types::{ItemCode, Lane, Role, Timestamp};
 use hallq_proto::{codec, wire, ErrorCode};
 use quinn::crypto::rustls::QuicServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};

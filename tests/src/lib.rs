@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use hallq_client::client::{Client, ClientError, DisplayStream, NotificationStream};
-use hallq_proto::wire::{DisplayUpdate, Notification, Status, WindowAction};
 use hallq_proto::types::{ItemCode, Lane, TicketNo, WindowNo};
+use hallq_proto::wire::{DisplayUpdate, Notification, Status, WindowAction};
 use rustls_pki_types::CertificateDer;
 use tempfile::TempDir;
 

@@ -7,8 +7,8 @@ use std::fs;
 use std::time::Duration;
 
 use hallq_client::client::ClientError;
-use hallq_proto::wire::CLOSE_PROTOCOL;
 use hallq_proto::codec::encode;
+use hallq_proto::wire::CLOSE_PROTOCOL;
 use hallq_proto::wire::{Hello, Request, Response};
 use hallq_tests::{
     expect_refused, window_token, within, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT,

@@ -8,10 +8,10 @@
 //! The daemon's clock is shifted (`TestHall::start_shifted`) so the tests
 //! sit at a known place in the hall's day whatever the time they run at.
 
-use hallq_proto::booking::{BookingState, Channel, SlotAt};
-use hallq_proto::wire::{NotificationKind, Request, Response, WindowAction};
-use hallq_proto::types::{Lane, Timestamp};
 use hallq_core::HallDay;
+use hallq_proto::booking::{BookingState, Channel, SlotAt};
+use hallq_proto::types::{Lane, Timestamp};
+use hallq_proto::wire::{NotificationKind, Request, Response, WindowAction};
 use hallq_tests::{
     expect_refused, item, notifications_until, window_token, TestHall, ADMIN, KIOSK, NOTIFIER,
 };

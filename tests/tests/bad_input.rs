@@ -5,10 +5,10 @@
 //! fresh client finds the daemon alive with the hall unchanged. Garbage in
 //! place of the hello closes the connection too.
 
-use hallq_proto::wire::{CLOSE_PROTOCOL, CLOSE_UNAUTHORIZED};
 use hallq_proto::codec::{self, encode};
-use hallq_proto::wire::{Hello, Request, Response, Status};
 use hallq_proto::types::Lane;
+use hallq_proto::wire::{Hello, Request, Response, Status};
+use hallq_proto::wire::{CLOSE_PROTOCOL, CLOSE_UNAUTHORIZED};
 use hallq_tests::{
     item, open_windows, within, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, NOTIFIER, STEP_TIMEOUT,
 };

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use hallq_client::screen::now;
-use hallq_proto::wire::WindowAction;
 use hallq_client::screen::render_text;
 use hallq_client::terminal::{perform, WindowTerminal};
 use hallq_proto::types::{Lane, WindowNo};
+use hallq_proto::wire::WindowAction;
 use hallq_tests::{
     hallqd_path, item, open_windows, window_token, Daemon, TestHall, ADMIN, DISPLAY, KIOSK,
     PROCESS_TIMEOUT, STEP_TIMEOUT,

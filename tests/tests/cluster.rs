@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use hallq_client::client::ClientError;
 use hallq_client::follow::FollowingClient;
-use hallq_proto::wire::{DisplayUpdate, Notification};
 use hallq_proto::types::{Lane, TicketNo};
+use hallq_proto::wire::{DisplayUpdate, Notification};
 use hallq_tests::cluster::{Etcd, Nodes, LEASE_TTL_SECS};
 use hallq_tests::{item, waiting, within, ADMIN, DISPLAY, KIOSK, NOTIFIER, STEP_TIMEOUT};
 

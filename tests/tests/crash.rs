@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hallq_client::client::{Client, ClientError};
-use hallq_proto::wire::{Notification, NotificationKind, Response, WindowAction};
 use hallq_proto::types::{ItemCode, Lane, TicketNo, WindowNo};
+use hallq_proto::wire::{Notification, NotificationKind, Response, WindowAction};
 use hallq_tests::{
     current_tickets, item, notifications_until, open_windows, window_token, Daemon, TestHall,
     ADMIN, KIOSK, NOTIFIER, STEP_TIMEOUT,

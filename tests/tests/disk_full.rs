@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hallq_client::client::ClientError;
-use hallq_proto::wire::DisplayUpdate;
 use hallq_proto::types::{Lane, TicketNo};
+use hallq_proto::wire::DisplayUpdate;
 use hallq_tests::{item, next_update, waiting, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT};
 
 /// Sets the daemon's soft file size limit (`unlimited` or bytes); the hard

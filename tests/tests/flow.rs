@@ -7,9 +7,9 @@
 
 use std::collections::HashSet;
 
-use hallq_proto::wire::{DisplayUpdate, Notification, NotificationKind, Response, WindowAction};
 use hallq_proto::types::{Lane, WindowNo};
 use hallq_proto::views::WindowState;
+use hallq_proto::wire::{DisplayUpdate, Notification, NotificationKind, Response, WindowAction};
 use hallq_tests::{
     assert_acks_stick, item, next_update, notifications_until, ticket, waiting, window_token,
     TestHall, ADMIN, DISPLAY, KIOSK, NOTIFIER,

@@ -212,7 +212,11 @@ fn no_crate_has_an_import_circle() {
             problems.push(format!("{src}: top-level modules {}", circle.join(" → ")));
         }
     }
-    assert!(problems.is_empty(), "import circles:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "import circles:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -233,7 +237,15 @@ fn the_checker_sees_a_circle_when_there_is_one() {
 /// The crates in `package`'s normal dependency tree.
 fn dependencies(package: &str) -> BTreeSet<String> {
     let out = Command::new(env!("CARGO"))
-        .args(["tree", "--locked", "--offline", "-e", "normal", "--prefix", "none"])
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
         .args(["-p", package])
         .current_dir(workspace())
         .output()

@@ -38,7 +38,9 @@ async fn a_journal_from_before_the_crates_split_replays_identically() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let daemon = hall.start_shifted(recorded + 30 - now).expect("hallqd starts");
+    let daemon = hall
+        .start_shifted(recorded + 30 - now)
+        .expect("hallqd starts");
 
     let admin = daemon.connect(ADMIN).await;
     let status = admin.status().await.expect("status");

@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hallq_client::client::ClientError;
-use hallq_proto::wire::{Request, Response, WindowAction};
 use hallq_proto::types::{Lane, WindowNo};
+use hallq_proto::wire::{Request, Response, WindowAction};
 use hallq_tests::{
     expect_refused, hallqd_path, item, open_windows, waiting, window_token, TestHall, ADMIN, KIOSK,
     STEP_TIMEOUT,

@@ -9,10 +9,10 @@
 use std::collections::HashSet;
 
 use hallq_client::client::Client;
+use hallq_proto::types::{Lane, Post, PriorityReason, StaffId, WindowNo};
 use hallq_proto::wire::{
     DisplayUpdate, Notification, Request, Response, Status, Target, WindowAction,
 };
-use hallq_proto::types::{Lane, Post, PriorityReason, StaffId, WindowNo};
 use hallq_tests::{
     assert_acks_stick, item, next_update, open_windows, pending_notifications, window_token,
     Daemon, TestHall, ADMIN, DISPLAY, KIOSK, NOTIFIER,

@@ -3,8 +3,8 @@
 //! changes nothing: the hall's `status` is identical before and after.
 
 use hallq_client::client::{Client, ClientError};
-use hallq_proto::wire::{Request, Status, WindowAction};
 use hallq_proto::types::{Lane, PriorityReason, WindowNo};
+use hallq_proto::wire::{Request, Status, WindowAction};
 use hallq_tests::{
     expect_refused, item, open_windows, ticket, window_token, Daemon, TestHall, ADMIN, DISPLAY,
     KIOSK, NOTIFIER,

@@ -8,8 +8,8 @@ use std::ffi::OsStr;
 use std::fs;
 
 use hallq_client::client::{Client, ClientError};
-use hallq_proto::wire::WindowAction;
 use hallq_proto::types::{Lane, WindowNo};
+use hallq_proto::wire::WindowAction;
 use hallq_tests::{
     config_toml, item, run_hallqd, waiting, window_token, within, Daemon, TestHall, ADMIN, KIOSK,
     STEP_TIMEOUT,

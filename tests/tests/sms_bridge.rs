@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hallq_client::bridge::{self, Provider, Sender};
-use hallq_proto::wire::{Request, Response, WindowAction};
 use hallq_proto::types::{Lane, Rating, WindowNo};
+use hallq_proto::wire::{Request, Response, WindowAction};
 use hallq_tests::{expect_refused, item, ticket, Daemon, TestHall, ADMIN, KIOSK, NOTIFIER};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

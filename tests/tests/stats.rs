@@ -5,10 +5,10 @@
 //! as keyed hashes.
 
 use hallq_client::client::Client;
+use hallq_proto::types::{Lane, Phone, Post, Rating, StaffId, WindowNo};
 use hallq_proto::wire::{
     DayStats, Durations, Request, Response, StatsBy, StatsFigures, TicketRecord, WindowAction,
 };
-use hallq_proto::types::{Lane, Phone, Post, Rating, StaffId, WindowNo};
 use hallq_tests::{config_toml, item, ticket, TestHall, ADMIN, NOTIFIER};
 
 const PHONE: &str = "13800138000";

@@ -264,7 +264,10 @@ mod tests {
     #[test]
     fn on_the_wire_and_in_json_a_code_is_its_name() {
         let as_string = crate::codec::encode(&"window_busy".to_owned()).unwrap();
-        assert_eq!(crate::codec::encode(&ErrorCode::WindowBusy).unwrap(), as_string);
+        assert_eq!(
+            crate::codec::encode(&ErrorCode::WindowBusy).unwrap(),
+            as_string
+        );
         assert_eq!(
             serde_json::to_string(&ErrorCode::WindowBusy).unwrap(),
             "\"window_busy\""

@@ -16,8 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::code::ErrorCode;
 use crate::booking::{BookingView, Channel, DayBookings, SlotAt, SlotChange};
+use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
 use crate::views::{HallView, WaitingTicket, WindowView};
 

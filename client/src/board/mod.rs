@@ -38,7 +38,6 @@ pub enum BoardError {
     Io(#[from] std::io::Error),
 }
 
-
 /// Follows `hallqd` and serves the board's web page on `listener` until
 /// the process ends, or until hallqd refuses the board's token at once.
 pub async fn serve(hallqd: &Hallqd, listener: TcpListener) -> Result<(), BoardError> {

@@ -7,9 +7,9 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Value};
 
-use hallq_proto::wire::{CallShown, DisplayUpdate};
 use hallq_proto::types::Timestamp;
 use hallq_proto::views::{HallView, WindowState, WindowView};
+use hallq_proto::wire::{CallShown, DisplayUpdate};
 
 /// How many calls a board keeps: the newest one large, the rest below it.
 pub const CALLS_SHOWN: usize = 8;

@@ -211,9 +211,9 @@ pub async fn run(hallqd: &Hallqd) -> Result<(), BoardError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hallq_proto::wire::{CallShown, DisplayUpdate};
     use hallq_proto::types::{ItemCode, WindowNo};
     use hallq_proto::views::{HallView, ItemView, WindowView};
+    use hallq_proto::wire::{CallShown, DisplayUpdate};
 
     const T0: u64 = 1_740_963_600_000;
 

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use hallq_proto::booking::SlotAt;
-use hallq_proto::wire::{Request, StatsBy, Target, WindowAction};
 use hallq_proto::types::{
     ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketNo, WindowNo,
 };
+use hallq_proto::wire::{Request, StatsBy, Target, WindowAction};
 
 /// Where the demo daemon listens.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";

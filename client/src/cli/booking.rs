@@ -9,8 +9,8 @@ use hallq_proto::booking::{
     day_string, minute_string, parse_day, parse_minute, BookingView, Channel, DayBookings, SlotAt,
     SlotChange,
 };
-use hallq_proto::wire::{Request, Response};
 use hallq_proto::types::ItemCode;
+use hallq_proto::wire::{Request, Response};
 
 use super::table::Table;
 

@@ -6,9 +6,9 @@
 //! every shape is unit-tested. Phone numbers are only ever printed masked
 //! (SPEC §2 item 8).
 
-use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Notification, Response, Status};
 use hallq_proto::types::{Lane, Phone, Post, Timestamp, WindowNo};
 use hallq_proto::views::{HallView, WaitingTicket, WindowState, WindowView};
+use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Notification, Response, Status};
 
 use super::json::kind_name;
 use super::table::Table;

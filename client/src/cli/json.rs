@@ -9,11 +9,11 @@
 use hallq_proto::ErrorCode;
 use serde_json::{json, Value};
 
+use hallq_proto::types::{ItemCode, Lane, TicketNo};
+use hallq_proto::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
 use hallq_proto::wire::{
     CallShown, DisplayUpdate, IssuedTicket, Notification, NotificationKind, Response, Status,
 };
-use hallq_proto::types::{ItemCode, Lane, TicketNo};
-use hallq_proto::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
 
 /// The JSON object for one answer of the daemon.
 pub fn response(r: &Response) -> Value {

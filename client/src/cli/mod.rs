@@ -24,10 +24,10 @@ use clap::Parser;
 use hallq_client::board::{self, BoardError};
 use hallq_client::client::ClientError;
 use hallq_client::follow::{self, FollowingClient, Hallqd, Outcome};
-use hallq_proto::wire::{DisplayUpdate, ErrorReply, Request};
 use hallq_client::terminal::{self, TerminalError};
 use hallq_client::tls;
 use hallq_proto::types::Timestamp;
+use hallq_proto::wire::{DisplayUpdate, ErrorReply, Request};
 
 use args::{Cli, Plan};
 
@@ -47,7 +47,8 @@ pub async fn main() -> ExitCode {
             if !failure.is_quiet() {
                 eprintln!("hallq: {}", failure.message());
                 if cli.json {
-                    let error = json::error(&failure.code(), &failure.message(), failure.redirect());
+                    let error =
+                        json::error(&failure.code(), &failure.message(), failure.redirect());
                     // Nothing more can be done if stdout is gone too.
                     let _ = out.line(&error.to_string());
                 }

@@ -4,16 +4,16 @@
 use serde_json::json;
 
 use hallq_client::client::ClientError;
-use hallq_proto::codec::CodecError;
-use hallq_proto::wire::{
-    CallShown, DisplayUpdate, ErrorReply, IssuedTicket, Notification, NotificationKind, Response,
-    Status, Welcome,
-};
 use hallq_client::tls::TlsError;
+use hallq_proto::codec::CodecError;
 use hallq_proto::types::{
     ItemCode, Lane, Post, PriorityReason, Role, StaffId, TicketNo, Timestamp, WindowNo,
 };
 use hallq_proto::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
+use hallq_proto::wire::{
+    CallShown, DisplayUpdate, ErrorReply, IssuedTicket, Notification, NotificationKind, Response,
+    Status, Welcome,
+};
 
 use super::{human, json, Failure};
 
@@ -550,7 +550,11 @@ fn a_hall_no_daemon_took_is_a_refusal_with_the_daemons_message() {
     }));
     assert_eq!(elsewhere.exit_code(), 1);
     assert_eq!(
-        json::error(&elsewhere.code(), &elsewhere.message(), elsewhere.redirect()),
+        json::error(
+            &elsewhere.code(),
+            &elsewhere.message(),
+            elsewhere.redirect()
+        ),
         json!({"error": {
             "code": "not_owner",
             "message": "hall main is served by 10.0.0.6:7878",

@@ -38,9 +38,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::client::ClientError;
-use hallq_proto::wire::{Response, Status, Target, Welcome, WindowAction};
 use hallq_proto::types::{ItemCode, Lane, PriorityReason, Rating, TicketNo, Timestamp, WindowNo};
 use hallq_proto::views::{WaitingTicket, WindowState, WindowView};
+use hallq_proto::wire::{Response, Status, Target, Welcome, WindowAction};
 
 /// What `pause` shows visitors when the clerk gives no reason.
 pub const DEFAULT_PAUSE_REASON: &str = "暂停服务";

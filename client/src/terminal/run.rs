@@ -14,10 +14,10 @@ use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
 use super::{Intent, WindowTerminal};
-use crate::follow::Hallqd;
-use crate::screen::{key_reader, now};
 use crate::client::{Client, ClientError};
 use crate::follow::FollowingClient;
+use crate::follow::Hallqd;
+use crate::screen::{key_reader, now};
 
 /// How often the queue is fetched while nobody presses a key: other
 /// windows call from the same lines, kiosks add to them.
@@ -140,4 +140,3 @@ fn link_broken(e: &ClientError) -> bool {
         ClientError::Refused(_) | ClientError::Unexpected(_) => false,
     }
 }
-

@@ -6,9 +6,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 use crate::screen::render_text;
-use hallq_proto::wire::ErrorReply;
 use hallq_proto::types::{Post, Role, StaffId};
 use hallq_proto::views::{HallView, ItemView};
+use hallq_proto::wire::ErrorReply;
 
 /// 2025-03-03 09:00 in Beijing, in ms.
 const T0: u64 = 1_740_963_600_000;

@@ -1,8 +1,8 @@
 //! Why a command was refused. Every refusal leaves the hall unchanged.
 
-use hallq_proto::ErrorCode;
 use hallq_proto::types::{ItemCode, TicketNo, WindowNo};
 use hallq_proto::views::TicketState;
+use hallq_proto::ErrorCode;
 
 /// A command the hall cannot carry out, with a stable code for clients
 /// ([`DispatchError::code`]) and a message for people.

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use hallq_proto::wire::{CallShown, DisplayUpdate};
 use hallq_proto::types::{TicketNo, Timestamp, WindowNo};
+use hallq_proto::wire::{CallShown, DisplayUpdate};
 
 use hallq_core::{Event, Hall, TransferTarget};
 

@@ -301,8 +301,8 @@ pub fn server_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hallq_proto::codec::{encode, read_frame, write_frame};
     use hallq_client::tls::{self, TlsError as ClientTlsError};
+    use hallq_proto::codec::{encode, read_frame, write_frame};
     use serde::{Deserialize, Serialize};
     use std::net::SocketAddr;
 

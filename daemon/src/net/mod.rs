@@ -19,11 +19,11 @@
 //! | `route/stream.rs`       | display and notifier subscriptions, pumped to QUIC      |
 //! | `certificate.rs`        | the server's certificate (load or generate), QUIC config |
 
+pub mod certificate;
 mod frame;
 mod rights;
 mod route;
 pub mod session;
-pub mod certificate;
 
 use std::future::Future;
 use std::sync::Arc;
