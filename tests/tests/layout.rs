@@ -219,6 +219,38 @@ fn no_crate_has_an_import_circle() {
     );
 }
 
+/// hallqd's top-level modules, bottom layer first: a module may use only
+/// modules of the layers below its own (Command → core → Events →
+/// {journal, displays, outbox, metrics}, with the shard applying commands
+/// and the network on top).
+const DAEMON_LAYERS: &[&[&str]] = &[
+    &["clock", "config", "journal", "systemd"],
+    &["fanout", "stats", "metrics", "cluster", "simulation"],
+    &["shard"],
+    &["daemon"],
+    &["net"],
+];
+
+#[test]
+fn the_daemon_imports_only_from_layers_below() {
+    let edges = top_level(&graph(&workspace().join("daemon/src")));
+    let layer = |m: &str| DAEMON_LAYERS.iter().position(|l| l.contains(&m));
+    let mut problems = Vec::new();
+    for (from, uses) in &edges {
+        let Some(at) = layer(&from[0]) else {
+            problems.push(format!("{} is in no layer of DAEMON_LAYERS", from[0]));
+            continue;
+        };
+        for to in uses {
+            match layer(&to[0]) {
+                Some(below) if below < at => {}
+                _ => problems.push(format!("{} uses {}", from[0], to[0])),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "upward or sideways imports:\n{}", problems.join("\n"));
+}
+
 #[test]
 fn the_checker_sees_a_circle_when_there_is_one() {
     let dir = tempfile::tempdir().unwrap();
