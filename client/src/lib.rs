@@ -1,6 +1,18 @@
-//! hallq's client side: the hall's vocabulary ([`types`]), the wire protocol
-//! both `hallqd` and its clients compile against, and the async client that
-//! kiosks, window terminals, display boards and the SMS bridge use.
+//! hallq's client side: the async client library that kiosks, window
+//! terminals, display boards and the SMS bridge use, and the `hallq`
+//! program with its screens. The wire protocol itself (messages, error
+//! codes, codec) is the `hallq_proto` crate, which `hallqd` compiles
+//! against too; nothing here is compiled into the daemon.
+//!
+//! - [`client`]: one authenticated QUIC connection to `hallqd`: requests,
+//!   display and notification streams.
+//! - [`follow`]: following a hall to whichever `hallqd` serves it (cluster
+//!   mode), and the reconnecting handle the long-running screens keep.
+//! - [`tls`]: the client side of the handshake: the pinned certificate.
+//! - [`screen`]: what the screens share (the clock, keys, text rendering).
+//! - [`board`], [`terminal`], [`bridge`]: the display board (web and
+//!   terminal), the window terminal, the SMS gateway bridge.
+//! - `cli` (in the binary): the `hallq` command, human and `--json` output.
 
 pub mod board;
 pub mod bridge;

@@ -44,7 +44,7 @@ async fn sigterm_stops_cleanly() {
     );
 }
 
-/// proto.rs: `DisplayUpdate::Dropped` / `NotifierFrame::Dropped` tell a
+/// hallq-proto's wire.rs: `DisplayUpdate::Dropped` / `NotifierFrame::Dropped` tell a
 /// subscriber that "the daemon is shutting down".
 #[tokio::test]
 async fn sigterm_tells_subscribers_why() {

@@ -1,8 +1,8 @@
 //! Issue 10 item 5, over the wire: tokens and phone numbers stay out of the
 //! logs even at debug level, and a token is confined to its own hall (its
 //! own window is covered by `roles.rs`). The TLS 1.3-only and key-permission
-//! checks are unit tests in `daemon/src/net/tls.rs`; constant-time token
-//! comparison is tested in `daemon/src/config.rs`.
+//! checks are unit tests in `daemon/src/net/certificate.rs`; constant-time token
+//! comparison is tested in `daemon/src/config/tokens.rs`.
 
 use std::ffi::OsStr;
 use std::fs;
