@@ -9,7 +9,7 @@
 //! sit at a known place in the hall's day whatever the time they run at.
 
 use hallq_core::HallDay;
-use hallq_proto::booking::{BookingState, Channel, SlotAt};
+use hallq_proto::appointment::{AppointmentState, Channel, SlotAt};
 use hallq_proto::types::{Lane, Timestamp};
 use hallq_proto::wire::{NotificationKind, Request, Response, WindowAction};
 use hallq_tests::{
@@ -67,7 +67,7 @@ async fn book_check_in_and_call_first() {
     assert_eq!(booked.code.len(), 6);
     assert_eq!(booked.slot, slot);
     assert_eq!(booked.phone, "138****8000", "masked");
-    assert_eq!(booked.state, BookingState::Booked);
+    assert_eq!(booked.state, AppointmentState::Booked);
 
     // Item B takes no appointments in the test hall.
     expect_refused(
@@ -204,7 +204,7 @@ async fn a_late_check_in_forfeits_the_booking() {
     {
         Response::Bookings(d) => {
             assert_eq!(d.bookings[0].code, code);
-            assert_eq!(d.bookings[0].state, BookingState::Forfeited);
+            assert_eq!(d.bookings[0].state, AppointmentState::Forfeited);
         }
         other => panic!("{other:?}"),
     }

@@ -248,7 +248,11 @@ fn the_daemon_imports_only_from_layers_below() {
             }
         }
     }
-    assert!(problems.is_empty(), "upward or sideways imports:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "upward or sideways imports:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! hallq-proto: the one contract that `hallqd`, the `hallq` client program
 //! and the load generator compile against.
 //!
-//! - [`types`], [`views`], [`booking`]: the hall's vocabulary (items,
+//! - [`types`], [`views`], [`appointment`]: the hall's vocabulary (items,
 //!   windows, tickets, lanes, appointments) as values that travel.
 //! - [`wire`]: the messages of protocol `hallq/1`, requests to answers.
 //! - [`code`]: [`ErrorCode`], the stable name of every refusal.
@@ -11,7 +11,7 @@
 //!   that the dispatch core, which uses this crate's types, compiles no
 //!   tokio and no quinn.
 
-pub mod booking;
+pub mod appointment;
 pub mod code;
 pub mod codec;
 pub mod types;

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::booking::{BookingView, Channel, DayBookings, SlotAt, SlotChange};
+use crate::appointment::{AppointmentView, Channel, DayAppointments, SlotAt, SlotChange};
 use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
 use crate::views::{HallView, WaitingTicket, WindowView};
@@ -403,11 +403,11 @@ pub enum Response {
         next: Option<u32>,
     },
     /// A booking was made.
-    Booked(BookingView),
+    Booked(AppointmentView),
     /// One day's slots and bookings.
-    Bookings(DayBookings),
+    Bookings(DayAppointments),
     /// A booking was cancelled.
-    BookingCancelled(BookingView),
+    BookingCancelled(AppointmentView),
 }
 
 /// How `hallq stats` breaks the totals down.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use hallq_proto::booking::SlotAt;
+use hallq_proto::appointment::SlotAt;
 use hallq_proto::types::{
     ItemCode, Lane, Phone, Post, PriorityReason, Rating, StaffId, TicketNo, WindowNo,
 };
@@ -280,19 +280,19 @@ pub enum Command {
         #[arg(long)]
         item: ItemCode,
         /// The slot's start in the hall's local time, 2026-11-23T09:30.
-        #[arg(long, value_parser = super::booking::parse_slot)]
+        #[arg(long, value_parser = super::appointments::parse_slot)]
         slot: SlotAt,
         /// The visitor's mobile number, for the confirmation SMS.
         #[arg(long, value_parser = parse_phone)]
         phone: String,
         /// How the booking was made.
         #[arg(long, value_enum, default_value = "onsite")]
-        channel: super::booking::ChannelArg,
+        channel: super::appointments::ChannelArg,
     },
     /// A day's appointment slots and bookings (today if no --date).
     Bookings {
         /// The day, 2026-11-23.
-        #[arg(long, value_parser = super::booking::parse_date)]
+        #[arg(long, value_parser = super::appointments::parse_date)]
         date: Option<u32>,
     },
     /// Cancel a booking: for the visitor any time; with --by-hall (admin)
@@ -311,7 +311,7 @@ pub enum Command {
     },
     /// Change one day's appointment slots (admin).
     #[command(subcommand)]
-    Slots(super::booking::SlotsCommand),
+    Slots(super::appointments::SlotsCommand),
 }
 
 /// `stats --by`.

@@ -15,7 +15,7 @@ use super::table::Table;
 
 /// The text for one answer of the daemon. `now` is used for "waited 12 min".
 pub fn response(r: &Response, now: Timestamp) -> String {
-    if let Some(text) = super::booking::human(r) {
+    if let Some(text) = super::appointments::human(r) {
         return text;
     }
     match r {
@@ -107,7 +107,7 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             format!("{} records{more}", records.len())
         }
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
-            unreachable!("rendered by booking::human")
+            unreachable!("rendered by appointments::human")
         }
     }
 }

@@ -17,7 +17,7 @@ use hallq_proto::wire::{
 
 /// The JSON object for one answer of the daemon.
 pub fn response(r: &Response) -> Value {
-    if let Some(value) = super::booking::json(r) {
+    if let Some(value) = super::appointments::json(r) {
         return value;
     }
     match r {
@@ -61,7 +61,7 @@ pub fn response(r: &Response) -> Value {
             "next": next,
         }),
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
-            unreachable!("rendered by booking::json")
+            unreachable!("rendered by appointments::json")
         }
     }
 }

@@ -5,8 +5,8 @@
 //! Parsing lives in [`args`], rendering in [`human`] and [`json`] as pure
 //! functions; this module is the only one that does I/O.
 
+mod appointments;
 mod args;
-mod booking;
 mod human;
 mod json;
 mod table;

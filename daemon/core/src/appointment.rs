@@ -29,9 +29,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hallq_proto::booking::{
-    day_string, minute_string, BookingState, BookingView, Channel, DayBookings, SlotAt, SlotChange,
-    SlotView,
+use hallq_proto::appointment::{
+    day_string, minute_string, AppointmentState, AppointmentView, Channel, DayAppointments, SlotAt,
+    SlotChange, SlotView,
 };
 use hallq_proto::types::{ItemCode, Lane, Phone, TicketNo, Timestamp, WindowNo};
 use serde::{Deserialize, Serialize};
@@ -351,7 +351,7 @@ pub struct Booking {
     /// How it was booked.
     pub channel: Channel,
     /// Where it stands.
-    pub state: BookingState,
+    pub state: AppointmentState,
     /// When it was booked.
     pub booked_at: Timestamp,
 }
@@ -445,7 +445,7 @@ pub fn normalize_code(code: &str) -> String {
 
 /// A new booking, as [`Event::Booked`] carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewBooking {
+pub struct NewAppointment {
     /// Its number.
     pub n: u64,
     /// Its code.
@@ -538,7 +538,7 @@ impl Hall {
         }
         let n = self.appointments.next;
         Ok(Event::Booked {
-            booking: NewBooking {
+            booking: NewAppointment {
                 n,
                 code: booking_code(n),
                 item,
@@ -555,7 +555,7 @@ impl Hall {
             .appointments
             .get(code)
             .ok_or_else(|| DispatchError::UnknownBooking(code.to_owned()))?;
-        if b.state != BookingState::Booked {
+        if b.state != AppointmentState::Booked {
             return Err(DispatchError::BookingNotActive {
                 code: code.to_owned(),
                 state: b.state.label(),
@@ -645,7 +645,7 @@ impl Hall {
             .bookings
             .values()
             .filter(|b| {
-                b.state == BookingState::Booked && now > cal.instant(b.slot).plus_secs(late)
+                b.state == AppointmentState::Booked && now > cal.instant(b.slot).plus_secs(late)
             })
             .map(|b| Event::BookingForfeited {
                 code: b.code.clone(),
@@ -743,7 +743,7 @@ impl Hall {
                         slot: booking.slot,
                         phone: booking.phone.clone(),
                         channel: booking.channel,
-                        state: BookingState::Booked,
+                        state: AppointmentState::Booked,
                         booked_at: *at,
                     },
                 );
@@ -752,9 +752,9 @@ impl Hall {
             Event::BookingCancelled { code, by_hall, .. } => {
                 if let Some(b) = a.get_mut(code) {
                     b.state = if *by_hall {
-                        BookingState::CancelledByHall
+                        AppointmentState::CancelledByHall
                     } else {
-                        BookingState::CancelledByVisitor
+                        AppointmentState::CancelledByVisitor
                     };
                     let key = (b.slot.day, b.item, b.slot.minute);
                     if let Some(held) = a.held.get_mut(&key) {
@@ -764,12 +764,12 @@ impl Hall {
             }
             Event::CheckedIn { code, ticket, .. } => {
                 if let Some(b) = a.get_mut(code) {
-                    b.state = BookingState::CheckedIn(*ticket);
+                    b.state = AppointmentState::CheckedIn(*ticket);
                 }
             }
             Event::BookingForfeited { code, .. } => {
                 if let Some(b) = a.get_mut(code) {
-                    b.state = BookingState::Forfeited;
+                    b.state = AppointmentState::Forfeited;
                 }
             }
             Event::SlotsAdjusted { day, change, .. } => match *change {
@@ -799,7 +799,7 @@ impl Hall {
     // ----- queries -------------------------------------------------------
 
     /// Booking `code` as clients see it.
-    pub fn booking(&self, code: &str) -> Option<BookingView> {
+    pub fn booking(&self, code: &str) -> Option<AppointmentView> {
         self.appointments.get(code).map(|b| self.booking_view(b))
     }
 
@@ -808,10 +808,10 @@ impl Hall {
         self.appointments.get(code).map(|b| &b.phone)
     }
 
-    fn booking_view(&self, b: &Booking) -> BookingView {
+    fn booking_view(&self, b: &Booking) -> AppointmentView {
         let cal = self.calendar();
         let start = cal.instant(b.slot);
-        BookingView {
+        AppointmentView {
             code: b.code.clone(),
             item: b.item,
             slot: b.slot,
@@ -830,7 +830,7 @@ impl Hall {
     }
 
     /// Day `day`'s slots and bookings. O(slots + bookings): for listings.
-    pub fn day_bookings(&self, day: BusinessDay) -> DayBookings {
+    pub fn day_bookings(&self, day: BusinessDay) -> DayAppointments {
         let a = &self.appointments;
         let cal = self.calendar();
         let mut slots = Vec::new();
@@ -860,14 +860,14 @@ impl Hall {
                 });
             }
         }
-        let mut bookings: Vec<BookingView> = a
+        let mut bookings: Vec<AppointmentView> = a
             .bookings
             .values()
             .filter(|b| b.slot.day == day)
             .map(|b| self.booking_view(b))
             .collect();
         bookings.sort_by(|x, y| (x.slot, &x.code).cmp(&(y.slot, &y.code)));
-        DayBookings {
+        DayAppointments {
             day,
             closed: a.closed.contains(&day),
             slots,
@@ -883,7 +883,7 @@ impl Hall {
     /// The ticket a booking became, if checked in.
     pub fn booking_ticket(&self, code: &str) -> Option<TicketNo> {
         match self.appointments.get(code)?.state {
-            BookingState::CheckedIn(t) => Some(t),
+            AppointmentState::CheckedIn(t) => Some(t),
             _ => None,
         }
     }

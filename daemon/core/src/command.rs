@@ -3,7 +3,7 @@
 use hallq_proto::types::{ItemCode, Lane, Phone, Post, Rating, StaffId, TicketNo, WindowNo};
 use serde::{Deserialize, Serialize};
 
-use hallq_proto::booking::{Channel, SlotAt, SlotChange};
+use hallq_proto::appointment::{Channel, SlotAt, SlotChange};
 
 use super::HallSpec;
 

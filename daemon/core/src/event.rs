@@ -8,9 +8,9 @@ use hallq_proto::types::{
 use serde::{Deserialize, Serialize};
 
 use super::command::{BusinessDay, TransferTarget};
-use hallq_proto::booking::SlotChange;
+use hallq_proto::appointment::SlotChange;
 
-use super::appointment::NewBooking;
+use super::appointment::NewAppointment;
 use super::HallSpec;
 
 /// A ticket was issued (DB33/T 2036.4 §7.3.4: the visitor is told their
@@ -254,7 +254,7 @@ pub enum Event {
     /// A slot was booked (SPEC §2 item 9).
     Booked {
         /// The booking.
-        booking: NewBooking,
+        booking: NewAppointment,
         /// When.
         at: Timestamp,
     },

@@ -261,8 +261,8 @@ fn parse_span(text: &str) -> Result<Option<Span>, String> {
     }
     let bad = || format!("{text:?} is not a time span like \"09:00-17:00\" (or \"closed\")");
     let (from, to) = t.split_once('-').ok_or_else(bad)?;
-    let from = hallq_proto::booking::parse_minute(from.trim()).map_err(|_| bad())?;
-    let to = hallq_proto::booking::parse_minute(to.trim()).map_err(|_| bad())?;
+    let from = hallq_proto::appointment::parse_minute(from.trim()).map_err(|_| bad())?;
+    let to = hallq_proto::appointment::parse_minute(to.trim()).map_err(|_| bad())?;
     if from >= to {
         return Err(format!("{text:?}: the end must be after the start"));
     }

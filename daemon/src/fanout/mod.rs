@@ -5,6 +5,6 @@
 //! journal rebuilds them exactly (the same pending notifications under the
 //! same ids, the same recent calls).
 
-pub mod bookings;
+pub mod appointments;
 pub mod display;
 pub mod outbox;

@@ -114,7 +114,7 @@ impl Outbox {
                 continue;
             }
             if let Some((kind, code, phone, text)) =
-                super::bookings::message(&self.templates, event, hall)
+                super::appointments::message(&self.templates, event, hall)
             {
                 self.push(
                     Notification {

@@ -5,7 +5,7 @@
 //! hall and compares.
 
 use super::*;
-use hallq_proto::booking::{BookingState, Channel, SlotAt, SlotChange};
+use hallq_proto::appointment::{AppointmentState, Channel, SlotAt, SlotChange};
 
 /// Monday.
 const MON: BusinessDay = 20261123;
@@ -14,7 +14,7 @@ const FRI: BusinessDay = 20261127;
 const SAT: BusinessDay = 20261128;
 
 fn hhmm(s: &str) -> u16 {
-    hallq_proto::booking::parse_minute(s).unwrap()
+    hallq_proto::appointment::parse_minute(s).unwrap()
 }
 
 fn at(day: BusinessDay, time: &str) -> SlotAt {
@@ -93,7 +93,7 @@ impl Run {
         self.try_(Command::CheckIn { code: code.into() })
     }
 
-    fn state(&self, code: &str) -> BookingState {
+    fn state(&self, code: &str) -> AppointmentState {
         self.hall.booking(code).unwrap().state
     }
 
@@ -150,7 +150,7 @@ fn slots_follow_the_config_and_take_their_capacity() {
         code: first.clone(),
         by_hall: false,
     });
-    assert_eq!(run.state(&first), BookingState::CancelledByVisitor);
+    assert_eq!(run.state(&first), AppointmentState::CancelledByVisitor);
     run.book('A', at(MON, "10:00"));
     assert!(run.hall.day_bookings(SAT).slots.iter().all(|s| s.extended));
     run.assert_replays();
@@ -262,7 +262,10 @@ fn check_in_window_edges_and_double_check_in() {
     // 30 minutes after the start, to the second.
     run.set(MON, "10:30");
     run.check_in(&codes[2]).unwrap();
-    assert_eq!(run.state(&codes[2]), BookingState::CheckedIn(no("A003")));
+    assert_eq!(
+        run.state(&codes[2]),
+        AppointmentState::CheckedIn(no("A003"))
+    );
     // One second later the booking is forfeited: recorded, not a ticket.
     run.set(MON, "10:30:01");
     let events = run.check_in(&codes[3]).unwrap();
@@ -270,7 +273,7 @@ fn check_in_window_edges_and_double_check_in() {
         matches!(events.as_slice(), [Event::BookingForfeited { code, .. }] if *code == codes[3]),
         "{events:?}"
     );
-    assert_eq!(run.state(&codes[3]), BookingState::Forfeited);
+    assert_eq!(run.state(&codes[3]), AppointmentState::Forfeited);
     assert_eq!(run.hall.view().items[0].issued_today, 3);
 
     // Neither a second check-in nor a forfeited one.
@@ -303,7 +306,7 @@ fn the_hall_cancels_only_eight_hours_ahead() {
         code: a.clone(),
         by_hall: true,
     });
-    assert_eq!(run.state(&a), BookingState::CancelledByHall);
+    assert_eq!(run.state(&a), AppointmentState::CancelledByHall);
     run.set(MON, "02:00:01");
     let late = run.err(Command::CancelBooking {
         code: b.clone(),
@@ -443,7 +446,7 @@ fn a_new_day_restarts_numbers_and_keeps_later_bookings() {
     run.ok(Command::BeginDay { day: TUE });
     // Monday's bookings are gone, Tuesday's stays; numbers restart.
     assert!(run.hall.booking(&today).is_none());
-    assert_eq!(run.state(&tomorrow), BookingState::Booked);
+    assert_eq!(run.state(&tomorrow), AppointmentState::Booked);
     run.set(TUE, "09:40");
     let events = run.check_in(&tomorrow).unwrap();
     assert!(matches!(&events[0], Event::CheckedIn { ticket, .. } if *ticket == no("A001")));
@@ -472,9 +475,9 @@ fn bookings_nobody_comes_for_are_forfeited_on_time() {
         matches!(events.as_slice(), [Event::BookingForfeited { code, .. }] if *code == late),
         "{events:?}"
     );
-    assert_eq!(run.state(&late), BookingState::Forfeited);
-    assert_eq!(run.state(&kept), BookingState::CheckedIn(no("A001")));
-    assert_eq!(run.state(&later), BookingState::Booked);
+    assert_eq!(run.state(&late), AppointmentState::Forfeited);
+    assert_eq!(run.state(&kept), AppointmentState::CheckedIn(no("A001")));
+    assert_eq!(run.state(&later), AppointmentState::Booked);
     assert!(run.ok(Command::ForfeitOverdue).is_empty(), "once only");
     run.assert_replays();
 }

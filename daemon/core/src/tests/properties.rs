@@ -126,7 +126,7 @@ fn command(op: &Op, issued: &[TicketNo], base: &HallSpec, now: Timestamp) -> Opt
     let slot = |k: u16| {
         let here = base.day.slot_at(now);
         let minute = (here.minute / 30 + 1 + k) * 30;
-        (minute < 1440).then_some(hallq_proto::booking::SlotAt { minute, ..here })
+        (minute < 1440).then_some(hallq_proto::appointment::SlotAt { minute, ..here })
     };
     Some(match *op {
         Op::Issue { item, lane } => Command::Issue {
@@ -171,7 +171,7 @@ fn command(op: &Op, issued: &[TicketNo], base: &HallSpec, now: Timestamp) -> Opt
             item: code(ITEMS[i]),
             slot: slot(k)?,
             phone: Phone::new("13800138000").unwrap(),
-            channel: hallq_proto::booking::Channel::Online,
+            channel: hallq_proto::appointment::Channel::Online,
         },
         Op::CheckIn(n) => Command::CheckIn {
             code: appointment::booking_code(n),
@@ -182,7 +182,7 @@ fn command(op: &Op, issued: &[TicketNo], base: &HallSpec, now: Timestamp) -> Opt
         },
         Op::CutSlot(i, k, capacity) => Command::AdjustSlots {
             day: slot(k)?.day,
-            change: hallq_proto::booking::SlotChange::Capacity {
+            change: hallq_proto::appointment::SlotChange::Capacity {
                 item: code(ITEMS[i]),
                 minute: slot(k)?.minute,
                 capacity,

@@ -4,7 +4,7 @@
 //! only an admin changes slots or cancels on the hall's behalf.
 
 use hallq_core::{Command, Event};
-use hallq_proto::booking::SlotChange;
+use hallq_proto::appointment::SlotChange;
 use hallq_proto::types::{Phone, Role};
 use hallq_proto::wire::{ErrorReply, Response};
 use hallq_proto::ErrorCode;
@@ -17,9 +17,9 @@ use crate::net::rights::{refused, reply, require, Session};
 pub(super) async fn book(
     session: &Session,
     item: hallq_proto::types::ItemCode,
-    slot: hallq_proto::booking::SlotAt,
+    slot: hallq_proto::appointment::SlotAt,
     phone: &str,
-    channel: hallq_proto::booking::Channel,
+    channel: hallq_proto::appointment::Channel,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
     let phone = Phone::new(phone).map_err(|e| reply(ErrorCode::BadRequest, e.0))?;

@@ -2,7 +2,7 @@
 //! §四(七)7 the hall's cancellation, §四(七)8 the forfeit): which event says
 //! what, in Chinese by default.
 
-use hallq_proto::booking::{minute_string, BookingView};
+use hallq_proto::appointment::{minute_string, AppointmentView};
 use hallq_proto::types::Phone;
 use hallq_proto::wire::NotificationKind;
 
@@ -49,8 +49,8 @@ pub fn message(
     Some((kind, code.clone(), phone, fill(template, &booking, &item)))
 }
 
-fn fill(template: &str, b: &BookingView, item: &str) -> String {
-    let at = |s: hallq_proto::booking::SlotAt| {
+fn fill(template: &str, b: &AppointmentView, item: &str) -> String {
+    let at = |s: hallq_proto::appointment::SlotAt| {
         if s.day == b.slot.day {
             minute_string(s.minute)
         } else {

@@ -5,9 +5,9 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use hallq_proto::booking::{
-    day_string, minute_string, parse_day, parse_minute, BookingView, Channel, DayBookings, SlotAt,
-    SlotChange,
+use hallq_proto::appointment::{
+    day_string, minute_string, parse_day, parse_minute, AppointmentView, Channel, DayAppointments,
+    SlotAt, SlotChange,
 };
 use hallq_proto::types::ItemCode;
 use hallq_proto::wire::{Request, Response};
@@ -168,7 +168,7 @@ pub fn human(r: &Response) -> Option<String> {
     })
 }
 
-fn day_bookings(d: &DayBookings) -> String {
+fn day_bookings(d: &DayAppointments) -> String {
     let mut out = format!("Appointments on {}", day_string(d.day));
     if d.closed {
         out.push_str(" — closed for bookings");
@@ -195,7 +195,7 @@ fn day_bookings(d: &DayBookings) -> String {
         let mut t = Table::new(&["CODE", "ITEM", "SLOT", "CHANNEL", "PHONE", "STATE"]);
         for b in &d.bookings {
             let state = match b.state {
-                hallq_proto::booking::BookingState::CheckedIn(ticket) => {
+                hallq_proto::appointment::AppointmentState::CheckedIn(ticket) => {
                     format!("checked in as {ticket}")
                 }
                 other => other.label().to_owned(),
@@ -215,13 +215,17 @@ fn day_bookings(d: &DayBookings) -> String {
     out
 }
 
-fn booking_json(b: &BookingView) -> Value {
+fn booking_json(b: &AppointmentView) -> Value {
     let (state, ticket) = match b.state {
-        hallq_proto::booking::BookingState::Booked => ("booked", None),
-        hallq_proto::booking::BookingState::CheckedIn(t) => ("checked_in", Some(t.to_string())),
-        hallq_proto::booking::BookingState::CancelledByVisitor => ("cancelled_by_visitor", None),
-        hallq_proto::booking::BookingState::CancelledByHall => ("cancelled_by_hall", None),
-        hallq_proto::booking::BookingState::Forfeited => ("forfeited", None),
+        hallq_proto::appointment::AppointmentState::Booked => ("booked", None),
+        hallq_proto::appointment::AppointmentState::CheckedIn(t) => {
+            ("checked_in", Some(t.to_string()))
+        }
+        hallq_proto::appointment::AppointmentState::CancelledByVisitor => {
+            ("cancelled_by_visitor", None)
+        }
+        hallq_proto::appointment::AppointmentState::CancelledByHall => ("cancelled_by_hall", None),
+        hallq_proto::appointment::AppointmentState::Forfeited => ("forfeited", None),
     };
     json!({
         "code": b.code,
@@ -262,7 +266,7 @@ pub fn json(r: &Response) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hallq_proto::booking::BookingState;
+    use hallq_proto::appointment::AppointmentState;
     use hallq_proto::types::Timestamp;
 
     #[test]
@@ -271,14 +275,14 @@ mod tests {
             day: 20261123,
             minute: 570,
         };
-        let b = BookingView {
+        let b = AppointmentView {
             code: "K7M2QX".into(),
             item: ItemCode::new('A').unwrap(),
             slot,
             slot_minutes: 30,
             channel: Channel::Phone,
             phone: "138****8000".into(),
-            state: BookingState::Booked,
+            state: AppointmentState::Booked,
             booked_at: Timestamp(0),
             check_in_from: SlotAt {
                 minute: 540,

@@ -4,6 +4,12 @@
 //!
 //! Times are the hall's local time: a business day (`yyyymmdd`) and the
 //! minute of that day, as visitors read them on the booking slip.
+//!
+//! Vocabulary: the concept is the *appointment* (预约), in every crate's
+//! type and module names; a visitor *books* one and is given its *booking
+//! code*. "booking" stays where it is a contract and never changes: the
+//! `book` / `bookings` / `cancel-booking` commands, the `booking_*` message
+//! templates and error codes, `booking_code` in JSON.
 
 use std::fmt;
 use std::str::FromStr;
@@ -145,7 +151,7 @@ pub fn parse_minute(s: &str) -> Result<u16, InvalidValue> {
 /// Where a booking stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BookingState {
+pub enum AppointmentState {
     /// Booked, not yet checked in.
     Booked,
     /// Checked in at a kiosk: it became this appointment-lane ticket.
@@ -158,22 +164,22 @@ pub enum BookingState {
     Forfeited,
 }
 
-impl BookingState {
+impl AppointmentState {
     /// For messages and listings.
     pub fn label(self) -> &'static str {
         match self {
-            BookingState::Booked => "booked",
-            BookingState::CheckedIn(_) => "checked in",
-            BookingState::CancelledByVisitor => "cancelled by the visitor",
-            BookingState::CancelledByHall => "cancelled by the hall",
-            BookingState::Forfeited => "forfeited",
+            AppointmentState::Booked => "booked",
+            AppointmentState::CheckedIn(_) => "checked in",
+            AppointmentState::CancelledByVisitor => "cancelled by the visitor",
+            AppointmentState::CancelledByHall => "cancelled by the hall",
+            AppointmentState::Forfeited => "forfeited",
         }
     }
 }
 
 /// One booking as clients see it. The phone number is masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BookingView {
+pub struct AppointmentView {
     /// The booking code the visitor checks in with ("K7M2QX").
     pub code: String,
     /// The item.
@@ -187,7 +193,7 @@ pub struct BookingView {
     /// The visitor's phone, masked (`138****8000`).
     pub phone: String,
     /// Where it stands.
-    pub state: BookingState,
+    pub state: AppointmentState,
     /// When it was booked.
     pub booked_at: Timestamp,
     /// Check-in opens at (hall's local time, same day).
@@ -244,7 +250,7 @@ pub enum SlotChange {
 
 /// A day's slots and bookings ([`crate::wire::Response::Bookings`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DayBookings {
+pub struct DayAppointments {
     /// The day, `yyyymmdd`.
     pub day: u32,
     /// Closed for bookings by an admin.
@@ -252,7 +258,7 @@ pub struct DayBookings {
     /// Every slot of the day, by item then start.
     pub slots: Vec<SlotView>,
     /// Every booking of the day, by slot then code.
-    pub bookings: Vec<BookingView>,
+    pub bookings: Vec<AppointmentView>,
 }
 
 #[cfg(test)]
