@@ -355,12 +355,13 @@ mod tests {
     use hallq_core::{Command, HallSpec, ItemSpec, WindowSpec};
     use hallq_proto::types::{ItemCode, Lane, Timestamp};
 
-    fn hall() -> Hall {
+    /// One item A called `name`, one window serving it.
+    fn spec(name: &str) -> HallSpec {
         let a = ItemCode::new('A').unwrap();
-        let spec = HallSpec::new(
+        HallSpec::new(
             vec![ItemSpec {
                 code: a,
-                name: "社保".into(),
+                name: name.into(),
                 avg_service_secs: 300,
                 daily_cap: None,
             }],
@@ -370,8 +371,11 @@ mod tests {
                 universal: false,
                 fallback: false,
             }],
-        );
-        let mut hall = Hall::new(spec).unwrap();
+        )
+    }
+
+    fn hall() -> Hall {
+        let mut hall = Hall::new(spec("社保")).unwrap();
         hall.apply(Command::BeginDay { day: 20261122 }, Timestamp(0))
             .unwrap();
         hall
@@ -454,21 +458,7 @@ mod tests {
     #[test]
     fn a_bad_rating_raises_exactly_one_work_order() {
         let a = ItemCode::new('A').unwrap();
-        let spec = HallSpec::new(
-            vec![ItemSpec {
-                code: a,
-                name: "item A".into(),
-                avg_service_secs: 300,
-                daily_cap: None,
-            }],
-            vec![WindowSpec {
-                number: WindowNo(1),
-                items: vec![a],
-                universal: false,
-                fallback: false,
-            }],
-        );
-        let mut hall = Hall::new(spec).unwrap();
+        let mut hall = Hall::new(spec("item A")).unwrap();
         let mut outbox = Outbox::new("main", Templates::default());
         let mut orders = Vec::new();
         let mut now = 1_000_000;
