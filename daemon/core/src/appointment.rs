@@ -272,6 +272,22 @@ impl HallDay {
             .is_some_and(|s| s.contains(minute))
     }
 
+    /// When the hall opens next after `now` (local day and minute), for a
+    /// kiosk to say in its own language; `None` without opening hours or
+    /// with no open day in the coming week.
+    pub fn next_opening_at(&self, now: Timestamp) -> Option<SlotAt> {
+        self.hours.as_ref()?;
+        let (days, minute) = self.local(now);
+        (0..=7).find_map(|ahead| {
+            let d = days + ahead;
+            let span = self.regular(weekday(d))?;
+            (ahead > 0 || span.from > minute).then(|| SlotAt {
+                day: day_of(d),
+                minute: span.from,
+            })
+        })
+    }
+
     /// When the hall opens next after `now`, for people: "09:00 today",
     /// "09:00 tomorrow (2026-11-24)", "09:00 on Mon 2026-11-30".
     pub fn next_opening(&self, now: Timestamp) -> String {
