@@ -18,6 +18,7 @@ pub mod board;
 pub mod bridge;
 pub mod client;
 pub mod follow;
+pub mod kiosk;
 pub mod screen;
 pub mod terminal;
 pub mod tls;
