@@ -131,7 +131,10 @@ fn kiosk_view(v: &hallq_proto::views::KioskView) -> String {
             format!(" · {}/{c} issued", it.issued_today)
         });
         let wait = it.eta_secs.map_or("no open window".to_owned(), eta);
-        lines.push(format!("  {} {} · {waiting} waiting · {wait}{cap}", it.code, it.name));
+        lines.push(format!(
+            "  {} {} · {waiting} waiting · {wait}{cap}",
+            it.code, it.name
+        ));
     }
     lines.join("\n")
 }
@@ -147,7 +150,12 @@ pub fn print_failures(p: &hallq_proto::views::PrintFailures) -> String {
         p.hall, p.total
     )];
     for f in p.recent.iter().rev() {
-        lines.push(format!("  {} {} — {}", hallq_client::screen::clock(f.at), f.ticket, f.reason));
+        lines.push(format!(
+            "  {} {} — {}",
+            hallq_client::screen::clock(f.at),
+            f.ticket,
+            f.reason
+        ));
     }
     lines.join("\n")
 }

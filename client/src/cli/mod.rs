@@ -22,9 +22,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 
 use hallq_client::board::{self, BoardError};
-use hallq_client::kiosk;
 use hallq_client::client::ClientError;
 use hallq_client::follow::{self, FollowingClient, Hallqd, Outcome};
+use hallq_client::kiosk;
 use hallq_client::terminal::{self, TerminalError};
 use hallq_client::tls;
 use hallq_proto::types::Timestamp;

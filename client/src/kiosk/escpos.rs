@@ -53,7 +53,10 @@ pub fn ticket_job(slip: &Slip<'_>) -> Vec<u8> {
     size(&mut job, 0x11);
     text(&mut job, slip.hall_name);
     size(&mut job, 0x00);
-    text(&mut job, &format!("{}  {}", t.item_name, lane_label(t.lane)));
+    text(
+        &mut job,
+        &format!("{}  {}", t.item_name, lane_label(t.lane)),
+    );
     job.push(b'\n');
     // The number as large as common printers go in one line (GS ! 0x33:
     // 4× wide, 4× high would overflow 58 mm paper with four characters;

@@ -63,7 +63,11 @@ pub struct Kiosk {
 
 impl Kiosk {
     /// A kiosk acting through `client`, showing `hall`.
-    pub fn new(client: Arc<FollowingClient>, hall: watch::Receiver<Hall>, options: Options) -> Kiosk {
+    pub fn new(
+        client: Arc<FollowingClient>,
+        hall: watch::Receiver<Hall>,
+        options: Options,
+    ) -> Kiosk {
         Kiosk {
             client,
             hall,
@@ -77,8 +81,14 @@ impl Kiosk {
 pub fn router(kiosk: Kiosk) -> Router {
     Router::new()
         .route("/", get(|| async { Html(INDEX_HTML) }))
-        .route("/kiosk.css", get(|| async { asset("text/css; charset=utf-8", KIOSK_CSS) }))
-        .route("/kiosk.js", get(|| async { asset("text/javascript; charset=utf-8", KIOSK_JS) }))
+        .route(
+            "/kiosk.css",
+            get(|| async { asset("text/css; charset=utf-8", KIOSK_CSS) }),
+        )
+        .route(
+            "/kiosk.js",
+            get(|| async { asset("text/javascript; charset=utf-8", KIOSK_JS) }),
+        )
         .route("/hall", get(hall))
         .route("/events", get(events))
         .route("/issue", post(issue))
@@ -143,7 +153,10 @@ async fn events(State(k): State<Kiosk>) -> Sse<impl Stream<Item = Result<Event, 
             }
         }
         let data = hall_json(&k.hall.borrow_and_update(), &k.options).to_string();
-        let event = Event::default().event("hall").retry(Duration::from_secs(1)).data(data);
+        let event = Event::default()
+            .event("hall")
+            .retry(Duration::from_secs(1))
+            .data(data);
         Some((Ok(event), (k, false)))
     });
     Sse::new(stream)
@@ -158,7 +171,10 @@ fn refusal(code: ErrorCode) -> Value {
 /// 3–9 (the numbering plan's mobile blocks).
 pub fn is_mainland_mobile(phone: &str) -> bool {
     let b = phone.as_bytes();
-    b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
+    b.len() == 11
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
+        && b.iter().all(u8::is_ascii_digit)
 }
 
 /// Runs `action` once per key: a key seen before answers as it did then.
@@ -181,7 +197,9 @@ async fn once(k: &Kiosk, body: &Value, action: impl std::future::Future<Output =
 }
 
 fn parse(body: &str) -> Option<Value> {
-    serde_json::from_str::<Value>(body).ok().filter(Value::is_object)
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
 }
 
 async fn issue(State(k): State<Kiosk>, body: String) -> Response {
@@ -204,7 +222,10 @@ async fn issue(State(k): State<Kiosk>, body: String) -> Response {
             "green" => Lane::Priority(PriorityReason::Green),
             _ => return refusal(ErrorCode::BadRequest),
         };
-        let phone = body["phone"].as_str().filter(|p| !p.is_empty()).map(str::to_owned);
+        let phone = body["phone"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
         if phone.as_deref().is_some_and(|p| !is_mainland_mobile(p)) {
             return json!({ "ok": false, "code": ErrorCode::BadRequest.as_str(), "field": "phone" });
         }
@@ -329,7 +350,11 @@ fn local_time(t: hallq_proto::types::Timestamp) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     let sod = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", sod / 3600, sod / 60 % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60
+    )
 }
 
 #[cfg(test)]
@@ -349,6 +374,9 @@ mod tests {
     #[test]
     fn local_times() {
         // 2026-12-01 00:00 UTC is 08:00 in the hall.
-        assert_eq!(local_time(hallq_proto::types::Timestamp(1_796_083_200_000)), "2026-12-01 08:00");
+        assert_eq!(
+            local_time(hallq_proto::types::Timestamp(1_796_083_200_000)),
+            "2026-12-01 08:00"
+        );
     }
 }

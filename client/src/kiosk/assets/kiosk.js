@@ -130,6 +130,7 @@ function render() {
   } else closed.hidden = true;
   const box = $("items");
   box.textContent = "";
+  box.classList.toggle("many", v.items.length > 6);
   for (const it of v.items) {
     const b = document.createElement("button");
     b.className = "item";

@@ -88,7 +88,10 @@ pub(super) fn print_failed(
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
     if reason.chars().count() > 200 {
-        return Err(reply(ErrorCode::TooLong, "a print failure's reason is at most 200 characters"));
+        return Err(reply(
+            ErrorCode::TooLong,
+            "a print failure's reason is at most 200 characters",
+        ));
     }
     let issued = session.hall.read(|h| h.ticket_state(ticket).is_ok());
     if !issued {
@@ -98,7 +101,9 @@ pub(super) fn print_failed(
         ));
     }
     tracing::warn!(hall = session.hall.id(), %ticket, reason = %reason, "kiosk could not print a ticket");
-    Ok(Response::PrintFailures(session.hall.print_failed(ticket, reason)))
+    Ok(Response::PrintFailures(
+        session.hall.print_failed(ticket, reason),
+    ))
 }
 
 /// The hall's print failures since hallqd started.
