@@ -365,6 +365,48 @@ fn a_failed_print_leaves_the_ticket_on_screen_and_tells_the_hall() -> anyhow::Re
 }
 
 #[test]
+fn outside_opening_hours_the_kiosk_says_when_and_issues_nothing() -> anyhow::Result<()> {
+    let hall = TestHall::new()?;
+    let mut config = std::fs::read_to_string(hall.config())?;
+    config.push_str("\n[hall.hours]\n");
+    for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+        config.push_str(&format!("{day} = \"09:00-17:00\"\n"));
+    }
+    std::fs::write(hall.config(), config)?;
+    // Tomorrow 20:00 in the hall (UTC+8): closed, opens at 09:00 the day after.
+    const DAY_MS: u64 = 86_400_000;
+    const LOCAL_MS: u64 = 8 * 3_600_000;
+    let now = real_now();
+    let target = ((now.0 + LOCAL_MS) / DAY_MS + 1) * DAY_MS + 20 * 3_600_000 - LOCAL_MS;
+    let daemon = hall.start_shifted((target as i64 - now.0 as i64) / 1000)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let admin = rt.block_on(daemon.connect(ADMIN));
+    rt.block_on(open_windows(&admin, &[1]));
+    let page = KioskProcess::start(&hall, &daemon, "none")?;
+    page.wait_connected()?;
+    let (_, body) = http(page.addr()?, "GET", "/hall", "")?;
+    let view: Value = serde_json::from_str(&body)?;
+    assert_eq!(view["view"]["open_now"], false, "{view}");
+    assert_eq!(view["view"]["opens"]["minute"], 540, "{view}");
+    let today = view["view"]["day"].as_u64().context("a business day")?;
+    assert_ne!(
+        view["view"]["opens"]["day"].as_u64(),
+        Some(today),
+        "opens the next day: {view}"
+    );
+    let refused = page.post(
+        "/issue",
+        &json!({ "item": "A", "lane": "walk_in", "key": "late" }),
+    )?;
+    assert_eq!(refused["code"], "hall_closed", "{refused}");
+    assert!(
+        rt.block_on(admin.status())?.waiting.is_empty(),
+        "nothing issued"
+    );
+    Ok(())
+}
+
+#[test]
 fn printers_answer_status_and_vanish() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let job = b"\x1b@hello\x1dVB\x00".repeat(20_000);

@@ -244,12 +244,13 @@ async fn check_in(State(k): State<Kiosk>, body: String) -> Response {
         return json_response(&refusal(ErrorCode::BadRequest));
     };
     let v = once(&k, &body, async {
-        // A scanner or a visitor may add spaces or type lower case.
+        // A scanner or a visitor may add spaces or dashes or type lower
+        // case, as hallqd's own code normalisation allows.
         let code: String = body["code"]
             .as_str()
             .unwrap_or("")
             .chars()
-            .filter(|c| !c.is_whitespace())
+            .filter(|c| !c.is_whitespace() && *c != '-')
             .map(|c| c.to_ascii_uppercase())
             .collect();
         if code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {

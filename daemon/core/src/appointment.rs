@@ -935,4 +935,53 @@ mod tests {
         };
         assert_eq!(cal.slot_at(cal.instant(at)), at);
     }
+
+    #[test]
+    fn a_kiosk_learns_when_the_hall_opens() {
+        let nine = Span {
+            from: 540,
+            to: 1020,
+        };
+        let mut cal = HallDay::default();
+        assert_eq!(cal.next_opening_at(Timestamp(0)), None, "always open");
+        // Monday to Friday 09:00–17:00.
+        cal.hours = Some([
+            Some(nine),
+            Some(nine),
+            Some(nine),
+            Some(nine),
+            Some(nine),
+            None,
+            None,
+        ]);
+        let at = |day, minute| cal.instant(SlotAt { day, minute });
+        // Monday 08:00: today at 09:00.
+        let monday_early = at(20261123, 480);
+        assert!(!cal.is_open(monday_early));
+        assert_eq!(
+            cal.next_opening_at(monday_early),
+            Some(SlotAt {
+                day: 20261123,
+                minute: 540
+            })
+        );
+        // Monday 18:00: Tuesday at 09:00.
+        assert_eq!(
+            cal.next_opening_at(at(20261123, 1080)),
+            Some(SlotAt {
+                day: 20261124,
+                minute: 540
+            })
+        );
+        // Saturday noon: Monday.
+        assert_eq!(
+            cal.next_opening_at(at(20261128, 720)),
+            Some(SlotAt {
+                day: 20261130,
+                minute: 540
+            })
+        );
+        cal.hours = Some([None; 7]);
+        assert_eq!(cal.next_opening_at(at(20261123, 480)), None, "never open");
+    }
 }

@@ -18,7 +18,7 @@ const T = {
     lost_at: t => `中断时间 ${t}`, back_start: "返回首页",
     closed_issuing: "今日已停止取号。已取号的群众将继续办理。预约的群众请点“预约签到”。",
     closed_hours: o => `现在不是办公时间${o ? "，" + o + "开始办理" : ""}。预约的群众请点“预约签到”。`,
-    opens: (d, today, hm) => d === today ? `今天 ${hm}` : `${String(d).slice(4, 6)}月${String(d).slice(6)}日 ${hm}`,
+    opens: (d, today, hm) => ({ 0: `今天 ${hm}`, 1: `明天 ${hm}` })[daysBetween(today, d)] || `${Number(String(d).slice(4, 6))}月${Number(String(d).slice(6))}日 ${hm}`,
     print_failed: "号票未能打印。请用手机拍下上面的号码，或到咨询台说明，按号码叫号不受影响。",
     print_failed_phone: "号票未能打印。请用手机拍下上面的号码；叫号前也会发短信提醒您。",
     phone_bad: "手机号码不正确，请输入以1开头的11位手机号", code_empty: "请输入预约码",
@@ -56,7 +56,7 @@ const T = {
     lost_at: t => `since ${t}`, back_start: "Back to start",
     closed_issuing: "No more tickets today. Everyone holding a ticket will be served. With a booking? Tap “Appointment check-in”.",
     closed_hours: o => `The hall is closed now${o ? "; opens " + o : ""}. With a booking? Tap “Appointment check-in”.`,
-    opens: (d, today, hm) => d === today ? `today ${hm}` : `${String(d).slice(0, 4)}-${String(d).slice(4, 6)}-${String(d).slice(6)} ${hm}`,
+    opens: (d, today, hm) => ({ 0: `today ${hm}`, 1: `tomorrow ${hm}` })[daysBetween(today, d)] || `${String(d).slice(0, 4)}-${String(d).slice(4, 6)}-${String(d).slice(6)} ${hm}`,
     print_failed: "Your ticket could not be printed. Please take a photo of the number above, or tell the help desk; you will be called by this number.",
     print_failed_phone: "Your ticket could not be printed. Please take a photo of the number above; you will get an SMS before your turn too.",
     phone_bad: "That is not a mobile number: 11 digits starting with 1", code_empty: "Please enter your booking code",
@@ -81,6 +81,13 @@ const T = {
     },
   },
 };
+
+// Days from business day `a` to `b` (both yyyymmdd); null without `a`.
+function daysBetween(a, b) {
+  if (!a) return null;
+  const at = d => Date.UTC(Math.floor(d / 10000), Math.floor(d / 100) % 100 - 1, d % 100);
+  return Math.round((at(b) - at(a)) / 86400000);
+}
 
 const params = new URLSearchParams(location.search);
 let lang = params.get("lang") === "en" ? "en" : "zh";
@@ -201,7 +208,7 @@ async function take(withPhone) {
 
 async function checkIn() {
   if (busy) return;
-  const code = $("code").value.replace(/\s+/g, "").toUpperCase();
+  const code = $("code").value.replace(/[\s-]+/g, "").toUpperCase();
   if (!code) { $("code-error").textContent = t("code_empty"); $("code-error").hidden = false; return; }
   if (!choice || choice.code !== code) choice = { code, key: newKey() };
   answered(await post("/check-in", { code, key: choice.key }));
