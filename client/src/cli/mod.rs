@@ -344,8 +344,11 @@ async fn one_request(
     // (a separate request, so their answers keep their shape for older
     // peers); a daemon or a role that does not answer it adds nothing.
     let failures = if matches!(request, Request::Status | Request::Health) {
-        match client.request(&Request::PrintFailures).await {
-            Ok(Response::PrintFailures(p)) => Some(p),
+        // Bounded: an older hallqd drops a connection that asks what it
+        // does not know, and following it again must not hold up `status`.
+        let asked = client.request(&Request::PrintFailures);
+        match tokio::time::timeout(Duration::from_secs(2), asked).await {
+            Ok(Ok(Response::PrintFailures(p))) => Some(p),
             _ => None,
         }
     } else {
