@@ -274,6 +274,40 @@ fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
     })?;
     browser.screenshot(&docs.join("kiosk-landscape.png"))?;
 
+    // Paper out: the ticket is issued and shown, the visitor told to
+    // photograph it, the hall told.
+    printer.set(Behaviour::PaperOut);
+    browser.click("#items .item[data-item=\"D\"]")?;
+    browser.wait_page("the lane choice", |p| p["screen"] == "lane")?;
+    browser.click("#lane-walk-in")?;
+    browser.wait_page("the keypad", |p| p["screen"] == "phone")?;
+    browser.click("#phone-skip")?;
+    let unprinted = browser.wait_page("the unprinted ticket", |p| p["screen"] == "result")?;
+    assert_eq!(unprinted["number"], "D001", "{unprinted}");
+    assert!(unprinted["print_failed"].as_bool().unwrap(), "{unprinted}");
+    assert!(
+        unprinted["result"]
+            .as_str()
+            .unwrap()
+            .contains("拍下上面的号码"),
+        "{unprinted}"
+    );
+    browser.screenshot(&docs.join("kiosk-print-failed-landscape.png"))?;
+    let failures = match rt.block_on(admin.request(&Request::PrintFailures))? {
+        Response::PrintFailures(p) => p,
+        other => bail!("expected print failures, got {other:?}"),
+    };
+    assert_eq!(failures.total, 1);
+    assert_eq!(failures.recent[0].ticket.to_string(), "D001");
+    assert_eq!(failures.recent[0].reason, "paper out");
+    assert_eq!(
+        printer.slips(),
+        3,
+        "no slip sent to a printer without paper"
+    );
+    printer.set(Behaviour::Prints);
+    browser.click("#done")?;
+
     // Closing time: only check-in is offered.
     rt.block_on(admin.request(&Request::CloseIssuing))?;
     let closed = browser.wait_page("the hall closed", |p| p["closed"].is_string())?;
@@ -309,7 +343,7 @@ fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
     )?;
     assert_eq!(refused["ok"], false);
     assert_eq!(refused["code"], "connection_lost");
-    assert_eq!(printer.jobs().len(), 3, "nothing printed after the loss");
+    assert_eq!(printer.slips(), 3, "nothing printed after the loss");
     Ok(())
 }
 
@@ -462,6 +496,7 @@ enum Behaviour {
 struct FakePrinter {
     addr: SocketAddr,
     jobs: Arc<Mutex<Vec<Vec<u8>>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
 }
 
 impl FakePrinter {
@@ -470,9 +505,12 @@ impl FakePrinter {
         let addr = listener.local_addr()?;
         let jobs = Arc::new(Mutex::new(Vec::new()));
         let captured = jobs.clone();
+        let behaviour = Arc::new(Mutex::new(behaviour));
+        let now = behaviour.clone();
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { break };
+                let behaviour = *now.lock().unwrap();
                 let _ = stream.set_read_timeout(Some(STEP_TIMEOUT));
                 let mut got = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -505,7 +543,24 @@ impl FakePrinter {
                 // Dropped with bytes unread: the kernel resets the connection.
             }
         });
-        Ok(FakePrinter { addr, jobs })
+        Ok(FakePrinter {
+            addr,
+            jobs,
+            behaviour,
+        })
+    }
+
+    /// How the printer behaves from its next connection on.
+    fn set(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// The connections that carried a slip (not only status queries).
+    fn slips(&self) -> usize {
+        self.jobs()
+            .iter()
+            .filter(|j| find(j, &escpos::INIT).is_some())
+            .count()
     }
 
     fn jobs(&self) -> Vec<Vec<u8>> {

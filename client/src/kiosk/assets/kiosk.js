@@ -12,7 +12,7 @@ const T = {
     proof: "选择优先办理的，窗口工作人员可能会请您出示相关证件。",
     back: "返回", skip: "不需要短信，直接取号", take: "取号", confirm: "确认签到", done: "完成",
     phone_title: "留下手机号，叫号前短信提醒您（可不填）", phone_hint: "请输入11位手机号码", clear: "清除", del: "删除",
-    code_hint: "请输入预约码，或将预约二维码对准扫码口", keep: "请保管好您的号票",
+    code_hint: "请输入预约码，或将预约二维码对准扫码口", keep: "请保管好您的号票", note_number: "请记下您的号码，留意叫号屏和语音",
     ahead: n => n === 0 ? "您是下一位" : `前面还有 ${n} 人`, windows: w => w.length ? `请到 ${w.join("、")} 号窗口办理` : "暂无开放窗口，请留意叫号屏",
     busy: "正在取号，请稍候……", lost: "取号机与叫号系统的连接已中断", lost_hint: "暂停取号，恢复后会自动继续。请到咨询台咨询。",
     lost_at: t => `中断时间 ${t}`, back_start: "返回首页",
@@ -50,7 +50,7 @@ const T = {
     proof: "If you choose priority, staff at the window may ask to see proof.",
     back: "Back", skip: "No SMS, take a ticket", take: "Take ticket", confirm: "Check in", done: "Done",
     phone_title: "Mobile number for an SMS before your turn (optional)", phone_hint: "Enter an 11-digit mobile number", clear: "Clear", del: "Del",
-    code_hint: "Type your booking code, or hold the booking QR code to the scanner", keep: "Please keep your ticket",
+    code_hint: "Type your booking code, or hold the booking QR code to the scanner", keep: "Please keep your ticket", note_number: "Please note your number and watch the board",
     ahead: n => n === 0 ? "You are next" : `${n} ahead of you`, windows: w => w.length ? `Window ${w.join(", ")}` : "No window open yet, watch the board",
     busy: "Issuing your ticket…", lost: "The kiosk has lost the queue system", lost_hint: "No tickets until it is back; it resumes by itself. Please ask at the help desk.",
     lost_at: t => `since ${t}`, back_start: "Back to start",
@@ -231,6 +231,11 @@ function answered(a) {
   const pf = $("print-failed");
   pf.hidden = !a.print_failed;
   pf.textContent = a.phone ? t("print_failed_phone") : t("print_failed");
+  // "Keep your ticket" only where a slip comes out; with no printer the
+  // screen is the ticket, and after a failed print the notice says what to do.
+  const keep = $("keep");
+  keep.hidden = a.print_failed;
+  keep.textContent = hall && hall.printer === "none" ? t("note_number") : t("keep");
   show("result");
   if (hall && hall.printer === "browser") browserPrint(a);
 }
