@@ -348,6 +348,70 @@ fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
 }
 
 #[test]
+fn the_browser_prints_an_80mm_slip_and_large_type_grows() -> anyhow::Result<()> {
+    if !browser_available()? {
+        return Ok(());
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let hall = TestHall::new()?;
+    let daemon = hall.start()?;
+    let admin = rt.block_on(daemon.connect(ADMIN));
+    rt.block_on(open_windows(&admin, &[1]));
+    let page = KioskProcess::start(&hall, &daemon, "browser")?;
+    let scratch = tempfile::tempdir()?;
+    let browser = WebDriver::start(scratch.path())?;
+    browser.viewport(1080, 1920)?;
+    browser.open(&format!("{}?large=1", page.url))?;
+    browser.wait_page("the items", |p| p["items"][0].is_object())?;
+    let size = |b: &WebDriver| -> anyhow::Result<f64> {
+        let v = b.script("return parseFloat(getComputedStyle(document.body).fontSize);")?;
+        v.as_f64().context("a font size")
+    };
+    let large = size(&browser)?;
+    browser.click("#large")?;
+    let normal = size(&browser)?;
+    assert!(
+        large > normal * 1.2,
+        "large type {large}px against {normal}px"
+    );
+    // window.print() is a no-op in headless Chromium; the slip it would
+    // print is laid out by @media print, emulated here.
+    browser
+        .script("window.print = () => { document.body.dataset.printed = '1'; }; return null;")?;
+    browser.click("#items .item[data-item=\"A\"]")?;
+    browser.click("#lane-walk-in")?;
+    browser.click("#phone-skip")?;
+    let result = browser.wait_page("the ticket", |p| p["screen"] == "result")?;
+    assert_eq!(result["number"], "A001");
+    assert_eq!(
+        browser.script("return document.body.dataset.printed || null;")?,
+        "1"
+    );
+    browser.call(
+        "POST",
+        "/goog/cdp/execute",
+        Some(&json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "media": "print" } })),
+    )?;
+    let slip = browser.script(
+        "const s = document.getElementById('slip'); \
+         return { shown: getComputedStyle(s).display !== 'none', text: s.innerText, \
+                  width: s.getBoundingClientRect().width, \
+                  main: getComputedStyle(document.querySelector('main')).display };",
+    )?;
+    assert_eq!(slip["shown"], true, "{slip}");
+    assert_eq!(slip["main"], "none", "only the slip prints: {slip}");
+    let text = slip["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("A001") && text.contains("请保管好您的号票"),
+        "{slip}"
+    );
+    // 72 mm printable at 96 px per inch: about 272 px.
+    let width = slip["width"].as_f64().unwrap_or(0.0);
+    assert!((260.0..=285.0).contains(&width), "72 mm wide: {slip}");
+    Ok(())
+}
+
+#[test]
 fn a_failed_print_leaves_the_ticket_on_screen_and_tells_the_hall() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let hall = TestHall::new()?;
