@@ -12,12 +12,14 @@
 //! - [`screen`]: what the screens share (the clock, keys, text rendering).
 //! - [`board`], [`terminal`], [`bridge`]: the display board (web and
 //!   terminal), the window terminal, the SMS gateway bridge.
+//! - [`kiosk`]: the self-service kiosk's touch page and ticket printer.
 //! - `cli` (in the binary): the `hallq` command, human and `--json` output.
 
 pub mod board;
 pub mod bridge;
 pub mod client;
 pub mod follow;
+pub mod kiosk;
 pub mod screen;
 pub mod terminal;
 pub mod tls;

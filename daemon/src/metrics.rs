@@ -117,6 +117,10 @@ fn describe() {
         "Notifications waiting for the SMS gateway's acknowledgement."
     );
     describe_gauge!("hallq_connections", "Open client connections by role.");
+    describe_counter!(
+        "hallq_kiosk_print_failures_total",
+        "Ticket slips a kiosk could not print (the ticket stays issued; §7.3.4)."
+    );
 }
 
 /// Counts what `events` did in hall `hall_id` (live commands only: a

@@ -196,6 +196,8 @@ error_codes! {
     Board = "board",
     /// The window terminal's screen failed.
     Terminal = "terminal",
+    /// The kiosk's web server failed.
+    Kiosk = "kiosk",
 }
 
 impl fmt::Display for ErrorCode {

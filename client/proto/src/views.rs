@@ -103,3 +103,75 @@ pub struct WaitingTicket {
     /// transferred ticket).
     pub waiting_since: Timestamp,
 }
+
+/// One item as a kiosk offers it (DB33/T 2036.4 §7.3.2 取号): its line,
+/// what a new ticket would wait, and whether today's cap is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskItem {
+    /// The prefix letter.
+    pub code: ItemCode,
+    /// The item's name.
+    pub name: String,
+    /// Waiting tickets per lane: appointment, priority, walk-in.
+    pub waiting: [u32; 3],
+    /// The open windows serving this item, by number.
+    pub windows: Vec<WindowNo>,
+    /// Estimated wait of a new walk-in ticket, if a window is open.
+    pub eta_secs: Option<u32>,
+    /// Estimated wait of a new priority ticket, if a window is open.
+    pub eta_priority_secs: Option<u32>,
+    /// Today's cap, if the item has one.
+    pub daily_cap: Option<u32>,
+    /// Tickets issued today.
+    pub issued_today: u32,
+}
+
+/// What a kiosk shows on its start screen ([`Request::KioskView`]): the
+/// hall's items and whether walk-ins are taken now (seed 000 §四(八)).
+///
+/// [`Request::KioskView`]: crate::wire::Request::KioskView
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskView {
+    /// The hall's id.
+    pub hall: String,
+    /// The hall's name.
+    pub hall_name: String,
+    /// The business day (yyyymmdd), if one has begun.
+    pub day: Option<u32>,
+    /// Walk-in tickets are issued (false after close-issuing).
+    pub issuing: bool,
+    /// Within the opening hours now.
+    pub open_now: bool,
+    /// When the hall opens next (local day and minute), when it is closed
+    /// now and opening hours are configured.
+    pub opens: Option<crate::appointment::SlotAt>,
+    /// Every item, in configuration order.
+    pub items: Vec<KioskItem>,
+    /// Print failures kiosks reported today.
+    pub print_failures_today: u32,
+}
+
+/// A kiosk's print failure as the hall sees it (`hallq status`,
+/// `hallq admin health`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintFailure {
+    /// The ticket whose slip did not print (it was issued and is in line).
+    pub ticket: TicketNo,
+    /// Why, as the kiosk saw it ("paper out", "connection refused").
+    pub reason: String,
+    /// When the kiosk reported it.
+    pub at: Timestamp,
+}
+
+/// [`Response::PrintFailures`]: the print failures of one hall.
+///
+/// [`Response::PrintFailures`]: crate::wire::Response::PrintFailures
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintFailures {
+    /// The hall.
+    pub hall: String,
+    /// How many since hallqd started.
+    pub total: u64,
+    /// The latest, newest last (at most 20).
+    pub recent: Vec<PrintFailure>,
+}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::appointment::{AppointmentView, Channel, DayAppointments, SlotAt, SlotChange};
 use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
-use crate::views::{HallView, WaitingTicket, WindowView};
+use crate::views::{HallView, KioskView, PrintFailures, WaitingTicket, WindowView};
 
 /// The first frame of a connection. Its `Debug` masks the token, so a
 /// hello that ends up in a log or an error message does not carry it.
@@ -261,6 +261,21 @@ pub enum Request {
         /// What to change.
         change: SlotChange,
     },
+    /// What a kiosk's start screen shows (kiosk, admin): answered with
+    /// [`Response::KioskView`]. Added after the rest so that older peers'
+    /// variant numbers stay as they were.
+    KioskView,
+    /// A kiosk could not print ticket `ticket` (kiosk, admin): the ticket
+    /// stays issued (the visitor has its number on the screen); the hall
+    /// counts and shows the failure. Answered with [`Response::PrintFailures`].
+    PrintFailed {
+        /// The ticket whose slip did not print.
+        ticket: TicketNo,
+        /// Why, as the kiosk saw it.
+        reason: String,
+    },
+    /// The hall's print failures (every role but notifier and display).
+    PrintFailures,
 }
 
 impl Request {
@@ -285,6 +300,9 @@ impl Request {
             Request::CancelBooking { .. } => "cancel-booking",
             Request::CheckIn { .. } => "check-in",
             Request::AdjustSlots { .. } => "slots",
+            Request::KioskView => "kiosk-view",
+            Request::PrintFailed { .. } => "print-failed",
+            Request::PrintFailures => "print-failures",
         }
     }
 
@@ -300,7 +318,9 @@ impl Request {
             | Request::Health
             | Request::Stats { .. }
             | Request::Export { .. }
-            | Request::Bookings { .. } => true,
+            | Request::Bookings { .. }
+            | Request::KioskView
+            | Request::PrintFailures => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -312,7 +332,8 @@ impl Request {
             | Request::Book { .. }
             | Request::CancelBooking { .. }
             | Request::CheckIn { .. }
-            | Request::AdjustSlots { .. } => false,
+            | Request::AdjustSlots { .. }
+            | Request::PrintFailed { .. } => false,
         }
     }
 }
@@ -408,6 +429,10 @@ pub enum Response {
     Bookings(DayAppointments),
     /// A booking was cancelled.
     BookingCancelled(AppointmentView),
+    /// What a kiosk's start screen shows.
+    KioskView(Box<KioskView>),
+    /// The hall's print failures (also the answer to a reported one).
+    PrintFailures(PrintFailures),
 }
 
 /// How `hallq stats` breaks the totals down.

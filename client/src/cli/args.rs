@@ -236,6 +236,21 @@ pub enum Command {
     },
     /// Window terminal (window token): the interactive screen for the clerk.
     Window,
+    /// Self-service kiosk (kiosk token): serve the touch page for the
+    /// kiosk's browser and print tickets on its printer.
+    Kiosk {
+        /// Serve the kiosk page over HTTP on ADDR, e.g. 127.0.0.1:8090.
+        #[arg(long, value_name = "ADDR")]
+        serve: SocketAddr,
+        /// Where tickets print: none (the screen only), browser (the
+        /// browser's print dialog, 80 mm), tcp:HOST[:PORT] (ESC/POS on raw
+        /// TCP, port 9100 by default) or device:/dev/usb/lp0.
+        #[arg(long, value_name = "PRINTER", default_value = "none")]
+        printer: hallq_client::kiosk::printer::Printer,
+        /// Seconds without a touch before the page goes back to the start.
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(5..=600))]
+        idle_secs: u32,
+    },
     /// Running the daemon (admin).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -450,6 +465,13 @@ pub enum Plan {
     },
     /// The interactive window terminal.
     Window,
+    /// The kiosk's web page and printer.
+    Kiosk {
+        /// Where to serve the page.
+        serve: SocketAddr,
+        /// The kiosk's options.
+        options: hallq_client::kiosk::Options,
+    },
     /// Page through a day's records and print them.
     Export {
         /// `yyyymmdd`.
@@ -540,6 +562,17 @@ impl Command {
                 serve: output.serve,
             },
             Command::Window => Plan::Window,
+            Command::Kiosk {
+                serve,
+                printer,
+                idle_secs,
+            } => Plan::Kiosk {
+                serve: *serve,
+                options: hallq_client::kiosk::Options {
+                    printer: printer.clone(),
+                    idle_secs: *idle_secs,
+                },
+            },
             Command::Admin(AdminCommand::Reload) => Plan::Request(Request::Reload),
             Command::Admin(AdminCommand::Health) => Plan::Request(Request::Health),
             Command::Rate { ticket, rating } => Plan::Request(Request::Rate {

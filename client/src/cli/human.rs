@@ -109,7 +109,55 @@ pub fn response(r: &Response, now: Timestamp) -> String {
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
             unreachable!("rendered by appointments::human")
         }
+        Response::KioskView(v) => kiosk_view(v),
+        Response::PrintFailures(p) => print_failures(p),
     }
+}
+
+/// What a kiosk offers: one line per item.
+fn kiosk_view(v: &hallq_proto::views::KioskView) -> String {
+    let state = match (v.issuing, v.open_now) {
+        (false, _) => "issuing closed".to_owned(),
+        (true, false) => match v.opens {
+            Some(at) => format!("closed, opens {at}"),
+            None => "closed".to_owned(),
+        },
+        (true, true) => "issuing".to_owned(),
+    };
+    let mut lines = vec![format!("{} ({}) · {state}", v.hall_name, v.hall)];
+    for it in &v.items {
+        let waiting: u32 = it.waiting.iter().sum();
+        let cap = it.daily_cap.map_or(String::new(), |c| {
+            format!(" · {}/{c} issued", it.issued_today)
+        });
+        let wait = it.eta_secs.map_or("no open window".to_owned(), eta);
+        lines.push(format!(
+            "  {} {} · {waiting} waiting · {wait}{cap}",
+            it.code, it.name
+        ));
+    }
+    lines.join("\n")
+}
+
+/// The hall's print failures, for `status` and `admin health`.
+pub fn print_failures(p: &hallq_proto::views::PrintFailures) -> String {
+    if p.total == 0 {
+        return format!("kiosk print failures ({}): none", p.hall);
+    }
+    let mut lines = vec![format!(
+        "kiosk print failures ({}): {} since hallqd started; the tickets are issued, \
+         their holders have the number on the kiosk's screen",
+        p.hall, p.total
+    )];
+    for f in p.recent.iter().rev() {
+        lines.push(format!(
+            "  {} {} — {}",
+            hallq_client::screen::clock(f.at),
+            f.ticket,
+            f.reason
+        ));
+    }
+    lines.join("\n")
 }
 
 /// A kiosk's slip: number, item, lane, then how long it will be.

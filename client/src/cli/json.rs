@@ -28,6 +28,8 @@ pub fn response(r: &Response) -> Value {
             "window": w.window.map(|n| n.0),
         }),
         Response::Issued(t) => issued(t),
+        Response::KioskView(v) => json!(v),
+        Response::PrintFailures(p) => json!(p),
         Response::Window {
             action,
             ticket: t,

@@ -24,10 +24,11 @@ use clap::Parser;
 use hallq_client::board::{self, BoardError};
 use hallq_client::client::ClientError;
 use hallq_client::follow::{self, FollowingClient, Hallqd, Outcome};
+use hallq_client::kiosk;
 use hallq_client::terminal::{self, TerminalError};
 use hallq_client::tls;
 use hallq_proto::types::Timestamp;
-use hallq_proto::wire::{DisplayUpdate, ErrorReply, Request};
+use hallq_proto::wire::{DisplayUpdate, ErrorReply, Request, Response};
 
 use args::{Cli, Plan};
 
@@ -217,6 +218,9 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
             return board::tui::run(&hallqd).await.map_err(board_failure)
         }
         Plan::Window => return terminal::run(&hallqd).await.map_err(terminal_failure),
+        Plan::Kiosk { serve, options } => {
+            return serve_kiosk(&hallqd, serve, options, cli.json, out).await
+        }
         _ => {}
     }
     let client = FollowingClient::new(hallqd);
@@ -226,7 +230,7 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Notifications { ack } => notifications(&client, ack, cli.json, out).await,
         Plan::Export { day, format } => export(&client, day, format, out).await,
         // Handled above, before connecting: they keep their own connections.
-        Plan::Board { .. } | Plan::Window | Plan::SmsBridge { .. } => Ok(()),
+        Plan::Board { .. } | Plan::Window | Plan::SmsBridge { .. } | Plan::Kiosk { .. } => Ok(()),
     };
     // Also after a refusal: the daemon should not hold a dead connection.
     client.close().await;
@@ -260,6 +264,38 @@ async fn serve_board(
     })?;
     tokio::select! {
         result = board::serve(hallqd, listener) => result.map_err(board_failure),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// `hallq kiosk --serve ADDR`: like the board, announces the page's
+/// address on stdout's first line, then serves it until Ctrl-C.
+async fn serve_kiosk(
+    hallqd: &Hallqd,
+    addr: SocketAddr,
+    options: kiosk::Options,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let bind = |e: io::Error| Failure::Local {
+        code: ErrorCode::Bind,
+        message: format!("cannot serve the kiosk on {addr}: {e}"),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    let url = format!("http://{}/", listener.local_addr().map_err(bind)?);
+    out.line(&if json {
+        serde_json::json!({ "serving": url }).to_string()
+    } else {
+        format!("kiosk serving on {url}\nEnglish: {url}?lang=en · large type: {url}?large=1")
+    })?;
+    tokio::select! {
+        result = kiosk::serve(hallqd, listener, options) => result.map_err(|e| match e {
+            kiosk::KioskError::Refused(e) => Failure::Client(e),
+            kiosk::KioskError::Io(e) => Failure::Local {
+                code: ErrorCode::Kiosk,
+                message: format!("kiosk failed: {e}"),
+            },
+        }),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
@@ -304,10 +340,33 @@ async fn one_request(
             );
         }
     })?;
-    out.line(&if json {
-        json::response(&response).to_string()
+    // The hall's kiosk print failures go with `status` and `admin health`
+    // (a separate request, so their answers keep their shape for older
+    // peers); a daemon or a role that does not answer it adds nothing.
+    let failures = if matches!(request, Request::Status | Request::Health) {
+        // Bounded: an older hallqd drops a connection that asks what it
+        // does not know, and following it again must not hold up `status`.
+        let asked = client.request(&Request::PrintFailures);
+        match tokio::time::timeout(Duration::from_secs(2), asked).await {
+            Ok(Ok(Response::PrintFailures(p))) => Some(p),
+            _ => None,
+        }
     } else {
-        human::response(&response, now())
+        None
+    };
+    out.line(&if json {
+        let mut value = json::response(&response);
+        if let (Some(p), Some(object)) = (&failures, value.as_object_mut()) {
+            object.insert("print_failures".into(), serde_json::json!(p));
+        }
+        value.to_string()
+    } else {
+        let mut text = human::response(&response, now());
+        if let Some(p) = &failures {
+            text.push('\n');
+            text.push_str(&human::print_failures(p));
+        }
+        text
     })?;
     Ok(())
 }

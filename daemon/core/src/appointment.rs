@@ -272,6 +272,22 @@ impl HallDay {
             .is_some_and(|s| s.contains(minute))
     }
 
+    /// When the hall opens next after `now` (local day and minute), for a
+    /// kiosk to say in its own language; `None` without opening hours or
+    /// with no open day in the coming week.
+    pub fn next_opening_at(&self, now: Timestamp) -> Option<SlotAt> {
+        self.hours.as_ref()?;
+        let (days, minute) = self.local(now);
+        (0..=7).find_map(|ahead| {
+            let d = days + ahead;
+            let span = self.regular(weekday(d))?;
+            (ahead > 0 || span.from > minute).then(|| SlotAt {
+                day: day_of(d),
+                minute: span.from,
+            })
+        })
+    }
+
     /// When the hall opens next after `now`, for people: "09:00 today",
     /// "09:00 tomorrow (2026-11-24)", "09:00 on Mon 2026-11-30".
     pub fn next_opening(&self, now: Timestamp) -> String {
@@ -918,5 +934,55 @@ mod tests {
             minute: 570,
         };
         assert_eq!(cal.slot_at(cal.instant(at)), at);
+    }
+
+    #[test]
+    fn a_kiosk_learns_when_the_hall_opens() {
+        let nine = Span {
+            from: 540,
+            to: 1020,
+        };
+        let mut cal = HallDay::default();
+        assert_eq!(cal.next_opening_at(Timestamp(0)), None, "always open");
+        // Monday to Friday 09:00–17:00.
+        cal.hours = Some([
+            Some(nine),
+            Some(nine),
+            Some(nine),
+            Some(nine),
+            Some(nine),
+            None,
+            None,
+        ]);
+        let at = |day, minute| cal.instant(SlotAt { day, minute });
+        // Monday 08:00: today at 09:00.
+        let monday_early = at(20261123, 480);
+        assert!(!cal.is_open(monday_early));
+        assert_eq!(
+            cal.next_opening_at(monday_early),
+            Some(SlotAt {
+                day: 20261123,
+                minute: 540
+            })
+        );
+        // Monday 18:00: Tuesday at 09:00.
+        assert_eq!(
+            cal.next_opening_at(at(20261123, 1080)),
+            Some(SlotAt {
+                day: 20261124,
+                minute: 540
+            })
+        );
+        // Saturday noon: Monday.
+        assert_eq!(
+            cal.next_opening_at(at(20261128, 720)),
+            Some(SlotAt {
+                day: 20261130,
+                minute: 540
+            })
+        );
+        let monday = at(20261123, 480);
+        cal.hours = Some([None; 7]);
+        assert_eq!(cal.next_opening_at(monday), None, "never open");
     }
 }

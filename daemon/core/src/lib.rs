@@ -910,6 +910,54 @@ impl Hall {
         }
     }
 
+    /// What a kiosk's start screen shows at `now`: each item's line, the
+    /// wait a new walk-in or priority ticket would have (as
+    /// [`Command::Issue`] estimates it), today's cap, and whether walk-ins
+    /// are taken now (seed 000 §四(八)). O(W × I).
+    pub fn kiosk_items(&self) -> Vec<hallq_proto::views::KioskItem> {
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(idx, it)| {
+                let open = it.open_windows;
+                let eta = |ahead: usize| {
+                    (open > 0).then(|| {
+                        let total = ahead as u64 * u64::from(it.spec.avg_service_secs);
+                        total.div_ceil(u64::from(open)).min(u64::from(u32::MAX)) as u32
+                    })
+                };
+                let ahead_of = |lane: Lane| -> usize {
+                    it.lanes[..=lane.rank()].iter().map(OrderedQueue::len).sum()
+                };
+                hallq_proto::views::KioskItem {
+                    code: it.spec.code,
+                    name: it.spec.name.clone(),
+                    waiting: [0, 1, 2].map(|l| it.lanes[l].len() as u32),
+                    windows: self
+                        .windows
+                        .iter()
+                        .filter(|w| w.is_open() && w.serves & (1 << idx) != 0)
+                        .map(|w| w.spec.number)
+                        .collect(),
+                    eta_secs: eta(ahead_of(Lane::WalkIn)),
+                    eta_priority_secs: eta(ahead_of(Lane::Priority(
+                        hallq_proto::types::PriorityReason::Elderly,
+                    ))),
+                    daily_cap: it.spec.daily_cap,
+                    issued_today: it.by_seq.len() as u32,
+                }
+            })
+            .collect()
+    }
+
+    /// Whether walk-ins are taken at `now` by the opening hours, and if
+    /// not, when the hall opens next.
+    pub fn opening(&self, now: Timestamp) -> (bool, Option<hallq_proto::appointment::SlotAt>) {
+        let cal = &self.spec.day;
+        let open = cal.is_open(now);
+        (open, (!open).then(|| cal.next_opening_at(now)).flatten())
+    }
+
     /// One window as displays show it. O(log W).
     pub fn window_view_of(&self, window: WindowNo) -> Result<WindowView, DispatchError> {
         Ok(self.window_view(&self.windows[self.window_idx(window)?]))

@@ -100,7 +100,24 @@ pub struct HallShard {
     /// An owner pipe runs (or is still finishing and rebuilding after the
     /// hall was given up): the hall cannot be taken over again yet.
     pipe_running: std::sync::atomic::AtomicBool,
+    /// Tickets whose slip a kiosk could not print: kept in memory for the
+    /// hall's staff (`hallq status`, `hallq admin health`) and counted in
+    /// `hallq_kiosk_print_failures_total`. Not journaled: the ticket itself
+    /// is, and a failed slip changes nothing in the queue.
+    print_failures: Mutex<PrintLog>,
 }
+
+/// The print failures a hall's kiosks reported since start.
+#[derive(Debug, Default)]
+struct PrintLog {
+    total: u64,
+    /// (business day, count) of the current day.
+    today: (u32, u32),
+    recent: std::collections::VecDeque<hallq_proto::views::PrintFailure>,
+}
+
+/// How many print failures a hall keeps for `hallq status`.
+const RECENT_PRINT_FAILURES: usize = 20;
 
 impl std::fmt::Debug for HallShard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,6 +167,7 @@ impl HallShard {
             moved: tokio::sync::watch::channel(0).0,
             transition: tokio::sync::Mutex::new(()),
             pipe_running: std::sync::atomic::AtomicBool::new(false),
+            print_failures: Mutex::default(),
         })
     }
 
@@ -203,6 +221,58 @@ impl HallShard {
     pub fn today(&self) -> u32 {
         let today = clock::business_day(clock::now(), self.offset_minutes);
         self.read(|h| h.day()).map_or(today, |d| d.max(today))
+    }
+
+    /// Records that a kiosk could not print `ticket`'s slip (the ticket
+    /// stays issued and in line) and answers with the hall's failures.
+    pub fn print_failed(
+        &self,
+        ticket: hallq_proto::types::TicketNo,
+        reason: String,
+    ) -> hallq_proto::views::PrintFailures {
+        let day = self.today();
+        {
+            let mut log = self.print_failures.lock();
+            log.total += 1;
+            if log.today.0 != day {
+                log.today = (day, 0);
+            }
+            log.today.1 += 1;
+            if log.recent.len() == RECENT_PRINT_FAILURES {
+                log.recent.pop_front();
+            }
+            log.recent.push_back(hallq_proto::views::PrintFailure {
+                ticket,
+                reason,
+                at: clock::now(),
+            });
+        }
+        if crate::metrics::enabled() {
+            metrics::counter!("hallq_kiosk_print_failures_total", "hall" => self.id.clone())
+                .increment(1);
+        }
+        self.print_failures()
+    }
+
+    /// The print failures kiosks reported since start, the latest listed.
+    pub fn print_failures(&self) -> hallq_proto::views::PrintFailures {
+        let log = self.print_failures.lock();
+        hallq_proto::views::PrintFailures {
+            hall: self.id.clone(),
+            total: log.total,
+            recent: log.recent.iter().cloned().collect(),
+        }
+    }
+
+    /// Print failures reported on the current business day.
+    pub fn print_failures_today(&self) -> u32 {
+        let day = self.today();
+        let log = self.print_failures.lock();
+        if log.today.0 == day {
+            log.today.1
+        } else {
+            0
+        }
     }
 
     /// The hall's id.

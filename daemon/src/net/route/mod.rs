@@ -6,7 +6,7 @@
 //!
 //! | file                | requests                                           |
 //! |---------------------|----------------------------------------------------|
-//! | [`tickets`]         | issue, status, open / close issuing                |
+//! | [`tickets`]         | issue, status, open / close issuing, kiosk view, print failures |
 //! | [`window`]          | window actions (call … login, logout), reinstate, rate |
 //! | [`appointments`]    | book, bookings, cancel booking, check in, slots    |
 //! | [`admin`]           | reload, health, stats, export                      |
@@ -79,6 +79,9 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::Health => admin::health(daemon, session),
         Request::Stats { day, by } => admin::stats(session, day, by).await,
         Request::Export { day, from } => admin::export(daemon, session, day, from).await,
+        Request::KioskView => tickets::kiosk_view(session),
+        Request::PrintFailed { ticket, reason } => tickets::print_failed(session, ticket, reason),
+        Request::PrintFailures => tickets::print_failures(session),
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })

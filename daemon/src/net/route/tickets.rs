@@ -3,7 +3,8 @@
 //! issuing at the end of the day (admin).
 
 use hallq_core::{Command, Event, Issued};
-use hallq_proto::types::{ItemCode, Lane, Phone, Role, Timestamp};
+use hallq_proto::types::{ItemCode, Lane, Phone, Role, TicketNo, Timestamp};
+use hallq_proto::views::KioskView;
 use hallq_proto::wire::{ErrorReply, IssuedTicket, Response, Status};
 use hallq_proto::ErrorCode;
 
@@ -55,6 +56,60 @@ pub(super) fn status(session: &Session) -> Result<Response, ErrorReply> {
         view: h.view(),
         waiting: h.waiting(),
     })))
+}
+
+/// What a kiosk's start screen shows: items with their waits and caps,
+/// whether walk-ins are taken now and when the hall opens next.
+pub(super) fn kiosk_view(session: &Session) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Admin])?;
+    let now = crate::clock::now();
+    let (items, day, issuing, (open_now, opens)) = session
+        .hall
+        .read(|h| (h.kiosk_items(), h.day(), h.view().issuing, h.opening(now)));
+    Ok(Response::KioskView(Box::new(KioskView {
+        hall: session.hall.id().to_owned(),
+        hall_name: session.hall.name().to_owned(),
+        day,
+        issuing,
+        open_now,
+        opens,
+        items,
+        print_failures_today: session.hall.print_failures_today(),
+    })))
+}
+
+/// A kiosk could not print `ticket`'s slip: logged, counted, shown to the
+/// hall. The ticket stays issued — the visitor has its number on the
+/// kiosk's screen — so no number is left that nobody holds.
+pub(super) fn print_failed(
+    session: &Session,
+    ticket: TicketNo,
+    reason: String,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Admin])?;
+    if reason.chars().count() > 200 {
+        return Err(reply(
+            ErrorCode::TooLong,
+            "a print failure's reason is at most 200 characters",
+        ));
+    }
+    let issued = session.hall.read(|h| h.ticket_state(ticket).is_ok());
+    if !issued {
+        return Err(reply(
+            ErrorCode::UnknownTicket,
+            format!("no ticket {ticket} today"),
+        ));
+    }
+    tracing::warn!(hall = session.hall.id(), %ticket, reason = %reason, "kiosk could not print a ticket");
+    Ok(Response::PrintFailures(
+        session.hall.print_failed(ticket, reason),
+    ))
+}
+
+/// The hall's print failures since hallqd started.
+pub(super) fn print_failures(session: &Session) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Window, Role::Admin])?;
+    Ok(Response::PrintFailures(session.hall.print_failures()))
 }
 
 /// Opens (`open`) or closes issuing of walk-in tickets.
