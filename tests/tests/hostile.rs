@@ -158,7 +158,10 @@ async fn a_reload_that_removes_a_token_closes_its_connections() {
     fs::write(hall.config(), text.replace(&block, "")).expect("write config");
     match admin.request(&Request::Reload).await.expect("reload") {
         Response::Reloaded { changes } => {
-            assert!(changes.iter().any(|c| c.starts_with("tokens")), "{changes:?}")
+            assert!(
+                changes.iter().any(|c| c.starts_with("tokens")),
+                "{changes:?}"
+            )
         }
         other => panic!("unexpected answer to reload: {other:?}"),
     }

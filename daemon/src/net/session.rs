@@ -47,7 +47,11 @@ impl Handler {
     /// connection has a seat (or is gone). Only an authenticated connection
     /// takes a seat against `[limits] connections` (issue 19: handshakes
     /// that never finish held every seat for half a minute).
-    pub async fn run(mut self, incoming: quinn::Incoming, half_open: super::admission::HalfOpenPass) {
+    pub async fn run(
+        mut self,
+        incoming: quinn::Incoming,
+        half_open: super::admission::HalfOpenPass,
+    ) {
         let remote = incoming.remote_address();
         let limits = self.daemon.config().limits.clone();
         // Subscribed before the token is checked: a reload in between is
@@ -155,11 +159,13 @@ impl Handler {
     /// Whether `token` still grants `session` (role, window, hall) under
     /// the configuration in force now.
     fn still_granted(&self, token: &str, session: &Session) -> bool {
-        self.daemon.grant_for(token.as_bytes()).is_some_and(|grant| {
-            grant.role == session.role
-                && grant.window == session.window
-                && grant.covers_hall(session.hall.id())
-        })
+        self.daemon
+            .grant_for(token.as_bytes())
+            .is_some_and(|grant| {
+                grant.role == session.role
+                    && grant.window == session.window
+                    && grant.covers_hall(session.hall.id())
+            })
     }
 
     /// Reads the [`Hello`] on the first stream and answers it; an accepted
