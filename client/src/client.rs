@@ -274,6 +274,19 @@ impl Client {
         status(self.request(&Request::Status).await?)
     }
 
+    /// The hall's status with waiting tickets `from..from + limit` (at
+    /// most [`hallq_proto::wire::WAITING_PAGE_MAX`] a page).
+    pub async fn status_page(
+        &self,
+        from: u32,
+        limit: u32,
+    ) -> Result<hallq_proto::wire::StatusPage, ClientError> {
+        match self.request(&Request::StatusPage { from, limit }).await? {
+            Response::StatusPage(page) => Ok(page),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     /// Subscribes to the display stream: a snapshot, then every change.
     pub async fn watch(&self) -> Result<DisplayStream, ClientError> {
         self.open_watch().await.map_err(|failed| failed.error)

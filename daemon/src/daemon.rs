@@ -32,6 +32,9 @@ pub struct Daemon {
     link: Option<ClusterLink>,
     /// Cluster mode: ownership and following, once started.
     cluster: std::sync::OnceLock<Arc<Cluster>>,
+    /// Bumped by a reload that changed the tokens: every connection checks
+    /// its token again and closes if it no longer grants what it did.
+    tokens_changed: tokio::sync::watch::Sender<u64>,
 }
 
 /// The configuration in force and every hall served under it.
@@ -110,6 +113,7 @@ impl Daemon {
             reloading: tokio::sync::Mutex::new(()),
             link,
             cluster: std::sync::OnceLock::new(),
+            tokens_changed: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -147,6 +151,12 @@ impl Daemon {
     /// Every hall.
     pub fn halls(&self) -> Vec<Arc<HallShard>> {
         self.served.halls.read().values().cloned().collect()
+    }
+
+    /// Changes whenever a reload changed the tokens in force (issue 19: a
+    /// revoked token must not keep working on connections already open).
+    pub fn tokens_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.tokens_changed.subscribe()
     }
 
     /// The grant of a presented token (constant-time comparison).
@@ -233,16 +243,21 @@ impl Daemon {
                 })?;
             changes.push(format!("hall {:?} reconfigured", shard.id()));
         }
-        if old.tokens.len() != new.tokens.len()
+        let tokens_changed = old.tokens.len() != new.tokens.len()
             || old
                 .tokens
                 .iter()
                 .zip(&new.tokens)
-                .any(|(a, b)| !a.same_as(b))
-        {
+                .any(|(a, b)| !a.same_as(b));
+        if tokens_changed {
             changes.push(format!("tokens: {} in force", new.tokens.len()));
         }
         *self.served.config.write() = Arc::new(new);
+        if tokens_changed {
+            // After the new config is in force, so a connection that checks
+            // its token again sees it.
+            self.tokens_changed.send_modify(|n| *n += 1);
+        }
         tracing::info!(?changes, "config reloaded");
         Ok(changes)
     }

@@ -238,6 +238,7 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
     };
     let mut server_config = net::certificate::server_config(certs, key)?;
     server_config.transport_config(Arc::new(net::transport(&config.limits)));
+    net::admission::bound_handshakes(&mut server_config);
     let listen = config.listen;
     let grace = config.shutdown_grace;
     let metrics_listen = config.metrics_listen;

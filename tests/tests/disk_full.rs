@@ -110,3 +110,130 @@ async fn a_full_disk_refuses_changes_serves_reads_and_recovers() {
     let expected: Vec<String> = acked.iter().map(|t| t.to_string()).collect();
     assert_eq!(listed, expected);
 }
+
+/// Whether the hall's journal takes records now, as `admin health` says.
+async fn journal_writable(admin: &hallq_client::client::Client) -> bool {
+    match admin
+        .request(&hallq_proto::wire::Request::Health)
+        .await
+        .expect("admin health")
+    {
+        hallq_proto::wire::Response::Health(report) => report.halls[0].journal_writable,
+        other => panic!("unexpected answer to health: {other:?}"),
+    }
+}
+
+/// Issue 19 item 1: with the journal full, every role's reads go on — a
+/// kiosk's `status`, a new kiosk connection, a display subscribed before the
+/// fault — and only changes are refused, with `storage_failed` (not
+/// `not_owner`). The hall stays refused while the limit holds, although a
+/// probe record would fit (no writable/failed flip-flop), and the display
+/// subscribed before the fault is never dropped, through the failure and
+/// the recovery: it is sent the first ticket issued afterwards.
+#[tokio::test]
+async fn a_full_disk_keeps_every_read_and_display_and_does_not_flip_flop() {
+    let hall = TestHall::new().expect("test hall");
+    let daemon = hall.start().expect("start hallqd");
+    let kiosk = daemon.connect(KIOSK).await;
+    let admin = daemon.connect(ADMIN).await;
+    let display = daemon.connect(DISPLAY).await;
+    let mut stream = display.watch().await.expect("watch");
+    assert!(matches!(
+        next_update(&mut stream).await,
+        DisplayUpdate::Snapshot { .. }
+    ));
+    let first = kiosk
+        .issue(item('A'), Lane::WalkIn, None)
+        .await
+        .expect("issue");
+    assert!(matches!(
+        next_update(&mut stream).await,
+        DisplayUpdate::Change { .. }
+    ));
+
+    // Room for a probe record (a few dozen bytes) but not much more.
+    let journal = hall.newest_journal().expect("journal file");
+    let size = std::fs::metadata(&journal).expect("journal size").len();
+    limit_file_size(daemon.pid(), &(size + 200).to_string());
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let mut issued = vec![first.ticket];
+    loop {
+        assert!(Instant::now() < deadline, "the journal never filled up");
+        match kiosk.issue(item('A'), Lane::WalkIn, None).await {
+            Ok(t) => {
+                issued.push(t.ticket);
+                // Each acknowledged ticket reaches the display.
+                assert!(matches!(
+                    next_update(&mut stream).await,
+                    DisplayUpdate::Change { .. }
+                ));
+            }
+            Err(ClientError::Refused(r)) => {
+                assert_eq!(r.code, "storage_failed", "{r:?}");
+                break;
+            }
+            Err(e) => panic!("unexpected error while the disk fills: {e}"),
+        }
+    }
+
+    // Reads by a kiosk, on its open connection and on a new one.
+    let status = kiosk.status().await.expect("a kiosk's status, disk full");
+    let listed: Vec<String> = waiting(&status).into_iter().map(|(t, _)| t).collect();
+    let expected: Vec<String> = issued.iter().map(|t| t.to_string()).collect();
+    assert_eq!(listed, expected, "exactly the acknowledged tickets");
+    let another = daemon
+        .client(KIOSK)
+        .await
+        .expect("a new kiosk connection while the disk is full");
+    another.status().await.expect("its status");
+    let refused = another.issue(item('A'), Lane::WalkIn, None).await;
+    assert!(
+        matches!(&refused, Err(ClientError::Refused(r)) if r.code == "storage_failed"),
+        "{refused:?}"
+    );
+    // A new display too.
+    let display2 = daemon.connect(DISPLAY).await;
+    let mut stream2 = display2.watch().await.expect("a new display, disk full");
+    assert!(matches!(
+        next_update(&mut stream2).await,
+        DisplayUpdate::Snapshot { .. }
+    ));
+
+    // The daemon retries every 2 s; over three tries (and a probe record
+    // would fit each time) the hall stays refused, reported so throughout.
+    for _ in 0..8 {
+        assert!(!journal_writable(&admin).await, "flipped to writable");
+        let r = kiosk.issue(item('A'), Lane::WalkIn, None).await;
+        assert!(
+            matches!(&r, Err(ClientError::Refused(e)) if e.code == "storage_failed"),
+            "{r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(750)).await;
+    }
+
+    // Room again: the first ticket issued afterwards reaches the display
+    // subscribed before the fault, as an ordinary change.
+    limit_file_size(daemon.pid(), "unlimited");
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let next = loop {
+        match kiosk.issue(item('A'), Lane::WalkIn, None).await {
+            Ok(t) => break t,
+            Err(ClientError::Refused(r)) if r.code == "storage_failed" => {
+                assert!(Instant::now() < deadline, "no recovery: {}", r.message);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("unexpected error after the disk has room: {e}"),
+        }
+    };
+    assert_eq!(next.ticket.seq, issued.last().expect("issued").seq + 1);
+    for s in [&mut stream, &mut stream2] {
+        match next_update(s).await {
+            DisplayUpdate::Change { items, .. } => {
+                let a = items.iter().find(|(i, _)| *i == item('A')).expect("item A");
+                let waiting: u32 = a.1.iter().sum();
+                assert_eq!(waiting as usize, issued.len() + 1, "{items:?}");
+            }
+            other => panic!("the display was not kept: {other:?}"),
+        }
+    }
+}

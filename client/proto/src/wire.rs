@@ -276,6 +276,34 @@ pub enum Request {
     },
     /// The hall's print failures (every role but notifier and display).
     PrintFailures,
+    /// The hall's status with one page of its waiting list: at most
+    /// `limit` (capped at [`WAITING_PAGE_MAX`]) waiting tickets from place
+    /// `from` on, in [`Status`]'s order (every role but notifier); answered
+    /// with [`Response::StatusPage`]. Every answer fits one frame at any
+    /// hall size (issue 19).
+    StatusPage {
+        /// The first place in the waiting list to include (0: the first).
+        from: u32,
+        /// How many waiting tickets at most.
+        limit: u32,
+    },
+}
+
+/// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
+/// page size cap, and the cap on [`Response::Status`]'s list (whose
+/// `view` still counts every waiting ticket). About 30 bytes each, so a
+/// full page stays far below the 64 KiB frame limit.
+pub const WAITING_PAGE_MAX: u32 = 1000;
+
+/// The answer to [`Request::StatusPage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusPage {
+    /// The hall, with the page of waiting tickets in `waiting`.
+    pub status: Status,
+    /// The place of the page's first ticket in the whole waiting list.
+    pub from: u32,
+    /// How many tickets wait in all.
+    pub waiting_total: u32,
 }
 
 impl Request {
@@ -303,6 +331,7 @@ impl Request {
             Request::KioskView => "kiosk-view",
             Request::PrintFailed { .. } => "print-failed",
             Request::PrintFailures => "print-failures",
+            Request::StatusPage { .. } => "status",
         }
     }
 
@@ -313,6 +342,7 @@ impl Request {
     pub fn is_read_only(&self) -> bool {
         match self {
             Request::Status
+            | Request::StatusPage { .. }
             | Request::Watch
             | Request::Notifications
             | Request::Health
@@ -433,6 +463,8 @@ pub enum Response {
     KioskView(Box<KioskView>),
     /// The hall's print failures (also the answer to a reported one).
     PrintFailures(PrintFailures),
+    /// The hall's status and one page of its waiting list.
+    StatusPage(StatusPage),
 }
 
 /// How `hallq stats` breaks the totals down.
@@ -593,7 +625,9 @@ pub struct Status {
     pub hall_name: String,
     /// Every window and item.
     pub view: HallView,
-    /// Every waiting ticket with its position.
+    /// The waiting tickets with their positions: every one up to
+    /// [`WAITING_PAGE_MAX`]; beyond that the first ones only (the counts in
+    /// `view` are whole; [`Request::StatusPage`] pages through the rest).
     pub waiting: Vec<WaitingTicket>,
 }
 

@@ -50,6 +50,7 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             "Issuing closed: no new walk-in tickets; everyone waiting will still be served".into()
         }
         Response::Status(s) => status(s, now),
+        Response::StatusPage(p) => status(&p.status, now),
         Response::Watching => "Watching the hall".into(),
         Response::Notifying => "Receiving notifications".into(),
         Response::Reloaded { changes } if changes.is_empty() => {
@@ -360,9 +361,21 @@ fn hall_line(view: &HallView) -> String {
 
 /// `hallq status`: the hall, its windows, who waits, and each item's line.
 fn status(s: &Status, now: Timestamp) -> String {
-    let waiting_count = s.waiting.len();
+    // The view counts every waiting ticket; the list may be one page of
+    // them (a hall of thousands: issue 19).
+    let waiting_count: u32 = s
+        .view
+        .items
+        .iter()
+        .map(|i| i.waiting.iter().sum::<u32>())
+        .sum();
+    let listed = if s.waiting.len() < waiting_count as usize {
+        format!(" (the first {} listed)", s.waiting.len())
+    } else {
+        String::new()
+    };
     format!(
-        "{} ({}) · {} · {waiting_count} waiting\n\n{}\n{}\n{}",
+        "{} ({}) · {} · {waiting_count} waiting{listed}\n\n{}\n{}\n{}",
         s.hall_name,
         s.hall,
         hall_line(&s.view),

@@ -47,6 +47,12 @@ pub fn response(r: &Response) -> Value {
         } => json!({ "ticket": ticket(t), "position": position }),
         Response::Issuing { open } => json!({ "issuing": open }),
         Response::Status(s) => status(s),
+        Response::StatusPage(p) => {
+            let mut v = status(&p.status);
+            v["waiting_from"] = json!(p.from);
+            v["waiting_total"] = json!(p.waiting_total);
+            v
+        }
         Response::Watching => json!({ "subscribed": "watch" }),
         Response::Notifying => json!({ "subscribed": "notifications" }),
         Response::Reloaded { changes } => json!({ "reloaded": true, "changes": changes }),
@@ -229,6 +235,9 @@ fn status(s: &Status) -> Value {
         "windows": s.view.windows.iter().map(window).collect::<Vec<_>>(),
         "items": s.view.items.iter().map(item_view).collect::<Vec<_>>(),
         "waiting": s.waiting.iter().map(waiting_ticket).collect::<Vec<_>>(),
+        // Every waiting ticket, also when `waiting` lists only the first
+        // ones (issue 19).
+        "waiting_total": s.view.items.iter().map(|i| i.waiting.iter().sum::<u32>()).sum::<u32>(),
     })
 }
 

@@ -8,6 +8,7 @@
 //! | file                    | what it does                                            |
 //! |-------------------------|---------------------------------------------------------|
 //! | `mod.rs`                | the listener: accept, connection limits, shutdown drain |
+//! | `admission.rs`          | handshakes under a flood: half-open limits, QUIC Retry  |
 //! | `session.rs`            | one connection: hello, rate limit, one task per stream  |
 //! | `rights.rs`             | what a token grants, and the role and owner refusals    |
 //! | `frame.rs`              | writing answers, finishing streams, protocol close      |
@@ -19,6 +20,7 @@
 //! | `route/stream.rs`       | display and notifier subscriptions, pumped to QUIC      |
 //! | `certificate.rs`        | the server's certificate (load or generate), QUIC config |
 
+pub mod admission;
 pub mod certificate;
 mod frame;
 mod rights;
@@ -135,6 +137,7 @@ pub async fn run(
 ) -> bool {
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
     let occupancy = Arc::new(Occupancy::default());
+    let half_open = Arc::new(admission::HalfOpen::default());
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
 
     let ticker = {
@@ -167,13 +170,37 @@ pub async fn run(
         tokio::select! {
             incoming = endpoint.accept() => {
                 let Some(incoming) = incoming else { break };
+                let source = incoming.remote_address().ip();
+                let half_open_pass = match half_open.admit(source, incoming.remote_address_validated()) {
+                    admission::Admit::Pass(pass) => pass,
+                    admission::Admit::Retry => {
+                        metrics::counter!("hallq_handshakes_retried_total").increment(1);
+                        // A Retry needs an Initial that allows one; one that
+                        // already carried a token is refused instead.
+                        if let Err(e) = incoming.retry() {
+                            e.into_incoming().refuse();
+                        }
+                        continue;
+                    }
+                    admission::Admit::Refuse => {
+                        tracing::debug!(%source, "handshake refused: too many half-open from this address");
+                        metrics::counter!("hallq_connections_refused_total", "reason" => "per_source").increment(1);
+                        incoming.refuse();
+                        continue;
+                    }
+                    admission::Admit::Ignore => {
+                        metrics::counter!("hallq_connections_refused_total", "reason" => "half_open").increment(1);
+                        incoming.ignore();
+                        continue;
+                    }
+                };
                 let handler = session::Handler {
                     occupancy: occupancy.clone(),
                     daemon: daemon.clone(),
                     shutdown: notify_shutdown.subscribe(),
                     _done: done_tx.clone(),
                 };
-                tokio::spawn(handler.run(incoming));
+                tokio::spawn(handler.run(incoming, half_open_pass));
             }
             () = &mut shutdown => {
                 tracing::info!("shutting down: no new connections");

@@ -41,29 +41,44 @@ pub struct Handler {
 
 impl Handler {
     /// Runs the connection until the peer leaves or the daemon shuts down.
-    pub async fn run(mut self, incoming: quinn::Incoming) {
+    ///
+    /// `half_open` is this connection's place among those not authenticated
+    /// yet: held through the handshake and the hello, given back once the
+    /// connection has a seat (or is gone). Only an authenticated connection
+    /// takes a seat against `[limits] connections` (issue 19: handshakes
+    /// that never finish held every seat for half a minute).
+    pub async fn run(
+        mut self,
+        incoming: quinn::Incoming,
+        half_open: super::admission::HalfOpenPass,
+    ) {
         let remote = incoming.remote_address();
         let limits = self.daemon.config().limits.clone();
-        let Some(mut seat) = self.occupancy.enter(limits.connections) else {
-            tracing::warn!(%remote, limit = limits.connections, "connection refused: too many connections");
-            metrics::counter!("hallq_connections_refused_total", "reason" => "total").increment(1);
-            incoming.refuse();
-            return;
-        };
-        let connection = match incoming.await {
-            Ok(c) => c,
-            Err(e) => {
+        // Subscribed before the token is checked: a reload in between is
+        // seen as a change, and the token checked again.
+        let mut tokens_changed = self.daemon.tokens_changed();
+        // The handshake and the hello together have HELLO_TIMEOUT: a peer
+        // that stops halfway gives its place back then.
+        let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+        let connection = match tokio::time::timeout_at(deadline, incoming).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
                 tracing::debug!(%remote, error = %e, "handshake failed");
                 return;
             }
+            Err(_) => {
+                tracing::debug!(%remote, "handshake not finished in time");
+                metrics::counter!("hallq_handshakes_timed_out_total").increment(1);
+                return;
+            }
         };
-        let session = match tokio::time::timeout(
-            HELLO_TIMEOUT,
-            self.authenticate(&connection, &mut seat, &limits),
+        let (session, token, seat) = match tokio::time::timeout_at(
+            deadline,
+            self.authenticate(&connection, &limits),
         )
         .await
         {
-            Ok(Ok(session)) => session,
+            Ok(Ok(granted)) => granted,
             Ok(Err(refusal)) => {
                 tracing::info!(%remote, code = %refusal.code, "connection refused");
                 let code = if refusal.code == ErrorCode::NotOwner {
@@ -79,6 +94,7 @@ impl Handler {
                 return;
             }
         };
+        drop(half_open);
         let span = tracing::info_span!(
             "connection",
             %remote,
@@ -119,6 +135,17 @@ impl Handler {
                         };
                         tokio::spawn(task.run(send, recv).in_current_span());
                     }
+                    Ok(()) = tokens_changed.changed() => {
+                        // A reload changed the tokens: a connection whose
+                        // token was removed, or now grants something else,
+                        // is closed at once, requests in flight with it.
+                        if !self.still_granted(&token, &session) {
+                            tracing::warn!("token revoked by a config reload: connection closed");
+                            metrics::counter!("hallq_connections_revoked_total").increment(1);
+                            connection.close(close::UNAUTHORIZED.into(), b"token revoked by a config reload");
+                            break;
+                        }
+                    }
                     _ = self.shutdown.recv() => break,
                 }
             }
@@ -129,13 +156,27 @@ impl Handler {
         .await;
     }
 
-    /// Reads the [`Hello`] on the first stream and answers it.
+    /// Whether `token` still grants `session` (role, window, hall) under
+    /// the configuration in force now.
+    fn still_granted(&self, token: &str, session: &Session) -> bool {
+        self.daemon
+            .grant_for(token.as_bytes())
+            .is_some_and(|grant| {
+                grant.role == session.role
+                    && grant.window == session.window
+                    && grant.covers_hall(session.hall.id())
+            })
+    }
+
+    /// Reads the [`Hello`] on the first stream and answers it; an accepted
+    /// connection takes its seat here, against the total and its role's
+    /// limit. Returns the session, the token it was granted with (checked
+    /// again after a reload) and the seat.
     async fn authenticate(
         &self,
         connection: &quinn::Connection,
-        seat: &mut super::Seat,
         limits: &crate::config::Limits,
-    ) -> Result<Session, ErrorReply> {
+    ) -> Result<(Session, String, super::Seat), ErrorReply> {
         let (mut send, mut recv) = connection
             .accept_bi()
             .await
@@ -150,9 +191,17 @@ impl Handler {
             }
         };
         let result = self.grant(&hello).and_then(|session| {
+            let Some(mut seat) = self.occupancy.enter(limits.connections) else {
+                metrics::counter!("hallq_connections_refused_total", "reason" => "total")
+                    .increment(1);
+                return Err(reply(
+                    ErrorCode::TooManyConnections,
+                    format!("too many connections (limit {})", limits.connections),
+                ));
+            };
             let limit = limits.per_role.of(session.role);
             if seat.take_role(session.role, limit) {
-                Ok(session)
+                Ok((session, seat))
             } else {
                 metrics::counter!("hallq_connections_refused_total", "reason" => session.role.as_str())
                     .increment(1);
@@ -161,9 +210,8 @@ impl Handler {
                 ))
             }
         });
-        let refused = result.is_err();
         let answer = match &result {
-            Ok(session) => Response::Welcome(Welcome {
+            Ok((session, _)) => Response::Welcome(Welcome {
                 role: session.role,
                 hall: session.hall.id().to_owned(),
                 hall_name: session.hall.name().to_owned(),
@@ -172,11 +220,14 @@ impl Handler {
             Err(refusal) => Response::Error(refusal.clone()),
         };
         send_reply(&mut send, &answer).await;
-        if refused {
-            // Let the refusal reach the client before the connection closes.
-            let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+        match result {
+            Ok((session, seat)) => Ok((session, hello.token, seat)),
+            Err(refusal) => {
+                // Let the refusal reach the client before the connection closes.
+                let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+                Err(refusal)
+            }
         }
-        result
     }
 
     fn grant(&self, hello: &Hello) -> Result<Session, ErrorReply> {

@@ -119,11 +119,18 @@ impl OwnerPipe {
 }
 
 impl HallShard {
-    /// Refuses changes unless this node may make them now.
+    /// Refuses changes unless this node may make them now: it serves the
+    /// hall ([`HallShard::serving`]) and its journal takes records.
     pub(super) fn check_serving(&self, st: &State) -> Result<(), ShardError> {
-        if let Some(why) = &st.failed {
-            return Err(ShardError::Storage(why.clone()));
+        self.check_owning(st)?;
+        match &st.failed {
+            Some(why) => Err(ShardError::Storage(why.clone())),
+            None => Ok(()),
         }
+    }
+
+    /// Refuses unless this node is the one that answers for the hall.
+    fn check_owning(&self, st: &State) -> Result<(), ShardError> {
         match &st.mode {
             Mode::Alone => Ok(()),
             Mode::Owner(_) if self.cluster.as_ref().is_some_and(|c| c.lease.alive()) => Ok(()),
@@ -132,9 +139,11 @@ impl HallShard {
     }
 
     /// Whether this node serves the hall's clients now (always, without a
-    /// cluster).
+    /// cluster) — reads, displays and new connections. A failed journal
+    /// does not change that (issue 19): only changes are refused then,
+    /// with `storage_failed`, by [`HallShard::check_serving`].
     pub fn serving(&self) -> bool {
-        self.check_serving(&self.state.lock()).is_ok()
+        self.check_owning(&self.state.lock()).is_ok()
     }
 
     /// The fence this node owns the hall with, if it does.

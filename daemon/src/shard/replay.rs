@@ -92,15 +92,41 @@ pub(super) fn load(
     Ok((state, writer))
 }
 
+/// How much room the hall's directory must have, shown by writing and
+/// removing a scratch file of this size, before a failed journal is tried
+/// again. A disk with room for the few-byte probe record but not for the
+/// next batch would otherwise flip the hall writable and failed every tick
+/// (issue 19: under `prlimit --fsize` it did, five times in ten seconds).
+pub(super) const HEADROOM: usize = 1 << 20;
+
+/// Whether `dir` has room for [`HEADROOM`] bytes more, durably: written,
+/// fsynced (a full disk may only say so then), removed.
+fn has_headroom(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let scratch = dir.join(".hallq-headroom");
+    let result = (|| {
+        let mut file = std::fs::File::create(&scratch)?;
+        file.write_all(&vec![0u8; HEADROOM])?;
+        file.sync_all()
+    })();
+    let _ = std::fs::remove_file(&scratch);
+    result
+}
+
 impl HallShard {
-    /// After a journal failure (a full disk, an I/O error): stops the failed
-    /// writer, rebuilds the hall from what the journal holds — exactly what
-    /// was acknowledged, since a failed batch is cut off the file — starts a
-    /// new writer and tests it with a probe record. Until a probe succeeds
-    /// the hall keeps refusing changes but serves reads and displays from
-    /// the rebuilt state. Returns whether the hall takes changes again.
+    /// After a journal failure (a full disk, an I/O error). First, once:
+    /// what was applied but not stored is undone by rebuilding the hall from
+    /// what the journal holds — exactly what was acknowledged, since a failed
+    /// batch is cut off the file. Displays are not dropped: they were only
+    /// ever sent what was durable, which is what the rebuilt hall holds.
+    /// Then, on each call until it works: once the directory shows room
+    /// ([`HEADROOM`]), a new writer is started on the files as they are (the
+    /// hall is not rebuilt again) and tested with a probe record. Until a
+    /// probe succeeds the hall refuses changes but serves reads and
+    /// displays. Returns whether the hall takes changes again.
     ///
-    /// Blocking file I/O and a full replay: call it from a blocking thread.
+    /// Blocking file I/O (and once a full replay): call it from a blocking
+    /// thread.
     pub fn recover(&self) -> bool {
         // One recovery at a time: two would replay and start writers on the
         // same files.
@@ -108,14 +134,27 @@ impl HallShard {
         if self.state.lock().failed.is_none() {
             return true;
         }
-        if !self.reload_locked() {
-            return false;
-        }
         if self.cluster.is_some() {
             // Every record must match the cluster's log: no probe record.
             // The next record followed tests the disk again.
+            if !self.reload_locked(true) {
+                return false;
+            }
             self.state.lock().failed = None;
             return true;
+        }
+        // Records numbered from `durable_seq` on were applied but never
+        // stored: undo them (once; afterwards the two agree).
+        let undone = self.state.lock().next_seq != self.commits.durable_seq.load(Ordering::Acquire);
+        if undone && !self.reload_locked(false) {
+            return false;
+        }
+        if let Err(e) = has_headroom(&self.dir) {
+            tracing::debug!(hall = %self.id, error = %e, "journal directory still has no room");
+            return false;
+        }
+        if !undone && !self.restart_writer() {
+            return false;
         }
         // Through `append`, like every record, so the record count holds.
         let probe = {
@@ -131,20 +170,63 @@ impl HallShard {
         if ok {
             tracing::warn!(hall = %self.id, "journal writable again: taking changes");
             st.failed = None;
+        } else {
+            // The probe took a number but is not stored, and it changed
+            // nothing else: give the number back (nothing else appends to a
+            // failed hall). The next try compares with the files again.
+            tracing::debug!(hall = %self.id, "journal probe failed");
+            st.next_seq = self.commits.durable_seq.load(Ordering::Acquire);
         }
         ok
+    }
+
+    /// Replaces a failed writer by a new one on the journal files as they
+    /// are, without rebuilding the hall (its state already matches them).
+    /// Falls back to a rebuild if the files say otherwise.
+    fn restart_writer(&self) -> bool {
+        if let Some(writer) = self.writer.lock().take() {
+            let _ = writer.close();
+        }
+        let replay = match journal::open(&self.dir) {
+            Ok(replay) => replay,
+            Err(e) => {
+                tracing::error!(hall = %self.id, error = %e, "journal still unusable");
+                return false;
+            }
+        };
+        let mut st = self.state.lock();
+        if replay.next_seq != st.next_seq {
+            drop(st);
+            return self.reload_locked(false);
+        }
+        let today = clock::business_day(clock::now(), self.offset_minutes);
+        let day = st.hall.day().map_or(today, |d| d.max(today));
+        let on_commit = commit_hook(&self.display, &self.notifications, &self.commits);
+        match Journal::start(&replay, &clock::day_string(day), on_commit) {
+            Ok(writer) => {
+                st.journal = writer.handle();
+                *self.writer.lock() = Some(writer);
+                true
+            }
+            Err(e) => {
+                tracing::error!(hall = %self.id, error = %e, "cannot start a journal writer");
+                false
+            }
+        }
     }
 
     /// Rebuilds the hall from its journal files (cluster mode, after giving
     /// the hall up): what was applied but not stored is undone.
     pub(super) fn reload(&self) -> bool {
         let _one = self.recovering.lock();
-        self.reload_locked()
+        self.reload_locked(true)
     }
 
     /// Stops the writer, replays the journal files into a fresh state and
-    /// starts a new writer; displays start over. A failure mark stays.
-    fn reload_locked(&self) -> bool {
+    /// starts a new writer; with `resync`, displays start over (cluster
+    /// mode: what they were sent may not match what this node stored). A
+    /// failure mark stays.
+    fn reload_locked(&self, resync: bool) -> bool {
         if let Some(writer) = self.writer.lock().take() {
             // A failed writer refuses everything; closing joins its thread
             // (after it wrote what was queued) so the files can be read.
@@ -174,10 +256,13 @@ impl HallShard {
             }
         };
         let mut st = self.state.lock();
-        // Displays saw changes that are now undone: keep the change counter
-        // moving forward and make every display start over.
+        // Keep the change counter moving forward: a display ignores changes
+        // not newer than what it has, and may have seen numbers the undone
+        // changes took.
         rebuilt.derived.seq = st.derived.seq.max(rebuilt.derived.seq) + 1;
-        let _ = self.display.send(DisplayBatch::resync());
+        if resync {
+            let _ = self.display.send(DisplayBatch::resync());
+        }
         rebuilt.failed = st.failed.take();
         if matches!(st.mode, Mode::Owner(_)) {
             // Taken over again while the files were read: keep serving.

@@ -56,6 +56,7 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
     Routed::Answer(match request {
         Request::Issue { item, lane, phone } => tickets::issue(session, item, lane, phone).await,
         Request::Status => tickets::status(session),
+        Request::StatusPage { from, limit } => tickets::status_page(session, from, limit),
         Request::CloseIssuing => tickets::issuing(session, false).await,
         Request::OpenIssuing => tickets::issuing(session, true).await,
         Request::Window { window, action } => window::act(session, window, action).await,

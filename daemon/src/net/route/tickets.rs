@@ -5,7 +5,7 @@
 use hallq_core::{Command, Event, Issued};
 use hallq_proto::types::{ItemCode, Lane, Phone, Role, TicketNo, Timestamp};
 use hallq_proto::views::KioskView;
-use hallq_proto::wire::{ErrorReply, IssuedTicket, Response, Status};
+use hallq_proto::wire::{ErrorReply, IssuedTicket, Response, Status, StatusPage, WAITING_PAGE_MAX};
 use hallq_proto::ErrorCode;
 
 use crate::net::rights::{refused, reply, require, Session};
@@ -44,18 +44,53 @@ pub(super) async fn issue(
         .ok_or_else(|| reply(ErrorCode::Internal, "no ticket was issued"))
 }
 
-/// Every window and every waiting ticket.
+/// Every window and the waiting tickets, the list capped at
+/// [`WAITING_PAGE_MAX`] so that the answer fits a frame at any hall size
+/// (issue 19: past ~3,500 waiting it did not, and the client lost the
+/// connection); the view's counts are whole.
 pub(super) fn status(session: &Session) -> Result<Response, ErrorReply> {
     require(
         session,
         &[Role::Kiosk, Role::Window, Role::Display, Role::Admin],
     )?;
-    Ok(Response::Status(session.hall.read(|h| Status {
-        hall: session.hall.id().to_owned(),
-        hall_name: session.hall.name().to_owned(),
-        view: h.view(),
-        waiting: h.waiting(),
-    })))
+    let page = page(session, 0, WAITING_PAGE_MAX);
+    Ok(Response::Status(page.status))
+}
+
+/// Every window and one page of the waiting list.
+pub(super) fn status_page(
+    session: &Session,
+    from: u32,
+    limit: u32,
+) -> Result<Response, ErrorReply> {
+    require(
+        session,
+        &[Role::Kiosk, Role::Window, Role::Display, Role::Admin],
+    )?;
+    Ok(Response::StatusPage(page(
+        session,
+        from,
+        limit.min(WAITING_PAGE_MAX),
+    )))
+}
+
+fn page(session: &Session, from: u32, limit: u32) -> StatusPage {
+    session.hall.read(|h| {
+        let waiting = h.waiting();
+        let total = waiting.len();
+        let start = (from as usize).min(total);
+        let end = start.saturating_add(limit as usize).min(total);
+        StatusPage {
+            status: Status {
+                hall: session.hall.id().to_owned(),
+                hall_name: session.hall.name().to_owned(),
+                view: h.view(),
+                waiting: waiting[start..end].to_vec(),
+            },
+            from: start as u32,
+            waiting_total: total as u32,
+        }
+    })
 }
 
 /// What a kiosk's start screen shows: items with their waits and caps,
