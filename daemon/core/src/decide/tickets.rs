@@ -39,6 +39,14 @@ impl Hall {
         if lane != Lane::Appointment {
             self.check_open(at)?;
         }
+        // SPEC §6 (hoarding): one visitor, one place in each line. A booked
+        // visitor checking in is not held to it: the booking was limited.
+        let limit = self.phone_limits.active_tickets_per_item;
+        if let (Some(phone), true) = (&phone, lane != Lane::Appointment && limit > 0) {
+            if self.active_tickets_of(phone, item) >= limit {
+                return Err(DispatchError::PhoneTicketLimit { item: code, limit });
+            }
+        }
         let it = &self.items[item];
         let issued_today = it.by_seq.len() as u32;
         if let Some(cap) = it.spec.daily_cap {
