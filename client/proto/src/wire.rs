@@ -261,6 +261,17 @@ pub enum Request {
         /// What to change.
         change: SlotChange,
     },
+    /// Cancel a booking for the visitor, who proves it is theirs with the
+    /// last four digits of the phone it was booked with (kiosk, admin;
+    /// SPEC §6). A kiosk must use this one: [`Request::CancelBooking`]
+    /// from a kiosk is refused with `booking_proof_required`. Answered
+    /// with [`Response::BookingCancelled`].
+    CancelBookingWithPhone {
+        /// The booking code.
+        code: String,
+        /// The phone's last four digits.
+        phone_last4: String,
+    },
 }
 
 impl Request {
@@ -285,6 +296,7 @@ impl Request {
             Request::CancelBooking { .. } => "cancel-booking",
             Request::CheckIn { .. } => "check-in",
             Request::AdjustSlots { .. } => "slots",
+            Request::CancelBookingWithPhone { .. } => "cancel-booking",
         }
     }
 
@@ -312,7 +324,8 @@ impl Request {
             | Request::Book { .. }
             | Request::CancelBooking { .. }
             | Request::CheckIn { .. }
-            | Request::AdjustSlots { .. } => false,
+            | Request::AdjustSlots { .. }
+            | Request::CancelBookingWithPhone { .. } => false,
         }
     }
 }

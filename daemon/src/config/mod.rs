@@ -122,6 +122,9 @@ pub struct HallConfig {
     /// The key of the keyed hash (HMAC-SHA256) that stands for phone
     /// numbers in exports (`export_key`); none: exports carry no phone.
     pub export_key: Option<ExportKey>,
+    /// SPEC §6: what one phone may hold (`bookings_per_phone_per_day`,
+    /// `active_tickets_per_phone_per_item`).
+    pub phone_limits: hallq_core::PhoneLimits,
 }
 
 /// Why a config could not be used. Every message starts with

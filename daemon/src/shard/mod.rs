@@ -426,6 +426,15 @@ impl HallShard {
         changed
     }
 
+    /// New per-phone limits (a reload, SPEC §6): new commands are held to
+    /// them. Returns whether they differ from the ones in force.
+    pub fn set_phone_limits(&self, limits: hallq_core::PhoneLimits) -> bool {
+        let mut st = self.state.lock();
+        let changed = st.hall.phone_limits() != limits;
+        st.hall.set_phone_limits(limits);
+        changed
+    }
+
     /// Statistics of business day `day` (SPEC §2 item 13), from the
     /// journal file of that day: they survive restarts and any past day
     /// can be asked for. Blocking file I/O: call it from a blocking thread.

@@ -47,6 +47,7 @@ pub(super) fn load(
         );
     }
     let mut hall = Hall::new(spec.clone())?;
+    hall.set_phone_limits(config.phone_limits);
     let mut derived = Derived {
         outbox: Outbox::new(&config.id, config.templates.clone()),
         recent: RecentCalls::default(),
@@ -157,6 +158,7 @@ impl HallShard {
             spec: self.spec.clone(),
             templates: self.state.lock().derived.outbox.templates().clone(),
             export_key: None,
+            phone_limits: self.state.lock().hall.phone_limits(),
         };
         let (mut rebuilt, writer) = match load(
             &hall,

@@ -626,3 +626,24 @@ fn random_codes_are_short_and_typeable() {
         appointment::random_code(6).unwrap()
     );
 }
+
+/// A reconfiguration rebuilds the hall: the phone limits and the index of
+/// tickets by phone come along, so a reload is no way around them.
+#[test]
+fn phone_limits_survive_a_reconfiguration() {
+    let mut run = Run::basic();
+    run.hall.set_phone_limits(PhoneLimits {
+        bookings_per_day: 2,
+        active_tickets_per_item: 1,
+    });
+    let issue = || Command::Issue {
+        item: code('A'),
+        lane: Lane::WalkIn,
+        phone: Some(Phone::new("13800138000").unwrap()),
+    };
+    run.ok(issue());
+    let mut spec = run.hall.spec().clone();
+    spec.reinstate_places += 1;
+    run.ok(Command::Reconfigure { spec });
+    assert_eq!(run.err(issue()).code(), "phone_ticket_limit");
+}

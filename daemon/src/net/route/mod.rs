@@ -69,7 +69,10 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         } => appointments::book(session, item, slot, &phone, channel).await,
         Request::Bookings { day } => appointments::bookings(session, day),
         Request::CancelBooking { code, by_hall } => {
-            appointments::cancel(session, &code, by_hall).await
+            appointments::cancel(session, &code, by_hall, None).await
+        }
+        Request::CancelBookingWithPhone { code, phone_last4 } => {
+            appointments::cancel(session, &code, false, Some(phone_last4)).await
         }
         Request::CheckIn { code } => appointments::check_in(session, &code).await,
         Request::AdjustSlots { day, change } => {
