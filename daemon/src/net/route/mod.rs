@@ -48,6 +48,12 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         request,
         Request::Health | Request::Reload | Request::Watch | Request::Notifications
     );
+    if !session.hall_named && !matches!(request, Request::Health | Request::Reload) {
+        return Routed::Answer(Err(super::rights::reply(
+            hallq_proto::ErrorCode::BadRequest,
+            "this daemon serves several halls: name one (--hall)",
+        )));
+    }
     if !answered_anywhere {
         if let Err(refusal) = serving(daemon, &session.hall) {
             return Routed::Answer(Err(refusal));
