@@ -647,3 +647,23 @@ fn phone_limits_survive_a_reconfiguration() {
     run.ok(Command::Reconfigure { spec });
     assert_eq!(run.err(issue()).code(), "phone_ticket_limit");
 }
+
+/// Issue 19, decided: a no-show made at window 1 may be reinstated at
+/// window 2 (it serves A too), not at window 3 (C only).
+#[test]
+fn any_window_of_the_item_reinstates_a_no_show() {
+    let mut run = Run::basic();
+    let a = run.walk_in('A');
+    run.ok(Command::OpenWindow { window: w(1) });
+    run.ok(Command::CallNext { window: w(1) });
+    run.ok(Command::NoShow { window: w(1) });
+    assert_eq!(
+        run.hall.check_reinstate_at(w(3), a),
+        Err(DispatchError::NotServedHere {
+            window: w(3),
+            item: code('A')
+        })
+    );
+    assert_eq!(run.hall.check_reinstate_at(w(2), a), Ok(()));
+    run.ok(Command::Reinstate { ticket: a });
+}
