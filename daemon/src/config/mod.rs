@@ -47,6 +47,7 @@ mod validate;
 pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
+    DEFAULT_SMS_PER_PHONE_PER_HOUR,
     Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_TIMEZONE_OFFSET_MINUTES,
 };
 pub use templates::Templates;
@@ -125,6 +126,9 @@ pub struct HallConfig {
     /// SPEC §6: what one phone may hold (`bookings_per_phone_per_day`,
     /// `active_tickets_per_phone_per_item`).
     pub phone_limits: hallq_core::PhoneLimits,
+    /// SPEC §6: visitor messages one phone gets per hour
+    /// (`sms_per_phone_per_hour`, 0: no limit).
+    pub sms_per_phone_per_hour: u32,
 }
 
 /// Why a config could not be used. Every message starts with

@@ -268,6 +268,7 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 bookings_per_day: hall.bookings_per_phone_per_day,
                 active_tickets_per_item: hall.active_tickets_per_phone_per_item,
             },
+            sms_per_phone_per_hour: hall.sms_per_phone_per_hour,
         });
     }
     halls

@@ -49,7 +49,11 @@ pub(super) fn load(
     let mut hall = Hall::new(spec.clone())?;
     hall.set_phone_limits(config.phone_limits);
     let mut derived = Derived {
-        outbox: Outbox::new(&config.id, config.templates.clone()),
+        outbox: {
+            let mut outbox = Outbox::new(&config.id, config.templates.clone());
+            outbox.set_sms_limit(config.sms_per_phone_per_hour);
+            outbox
+        },
         recent: RecentCalls::default(),
         seq: 0,
         configured: false,
@@ -159,6 +163,7 @@ impl HallShard {
             templates: self.state.lock().derived.outbox.templates().clone(),
             export_key: None,
             phone_limits: self.state.lock().hall.phone_limits(),
+            sms_per_phone_per_hour: self.state.lock().derived.outbox.sms_limit(),
         };
         let (mut rebuilt, writer) = match load(
             &hall,
