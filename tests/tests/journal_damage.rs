@@ -122,3 +122,27 @@ async fn a_damaged_record_before_good_ones_refuses_to_start() {
     // Refusing is all it did: the file is as we left it.
     assert_eq!(fs::read(&journal).expect("read the journal"), bytes);
 }
+
+/// Issue 19: a journal written by a newer hallqd (format version 2 in its
+/// header) is data this build cannot read: exit 65 (EX_DATA), naming the
+/// file and the version, not the exit 1 of a passing failure. The file is
+/// left as it was.
+#[tokio::test]
+async fn a_journal_of_a_newer_format_refuses_with_exit_65() {
+    let hall = TestHall::new().expect("test hall");
+    hall_with_four_tickets(&hall).await;
+    let journal = hall.newest_journal().expect("a journal file");
+    let mut bytes = fs::read(&journal).expect("read the journal");
+    bytes[6..8].copy_from_slice(&2u16.to_le_bytes());
+    fs::write(&journal, &bytes).expect("write the journal");
+
+    let exited =
+        run_hallqd(&[OsStr::new("--config"), hall.config().as_os_str()]).expect("hallqd runs");
+    assert_eq!(exited.code(), Some(65), "stderr:\n{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("format version 2"),
+        "stderr:\n{}",
+        exited.stderr
+    );
+    assert_eq!(fs::read(&journal).expect("read the journal"), bytes);
+}
