@@ -255,7 +255,9 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
                 // A journal written by a newer hallqd is data this build
                 // cannot read, not a passing failure (issue 19).
                 OpenError::Journal(
-                    JournalError::Corrupt { .. } | JournalError::UnsupportedVersion { .. },
+                    JournalError::Corrupt { .. }
+                    | JournalError::UnsupportedVersion { .. }
+                    | JournalError::Shrunk { .. },
                 )
                 | OpenError::Decode { .. } => EX_DATA,
                 // The config asks for something the journal's state forbids
