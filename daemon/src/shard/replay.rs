@@ -155,15 +155,25 @@ impl HallShard {
             // (after it wrote what was queued) so the files can be read.
             let _ = writer.close();
         }
+        // One lock, released before `load`: a second `lock()` inside the
+        // same expression would wait for the first forever.
+        let (templates, phone_limits, sms_per_phone_per_hour) = {
+            let st = self.state.lock();
+            (
+                st.derived.outbox.templates().clone(),
+                st.hall.phone_limits(),
+                st.derived.outbox.sms_limit(),
+            )
+        };
         let hall = HallConfig {
             id: self.id.clone(),
             name: self.name.clone(),
             timezone_offset_minutes: self.offset_minutes,
             spec: self.spec.clone(),
-            templates: self.state.lock().derived.outbox.templates().clone(),
+            templates,
             export_key: None,
-            phone_limits: self.state.lock().hall.phone_limits(),
-            sms_per_phone_per_hour: self.state.lock().derived.outbox.sms_limit(),
+            phone_limits,
+            sms_per_phone_per_hour,
         };
         let (mut rebuilt, writer) = match load(
             &hall,
