@@ -73,7 +73,11 @@ async fn booking_codes_are_not_predictable() {
     }
     firsts.sort();
     firsts.dedup();
-    assert_eq!(firsts.len(), 3, "three fresh halls, three codes: {firsts:?}");
+    assert_eq!(
+        firsts.len(),
+        3,
+        "three fresh halls, three codes: {firsts:?}"
+    );
 }
 
 /// A kiosk lists the day's slots and counts but no visitor's code or phone
@@ -103,7 +107,11 @@ async fn a_kiosk_cannot_see_or_cancel_other_visitors_bookings() {
     assert_eq!(seen.bookings.len(), 1);
     assert_ne!(seen.bookings[0].code, code);
     assert!(!seen.bookings[0].code.chars().any(|c| c.is_alphanumeric()));
-    assert!(!seen.bookings[0].phone.contains("8000"), "{:?}", seen.bookings[0].phone);
+    assert!(
+        !seen.bookings[0].phone.contains("8000"),
+        "{:?}",
+        seen.bookings[0].phone
+    );
     let a_slot = seen
         .slots
         .iter()

@@ -152,7 +152,12 @@ async fn a_journal_of_a_newer_format_refuses_with_exit_65() {
 fn refuses_as_shrunk(hall: &TestHall, found: u64, what: &str) -> String {
     let exited =
         run_hallqd(&[OsStr::new("--config"), hall.config().as_os_str()]).expect("hallqd runs");
-    assert_eq!(exited.code(), Some(65), "{what}; stderr:\n{}", exited.stderr);
+    assert_eq!(
+        exited.code(),
+        Some(65),
+        "{what}; stderr:\n{}",
+        exited.stderr
+    );
     assert!(
         exited.stderr.contains("were acknowledged")
             && exited.stderr.contains(&format!("holds {found} records")),
@@ -187,7 +192,10 @@ async fn a_damaged_last_record_refuses_with_exit_65() {
         n - 1
     };
     let stderr = refuses_as_shrunk(&hall, found, "flipped byte in the last record");
-    assert!(stderr.contains("damaged record at byte"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("damaged record at byte"),
+        "stderr:\n{stderr}"
+    );
     assert_eq!(fs::read(&journal).expect("read the journal"), bytes);
 }
 

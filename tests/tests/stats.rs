@@ -307,8 +307,8 @@ async fn a_scripted_day_adds_up() {
 
 /// The `hallq` binary, next to `hallqd`; built if missing (as board.rs does).
 fn hallq_path() -> std::path::PathBuf {
-    let path = hallq_tests::hallqd_path()
-        .with_file_name(format!("hallq{}", std::env::consts::EXE_SUFFIX));
+    let path =
+        hallq_tests::hallqd_path().with_file_name(format!("hallq{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -340,7 +340,14 @@ async fn a_refused_json_export_prints_only_its_json_error() {
                 .arg(server)
                 .arg("--cert")
                 .arg(cert)
-                .args(["--token", hallq_tests::KIOSK, "--json", "export", "--date", "2026-11-22"])
+                .args([
+                    "--token",
+                    hallq_tests::KIOSK,
+                    "--json",
+                    "export",
+                    "--date",
+                    "2026-11-22",
+                ])
                 .output()
                 .expect("hallq runs")
         }

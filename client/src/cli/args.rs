@@ -626,7 +626,9 @@ fn parse_phone_last4(s: &str) -> Result<String, String> {
     if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) {
         Ok(s.to_owned())
     } else {
-        Err(format!("expected the last 4 digits of the phone, got {s:?}"))
+        Err(format!(
+            "expected the last 4 digits of the phone, got {s:?}"
+        ))
     }
 }
 

@@ -47,8 +47,8 @@ mod validate;
 pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
-    DEFAULT_SMS_PER_PHONE_PER_HOUR,
-    Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_TIMEZONE_OFFSET_MINUTES,
+    Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_SMS_PER_PHONE_PER_HOUR,
+    DEFAULT_TIMEZONE_OFFSET_MINUTES,
 };
 pub use templates::Templates;
 pub use tokens::{
@@ -390,7 +390,10 @@ mod tests {
             "lisen = \"0.0.0.0:1\"",
             KIOSK,
             &HALL
-                .replace("universal = true", "unversal = true\nitems = [\"A\", \"A\"]")
+                .replace(
+                    "universal = true",
+                    "unversal = true\nitems = [\"A\", \"A\"]",
+                )
                 .replace("number = 1", "number = 0"),
         );
         let err = error_of(&text);

@@ -183,7 +183,9 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
         // counter is number 0, and clients use 0 for "none"), is a typo.
         for w in &hall.windows {
             if w.number.0 == 0 {
-                problems.push(format!("hall {id:?}: window number 0: windows count from 1"));
+                problems.push(format!(
+                    "hall {id:?}: window number 0: windows count from 1"
+                ));
             }
             let mut listed = HashSet::new();
             for item in &w.items {

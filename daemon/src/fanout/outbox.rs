@@ -91,8 +91,11 @@ impl Outbox {
         // Bounded memory: phones quiet for an hour are forgotten once the
         // map grows (each entry holds at most `sms_per_hour` instants).
         if self.sent.len() > SMS_PHONES_KEPT {
-            self.sent
-                .retain(|_, times| times.back().is_some_and(|t| at.secs_since(*t) < SMS_WINDOW_SECS));
+            self.sent.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| at.secs_since(*t) < SMS_WINDOW_SECS)
+            });
         }
         let times = self.sent.entry(phone.to_owned()).or_default();
         while times
@@ -656,7 +659,11 @@ mod tests {
         }
         assert_eq!(sent, 10);
         assert_eq!(outbox.dropped(), 15);
-        assert_eq!(outbox.next_number(), 25, "dropped messages keep their numbers");
+        assert_eq!(
+            outbox.next_number(),
+            25,
+            "dropped messages keep their numbers"
+        );
         assert_eq!(issue(&mut hall, &mut outbox, Some("13900139000")).len(), 1);
         let later = hall
             .apply(

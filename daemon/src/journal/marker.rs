@@ -117,10 +117,7 @@ impl Marker {
                 Ok(())
             }
             Err(e) => {
-                let _ = self
-                    .file
-                    .set_len(self.len)
-                    .and_then(|()| self.file.sync());
+                let _ = self.file.set_len(self.len).and_then(|()| self.file.sync());
                 Err(e)
             }
         }

@@ -94,10 +94,12 @@ pub fn open_in(storage: Arc<dyn Storage>, dir: impl AsRef<Path>) -> Result<Repla
     let mut last_file_len = 0;
     for (i, (day, path)) in files.iter().enumerate() {
         let is_last = i + 1 == files.len();
-        let scan = read_file(storage.as_ref(), path, day, is_last, acked, &mut records)
-            .map_err(|e| match e {
-                Refusal::Journal(e) => e,
-                Refusal::Short { found, detail } => shrunk(found, detail),
+        let scan =
+            read_file(storage.as_ref(), path, day, is_last, acked, &mut records).map_err(|e| {
+                match e {
+                    Refusal::Journal(e) => e,
+                    Refusal::Short { found, detail } => shrunk(found, detail),
+                }
             })?;
         // Only the last file can have been repaired, so this keeps its result.
         truncated = scan.truncated;

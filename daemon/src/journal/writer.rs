@@ -416,7 +416,10 @@ impl<T> Writer<T> {
                 self.file.cut_last(self.buf.len() as u64);
                 std::io::Error::new(
                     e.kind(),
-                    format!("{e} (acknowledgement marker {})", self.marker.path().display()),
+                    format!(
+                        "{e} (acknowledgement marker {})",
+                        self.marker.path().display()
+                    ),
                 )
             })
         });

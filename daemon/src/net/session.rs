@@ -205,8 +205,12 @@ impl Handler {
             // no hall for them (the route refuses the rest).
             (None, None) if grant.role == Role::Admin => {
                 hall_named = false;
-                let mut ids: Vec<String> =
-                    self.daemon.halls().iter().map(|h| h.id().to_owned()).collect();
+                let mut ids: Vec<String> = self
+                    .daemon
+                    .halls()
+                    .iter()
+                    .map(|h| h.id().to_owned())
+                    .collect();
                 ids.sort();
                 ids.into_iter().next().unwrap_or_default()
             }

@@ -10,11 +10,11 @@
 //! only with the phone's last four digits.
 
 use hallq_core::{Command, DispatchError, Event};
-use ring::rand::{SecureRandom, SystemRandom};
 use hallq_proto::appointment::SlotChange;
 use hallq_proto::types::{Phone, Role};
 use hallq_proto::wire::{ErrorReply, Response};
 use hallq_proto::ErrorCode;
+use ring::rand::{SecureRandom, SystemRandom};
 
 use super::tickets::issued_ticket;
 use crate::clock;
