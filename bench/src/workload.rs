@@ -114,6 +114,7 @@ pub struct TicketMix {
     items: u8,
     priority_share: f64,
     phone_share: f64,
+    kiosk: u64,
 }
 
 impl TicketMix {
@@ -126,6 +127,7 @@ impl TicketMix {
             items: workload.items.clamp(1, 26) as u8,
             priority_share: workload.priority_share,
             phone_share: workload.phone_share,
+            kiosk: kiosk as u64,
         }
     }
 
@@ -151,8 +153,10 @@ impl TicketMix {
         } else {
             LaneChoice::WalkIn
         };
+        // A phone per ticket (kiosk and count): a phone holds one active
+        // ticket per item (SPEC §6), and a load run is many visitors.
         let phone = (self.next_unit() < self.phone_share)
-            .then(|| format!("1380013{:04}", self.next_u64() % 10_000));
+            .then(|| format!("1{:04}{:06}", self.kiosk % 10_000, self.count % 1_000_000));
         TicketSpec { item, lane, phone }
     }
 }

@@ -228,6 +228,7 @@ impl Daemon {
         }
         for hall in &new.halls {
             if let Some(shard) = self.hall(&hall.id) {
+                shard.set_phone_limits(hall.phone_limits, hall.sms_per_phone_per_hour);
                 if shard.set_templates(hall.templates.clone()) {
                     changes.push(format!("hall {:?} message templates", hall.id));
                 }

@@ -2,7 +2,8 @@
 //! until SIGTERM or SIGINT, then drain and flush.
 //!
 //! Exit codes: 0 after a clean shutdown; 64 the config (or its TLS files)
-//! cannot be used; 65 a journal is corrupt; 1 anything else.
+//! cannot be used; 65 a journal is corrupt or of a newer format; 1 anything
+//! else.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -252,9 +253,14 @@ fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), Failure> {
         .block_on(Daemon::open(config, config_path))
         .map_err(|(hall, e)| Failure {
             code: match &e {
-                OpenError::Journal(JournalError::Corrupt { .. }) | OpenError::Decode { .. } => {
-                    EX_DATA
-                }
+                // A journal written by a newer hallqd is data this build
+                // cannot read, not a passing failure (issue 19).
+                OpenError::Journal(
+                    JournalError::Corrupt { .. }
+                    | JournalError::UnsupportedVersion { .. }
+                    | JournalError::Shrunk { .. },
+                )
+                | OpenError::Decode { .. } => EX_DATA,
                 // The config asks for something the journal's state forbids
                 // (removing an item with tickets today): fix the config.
                 OpenError::Spec(_) => EX_CONFIG as u8,

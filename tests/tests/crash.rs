@@ -47,12 +47,17 @@ fn record(acked: &Shared<Acked>, f: impl FnOnce(&mut Acked)) {
     f(&mut acked.lock().expect("acked lock"));
 }
 
-/// A kiosk issuing A and B tickets with a phone number until it fails.
+/// A kiosk issuing A and B tickets with a phone number until it fails; a
+/// number per ticket (`phone` and the ticket's count), since a phone holds
+/// one active ticket per item (SPEC §6).
 async fn kiosk_load(kiosk: Client, phone: String, acked: Shared<Acked>) {
+    // Across kill cycles too: earlier cycles' tickets may still wait.
+    static ISSUED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     for i in 0..MAX_OPS {
         let letter = if i % 3 == 2 { 'B' } else { 'A' };
+        let n = ISSUED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match kiosk
-            .issue(item(letter), Lane::WalkIn, Some(phone.clone()))
+            .issue(item(letter), Lane::WalkIn, Some(format!("{phone}{n:05}")))
             .await
         {
             Ok(t) => record(&acked, |a| a.issued.push(t.ticket)),

@@ -15,7 +15,8 @@ use hallq_tests::{
     TestHall, ADMIN, DISPLAY, KIOSK, NOTIFIER,
 };
 
-const PHONE: &str = "13800138000";
+/// One visitor per ticket: a phone holds one active ticket per item (SPEC §6).
+const PHONES: [&str; 3] = ["13800138000", "13800138001", "13800138002"];
 
 #[tokio::test]
 async fn issue_call_display_and_notifications() {
@@ -37,9 +38,9 @@ async fn issue_call_display_and_notifications() {
         "{opened:?}"
     );
     let mut issued = Vec::new();
-    for expected in ["A001", "A002", "A003"] {
+    for (expected, phone) in ["A001", "A002", "A003"].into_iter().zip(PHONES) {
         let t = kiosk
-            .issue(item('A'), Lane::WalkIn, Some(PHONE.into()))
+            .issue(item('A'), Lane::WalkIn, Some(phone.into()))
             .await
             .expect("kiosk issues");
         assert_eq!(t.ticket.to_string(), expected);
@@ -177,8 +178,12 @@ fn check_notifications(got: &[Notification]) {
     );
     for n in got {
         assert_eq!(n.hall, "main");
-        assert_eq!(n.phone, PHONE, "the gateway gets the full number");
         let number = n.ticket.expect("a ticket");
+        assert_eq!(
+            n.phone,
+            PHONES[number.seq as usize - 1],
+            "the gateway gets the full number"
+        );
         assert!(n.text.contains(&number.to_string()), "{n:?}");
         match (n.kind, number.seq) {
             // Already approaching at issue: the issue text says so (§7.3.5).

@@ -122,3 +122,104 @@ async fn a_damaged_record_before_good_ones_refuses_to_start() {
     // Refusing is all it did: the file is as we left it.
     assert_eq!(fs::read(&journal).expect("read the journal"), bytes);
 }
+
+/// Issue 19: a journal written by a newer hallqd (format version 2 in its
+/// header) is data this build cannot read: exit 65 (EX_DATA), naming the
+/// file and the version, not the exit 1 of a passing failure. The file is
+/// left as it was.
+#[tokio::test]
+async fn a_journal_of_a_newer_format_refuses_with_exit_65() {
+    let hall = TestHall::new().expect("test hall");
+    hall_with_four_tickets(&hall).await;
+    let journal = hall.newest_journal().expect("a journal file");
+    let mut bytes = fs::read(&journal).expect("read the journal");
+    bytes[6..8].copy_from_slice(&2u16.to_le_bytes());
+    fs::write(&journal, &bytes).expect("write the journal");
+
+    let exited =
+        run_hallqd(&[OsStr::new("--config"), hall.config().as_os_str()]).expect("hallqd runs");
+    assert_eq!(exited.code(), Some(65), "stderr:\n{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("format version 2"),
+        "stderr:\n{}",
+        exited.stderr
+    );
+    assert_eq!(fs::read(&journal).expect("read the journal"), bytes);
+}
+
+/// Runs hallqd on `hall` and expects it to refuse: exit 65, the message
+/// saying how many records were acknowledged and which are missing.
+fn refuses_as_shrunk(hall: &TestHall, found: u64, what: &str) -> String {
+    let exited =
+        run_hallqd(&[OsStr::new("--config"), hall.config().as_os_str()]).expect("hallqd runs");
+    assert_eq!(
+        exited.code(),
+        Some(65),
+        "{what}; stderr:\n{}",
+        exited.stderr
+    );
+    assert!(
+        exited.stderr.contains("were acknowledged")
+            && exited.stderr.contains(&format!("holds {found} records")),
+        "{what}; stderr:\n{}",
+        exited.stderr
+    );
+    exited.stderr
+}
+
+/// Issue 19: a flipped byte inside the *last* record used to be taken for a
+/// torn write and cut (one acknowledged ticket lost). The acknowledgement
+/// marker says it was acknowledged: exit 65, naming the file and offset,
+/// and the file is left as it was.
+#[tokio::test]
+async fn a_damaged_last_record_refuses_with_exit_65() {
+    let hall = TestHall::new().expect("test hall");
+    hall_with_four_tickets(&hall).await;
+    let journal = hall.newest_journal().expect("a journal file");
+    let mut bytes = fs::read(&journal).expect("read the journal");
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x55;
+    fs::write(&journal, &bytes).expect("write the damaged journal");
+    let found = {
+        // Every record but the last is whole.
+        let mut n = 0u64;
+        let mut at = FILE_HEADER_LEN as usize;
+        while at + RECORD_HEADER_LEN as usize <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            at += RECORD_HEADER_LEN as usize + len;
+            n += 1;
+        }
+        n - 1
+    };
+    let stderr = refuses_as_shrunk(&hall, found, "flipped byte in the last record");
+    assert!(
+        stderr.contains("damaged record at byte"),
+        "stderr:\n{stderr}"
+    );
+    assert_eq!(fs::read(&journal).expect("read the journal"), bytes);
+}
+
+/// Issue 19: the newest journal truncated to 0 bytes used to start an empty
+/// hall whose next ticket was A001 again; a deleted journal file the same.
+#[tokio::test]
+async fn an_emptied_or_deleted_journal_refuses_with_exit_65() {
+    let hall = TestHall::new().expect("test hall");
+    hall_with_four_tickets(&hall).await;
+    let journal = hall.newest_journal().expect("a journal file");
+    let saved = fs::read(&journal).expect("read the journal");
+
+    fs::write(&journal, b"").expect("empty the journal");
+    let stderr = refuses_as_shrunk(&hall, 0, "emptied");
+    assert!(stderr.contains("0 bytes"), "stderr:\n{stderr}");
+    assert_eq!(fs::metadata(&journal).unwrap().len(), 0, "left as it was");
+
+    fs::remove_file(&journal).expect("delete the journal");
+    let stderr = refuses_as_shrunk(&hall, 0, "deleted");
+    assert!(stderr.contains("gone"), "stderr:\n{stderr}");
+
+    // Put back, it starts with every ticket.
+    fs::write(&journal, &saved).expect("restore the journal");
+    let daemon = hall.start().expect("hallqd starts on the restored journal");
+    let display = daemon.connect(DISPLAY).await;
+    assert_eq!(waiting(&display.status().await.expect("status")).len(), 4);
+}

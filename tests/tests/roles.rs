@@ -26,9 +26,10 @@ impl Setup {
         let admin = daemon.connect(ADMIN).await;
         open_windows(&admin, &[1]).await;
         let kiosk = daemon.connect(KIOSK).await;
-        for _ in 0..2 {
+        // Two visitors (a phone holds one active ticket per item, SPEC §6).
+        for phone in ["13800138000", "13800138001"] {
             kiosk
-                .issue(item('A'), Lane::WalkIn, Some("13800138000".into()))
+                .issue(item('A'), Lane::WalkIn, Some(phone.into()))
                 .await
                 .expect("kiosk issues");
         }

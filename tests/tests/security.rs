@@ -234,3 +234,38 @@ fn a_key_readable_by_others_stops_the_start_with_exit_64() {
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
     hall.start().unwrap().stop().unwrap();
 }
+
+/// Issue 19: an all-halls admin token without `--hall` on a two-hall daemon
+/// used to be refused at hello ("name one (--hall)") even for `admin health`
+/// and `admin reload`, which are daemon-wide. Now those two work and report
+/// both halls; anything about one hall still asks for its name.
+#[tokio::test]
+async fn an_all_halls_admin_needs_no_hall_for_health_and_reload() {
+    use hallq_proto::wire::{Request, Response};
+    let hall = TestHall::new().unwrap();
+    fs::write(hall.config(), two_halls(&hall)).unwrap();
+    let daemon = hall.start().unwrap();
+    let admin = connect(&daemon, ADMIN, None).await.expect("admin connects");
+    match admin.request(&Request::Health).await.expect("health") {
+        Response::Health(report) => {
+            let mut halls: Vec<&str> = report.halls.iter().map(|h| h.hall.as_str()).collect();
+            halls.sort();
+            assert_eq!(halls, ["east", "main"]);
+            assert!(report.healthy);
+        }
+        other => panic!("expected health, got {other:?}"),
+    }
+    match admin.request(&Request::Reload).await.expect("reload") {
+        Response::Reloaded { .. } => {}
+        other => panic!("expected a reload, got {other:?}"),
+    }
+    for request in [Request::Status, Request::CloseIssuing] {
+        let message = hallq_tests::expect_refused(admin.request(&request).await, "bad_request");
+        assert!(message.contains("--hall"), "{message}");
+    }
+    // Nothing was closed by the refused request.
+    let main = connect(&daemon, ADMIN, Some("main")).await.unwrap();
+    main.issue(item('A'), Lane::WalkIn, None)
+        .await
+        .expect("main still issues");
+}

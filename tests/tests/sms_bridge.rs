@@ -21,6 +21,12 @@ const PHONE: &str = "13800138000";
 /// The provider refuses this number for good (HTTP 400).
 const BAD_PHONE: &str = "13900139000";
 
+/// Visitor `n`'s phone: one per ticket, as a phone holds one active ticket
+/// per item (SPEC §6).
+fn visitor(n: u32) -> String {
+    format!("1380013{n:04}")
+}
+
 /// One request the provider saw.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -298,9 +304,9 @@ async fn a_failing_provider_loses_nothing_and_sends_nothing_twice() {
     let _bridge = start_bridge(&daemon, provider.provider(20));
     let admin = daemon.connect(ADMIN).await;
     let kiosk = daemon.connect(KIOSK).await;
-    for _ in 0..5 {
+    for n in 0..5 {
         kiosk
-            .issue(item('B'), Lane::WalkIn, Some(PHONE.into()))
+            .issue(item('B'), Lane::WalkIn, Some(visitor(n)))
             .await
             .unwrap();
     }
@@ -352,9 +358,9 @@ async fn a_restarted_bridge_redelivers_only_what_was_not_acknowledged() {
     let admin = daemon.connect(ADMIN).await;
     let kiosk = daemon.connect(KIOSK).await;
     let first = start_bridge(&daemon, provider.provider(5));
-    for _ in 0..3 {
+    for n in 0..3 {
         kiosk
-            .issue(item('C'), Lane::WalkIn, Some(PHONE.into()))
+            .issue(item('C'), Lane::WalkIn, Some(visitor(n)))
             .await
             .unwrap();
     }
@@ -364,9 +370,9 @@ async fn a_restarted_bridge_redelivers_only_what_was_not_acknowledged() {
     .await;
     // The provider hangs: the bridge is mid-delivery when it is stopped.
     provider.state.lock().unwrap().hang = true;
-    for _ in 0..2 {
+    for n in 3..5 {
         kiosk
-            .issue(item('C'), Lane::WalkIn, Some(PHONE.into()))
+            .issue(item('C'), Lane::WalkIn, Some(visitor(n)))
             .await
             .unwrap();
     }

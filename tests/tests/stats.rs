@@ -304,3 +304,60 @@ async fn a_scripted_day_adds_up() {
         "forbidden",
     );
 }
+
+/// The `hallq` binary, next to `hallqd`; built if missing (as board.rs does).
+fn hallq_path() -> std::path::PathBuf {
+    let path =
+        hallq_tests::hallqd_path().with_file_name(format!("hallq{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tests crate sits in the workspace root");
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "hallq-client", "--bin", "hallq"])
+            .current_dir(workspace)
+            .status()
+            .expect("cannot run cargo to build hallq");
+        assert!(status.success(), "cargo build of hallq failed: {status}");
+    }
+    path
+}
+
+/// Issue 19: `hallq --json export` refused (a kiosk token may not export)
+/// used to print the CSV header line on stdout before its JSON error. Now
+/// stdout is exactly one JSON object, the refusal, and the exit status 1.
+#[tokio::test]
+async fn a_refused_json_export_prints_only_its_json_error() {
+    let hall = TestHall::new().unwrap();
+    let daemon = hall.start().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let cert = hall.dir().join("state/tls/cert.pem");
+        let server = daemon.addr().to_string();
+        move || {
+            std::process::Command::new(hallq_path())
+                .arg("--server")
+                .arg(server)
+                .arg("--cert")
+                .arg(cert)
+                .args([
+                    "--token",
+                    hallq_tests::KIOSK,
+                    "--json",
+                    "export",
+                    "--date",
+                    "2026-11-22",
+                ])
+                .output()
+                .expect("hallq runs")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).expect("stdout is JSON");
+    assert_eq!(v["error"]["code"], "forbidden", "{v}");
+}

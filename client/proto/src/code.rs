@@ -198,6 +198,22 @@ error_codes! {
     Terminal = "terminal",
     /// The kiosk's web server failed.
     Kiosk = "kiosk",
+
+    // Added later (new codes go at the end of the table).
+    /// The booking code chosen for a new booking is taken; the daemon picks
+    /// another (never reaches a client unless the random source fails).
+    BookingCodeTaken = "booking_code_taken",
+    /// A cancellation named a code and phone digits that do not match a
+    /// booking (SPEC §6: only the visitor, or an admin, cancels).
+    BookingProofMismatch = "booking_proof_mismatch",
+    /// A kiosk cancelled without the phone's last four digits.
+    BookingProofRequired = "booking_proof_required",
+    /// The phone has booked as many appointments for that day as allowed
+    /// (SPEC §6 hoarding).
+    PhoneBookingLimit = "phone_booking_limit",
+    /// The phone already holds as many active tickets for the item as
+    /// allowed (SPEC §6 hoarding).
+    PhoneTicketLimit = "phone_ticket_limit",
 }
 
 impl fmt::Display for ErrorCode {

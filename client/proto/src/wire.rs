@@ -287,6 +287,17 @@ pub enum Request {
         /// How many waiting tickets at most.
         limit: u32,
     },
+    /// Cancel a booking for the visitor, who proves it is theirs with the
+    /// last four digits of the phone it was booked with (kiosk, admin;
+    /// SPEC §6). A kiosk must use this one: [`Request::CancelBooking`]
+    /// from a kiosk is refused with `booking_proof_required`. Answered
+    /// with [`Response::BookingCancelled`].
+    CancelBookingWithPhone {
+        /// The booking code.
+        code: String,
+        /// The phone's last four digits.
+        phone_last4: String,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -332,6 +343,7 @@ impl Request {
             Request::PrintFailed { .. } => "print-failed",
             Request::PrintFailures => "print-failures",
             Request::StatusPage { .. } => "status",
+            Request::CancelBookingWithPhone { .. } => "cancel-booking",
         }
     }
 
@@ -363,7 +375,8 @@ impl Request {
             | Request::CancelBooking { .. }
             | Request::CheckIn { .. }
             | Request::AdjustSlots { .. }
-            | Request::PrintFailed { .. } => false,
+            | Request::PrintFailed { .. }
+            | Request::CancelBookingWithPhone { .. } => false,
         }
     }
 }

@@ -318,6 +318,10 @@ pub enum Command {
         /// The hall cancels, not the visitor.
         #[arg(long)]
         by_hall: bool,
+        /// The last 4 digits of the phone the booking was made with: the
+        /// visitor's proof, required from a kiosk.
+        #[arg(long, value_parser = parse_phone_last4, conflicts_with = "by_hall")]
+        phone_last4: Option<String>,
     },
     /// Check a booking in at a kiosk: prints its appointment-lane ticket.
     CheckIn {
@@ -603,9 +607,21 @@ impl Command {
                 channel: (*channel).into(),
             }),
             Command::Bookings { date } => Plan::Request(Request::Bookings { day: *date }),
-            Command::CancelBooking { code, by_hall } => Plan::Request(Request::CancelBooking {
+            Command::CancelBooking {
+                code,
+                by_hall,
+                phone_last4: None,
+            } => Plan::Request(Request::CancelBooking {
                 code: code.clone(),
                 by_hall: *by_hall,
+            }),
+            Command::CancelBooking {
+                code,
+                phone_last4: Some(tail),
+                ..
+            } => Plan::Request(Request::CancelBookingWithPhone {
+                code: code.clone(),
+                phone_last4: tail.clone(),
             }),
             Command::CheckIn { code } => Plan::Request(Request::CheckIn { code: code.clone() }),
             Command::Slots(slots) => Plan::Request(slots.request()),
@@ -636,6 +652,17 @@ fn parse_window(s: &str) -> Result<u16, String> {
 /// typed because the daemon stores it as the visitor gave it.
 fn parse_phone(s: &str) -> Result<String, String> {
     Phone::new(s).map(|_| s.to_owned()).map_err(|e| e.0)
+}
+
+/// `--phone-last4`: exactly four digits.
+fn parse_phone_last4(s: &str) -> Result<String, String> {
+    if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "expected the last 4 digits of the phone, got {s:?}"
+        ))
+    }
 }
 
 /// `--date`: `2026-11-22` or `20261122`, as `yyyymmdd`.

@@ -489,15 +489,18 @@ async fn export(
     format: args::ExportFormat,
     out: &mut Output,
 ) -> Result<(), Failure> {
-    if format == args::ExportFormat::Csv {
-        out.line(json::CSV_HEADER)?;
-    }
+    // The header only once hallqd has answered: a refusal (with `--json`,
+    // one JSON object on stdout) must not follow a CSV line (issue 19).
+    let mut header = format == args::ExportFormat::Csv;
     let mut from = 0;
     loop {
         let (records, next) = match client.request(&Request::Export { day, from }).await? {
             hallq_proto::wire::Response::Export { records, next } => (records, next),
             other => return Err(ClientError::Unexpected(format!("{other:?}")).into()),
         };
+        if std::mem::take(&mut header) {
+            out.line(json::CSV_HEADER)?;
+        }
         for record in &records {
             out.line(&match format {
                 args::ExportFormat::Csv => json::csv_record(record),

@@ -49,10 +49,13 @@ const CODE_ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 pub const CODE_LEN: usize = 6;
 /// How many codes there are: 31⁶.
 const CODE_SPACE: u64 = 887_503_681;
-/// The code mixing multiplier, coprime to [`CODE_SPACE`] (= 31⁶), so
-/// `n ↦ (n·M + A) mod 31⁶` is a bijection: no two bookings share a code.
+/// The old builds' code mixing multiplier, coprime to [`CODE_SPACE`]
+/// (= 31⁶). Kept only for [`booking_code`]; journals hold the codes
+/// themselves, so nothing depends on the formula any more.
 const CODE_MUL: u64 = 510_511_163;
 const CODE_ADD: u64 = 104_729_003;
+/// Digits of the phone a visitor gives to cancel (SPEC §6).
+pub const PHONE_TAIL_LEN: usize = 4;
 
 /// A stretch of a local day, in minutes after midnight: `from` ≤ t < `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -389,8 +392,11 @@ pub(super) struct Appointments {
     overrides: BTreeMap<SlotKey, u32>,
     /// Days an admin closed for bookings.
     closed: BTreeSet<BusinessDay>,
-    /// The next booking's number (never reused: codes stay unique).
+    /// The next booking's number (never reused).
     next: u64,
+    /// Booking numbers by phone, for the SPEC §6 limit (pruned with the
+    /// bookings; not part of the dump: it is an index of `bookings`).
+    by_phone: HashMap<Phone, Vec<u64>>,
 }
 
 /// See [`Hall::dump`](super::Hall::dump).
@@ -424,11 +430,34 @@ impl Appointments {
         for n in old {
             if let Some(b) = self.bookings.remove(&n) {
                 self.by_code.remove(&b.code);
+                if let Some(ns) = self.by_phone.get_mut(&b.phone) {
+                    ns.retain(|m| *m != n);
+                    if ns.is_empty() {
+                        self.by_phone.remove(&b.phone);
+                    }
+                }
             }
         }
         self.held.retain(|k, _| k.0 >= today);
         self.overrides.retain(|k, _| k.0 >= today);
         self.closed.retain(|d| *d >= today);
+    }
+
+    /// Bookings `phone` holds on `day` (booked or checked in, not
+    /// cancelled or forfeited): over that phone's bookings only.
+    fn held_by(&self, phone: &Phone, day: BusinessDay) -> u32 {
+        self.by_phone.get(phone).map_or(0, |ns| {
+            ns.iter()
+                .filter_map(|n| self.bookings.get(n))
+                .filter(|b| {
+                    b.slot.day == day
+                        && matches!(
+                            b.state,
+                            AppointmentState::Booked | AppointmentState::CheckedIn(_)
+                        )
+                })
+                .count() as u32
+        })
     }
 
     fn get(&self, code: &str) -> Option<&Booking> {
@@ -440,9 +469,24 @@ impl Appointments {
     }
 }
 
-/// Booking number `n`'s code: a bijection of `0..31⁶` written in base 31.
+/// The code the builds before issue 19 gave booking number `n`: a fixed
+/// bijection of `0..31⁶`, so anyone could work out the codes of others.
+/// Only tests use it now (old journals carry their codes in `Booked`).
 pub fn booking_code(n: u64) -> String {
-    let mut x = ((n % CODE_SPACE) * CODE_MUL + CODE_ADD) % CODE_SPACE;
+    spell_code(((n % CODE_SPACE) * CODE_MUL + CODE_ADD) % CODE_SPACE)
+}
+
+/// A booking code from 30 random bits or more (`entropy` from a CSPRNG,
+/// drawn by the daemon): uniform over the 31⁶ codes (≈ 2^29.7) by
+/// rejection of the few values above the largest multiple of 31⁶, so no
+/// code is likelier than another. `None`: draw again.
+pub fn random_code(entropy: u64) -> Option<String> {
+    let limit = u64::MAX - u64::MAX % CODE_SPACE;
+    (entropy < limit).then(|| spell_code(entropy % CODE_SPACE))
+}
+
+/// `x < 31⁶` written in the code alphabet, six characters.
+fn spell_code(mut x: u64) -> String {
     let mut code = [0u8; CODE_LEN];
     for c in code.iter_mut().rev() {
         *c = CODE_ALPHABET[(x % 31) as usize];
@@ -477,6 +521,12 @@ pub struct NewAppointment {
 }
 
 impl Hall {
+    /// The number the next booking gets (tests derive codes from it).
+    #[cfg(test)]
+    pub(crate) fn next_booking(&self) -> u64 {
+        self.appointments.next
+    }
+
     fn calendar(&self) -> &HallDay {
         &self.spec.day
     }
@@ -514,9 +564,13 @@ impl Hall {
         slot: SlotAt,
         phone: Phone,
         channel: Channel,
+        code: String,
         now: Timestamp,
     ) -> Result<Event, DispatchError> {
         self.item_idx(item)?;
+        if self.appointments.by_code.contains_key(&code) {
+            return Err(DispatchError::BookingCodeTaken(code));
+        }
         let cal = self.calendar();
         if cal.capacity(item) == 0
             && !self
@@ -552,11 +606,19 @@ impl Hall {
                 capacity,
             });
         }
+        // SPEC §6 (hoarding): one phone cannot take a day's slots.
+        let limit = self.phone_limits.bookings_per_day;
+        if limit > 0 && self.appointments.held_by(&phone, slot.day) >= limit {
+            return Err(DispatchError::PhoneBookingLimit {
+                day: day_string(slot.day),
+                limit,
+            });
+        }
         let n = self.appointments.next;
         Ok(Event::Booked {
             booking: NewAppointment {
                 n,
-                code: booking_code(n),
+                code,
                 item,
                 slot,
                 phone,
@@ -584,8 +646,23 @@ impl Hall {
         &self,
         code: &str,
         by_hall: bool,
+        phone_tail: Option<&str>,
         now: Timestamp,
     ) -> Result<Event, DispatchError> {
+        if let Some(tail) = phone_tail {
+            // SPEC §6: the visitor proves the booking is theirs. An unknown
+            // code and a wrong phone answer alike, so the answer tells a
+            // guesser nothing about which codes exist.
+            let mismatch = || DispatchError::BookingProofMismatch {
+                code: code.to_owned(),
+                tail: tail.to_owned(),
+            };
+            let b = self.appointments.get(code).ok_or_else(mismatch)?;
+            let digits = b.phone.expose();
+            if tail.len() != PHONE_TAIL_LEN || !digits.ends_with(tail) {
+                return Err(mismatch());
+            }
+        }
         let b = self.active_booking(code)?;
         // §四(七)7: the hall tells the visitor at least 8 hours ahead.
         let start = self.calendar().instant(b.slot);
@@ -751,6 +828,10 @@ impl Hall {
                     .entry((booking.slot.day, booking.item, booking.slot.minute))
                     .or_default() += 1;
                 a.by_code.insert(booking.code.clone(), booking.n);
+                a.by_phone
+                    .entry(booking.phone.clone())
+                    .or_default()
+                    .push(booking.n);
                 a.bookings.insert(
                     booking.n,
                     Booking {

@@ -170,6 +170,11 @@ pub enum Command {
         phone: Phone,
         /// On-site, phone or online.
         channel: Channel,
+        /// The booking code, chosen by the daemon from a CSPRNG (see
+        /// [`appointment::random_code`](crate::appointment::random_code)):
+        /// decided outside the core so the core stays pure, and carried in
+        /// the `Booked` event so a replay gives every booking its code.
+        code: String,
     },
     /// Cancels a booking: by the visitor any time, by the hall at least 8
     /// hours before the slot (§四(七)7). The visitor is told either way.
@@ -178,6 +183,9 @@ pub enum Command {
         code: String,
         /// The hall cancels.
         by_hall: bool,
+        /// The last digits of the booking's phone, the visitor's proof
+        /// (SPEC §6); `None` only for an admin.
+        phone_tail: Option<String>,
     },
     /// A visitor checks a booking in at a kiosk (§四(七)8): an
     /// appointment-lane ticket, or the booking forfeited if too late.

@@ -68,10 +68,18 @@ impl Hall {
                 slot,
                 phone,
                 channel,
-            } => self.decide_book(item, slot, phone, channel, now),
-            Command::CancelBooking { code, by_hall } => {
-                self.decide_cancel(&appointment::normalize_code(&code), by_hall, now)
-            }
+                code,
+            } => self.decide_book(item, slot, phone, channel, code, now),
+            Command::CancelBooking {
+                code,
+                by_hall,
+                phone_tail,
+            } => self.decide_cancel(
+                &appointment::normalize_code(&code),
+                by_hall,
+                phone_tail.as_deref(),
+                now,
+            ),
             Command::AdjustSlots { day, change } => self.decide_adjust(day, change, now),
             // The commands that may cause several events answer with all of
             // them. A check-in's ticket comes with its reminder already

@@ -209,6 +209,33 @@ pub enum DispatchError {
     /// An admin's slot change does not make sense.
     #[error("cannot change the slots: {0}")]
     BadSlotChange(String),
+    /// The code the daemon chose for a new booking belongs to another.
+    #[error("booking code {0} is taken")]
+    BookingCodeTaken(String),
+    /// A cancellation's code and phone digits match no active booking.
+    #[error("no booking {code} with a phone ending in {tail}")]
+    BookingProofMismatch {
+        /// The code as given.
+        code: String,
+        /// The digits as given.
+        tail: String,
+    },
+    /// SPEC §6: one phone books at most this many appointments a day.
+    #[error("this phone has {limit} bookings on {day} already, the most allowed")]
+    PhoneBookingLimit {
+        /// The day.
+        day: String,
+        /// The limit.
+        limit: u32,
+    },
+    /// SPEC §6: one phone holds at most this many active tickets of an item.
+    #[error("this phone already holds {limit} active ticket(s) of item {item}")]
+    PhoneTicketLimit {
+        /// The item.
+        item: ItemCode,
+        /// The limit.
+        limit: u32,
+    },
 }
 
 impl DispatchError {
@@ -251,6 +278,10 @@ impl DispatchError {
             DispatchError::CheckInOutsideHours { .. } => ErrorCode::CheckInOutsideHours,
             DispatchError::HallCancelTooLate { .. } => ErrorCode::HallCancelTooLate,
             DispatchError::BadSlotChange(_) => ErrorCode::BadSlotChange,
+            DispatchError::BookingCodeTaken(_) => ErrorCode::BookingCodeTaken,
+            DispatchError::BookingProofMismatch { .. } => ErrorCode::BookingProofMismatch,
+            DispatchError::PhoneBookingLimit { .. } => ErrorCode::PhoneBookingLimit,
+            DispatchError::PhoneTicketLimit { .. } => ErrorCode::PhoneTicketLimit,
         }
     }
 }

@@ -69,12 +69,13 @@ use hallq_proto::types::{
 };
 use hallq_proto::views::{HallView, ItemView, TicketState, WaitingTicket, WindowState, WindowView};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub use appointment::{HallDay, Span};
 pub use command::{BusinessDay, Command, TransferTarget};
 pub use error::DispatchError;
 pub use event::{Event, Issued};
-pub use spec::{HallSpec, ItemSpec, WindowSpec};
+pub use spec::{HallSpec, ItemSpec, PhoneLimits, WindowSpec};
 
 use queue::OrderedQueue;
 
@@ -243,6 +244,11 @@ pub struct Hall {
     nonempty: [u32; Lane::COUNT],
     /// Bookings and single-day slot changes.
     appointments: appointment::Appointments,
+    /// SPEC §6: what one phone may hold; set by the daemon, never replayed.
+    phone_limits: PhoneLimits,
+    /// Today's tickets by the phone they were issued to, so the §6 limit is
+    /// checked over one visitor's tickets, never by a scan of the hall.
+    tickets_by_phone: HashMap<Phone, Vec<TicketId>>,
 }
 
 impl Hall {
@@ -300,7 +306,38 @@ impl Hall {
             issuing: false,
             nonempty: [0; Lane::COUNT],
             appointments: Default::default(),
+            phone_limits: PhoneLimits::NONE,
+            tickets_by_phone: HashMap::new(),
         })
+    }
+
+    /// Sets what one phone may hold (SPEC §6), from the hall's config. Only
+    /// new commands are checked against it; events always apply.
+    pub fn set_phone_limits(&mut self, limits: PhoneLimits) {
+        self.phone_limits = limits;
+    }
+
+    /// What one phone may hold.
+    pub fn phone_limits(&self) -> PhoneLimits {
+        self.phone_limits
+    }
+
+    /// The active tickets (waiting, called, being served) `phone` holds of
+    /// item index `item`: over that phone's tickets only.
+    pub(crate) fn active_tickets_of(&self, phone: &Phone, item: usize) -> u32 {
+        let Some(ids) = self.tickets_by_phone.get(phone) else {
+            return 0;
+        };
+        ids.iter()
+            .map(|id| self.ticket(*id))
+            .filter(|t| {
+                t.item == item
+                    && matches!(
+                        t.state,
+                        TicketState::Waiting | TicketState::Called(_) | TicketState::Serving(_)
+                    )
+            })
+            .count() as u32
     }
 
     /// The hall's configuration.
@@ -359,6 +396,12 @@ impl Hall {
                     service: None,
                 });
                 self.items[item].by_seq.push(issued.ticket);
+                if let Some(phone) = &issued.phone {
+                    self.tickets_by_phone
+                        .entry(phone.clone())
+                        .or_default()
+                        .push(issued.ticket);
+                }
                 self.enqueue(issued.ticket, Line::Item(item, issued.lane.rank()));
             }
             Event::Approaching { ticket, .. } => {
@@ -796,6 +839,7 @@ impl Hall {
         self.issuing = true;
         self.first_ticket += self.tickets.len() as u64;
         self.tickets.clear();
+        self.tickets_by_phone.clear();
         self.nonempty = [0; Lane::COUNT];
         for item in &mut self.items {
             item.lanes = Default::default();

@@ -108,6 +108,9 @@ impl Hall {
         next.day = self.day;
         next.issuing = self.issuing;
         next.appointments = std::mem::take(&mut self.appointments);
+        // Not part of the spec: the daemon's limits and their index stay.
+        next.phone_limits = self.phone_limits;
+        next.tickets_by_phone = std::mem::take(&mut self.tickets_by_phone);
         for (i, item) in next.items.iter().enumerate() {
             for (lane, q) in item.lanes.iter().enumerate() {
                 if !q.is_empty() {

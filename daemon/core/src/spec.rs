@@ -38,6 +38,42 @@ pub struct WindowSpec {
     pub fallback: bool,
 }
 
+/// SPEC §6 (hoarding): what one phone number may hold. Not part of
+/// [`HallSpec`] (whose serialised form is in the journal's `Reconfigured`
+/// records): the daemon sets it with [`Hall::set_phone_limits`](crate::Hall::set_phone_limits)
+/// from the hall's config, and it only ever refuses new commands, so a
+/// replay never depends on it. `0` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneLimits {
+    /// Appointments one phone may hold on one day (not cancelled).
+    pub bookings_per_day: u32,
+    /// Tickets one phone may hold of one item at once (waiting, called or
+    /// being served), walk-in and priority lanes; a check-in is not limited.
+    pub active_tickets_per_item: u32,
+}
+
+impl PhoneLimits {
+    /// Default bookings per phone and day.
+    pub const DEFAULT_BOOKINGS_PER_DAY: u32 = 2;
+    /// Default active tickets per phone and item (SPEC §6: "at most one").
+    pub const DEFAULT_ACTIVE_TICKETS_PER_ITEM: u32 = 1;
+    /// No limits: a bare [`Hall`](crate::Hall) until the daemon sets the
+    /// config's (the core's own tests book many slots for one phone).
+    pub const NONE: PhoneLimits = PhoneLimits {
+        bookings_per_day: 0,
+        active_tickets_per_item: 0,
+    };
+}
+
+impl Default for PhoneLimits {
+    fn default() -> Self {
+        PhoneLimits {
+            bookings_per_day: Self::DEFAULT_BOOKINGS_PER_DAY,
+            active_tickets_per_item: Self::DEFAULT_ACTIVE_TICKETS_PER_ITEM,
+        }
+    }
+}
+
 /// Everything the dispatch core needs to run one hall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HallSpec {

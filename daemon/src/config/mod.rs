@@ -47,7 +47,8 @@ mod validate;
 pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
-    Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_TIMEZONE_OFFSET_MINUTES,
+    Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_SMS_PER_PHONE_PER_HOUR,
+    DEFAULT_TIMEZONE_OFFSET_MINUTES,
 };
 pub use templates::Templates;
 pub use tokens::{
@@ -122,6 +123,12 @@ pub struct HallConfig {
     /// The key of the keyed hash (HMAC-SHA256) that stands for phone
     /// numbers in exports (`export_key`); none: exports carry no phone.
     pub export_key: Option<ExportKey>,
+    /// SPEC §6: what one phone may hold (`bookings_per_phone_per_day`,
+    /// `active_tickets_per_phone_per_item`).
+    pub phone_limits: hallq_core::PhoneLimits,
+    /// SPEC §6: visitor messages one phone gets per hour
+    /// (`sms_per_phone_per_hour`, 0: no limit).
+    pub sms_per_phone_per_hour: u32,
 }
 
 /// Why a config could not be used. Every message starts with
@@ -157,6 +164,30 @@ pub enum ConfigError {
     },
 }
 
+/// Unknown keys reported in one go at most; past that the file is likely
+/// not a hallqd config at all.
+const MAX_UNKNOWN_KEYS: usize = 32;
+
+/// `message` with the line and column of byte `at` of `text`.
+fn located(text: &str, at: usize, message: &str) -> String {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: {}", message.trim_end())
+}
+
+/// Turns the key at byte `at` into a comment, if it begins its line (a key
+/// inside an inline table is left: commenting it would break the rest).
+fn comment_out(text: &mut String, at: usize) -> bool {
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let alone = text[line_start..at].chars().all(|c| c == ' ' || c == '\t');
+    if !alone || !text.as_bytes().get(at).is_some_and(u8::is_ascii) {
+        return false;
+    }
+    text.replace_range(at..at + 1, "#");
+    true
+}
+
 /// One problem inline; several as an indented list under a count.
 fn list_problems(problems: &[String]) -> String {
     match problems {
@@ -187,11 +218,50 @@ impl Config {
     /// Parses and validates `text`; `origin` names it in errors (a path, or
     /// something like `"<demo>"`).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
-            origin: origin.to_owned(),
-            error,
-        })?;
-        raw.validate().map_err(|problems| ConfigError::Invalid {
+        // Issue 19: an unknown key used to hide every other problem (serde
+        // stops at the first). Each unknown key standing on a line of its
+        // own is noted, commented out (same byte offsets, so lines and
+        // columns stay true) and the file read again, so one start reports
+        // the typos and the inconsistencies together.
+        let mut text = text.to_owned();
+        let mut unknown = Vec::new();
+        let raw = loop {
+            match toml::from_str::<RawConfig>(&text) {
+                Ok(raw) => break Some(raw),
+                Err(error) => {
+                    let at = error.span().map(|s| s.start);
+                    let key = error.message().starts_with("unknown field");
+                    match at {
+                        Some(at) if key && unknown.len() < MAX_UNKNOWN_KEYS => {
+                            unknown.push(located(&text, at, error.message()));
+                            if comment_out(&mut text, at) {
+                                continue;
+                            }
+                            break None;
+                        }
+                        _ if unknown.is_empty() => {
+                            return Err(ConfigError::Parse {
+                                origin: origin.to_owned(),
+                                error,
+                            })
+                        }
+                        _ => {
+                            unknown.push(error.to_string().trim_end().to_owned());
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        let mut problems = unknown;
+        if let Some(raw) = raw {
+            match raw.validate() {
+                Ok(config) if problems.is_empty() => return Ok(config),
+                Ok(_) => {}
+                Err(more) => problems.extend(more),
+            }
+        }
+        Err(ConfigError::Invalid {
             origin: origin.to_owned(),
             problems,
         })
@@ -311,6 +381,44 @@ mod tests {
         ] {
             assert!(c.tokens.iter().any(|t| t.role == role), "no {role} token");
         }
+    }
+
+    #[test]
+    fn an_unknown_key_hides_no_other_problem() {
+        // Issue 19: two typos and two inconsistencies, all in one report.
+        let text = doc(
+            "lisen = \"0.0.0.0:1\"",
+            KIOSK,
+            &HALL
+                .replace(
+                    "universal = true",
+                    "unversal = true\nitems = [\"A\", \"A\"]",
+                )
+                .replace("number = 1", "number = 0"),
+        );
+        let err = error_of(&text);
+        for part in [
+            "unknown field `lisen`",
+            "unknown field `unversal`",
+            "line 3, column 1",
+            "window number 0",
+            "lists item A twice",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+        assert!(err.contains("problems:"), "{err}");
+    }
+
+    #[test]
+    fn a_window_listing_an_item_twice_or_numbered_0_is_refused() {
+        let twice = error_of(&doc(
+            "",
+            KIOSK,
+            &HALL.replace("items = [\"A\"]", "items = [\"A\", \"A\"]"),
+        ));
+        assert!(twice.contains("window 1 lists item A twice"), "{twice}");
+        let zero = error_of(&doc("", KIOSK, &HALL.replace("number = 1", "number = 0")));
+        assert!(zero.contains("window number 0"), "{zero}");
     }
 
     #[test]

@@ -197,6 +197,31 @@ pub(super) struct RawHall {
     /// `[hall.appointments]`.
     #[serde(default)]
     pub(super) appointments: Option<RawAppointments>,
+    /// SPEC §6: appointments one phone may hold on one day (0: no limit).
+    #[serde(default = "default_bookings_per_phone_per_day")]
+    pub(super) bookings_per_phone_per_day: u32,
+    /// SPEC §6: tickets one phone may hold of one item at once (0: no limit).
+    #[serde(default = "default_active_tickets_per_phone_per_item")]
+    pub(super) active_tickets_per_phone_per_item: u32,
+    /// SPEC §6: visitor messages one phone gets per hour (0: no limit).
+    #[serde(default = "default_sms_per_phone_per_hour")]
+    pub(super) sms_per_phone_per_hour: u32,
+}
+
+fn default_sms_per_phone_per_hour() -> u32 {
+    DEFAULT_SMS_PER_PHONE_PER_HOUR
+}
+
+/// Default `sms_per_phone_per_hour`: a visitor with a ticket and a booking
+/// gets about five messages a day; ten an hour leaves room.
+pub const DEFAULT_SMS_PER_PHONE_PER_HOUR: u32 = 10;
+
+fn default_bookings_per_phone_per_day() -> u32 {
+    hallq_core::PhoneLimits::DEFAULT_BOOKINGS_PER_DAY
+}
+
+fn default_active_tickets_per_phone_per_item() -> u32 {
+    hallq_core::PhoneLimits::DEFAULT_ACTIVE_TICKETS_PER_ITEM
 }
 
 /// One time span per weekday, each `"09:00-17:00"` or `"closed"`.

@@ -179,6 +179,24 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             .filter(|i| i.appointment_capacity > 0)
             .map(|i| (i.code, i.appointment_capacity))
             .collect();
+        // Issue 19: a window listing an item twice, or numbered 0 (no
+        // counter is number 0, and clients use 0 for "none"), is a typo.
+        for w in &hall.windows {
+            if w.number.0 == 0 {
+                problems.push(format!(
+                    "hall {id:?}: window number 0: windows count from 1"
+                ));
+            }
+            let mut listed = HashSet::new();
+            for item in &w.items {
+                if !listed.insert(*item) {
+                    problems.push(format!(
+                        "hall {id:?}: window {} lists item {item} twice",
+                        w.number.0
+                    ));
+                }
+            }
+        }
         let duty = hall
             .windows
             .iter()
@@ -248,6 +266,11 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             spec,
             templates,
             export_key: hall.export_key.map(ExportKey),
+            phone_limits: hallq_core::PhoneLimits {
+                bookings_per_day: hall.bookings_per_phone_per_day,
+                active_tickets_per_item: hall.active_tickets_per_phone_per_item,
+            },
+            sms_per_phone_per_hour: hall.sms_per_phone_per_hour,
         });
     }
     halls

@@ -6,8 +6,17 @@
 //! notification keeps its id (`<hall>-<n>`) across restarts and a gateway
 //! can deduplicate redeliveries by it. An acknowledgement is journaled too,
 //! so an acknowledged notification stays gone after a restart.
+//!
+//! Issue 19 (SPEC §6, abuse): one phone gets at most
+//! `sms_per_phone_per_hour` visitor messages in any hour (by the events'
+//! own times, so a replay drops exactly what the live run dropped). A
+//! message over the limit is dropped with its reason (`phone_rate`) and
+//! counted (`hallq_sms_dropped_total`); it still takes its number, so the
+//! numbers — and the ids gateways deduplicate by — do not depend on the
+//! limit. "Go to window N now" (called) and work orders are never dropped:
+//! they come from a window's action, not from a kiosk anyone can press.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use hallq_proto::types::{Phone, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
@@ -27,7 +36,18 @@ pub struct Outbox {
     pending: BTreeMap<u64, Arc<Notification>>,
     failed: u64,
     last_failure: Option<String>,
+    /// Visitor messages one phone may get per hour (0: no limit).
+    sms_per_hour: u32,
+    /// When each phone was last sent a limited message, oldest first,
+    /// within the last hour (at most `sms_per_hour` each).
+    sent: HashMap<String, VecDeque<Timestamp>>,
+    /// Messages dropped by the per-phone limit since start (or replay).
+    dropped: u64,
 }
+
+/// The per-phone window of [`Outbox`]'s SMS limit.
+const SMS_WINDOW_SECS: u64 = 3600;
+pub use crate::config::DEFAULT_SMS_PER_PHONE_PER_HOUR;
 
 impl Outbox {
     /// An empty outbox for `hall`.
@@ -39,7 +59,65 @@ impl Outbox {
             pending: BTreeMap::new(),
             failed: 0,
             last_failure: None,
+            sms_per_hour: DEFAULT_SMS_PER_PHONE_PER_HOUR,
+            sent: HashMap::new(),
+            dropped: 0,
         }
+    }
+
+    /// Visitor messages per phone and hour from now on (0: no limit).
+    pub fn set_sms_limit(&mut self, per_hour: u32) {
+        self.sms_per_hour = per_hour;
+    }
+
+    /// Visitor messages per phone and hour in force.
+    pub fn sms_limit(&self) -> u32 {
+        self.sms_per_hour
+    }
+
+    /// Messages dropped by the per-phone limit so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Whether `phone` may get one more limited message at `at`; records it
+    /// if so.
+    fn within_limit(&mut self, phone: &str, kind: NotificationKind, at: Timestamp) -> bool {
+        if self.sms_per_hour == 0
+            || matches!(kind, NotificationKind::Called | NotificationKind::WorkOrder)
+        {
+            return true;
+        }
+        // Bounded memory: phones quiet for an hour are forgotten once the
+        // map grows (each entry holds at most `sms_per_hour` instants).
+        if self.sent.len() > SMS_PHONES_KEPT {
+            self.sent.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| at.secs_since(*t) < SMS_WINDOW_SECS)
+            });
+        }
+        let times = self.sent.entry(phone.to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| at.secs_since(*t) >= SMS_WINDOW_SECS)
+        {
+            times.pop_front();
+        }
+        if times.len() >= self.sms_per_hour as usize {
+            self.dropped += 1;
+            tracing::warn!(
+                hall = %self.hall,
+                phone = %mask(phone),
+                kind = ?kind,
+                reason = "phone_rate",
+                "message dropped: this phone had {} in the last hour",
+                times.len()
+            );
+            return false;
+        }
+        times.push_back(at);
+        true
     }
 
     /// The texts in force.
@@ -57,6 +135,9 @@ impl Outbox {
     fn push(&mut self, mut notification: Notification, out: &mut Vec<Arc<Notification>>) {
         let n = self.next;
         self.next += 1;
+        if !self.within_limit(&notification.phone, notification.kind, notification.at) {
+            return;
+        }
         notification.id = format!("{}-{n}", self.hall);
         let notification = Arc::new(notification);
         self.pending.insert(n, notification.clone());
@@ -189,6 +270,9 @@ impl Outbox {
             };
             let n = self.next;
             self.next += 1;
+            if !self.within_limit(phone.expose(), kind, event.at()) {
+                continue;
+            }
             let notification = Arc::new(Notification {
                 id: format!("{}-{n}", self.hall),
                 hall: self.hall.clone(),
@@ -321,6 +405,14 @@ impl Outbox {
     pub fn failures(&self) -> (u64, Option<&str>) {
         (self.failed, self.last_failure.as_deref())
     }
+}
+
+/// Phones remembered by the SMS limit before quiet ones are forgotten.
+const SMS_PHONES_KEPT: usize = 65_536;
+
+/// `phone` for a log line: `138****8000`.
+fn mask(phone: &str) -> String {
+    Phone::new(phone).map_or_else(|_| "***".to_owned(), |p| format!("{p}"))
 }
 
 fn phone(hall: &Hall, ticket: TicketId) -> Option<Phone> {
@@ -540,5 +632,47 @@ mod tests {
         assert!(orders[0].text.contains("A001"), "{}", orders[0].text);
         assert_eq!(orders.len(), 2);
         assert_eq!(orders[1].id, format!("main-{}", outbox.next_number() - 1));
+    }
+
+    /// The attack: 25 issue messages to one number within seconds. With a
+    /// limit of 10 an hour the eleventh on is dropped (counted), another
+    /// phone is untouched, numbers are still taken (ids do not depend on
+    /// the limit), and an hour later the phone gets messages again.
+    #[test]
+    fn one_phone_gets_at_most_the_hourly_limit() {
+        let mut hall = hall();
+        let mut outbox = Outbox::new("main", Templates::default());
+        outbox.set_sms_limit(10);
+        let mut sent = 0;
+        for _ in 0..25 {
+            sent += issue(&mut hall, &mut outbox, Some("13800138000")).len();
+        }
+        assert_eq!(sent, 10);
+        assert_eq!(outbox.dropped(), 15);
+        assert_eq!(
+            outbox.next_number(),
+            25,
+            "dropped messages keep their numbers"
+        );
+        assert_eq!(issue(&mut hall, &mut outbox, Some("13900139000")).len(), 1);
+        let later = hall
+            .apply(
+                Command::Issue {
+                    item: ItemCode::new('A').unwrap(),
+                    lane: Lane::WalkIn,
+                    phone: Some(Phone::new("13800138000").unwrap()),
+                },
+                Timestamp(3_600_001 + 1),
+            )
+            .unwrap();
+        assert_eq!(outbox.on_events(&later, &hall).len(), 1, "an hour later");
+        // 0: no limit.
+        let mut open = Outbox::new("main", Templates::default());
+        open.set_sms_limit(0);
+        let mut all = 0;
+        for _ in 0..25 {
+            all += issue(&mut hall, &mut open, Some("13700137000")).len();
+        }
+        assert_eq!((all, open.dropped()), (25, 0));
     }
 }

@@ -144,6 +144,24 @@ impl JournalFile {
     /// records whose writers were told they failed. The failed fsync itself
     /// is never retried (after one, nobody knows which pages reached the
     /// disk); the cut is synced on its own.
+    /// Takes the last `len` bytes written by [`JournalFile::write_batch`]
+    /// back off the file (its batch could not be acknowledged after all);
+    /// a failure is logged, the next start then sees a torn tail.
+    pub(crate) fn cut_last(&mut self, len: u64) {
+        self.durable = self.durable.saturating_sub(len);
+        let cut = self
+            .file
+            .set_len(self.durable)
+            .and_then(|()| self.file.sync());
+        if let Err(e) = cut {
+            tracing::error!(
+                file = %self.path.display(),
+                error = %e,
+                "cannot cut an unacknowledged batch off the journal; the next start will treat it as a torn tail"
+            );
+        }
+    }
+
     pub(crate) fn write_batch(&mut self, bytes: &[u8]) -> io::Result<()> {
         let result = self.file.append(bytes).and_then(|()| self.file.sync());
         match result {

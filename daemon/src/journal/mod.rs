@@ -70,6 +70,7 @@
 
 mod entry;
 mod file;
+pub mod marker;
 mod reader;
 mod record;
 pub mod storage;
@@ -178,6 +179,29 @@ pub enum JournalError {
     /// A business day that is malformed or earlier than the current file's.
     #[error("bad business day: {0}")]
     BadDay(String),
+
+    /// Fewer records are on disk than the acknowledgement marker says were
+    /// acknowledged: a file was deleted, emptied or damaged at its end
+    /// (issue 19). Nothing is repaired or cut.
+    #[error(
+        "journal {} holds {found} records, but {acknowledged} were acknowledged \
+         (marker {}): records {found}..{acknowledged} are missing{detail}; refusing \
+         to start (restore the journal files from backup; nothing was changed)",
+        dir.display(),
+        marker.display()
+    )]
+    Shrunk {
+        /// The hall's journal directory.
+        dir: PathBuf,
+        /// The marker file.
+        marker: PathBuf,
+        /// Records acknowledged, by the marker.
+        acknowledged: u64,
+        /// Records that are there (whole and valid).
+        found: u64,
+        /// Where it ends short: ", the newest file … ends in a damaged record at byte …".
+        detail: String,
+    },
 
     /// The writer has shut down; the record was not written.
     #[error("journal is closed (the daemon is shutting down); the record was not written")]

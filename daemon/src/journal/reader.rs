@@ -10,7 +10,7 @@ use super::record::{
     RECORD_HEADER_LEN,
 };
 use super::storage::{FileSystem, Storage};
-use super::{file, io_error, JournalError, MAX_RECORD_LEN};
+use super::{file, io_error, marker, JournalError, MAX_RECORD_LEN};
 
 /// One record read back from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,16 +79,42 @@ pub fn open_in(storage: Arc<dyn Storage>, dir: impl AsRef<Path>) -> Result<Repla
     let dir = dir.as_ref().to_path_buf();
     storage.create_dir_all(&dir).map_err(io_error(&dir))?;
     let files = file::list(storage.as_ref(), &dir)?;
+    // Issue 19: what was acknowledged, if a marker says (see `marker.rs`).
+    let acked = marker::read(storage.as_ref(), &dir)?;
+    let shrunk = |found: usize, detail: String| JournalError::Shrunk {
+        dir: dir.clone(),
+        marker: marker::path_in(&dir),
+        acknowledged: acked.unwrap_or(0),
+        found: found as u64,
+        detail,
+    };
 
     let mut records = Vec::new();
     let mut truncated = None;
     let mut last_file_len = 0;
     for (i, (day, path)) in files.iter().enumerate() {
         let is_last = i + 1 == files.len();
-        let scan = read_file(storage.as_ref(), path, day, is_last, &mut records)?;
+        let scan =
+            read_file(storage.as_ref(), path, day, is_last, acked, &mut records).map_err(|e| {
+                match e {
+                    Refusal::Journal(e) => e,
+                    Refusal::Short { found, detail } => shrunk(found, detail),
+                }
+            })?;
         // Only the last file can have been repaired, so this keeps its result.
         truncated = scan.truncated;
         last_file_len = scan.len;
+    }
+    if acked.is_some_and(|a| (records.len() as u64) < a) {
+        let detail = match files.last() {
+            Some((_, path)) => format!(
+                " (a journal file was deleted or emptied? the newest is {}, {} bytes)",
+                path.display(),
+                last_file_len
+            ),
+            None => " (every journal file is gone)".to_owned(),
+        };
+        return Err(shrunk(records.len(), detail));
     }
     Ok(Replay {
         dir,
@@ -99,6 +125,24 @@ pub fn open_in(storage: Arc<dyn Storage>, dir: impl AsRef<Path>) -> Result<Repla
         last_file_len,
         storage,
     })
+}
+
+/// Why a file's reading stopped the start.
+enum Refusal {
+    Journal(JournalError),
+    /// The tail would be cut below what the marker says was acknowledged.
+    Short {
+        /// Records read, all files so far.
+        found: usize,
+        /// Where and why.
+        detail: String,
+    },
+}
+
+impl From<JournalError> for Refusal {
+    fn from(e: JournalError) -> Refusal {
+        Refusal::Journal(e)
+    }
 }
 
 /// What reading one file found besides its records.
@@ -119,8 +163,9 @@ fn read_file(
     path: &Path,
     day: &str,
     is_last: bool,
+    acked: Option<u64>,
     out: &mut Vec<Record>,
-) -> Result<FileScan, JournalError> {
+) -> Result<FileScan, Refusal> {
     // Whole files: a day's journal is megabytes, and one read is simplest to
     // get right on any storage.
     let bytes = storage.read(path).map_err(io_error(path))?;
@@ -144,6 +189,20 @@ fn read_file(
             return Err(JournalError::UnsupportedVersion {
                 file: path.to_path_buf(),
                 found,
+            }
+            .into())
+        }
+        // Emptied after acknowledgements: not a crash after creation.
+        _ if is_last
+            && len <= FILE_HEADER_LEN as u64
+            && acked.is_some_and(|a| (out.len() as u64) < a) =>
+        {
+            return Err(Refusal::Short {
+                found: out.len(),
+                detail: format!(
+                    ", the newest file {} is {len} bytes (emptied or cut)",
+                    path.display()
+                ),
             })
         }
         _ if is_last && len <= FILE_HEADER_LEN as u64 => {
@@ -163,9 +222,9 @@ fn read_file(
                 }),
             });
         }
-        None => return Err(corrupt(path, 0, "file is shorter than its 8-byte header")),
+        None => return Err(corrupt(path, 0, "file is shorter than its 8-byte header").into()),
         Some(FileHeader::WrongMagic) => {
-            return Err(corrupt(path, 0, "wrong magic: not a hallq journal file"))
+            return Err(corrupt(path, 0, "wrong magic: not a hallq journal file").into())
         }
     }
 
@@ -173,7 +232,7 @@ fn read_file(
     let day_arc: Arc<str> = Arc::from(day);
     let mut pos = FILE_HEADER_LEN as u64;
     while pos < len {
-        match next_record(&mut r, len - pos).map_err(io_error(path))? {
+        match next_record(&mut r, len - pos).map_err(|e| Refusal::Journal(io_error(path)(e)))? {
             Step::Record(payload) => {
                 let advance = (RECORD_HEADER_LEN + payload.len()) as u64;
                 out.push(Record {
@@ -186,7 +245,22 @@ fn read_file(
                 pos += advance;
             }
             Step::Defect(reason) => {
-                return settle_defect(storage, path, &bytes, pos, reason, is_last)
+                // Issue 19: a "torn" tail that would take acknowledged
+                // records with it is damage.
+                // (Damage followed by valid records is reported as such.)
+                if is_last
+                    && acked.is_some_and(|a| (out.len() as u64) < a)
+                    && valid_record_after(&bytes, pos).is_none()
+                {
+                    return Err(Refusal::Short {
+                        found: out.len(),
+                        detail: format!(
+                            ", the newest file {} ends in a damaged record at byte {pos} ({reason})",
+                            path.display()
+                        ),
+                    });
+                }
+                return Ok(settle_defect(storage, path, &bytes, pos, reason, is_last)?);
             }
         }
     }

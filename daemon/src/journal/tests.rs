@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::file::path_for;
-use super::storage::faults;
+use super::storage::{faults, FileSystem};
 use super::*;
 
 const DAY1: &str = "2026-11-22";
@@ -218,6 +218,8 @@ fn torn_last_record_is_cut_at_every_offset() {
     let path = path_for(dir.path(), DAY1);
     let pristine = fs::read(&path).unwrap();
     let last_start = open(dir.path()).unwrap().records[4].offset;
+    // A torn record is one never acknowledged: the marker counts 4.
+    fs::write(marker::path_in(dir.path()), marker::entry(4)).unwrap();
 
     for cut in last_start..pristine.len() as u64 {
         fs::write(&path, &pristine[..cut as usize]).unwrap();
@@ -583,4 +585,92 @@ fn header_only_file_of_another_version_is_not_rewritten() {
         "{err:?}"
     );
     assert_eq!(fs::read(&path).unwrap(), header);
+}
+
+// ----- issue 19: the journal cannot shrink silently -------------------------
+
+/// Five acknowledged records, the marker saying so; returns the file and
+/// the offset of the last record.
+fn five_acknowledged(dir: &Path) -> (PathBuf, u64) {
+    let written: Vec<_> = (0..5).map(payload).collect();
+    append_all(dir, DAY1, &written);
+    let replay = open(dir).unwrap();
+    assert_eq!(replay.records.len(), 5);
+    (path_for(dir, DAY1), replay.records[4].offset)
+}
+
+fn assert_shrunk(err: JournalError, acknowledged: u64, found: u64) -> String {
+    match &err {
+        JournalError::Shrunk {
+            acknowledged: a,
+            found: f,
+            ..
+        } => assert_eq!((*a, *f), (acknowledged, found), "{err}"),
+        other => panic!("expected Shrunk, got {other:?}"),
+    }
+    err.to_string()
+}
+
+/// A flipped byte in the last, acknowledged record used to be taken for a
+/// torn write and cut (one ticket lost). The marker says 5: refused, and
+/// the file is left as it was.
+#[test]
+fn a_damaged_last_acknowledged_record_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, last) = five_acknowledged(dir.path());
+    flip_byte(&path, last + RECORD_HEADER_LEN as u64 + 1);
+    let damaged = fs::read(&path).unwrap();
+    let msg = assert_shrunk(open(dir.path()).unwrap_err(), 5, 4);
+    assert!(msg.contains(&format!("byte {last}")), "{msg}");
+    assert!(msg.contains("records 4..5"), "{msg}");
+    assert_eq!(fs::read(&path).unwrap(), damaged, "nothing was cut");
+}
+
+/// The newest file emptied (0 bytes, or just its header) used to start an
+/// empty hall that gave out A001 again.
+#[test]
+fn an_emptied_newest_file_refuses() {
+    for keep in [0usize, FILE_HEADER_LEN] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = five_acknowledged(dir.path());
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..keep]).unwrap();
+        let msg = assert_shrunk(open(dir.path()).unwrap_err(), 5, 0);
+        assert!(msg.contains(&format!("{keep} bytes")), "{msg}");
+        assert_eq!(file_len(&path), keep as u64, "nothing was rewritten");
+    }
+}
+
+/// A deleted journal file (the newest, or an older day's) is missing
+/// acknowledged records too.
+#[test]
+fn a_deleted_journal_file_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = five_acknowledged(dir.path());
+    fs::remove_file(&path).unwrap();
+    let msg = assert_shrunk(open(dir.path()).unwrap_err(), 5, 0);
+    assert!(msg.contains("every journal file is gone"), "{msg}");
+
+    let dir = tempfile::tempdir().unwrap();
+    append_all(dir.path(), DAY1, &[payload(0), payload(1)]);
+    append_all(dir.path(), DAY2, &[payload(2)]);
+    fs::remove_file(path_for(dir.path(), DAY1)).unwrap();
+    assert_shrunk(open(dir.path()).unwrap_err(), 3, 1);
+}
+
+/// A journal written before markers existed (no `acked.mark`) starts as it
+/// always did: a torn tail is cut. The next commit writes a marker.
+#[test]
+fn a_journal_without_a_marker_starts_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, last) = five_acknowledged(dir.path());
+    fs::remove_file(marker::path_in(dir.path())).unwrap();
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+    let replay = open(dir.path()).unwrap();
+    assert_eq!(replay.records.len(), 4);
+    assert_eq!(file_len(&path), last);
+    drop(replay);
+    append_all(dir.path(), DAY1, &[b"after".to_vec()]);
+    assert_eq!(marker::read(&FileSystem, dir.path()).unwrap(), Some(5));
 }

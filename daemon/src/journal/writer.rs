@@ -18,6 +18,7 @@ use crossbeam::channel::{self, Receiver, SendError, Sender};
 use tokio::sync::oneshot;
 
 use super::file::{self, JournalFile};
+use super::marker::Marker;
 use super::{
     io_error, record, validate_day, JournalError, Replay, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
     MAX_RECORD_LEN,
@@ -208,8 +209,10 @@ impl<T: Send + 'static> Journal<T> {
                 file
             }
         };
+        let marker = Marker::open(&replay.storage, &replay.dir)?;
         let (tx, rx) = channel::unbounded();
         let writer = Writer {
+            marker,
             rx,
             storage: replay.storage.clone(),
             dir: replay.dir.clone(),
@@ -265,6 +268,8 @@ struct Pending<T> {
 /// The writer thread's state. Only this thread touches the file.
 struct Writer<T> {
     rx: Receiver<Request<T>>,
+    /// How many records were acknowledged, for the reader (`marker.rs`).
+    marker: Marker,
     storage: Arc<dyn super::storage::Storage>,
     dir: PathBuf,
     file: JournalFile,
@@ -400,7 +405,24 @@ impl<T> Writer<T> {
         let batch = std::mem::take(&mut self.pending);
         #[allow(clippy::disallowed_methods)] // I/O layer: timing the disk
         let started = std::time::Instant::now();
-        let result = self.file.write_batch(&self.buf);
+        // The marker goes after the batch is durable and before any ack:
+        // it never counts a record that is not on disk, and it counts
+        // every record acknowledged (issue 19).
+        let next_seq = self.next_seq;
+        let result = self.file.write_batch(&self.buf).and_then(|()| {
+            self.marker.record(next_seq).map_err(|e| {
+                // Nobody is told the batch is durable, so it must not be
+                // replayed either: cut it off again, as a failed write is.
+                self.file.cut_last(self.buf.len() as u64);
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{e} (acknowledgement marker {})",
+                        self.marker.path().display()
+                    ),
+                )
+            })
+        });
         metrics::histogram!("hallq_journal_fsync_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!("hallq_journal_batch_records").record(batch.len() as f64);

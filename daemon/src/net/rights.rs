@@ -21,6 +21,10 @@ pub(super) struct Session {
     pub(super) role: Role,
     pub(super) hall: Arc<HallShard>,
     pub(super) window: Option<WindowNo>,
+    /// False for an all-halls admin that named no hall on a daemon of
+    /// several: `hall` is then only a stand-in, and only the daemon-wide
+    /// requests (health, reload) are answered (issue 19).
+    pub(super) hall_named: bool,
 }
 
 /// A refusal with `code` and the `message` logged beside it.

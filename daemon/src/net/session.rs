@@ -236,6 +236,7 @@ impl Handler {
             .daemon
             .grant_for(hello.token.as_bytes())
             .ok_or_else(|| reply(ErrorCode::Unauthorized, "unknown token"))?;
+        let mut hall_named = true;
         let hall_id = match (&grant.hall, &hello.hall) {
             (Some(own), Some(asked)) if own != asked => {
                 return Err(reply(
@@ -251,6 +252,19 @@ impl Handler {
                 .first()
                 .map(|h| h.id().to_owned())
                 .unwrap_or_default(),
+            // Health and reload are daemon-wide: an all-halls admin needs
+            // no hall for them (the route refuses the rest).
+            (None, None) if grant.role == Role::Admin => {
+                hall_named = false;
+                let mut ids: Vec<String> = self
+                    .daemon
+                    .halls()
+                    .iter()
+                    .map(|h| h.id().to_owned())
+                    .collect();
+                ids.sort();
+                ids.into_iter().next().unwrap_or_default()
+            }
             (None, None) => {
                 return Err(reply(
                     ErrorCode::BadRequest,
@@ -271,6 +285,7 @@ impl Handler {
             role: grant.role,
             hall,
             window: grant.window,
+            hall_named,
         })
     }
 }

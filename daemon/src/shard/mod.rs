@@ -360,7 +360,14 @@ impl HallShard {
     /// Queues `events` (already applied) to the journal; derives their
     /// display update and notifications for the commit hook.
     fn journal_events(&self, st: &mut State, events: Vec<Event>) -> Option<Receipt> {
+        let dropped = st.derived.outbox.dropped();
         let (display, notifications) = st.derived.absorb(&st.hall, &events, st.next_seq);
+        // Counted live only: a replay drops the same messages again.
+        let newly = st.derived.outbox.dropped() - dropped;
+        if newly > 0 {
+            metrics::counter!("hallq_sms_dropped_total", "hall" => self.id.clone(), "reason" => "phone_rate")
+                .increment(newly);
+        }
         let published = Published {
             display,
             notifications,
@@ -493,6 +500,17 @@ impl HallShard {
         let mut st = self.state.lock();
         let changed = st.derived.outbox.templates() != &templates;
         st.derived.outbox.set_templates(templates);
+        changed
+    }
+
+    /// New per-phone limits (a reload, SPEC §6): new commands are held to
+    /// them. Returns whether they differ from the ones in force.
+    pub fn set_phone_limits(&self, limits: hallq_core::PhoneLimits, sms_per_hour: u32) -> bool {
+        let mut st = self.state.lock();
+        let changed =
+            st.hall.phone_limits() != limits || st.derived.outbox.sms_limit() != sms_per_hour;
+        st.hall.set_phone_limits(limits);
+        st.derived.outbox.set_sms_limit(sms_per_hour);
         changed
     }
 

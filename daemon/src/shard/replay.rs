@@ -47,8 +47,13 @@ pub(super) fn load(
         );
     }
     let mut hall = Hall::new(spec.clone())?;
+    hall.set_phone_limits(config.phone_limits);
     let mut derived = Derived {
-        outbox: Outbox::new(&config.id, config.templates.clone()),
+        outbox: {
+            let mut outbox = Outbox::new(&config.id, config.templates.clone());
+            outbox.set_sms_limit(config.sms_per_phone_per_hour);
+            outbox
+        },
         recent: RecentCalls::default(),
         seq: 0,
         configured: false,
@@ -232,13 +237,25 @@ impl HallShard {
             // (after it wrote what was queued) so the files can be read.
             let _ = writer.close();
         }
+        // One lock, released before `load`: a second `lock()` inside the
+        // same expression would wait for the first forever.
+        let (templates, phone_limits, sms_per_phone_per_hour) = {
+            let st = self.state.lock();
+            (
+                st.derived.outbox.templates().clone(),
+                st.hall.phone_limits(),
+                st.derived.outbox.sms_limit(),
+            )
+        };
         let hall = HallConfig {
             id: self.id.clone(),
             name: self.name.clone(),
             timezone_offset_minutes: self.offset_minutes,
             spec: self.spec.clone(),
-            templates: self.state.lock().derived.outbox.templates().clone(),
+            templates,
             export_key: None,
+            phone_limits,
+            sms_per_phone_per_hour,
         };
         let (mut rebuilt, writer) = match load(
             &hall,

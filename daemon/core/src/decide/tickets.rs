@@ -39,6 +39,14 @@ impl Hall {
         if lane != Lane::Appointment {
             self.check_open(at)?;
         }
+        // SPEC §6 (hoarding): one visitor, one place in each line. A booked
+        // visitor checking in is not held to it: the booking was limited.
+        let limit = self.phone_limits.active_tickets_per_item;
+        if let (Some(phone), true) = (&phone, lane != Lane::Appointment && limit > 0) {
+            if self.active_tickets_of(phone, item) >= limit {
+                return Err(DispatchError::PhoneTicketLimit { item: code, limit });
+            }
+        }
         let it = &self.items[item];
         let issued_today = it.by_seq.len() as u32;
         if let Some(cap) = it.spec.daily_cap {
@@ -78,6 +86,30 @@ impl Hall {
     }
 
     /// [`Command::Reinstate`](crate::Command::Reinstate). O(log n).
+    /// Whether window `window` may put no-show `ticket` back into line
+    /// (issue 19, decided): any window that serves the ticket's item may,
+    /// whichever window called it and marked it — the visitor who missed
+    /// the call comes back to a counter of their item, and the line they
+    /// go back into is one that window draws from. A window that does not
+    /// serve the item may not: it would reorder a line it has no part in.
+    /// Admins are not asked.
+    pub fn check_reinstate_at(
+        &self,
+        window: WindowNo,
+        ticket: TicketNo,
+    ) -> Result<(), DispatchError> {
+        let w = self.window_idx(window)?;
+        let id = self.ticket_by_number(ticket)?;
+        let t = self.ticket(id);
+        if self.windows[w].serves & (1 << t.item) == 0 {
+            return Err(DispatchError::NotServedHere {
+                window,
+                item: t.number.item,
+            });
+        }
+        Ok(())
+    }
+
     pub(super) fn decide_reinstate(
         &self,
         ticket: TicketNo,

@@ -73,6 +73,7 @@ impl Run {
             slot,
             phone: Phone::new("13800138000").unwrap(),
             channel: Channel::Phone,
+            code: appointment::booking_code(self.hall.next_booking()),
         })[0]
         {
             Event::Booked { booking, .. } => booking.code.clone(),
@@ -86,6 +87,7 @@ impl Run {
             slot,
             phone: Phone::new("13800138000").unwrap(),
             channel: Channel::Online,
+            code: appointment::booking_code(self.hall.next_booking()),
         })
     }
 
@@ -149,6 +151,7 @@ fn slots_follow_the_config_and_take_their_capacity() {
     run.ok(Command::CancelBooking {
         code: first.clone(),
         by_hall: false,
+        phone_tail: None,
     });
     assert_eq!(run.state(&first), AppointmentState::CancelledByVisitor);
     run.book('A', at(MON, "10:00"));
@@ -305,12 +308,14 @@ fn the_hall_cancels_only_eight_hours_ahead() {
     run.ok(Command::CancelBooking {
         code: a.clone(),
         by_hall: true,
+        phone_tail: None,
     });
     assert_eq!(run.state(&a), AppointmentState::CancelledByHall);
     run.set(MON, "02:00:01");
     let late = run.err(Command::CancelBooking {
         code: b.clone(),
         by_hall: true,
+        phone_tail: None,
     });
     assert_eq!(late.code(), "hall_cancel_too_late");
     // The visitor may cancel any time.
@@ -318,11 +323,13 @@ fn the_hall_cancels_only_eight_hours_ahead() {
     run.ok(Command::CancelBooking {
         code: b.clone(),
         by_hall: false,
+        phone_tail: None,
     });
     assert_eq!(
         run.err(Command::CancelBooking {
             code: b,
-            by_hall: false
+            by_hall: false,
+            phone_tail: None,
         })
         .code(),
         "booking_not_active"
@@ -480,4 +487,183 @@ fn bookings_nobody_comes_for_are_forfeited_on_time() {
     assert_eq!(run.state(&later), AppointmentState::Booked);
     assert!(run.ok(Command::ForfeitOverdue).is_empty(), "once only");
     run.assert_replays();
+}
+
+// ----- issue 19: abuse of bookings and tickets (SPEC §6) ---------------------
+
+fn book_for(run: &mut Run, phone: &str, slot: SlotAt, code: &str) -> Result<(), DispatchError> {
+    run.try_(Command::Book {
+        item: code_of('A'),
+        slot,
+        phone: Phone::new(phone).unwrap(),
+        channel: Channel::Online,
+        code: code.into(),
+    })
+    .map(|_| ())
+}
+
+fn code_of(c: char) -> ItemCode {
+    code(c)
+}
+
+/// The attack: one phone booked a slot's whole capacity (4 of 4). With the
+/// limit at 2 a day, the third booking of that phone for the day is refused,
+/// other phones still book, and a cancellation gives the phone its place back.
+#[test]
+fn one_phone_cannot_take_a_days_slots() {
+    let mut run = hall();
+    run.hall.set_phone_limits(PhoneLimits {
+        bookings_per_day: 2,
+        active_tickets_per_item: 1,
+    });
+    book_for(&mut run, "13800138000", at(MON, "10:00"), "AAAAA2").unwrap();
+    book_for(&mut run, "13800138000", at(MON, "10:30"), "AAAAA3").unwrap();
+    let third = book_for(&mut run, "13800138000", at(MON, "10:00"), "AAAAA4").unwrap_err();
+    assert_eq!(third.code(), "phone_booking_limit");
+    // Another day, another phone: fine.
+    book_for(&mut run, "13800138000", at(TUE, "10:00"), "AAAAA5").unwrap();
+    book_for(&mut run, "13900139000", at(MON, "10:00"), "AAAAA6").unwrap();
+    run.ok(Command::CancelBooking {
+        code: "AAAAA2".into(),
+        by_hall: false,
+        phone_tail: Some("8000".into()),
+    });
+    book_for(&mut run, "13800138000", at(MON, "11:00"), "AAAAA7").unwrap();
+    run.assert_replays();
+}
+
+/// A code the daemon drew twice is refused (the daemon draws again), never
+/// given to a second booking.
+#[test]
+fn a_taken_code_is_refused() {
+    let mut run = hall();
+    book_for(&mut run, "13800138000", at(MON, "10:00"), "K7M2QX").unwrap();
+    let again = book_for(&mut run, "13900139000", at(MON, "10:00"), "K7M2QX").unwrap_err();
+    assert_eq!(again.code(), "booking_code_taken");
+}
+
+/// The attack: a kiosk cancelled every booking knowing only the codes.
+/// With the phone's last four digits as proof, a wrong tail and an unknown
+/// code are refused alike and change nothing; the right tail cancels.
+#[test]
+fn cancelling_needs_the_phones_last_digits() {
+    let mut run = hall();
+    book_for(&mut run, "13800138000", at(MON, "10:00"), "K7M2QX").unwrap();
+    for (code, tail) in [("K7M2QX", "0000"), ("K7M2QX", "800"), ("ZZZZZZ", "8000")] {
+        let e = run.err(Command::CancelBooking {
+            code: code.into(),
+            by_hall: false,
+            phone_tail: Some(tail.into()),
+        });
+        assert_eq!(e.code(), "booking_proof_mismatch", "{code} {tail}");
+    }
+    assert_eq!(run.state("K7M2QX"), AppointmentState::Booked);
+    run.ok(Command::CancelBooking {
+        code: "k7m2qx".into(),
+        by_hall: false,
+        phone_tail: Some("8000".into()),
+    });
+    assert_eq!(run.state("K7M2QX"), AppointmentState::CancelledByVisitor);
+    run.assert_replays();
+}
+
+/// The attack: one phone holds many places in a line. At most one active
+/// ticket per phone and item: a second is refused, another item or phone is
+/// fine, and once the first is served the phone may take another.
+#[test]
+fn one_phone_holds_one_active_ticket_per_item() {
+    let mut run = Run::basic();
+    run.hall.set_phone_limits(PhoneLimits {
+        bookings_per_day: 2,
+        active_tickets_per_item: 1,
+    });
+    let issue = |c: char, phone: &str| Command::Issue {
+        item: code(c),
+        lane: Lane::WalkIn,
+        phone: Some(Phone::new(phone).unwrap()),
+    };
+    run.ok(issue('A', "13800138000"));
+    assert_eq!(
+        run.err(issue('A', "13800138000")).code(),
+        "phone_ticket_limit"
+    );
+    run.ok(issue('B', "13800138000"));
+    run.ok(issue('A', "13900139000"));
+    // Without a phone nothing is limited.
+    run.ok(Command::Issue {
+        item: code('A'),
+        lane: Lane::WalkIn,
+        phone: None,
+    });
+    run.ok(Command::OpenWindow { window: w(1) });
+    run.ok(Command::CallNext { window: w(1) });
+    // Called is still active.
+    assert_eq!(
+        run.err(issue('A', "13800138000")).code(),
+        "phone_ticket_limit"
+    );
+    run.ok(Command::Start { window: w(1) });
+    run.ok(Command::Finish {
+        window: w(1),
+        rating: None,
+    });
+    run.ok(issue('A', "13800138000"));
+    run.assert_replays();
+}
+
+/// Codes from random bits: six characters of the alphabet (no 0/O, 1/I/L),
+/// and the few values that would bias the distribution are drawn again.
+#[test]
+fn random_codes_are_short_and_typeable() {
+    for x in [0u64, 1, 887_503_680, 887_503_681, u64::MAX / 3] {
+        let c = appointment::random_code(x).unwrap();
+        assert_eq!(c.len(), appointment::CODE_LEN);
+        assert!(c.chars().all(|ch| !"0O1IL".contains(ch)), "{c}");
+    }
+    assert_eq!(appointment::random_code(u64::MAX), None);
+    assert_ne!(
+        appointment::random_code(5).unwrap(),
+        appointment::random_code(6).unwrap()
+    );
+}
+
+/// A reconfiguration rebuilds the hall: the phone limits and the index of
+/// tickets by phone come along, so a reload is no way around them.
+#[test]
+fn phone_limits_survive_a_reconfiguration() {
+    let mut run = Run::basic();
+    run.hall.set_phone_limits(PhoneLimits {
+        bookings_per_day: 2,
+        active_tickets_per_item: 1,
+    });
+    let issue = || Command::Issue {
+        item: code('A'),
+        lane: Lane::WalkIn,
+        phone: Some(Phone::new("13800138000").unwrap()),
+    };
+    run.ok(issue());
+    let mut spec = run.hall.spec().clone();
+    spec.reinstate_places += 1;
+    run.ok(Command::Reconfigure { spec });
+    assert_eq!(run.err(issue()).code(), "phone_ticket_limit");
+}
+
+/// Issue 19, decided: a no-show made at window 1 may be reinstated at
+/// window 2 (it serves A too), not at window 3 (C only).
+#[test]
+fn any_window_of_the_item_reinstates_a_no_show() {
+    let mut run = Run::basic();
+    let a = run.walk_in('A');
+    run.ok(Command::OpenWindow { window: w(1) });
+    run.ok(Command::CallNext { window: w(1) });
+    run.ok(Command::NoShow { window: w(1) });
+    assert_eq!(
+        run.hall.check_reinstate_at(w(3), a),
+        Err(DispatchError::NotServedHere {
+            window: w(3),
+            item: code('A')
+        })
+    );
+    assert_eq!(run.hall.check_reinstate_at(w(2), a), Ok(()));
+    run.ok(Command::Reinstate { ticket: a });
 }

@@ -120,7 +120,13 @@ fn nth_number(issued: &[TicketNo], i: usize) -> Option<TicketNo> {
     (!issued.is_empty()).then(|| issued[i % issued.len()])
 }
 
-fn command(op: &Op, issued: &[TicketNo], base: &HallSpec, now: Timestamp) -> Option<Command> {
+fn command(
+    op: &Op,
+    issued: &[TicketNo],
+    base: &HallSpec,
+    now: Timestamp,
+    next_booking: u64,
+) -> Option<Command> {
     let w = WindowNo;
     // The k-th half hour after now, in the hall's local time.
     let slot = |k: u16| {
@@ -172,6 +178,7 @@ fn command(op: &Op, issued: &[TicketNo], base: &HallSpec, now: Timestamp) -> Opt
             slot: slot(k)?,
             phone: Phone::new("13800138000").unwrap(),
             channel: hallq_proto::appointment::Channel::Online,
+            code: appointment::booking_code(next_booking),
         },
         Op::CheckIn(n) => Command::CheckIn {
             code: appointment::booking_code(n),
@@ -179,6 +186,7 @@ fn command(op: &Op, issued: &[TicketNo], base: &HallSpec, now: Timestamp) -> Opt
         Op::CancelBooking(n, by_hall) => Command::CancelBooking {
             code: appointment::booking_code(n),
             by_hall,
+            phone_tail: None,
         },
         Op::CutSlot(i, k, capacity) => Command::AdjustSlots {
             day: slot(k)?.day,
@@ -355,7 +363,7 @@ fn run_ops(
             now = now.plus_secs(u64::from(*secs));
             continue;
         }
-        let Some(command) = command(op, &issued, &base, now) else {
+        let Some(command) = command(op, &issued, &base, now, hall.next_booking()) else {
             continue;
         };
         let is_call_next = matches!(command, Command::CallNext { .. });

@@ -48,6 +48,12 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         request,
         Request::Health | Request::Reload | Request::Watch | Request::Notifications
     );
+    if !session.hall_named && !matches!(request, Request::Health | Request::Reload) {
+        return Routed::Answer(Err(super::rights::reply(
+            hallq_proto::ErrorCode::BadRequest,
+            "this daemon serves several halls: name one (--hall)",
+        )));
+    }
     if !answered_anywhere {
         if let Err(refusal) = serving(daemon, &session.hall) {
             return Routed::Answer(Err(refusal));
@@ -70,7 +76,10 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         } => appointments::book(session, item, slot, &phone, channel).await,
         Request::Bookings { day } => appointments::bookings(session, day),
         Request::CancelBooking { code, by_hall } => {
-            appointments::cancel(session, &code, by_hall).await
+            appointments::cancel(session, &code, by_hall, None).await
+        }
+        Request::CancelBookingWithPhone { code, phone_last4 } => {
+            appointments::cancel(session, &code, false, Some(phone_last4)).await
         }
         Request::CheckIn { code } => appointments::check_in(session, &code).await,
         Request::AdjustSlots { day, change } => {

@@ -74,6 +74,14 @@ pub(super) async fn act(
 /// Puts no-show `ticket` back into its line.
 pub(super) async fn reinstate(session: &Session, ticket: TicketNo) -> Result<Response, ErrorReply> {
     require(session, &[Role::Window, Role::Admin])?;
+    // Any window of the ticket's item, not only the one that marked it
+    // (see `Hall::check_reinstate_at`).
+    if let (Role::Window, Some(window)) = (session.role, session.window) {
+        session
+            .hall
+            .read(|h| h.check_reinstate_at(window, ticket))
+            .map_err(|e| reply(e.code(), e.to_string()))?;
+    }
     session
         .hall
         .execute(Command::Reinstate { ticket }, |_, events| {
