@@ -198,6 +198,12 @@ error_codes! {
     Terminal = "terminal",
     /// The kiosk's web server failed.
     Kiosk = "kiosk",
+
+    // Added after the rest (never renumbered: codes travel by name).
+    /// The ticket already has a phone number: one per ticket.
+    PhoneAlreadyGiven = "phone_already_given",
+    /// Not a mainland China mobile number (11 digits, 1 then 3–9).
+    NotMobileNumber = "not_mobile_number",
 }
 
 impl fmt::Display for ErrorCode {

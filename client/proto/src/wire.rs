@@ -276,6 +276,16 @@ pub enum Request {
     },
     /// The hall's print failures (every role but notifier and display).
     PrintFailures,
+    /// Leave a mobile number for a waiting ticket issued without one
+    /// (kiosk, admin): after a failed print the visitor gets the §7.3.5
+    /// reminder and the §7.3.6 call by SMS. Answered with
+    /// [`Response::PhoneAttached`].
+    AttachPhone {
+        /// The waiting ticket.
+        ticket: TicketNo,
+        /// A mainland mobile number, as the visitor typed it.
+        phone: String,
+    },
 }
 
 impl Request {
@@ -303,6 +313,7 @@ impl Request {
             Request::KioskView => "kiosk-view",
             Request::PrintFailed { .. } => "print-failed",
             Request::PrintFailures => "print-failures",
+            Request::AttachPhone { .. } => "attach-phone",
         }
     }
 
@@ -333,7 +344,8 @@ impl Request {
             | Request::CancelBooking { .. }
             | Request::CheckIn { .. }
             | Request::AdjustSlots { .. }
-            | Request::PrintFailed { .. } => false,
+            | Request::PrintFailed { .. }
+            | Request::AttachPhone { .. } => false,
         }
     }
 }
@@ -433,6 +445,13 @@ pub enum Response {
     KioskView(Box<KioskView>),
     /// The hall's print failures (also the answer to a reported one).
     PrintFailures(PrintFailures),
+    /// A mobile number was left for a waiting ticket.
+    PhoneAttached {
+        /// The ticket.
+        ticket: TicketNo,
+        /// People ahead of it now.
+        position: u32,
+    },
 }
 
 /// How `hallq stats` breaks the totals down.

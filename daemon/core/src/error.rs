@@ -209,6 +209,9 @@ pub enum DispatchError {
     /// An admin's slot change does not make sense.
     #[error("cannot change the slots: {0}")]
     BadSlotChange(String),
+    /// The ticket has a phone number already: one per ticket.
+    #[error("ticket {0} already has a phone number")]
+    PhoneAlreadyGiven(TicketNo),
 }
 
 impl DispatchError {
@@ -237,6 +240,7 @@ impl DispatchError {
             DispatchError::TooLong { .. } => ErrorCode::TooLong,
             DispatchError::ReconfigureRefused(_) => ErrorCode::ReconfigureRefused,
             DispatchError::AlreadyRated(_) => ErrorCode::AlreadyRated,
+            DispatchError::PhoneAlreadyGiven(_) => ErrorCode::PhoneAlreadyGiven,
             DispatchError::NotServedAt { .. } => ErrorCode::NotServedAt,
             DispatchError::NotInBatch { .. } => ErrorCode::NotInBatch,
             DispatchError::HallClosed { .. } => ErrorCode::HallClosed,
