@@ -35,7 +35,8 @@ use hallq_proto::appointment::Channel;
 use hallq_proto::types::{Lane, Timestamp};
 use hallq_proto::wire::{Request, Response};
 use hallq_tests::{
-    hallqd_path, item, open_windows, Daemon, TestHall, ADMIN, KIOSK, PROCESS_TIMEOUT, STEP_TIMEOUT,
+    hallqd_path, item, open_windows, pending_notifications, Daemon, TestHall, ADMIN, KIOSK,
+    PROCESS_TIMEOUT, STEP_TIMEOUT,
 };
 use serde_json::{json, Value};
 
@@ -62,6 +63,11 @@ return {
   refused: document.getElementById('refused-text').innerText,
   phone_error: document.getElementById('phone-error').hidden ? null : document.getElementById('phone-error').innerText,
   check_in_enabled: !document.getElementById('to-check-in').disabled,
+  attach: {
+    open: !document.getElementById('attach').hidden,
+    error: document.getElementById('attach-error').hidden ? null : document.getElementById('attach-error').innerText,
+    done: document.getElementById('attach-done').hidden ? null : document.getElementById('attach-done').innerText,
+  },
 };
 "#;
 
@@ -305,6 +311,61 @@ fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
         3,
         "no slip sent to a printer without paper"
     );
+
+    // The visitor leaves a mobile number on the keypad instead: a wrong
+    // number is refused in plain Chinese, the right one is noted and the
+    // SMS confirming it goes out to that phone.
+    browser.click("#attach-open")?;
+    browser.wait_page("the attach keypad", |p| p["attach"]["open"] == true)?;
+    for key in "1280013".chars() {
+        browser.click(&format!("#attach-keypad button[data-key=\"{key}\"]"))?;
+    }
+    browser.click("#attach-ok")?;
+    let bad = browser.wait_page("a wrong number", |p| p["attach"]["error"].is_string())?;
+    assert!(
+        bad["attach"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("手机号码不正确"),
+        "{bad}"
+    );
+    browser.click("#attach-keypad button[data-key=\"clear\"]")?;
+    for key in "1390013".chars() {
+        browser.click(&format!("#attach-keypad button[data-key=\"{key}\"]"))?;
+    }
+    browser.screenshot(&docs.join("kiosk-print-failed-phone-landscape.png"))?;
+    for key in "9000".chars() {
+        browser.click(&format!("#attach-keypad button[data-key=\"{key}\"]"))?;
+    }
+    browser.click("#attach-ok")?;
+    let noted = browser.wait_page("the number noted", |p| p["attach"]["done"].is_string())?;
+    assert_eq!(noted["attach"]["open"], false, "{noted}");
+    assert!(
+        noted["attach"]["done"]
+            .as_str()
+            .unwrap()
+            .contains("139****9000"),
+        "masked on screen: {noted}"
+    );
+    assert_eq!(noted["number"], "D001", "the number stays large: {noted}");
+    let (pending, _) = rt.block_on(pending_notifications(&daemon, &admin));
+    let sms: Vec<_> = pending
+        .iter()
+        .filter(|n| n.ticket.map(|t| t.to_string()).as_deref() == Some("D001"))
+        .collect();
+    assert_eq!(sms.len(), 1, "{pending:?}");
+    assert_eq!(sms[0].phone, "13900139000");
+    assert!(
+        sms[0].text.contains("D001") && sms[0].text.contains("已登记"),
+        "{sms:?}"
+    );
+    // A second number for the same ticket is refused, and says so.
+    let twice = page.post(
+        "/attach-phone",
+        &json!({ "ticket": "D001", "phone": "13600136000", "key": "twice" }),
+    )?;
+    assert_eq!(twice["ok"], false);
+    assert_eq!(twice["code"], "phone_already_given");
     printer.set(Behaviour::Prints);
     browser.click("#done")?;
 

@@ -214,6 +214,10 @@ error_codes! {
     /// The phone already holds as many active tickets for the item as
     /// allowed (SPEC §6 hoarding).
     PhoneTicketLimit = "phone_ticket_limit",
+    /// The ticket already has a phone number: one per ticket.
+    PhoneAlreadyGiven = "phone_already_given",
+    /// Not a mainland China mobile number (11 digits, 1 then 3–9).
+    NotMobileNumber = "not_mobile_number",
 }
 
 impl fmt::Display for ErrorCode {

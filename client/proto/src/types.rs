@@ -399,6 +399,23 @@ impl Phone {
         Ok(Phone(number))
     }
 
+    /// A mainland China mobile number: 11 digits, `1`, then `3`–`9` (the
+    /// numbering plan's mobile blocks), as SMS reminders need.
+    pub fn mobile(number: impl Into<String>) -> Result<Phone, InvalidValue> {
+        let number = number.into();
+        let b = number.as_bytes();
+        let ok = b.len() == 11
+            && b[0] == b'1'
+            && (b'3'..=b'9').contains(&b[1])
+            && b.iter().all(u8::is_ascii_digit);
+        if !ok {
+            return Err(InvalidValue(
+                "not a mainland mobile number: 11 digits starting 13-19".into(),
+            ));
+        }
+        Ok(Phone(number))
+    }
+
     /// The full number. Use only where the number must leave the system
     /// (the SMS provider request); everywhere else print the masked form.
     pub fn expose(&self) -> &str {

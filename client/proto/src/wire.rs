@@ -298,6 +298,16 @@ pub enum Request {
         /// The phone's last four digits.
         phone_last4: String,
     },
+    /// Leave a mobile number for a waiting ticket issued without one
+    /// (kiosk, admin): after a failed print the visitor gets the §7.3.5
+    /// reminder and the §7.3.6 call by SMS. Answered with
+    /// [`Response::PhoneAttached`].
+    AttachPhone {
+        /// The waiting ticket.
+        ticket: TicketNo,
+        /// A mainland mobile number, as the visitor typed it.
+        phone: String,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -344,6 +354,7 @@ impl Request {
             Request::PrintFailures => "print-failures",
             Request::StatusPage { .. } => "status",
             Request::CancelBookingWithPhone { .. } => "cancel-booking",
+            Request::AttachPhone { .. } => "attach-phone",
         }
     }
 
@@ -376,7 +387,8 @@ impl Request {
             | Request::CheckIn { .. }
             | Request::AdjustSlots { .. }
             | Request::PrintFailed { .. }
-            | Request::CancelBookingWithPhone { .. } => false,
+            | Request::CancelBookingWithPhone { .. }
+            | Request::AttachPhone { .. } => false,
         }
     }
 }
@@ -478,6 +490,13 @@ pub enum Response {
     PrintFailures(PrintFailures),
     /// The hall's status and one page of its waiting list.
     StatusPage(StatusPage),
+    /// A mobile number was left for a waiting ticket.
+    PhoneAttached {
+        /// The ticket.
+        ticket: TicketNo,
+        /// People ahead of it now.
+        position: u32,
+    },
 }
 
 /// How `hallq stats` breaks the totals down.

@@ -112,6 +112,9 @@ pub fn response(r: &Response, now: Timestamp) -> String {
         }
         Response::KioskView(v) => kiosk_view(v),
         Response::PrintFailures(p) => print_failures(p),
+        Response::PhoneAttached { ticket, position } => {
+            format!("{ticket}：已登记手机号，叫号时短信通知 · phone left, {position} ahead")
+        }
     }
 }
 

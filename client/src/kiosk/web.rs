@@ -9,6 +9,7 @@
 //! | `/hall` | the same JSON once |
 //! | `POST /issue` | `{"item":"A","lane":"walk_in"\|"elderly"\|…,"phone":null,"key":"…"}` |
 //! | `POST /check-in` | `{"code":"K7M2QX","key":"…"}` |
+//! | `POST /attach-phone` | `{"ticket":"A012","phone":"13800138000","key":"…"}`: after a failed print |
 //!
 //! Every action carries a key the page makes once per visitor's choice:
 //! the same key answers with the same ticket, so a double tap, a tap
@@ -28,7 +29,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::Stream;
-use hallq_proto::types::{ItemCode, Lane, PriorityReason};
+use hallq_proto::types::{ItemCode, Lane, PriorityReason, TicketNo};
 use hallq_proto::wire::{IssuedTicket, Request};
 use hallq_proto::ErrorCode;
 use serde_json::{json, Value};
@@ -93,6 +94,7 @@ pub fn router(kiosk: Kiosk) -> Router {
         .route("/events", get(events))
         .route("/issue", post(issue))
         .route("/check-in", post(check_in))
+        .route("/attach-phone", post(attach_phone))
         .with_state(kiosk)
 }
 
@@ -265,6 +267,45 @@ async fn check_in(State(k): State<Kiosk>, body: String) -> Response {
             .await
             .and_then(crate::client::issued);
         ticket_answer(&k, answer, false).await
+    })
+    .await;
+    json_response(&v)
+}
+
+/// A visitor whose slip did not print leaves a mobile number for the
+/// ticket on the screen: hallqd then sends the §7.3.5 reminder and the
+/// §7.3.6 call by SMS. Answers `{"ok":true,"ticket","position"}` or a
+/// refusal's code (`not_mobile_number` with `"field":"phone"`).
+async fn attach_phone(State(k): State<Kiosk>, body: String) -> Response {
+    let Some(body) = parse(&body) else {
+        return json_response(&refusal(ErrorCode::BadRequest));
+    };
+    let v = once(&k, &body, async {
+        let Some(ticket) = body["ticket"]
+            .as_str()
+            .and_then(|t| t.parse::<TicketNo>().ok())
+        else {
+            return refusal(ErrorCode::UnknownTicket);
+        };
+        let phone = body["phone"].as_str().unwrap_or("").to_owned();
+        if !is_mainland_mobile(&phone) {
+            return json!({ "ok": false, "code": ErrorCode::NotMobileNumber.as_str(), "field": "phone" });
+        }
+        if !k.hall.borrow().connected {
+            return refusal(ErrorCode::ConnectionLost);
+        }
+        match k
+            .client
+            .request(&Request::AttachPhone { ticket, phone })
+            .await
+        {
+            Ok(hallq_proto::wire::Response::PhoneAttached { ticket, position }) => {
+                json!({ "ok": true, "ticket": ticket.to_string(), "position": position })
+            }
+            Ok(hallq_proto::wire::Response::Error(e)) => refusal(e.code),
+            Ok(_) => refusal(ErrorCode::UnexpectedAnswer),
+            Err(e) => refusal(e.code()),
+        }
     })
     .await;
     json_response(&v)

@@ -205,6 +205,16 @@ pub enum Command {
     /// told and the statistics count it even if nobody ever comes. Run by
     /// the daemon's timer; a no-op when nothing is due.
     ForfeitOverdue,
+    /// A visitor leaves a mobile number for their waiting ticket after the
+    /// kiosk could not print it: from now on the ticket gets the §7.3.5
+    /// reminder and the §7.3.6 call by SMS, as if issued with the number.
+    /// Only a waiting ticket without a phone may get one.
+    AttachPhone {
+        /// The waiting ticket.
+        ticket: TicketNo,
+        /// The visitor's mobile number.
+        phone: Phone,
+    },
 }
 
 impl Command {
@@ -237,6 +247,7 @@ impl Command {
             Command::CancelBooking { .. } => "cancel_booking",
             Command::CheckIn { .. } => "check_in",
             Command::AdjustSlots { .. } => "adjust_slots",
+            Command::AttachPhone { .. } => "attach_phone",
         }
     }
 }

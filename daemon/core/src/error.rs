@@ -236,6 +236,9 @@ pub enum DispatchError {
         /// The limit.
         limit: u32,
     },
+    /// The ticket has a phone number already: one per ticket.
+    #[error("ticket {0} already has a phone number")]
+    PhoneAlreadyGiven(TicketNo),
 }
 
 impl DispatchError {
@@ -264,6 +267,7 @@ impl DispatchError {
             DispatchError::TooLong { .. } => ErrorCode::TooLong,
             DispatchError::ReconfigureRefused(_) => ErrorCode::ReconfigureRefused,
             DispatchError::AlreadyRated(_) => ErrorCode::AlreadyRated,
+            DispatchError::PhoneAlreadyGiven(_) => ErrorCode::PhoneAlreadyGiven,
             DispatchError::NotServedAt { .. } => ErrorCode::NotServedAt,
             DispatchError::NotInBatch { .. } => ErrorCode::NotInBatch,
             DispatchError::HallClosed { .. } => ErrorCode::HallClosed,

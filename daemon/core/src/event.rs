@@ -293,6 +293,25 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// A visitor left a mobile number for a waiting ticket issued without
+    /// one (after a failed print). Added after the rest: the journal
+    /// stores an event's variant index, so older journals replay as they
+    /// were written.
+    PhoneAttached {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The number left.
+        phone: Phone,
+        /// People ahead of it now.
+        position: u32,
+        /// §7.3.5 holds already (its reminder is past): the confirmation
+        /// says "come to the waiting area" and no separate reminder follows.
+        approaching: bool,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -324,7 +343,8 @@ impl Event {
             | Event::BookingCancelled { at, .. }
             | Event::CheckedIn { at, .. }
             | Event::BookingForfeited { at, .. }
-            | Event::SlotsAdjusted { at, .. } => *at,
+            | Event::SlotsAdjusted { at, .. }
+            | Event::PhoneAttached { at, .. } => *at,
         }
     }
 }

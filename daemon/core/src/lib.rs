@@ -424,6 +424,9 @@ impl Hall {
                 self.windows[w].current = Some(*ticket);
             }
             Event::Recalled { .. } => {}
+            Event::PhoneAttached { ticket, phone, .. } => {
+                self.ticket_mut(*ticket).phone = Some(phone.clone());
+            }
             Event::Started { ticket, window, .. } => {
                 self.ticket_mut(*ticket).state = TicketState::Serving(*window);
             }
@@ -1087,6 +1090,11 @@ impl Hall {
         let index = id.0.checked_sub(self.first_ticket)? as usize;
         let item = self.tickets.get(index)?.item;
         Some(self.items[item].spec.code)
+    }
+
+    /// The id of today's ticket `number`. O(1).
+    pub fn ticket_id(&self, number: TicketNo) -> Result<TicketId, DispatchError> {
+        self.ticket_by_number(number)
     }
 
     /// The phone number given for ticket `id`, if it is today's. O(1).

@@ -804,6 +804,109 @@ fn a_walk_in_is_called_once_overdue_despite_priority_traffic() {
     }
 }
 
+// ----- a phone left after a failed print ----------------------------------
+
+fn attach(ticket: &str, phone: &str) -> Command {
+    Command::AttachPhone {
+        ticket: no(ticket),
+        phone: Phone::mobile(phone).unwrap(),
+    }
+}
+
+#[test]
+fn a_phone_left_for_a_waiting_ticket_gets_its_reminder_and_call() {
+    // One window serving A: the §7.3.5 threshold is positions 0 and 1.
+    let mut r = Run::new(HallSpec::new(vec![item('A', 60)], vec![window(1, "A")]));
+    r.open(1);
+    for _ in 0..4 {
+        r.walk_in('A');
+    }
+    let events = r.ok(attach("A004", "13800138000"));
+    match &events[..] {
+        [Event::PhoneAttached {
+            number,
+            phone,
+            position,
+            approaching,
+            ..
+        }] => {
+            assert_eq!(*number, no("A004"));
+            assert_eq!(phone.expose(), "13800138000");
+            assert_eq!(*position, 3);
+            assert!(!approaching, "3 ahead: the reminder is still to come");
+        }
+        other => panic!("expected PhoneAttached, got {other:?}"),
+    }
+    let id = r.hall.ticket_id(no("A004")).unwrap();
+    assert_eq!(r.hall.phone_of(id).map(Phone::expose), Some("13800138000"));
+    // The reminder and the call concern the ticket that now has the phone.
+    r.serve_next(1);
+    let events = r.ok(Command::CallNext { window: w(1) });
+    assert_eq!(Run::reminders(&events), vec![(no("A004"), 1)]);
+    r.ok(Command::Finish {
+        window: w(1),
+        rating: None,
+    });
+    r.serve_next(1);
+    assert_eq!(r.call(1), no("A004"));
+
+    // Replaying the journal's events gives the same hall, phone and all.
+    let mut replayed = Hall::new(r.hall.spec().clone()).unwrap();
+    for e in &r.log {
+        replayed.replay(e);
+    }
+    assert_eq!(replayed.dump(), r.hall.dump());
+    assert_eq!(
+        replayed.phone_of(id).map(Phone::expose),
+        Some("13800138000")
+    );
+}
+
+#[test]
+fn a_phone_left_near_the_head_says_the_reminder_holds_already() {
+    let mut r = Run::new(HallSpec::new(vec![item('A', 60)], vec![window(1, "A")]));
+    r.open(1);
+    r.walk_in('A');
+    match &r.ok(attach("A001", "13900139000"))[..] {
+        [Event::PhoneAttached {
+            position: 0,
+            approaching: true,
+            ..
+        }] => {}
+        other => panic!("expected an approaching PhoneAttached, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_phone_only_for_a_waiting_ticket_without_one() {
+    let mut r = Run::basic();
+    r.open(1);
+    // Refusals change nothing: `Run::err` checks the hall is as before.
+    assert!(matches!(
+        r.err(attach("A001", "13800138000")),
+        DispatchError::UnknownTicket(_)
+    ));
+    r.walk_in('A');
+    r.ok(Command::Issue {
+        item: code('A'),
+        lane: Lane::WalkIn,
+        phone: Some(Phone::mobile("13700137000").unwrap()),
+    });
+    assert!(matches!(
+        r.err(attach("A002", "13800138000")),
+        DispatchError::PhoneAlreadyGiven(_)
+    ));
+    r.ok(attach("A001", "13800138000"));
+    let e = r.err(attach("A001", "13900139000"));
+    assert_eq!(e.code(), hallq_proto::ErrorCode::PhoneAlreadyGiven);
+    // Called: no longer waiting.
+    assert_eq!(r.call(1), no("A001"));
+    let e = r.err(attach("A001", "13900139000"));
+    assert!(matches!(e, DispatchError::WrongTicketState { .. }), "{e}");
+    let id = r.hall.ticket_id(no("A001")).unwrap();
+    assert_eq!(r.hall.phone_of(id).map(Phone::expose), Some("13800138000"));
+}
+
 // ----- positions and reminders (§7.3.5) ------------------------------------
 
 #[test]

@@ -32,6 +32,11 @@ pub struct Templates {
     pub booking_cancelled_by_hall: String,
     /// A booking was forfeited (§四(七)8).
     pub booking_forfeited: String,
+    /// A visitor left a mobile number for a ticket already issued (after a
+    /// failed print): `{ticket}`, `{position}` are filled in.
+    pub phone_attached: String,
+    /// The same when §7.3.5 holds already: come to the waiting area now.
+    pub phone_attached_approaching: String,
     /// 差评工单 for the hotline (§四(六)6): `{hall}`, `{window}`, `{staff}`,
     /// `{item}`, `{item_name}`, `{ticket}`, `{rating}` are filled in.
     pub work_order: String,
@@ -48,6 +53,8 @@ impl Default for Templates {
             booking_cancelled: "您{slot}办理{item}的预约（预约码{code}）已取消。".into(),
             booking_cancelled_by_hall: "很抱歉，因特殊情况，您{slot}办理{item}的预约（预约码{code}）已被取消，请重新预约，给您带来不便敬请谅解。".into(),
             booking_forfeited: "您{slot}办理{item}的预约（预约码{code}）超过预约时间30分钟未签到，已视为放弃预约。".into(),
+            phone_attached: "您的号码{ticket}已登记本手机号，前面还有{position}人，即将轮到您时和叫号时将短信通知您。".into(),
+            phone_attached_approaching: "您的号码{ticket}已登记本手机号，前面还有{position}人，即将轮到您，请到等候区等候叫号。".into(),
             work_order: "差评工单：{hall}{window}号窗口（工作人员{staff}）办理{item_name}（{item}），{ticket}号评价{rating}分，请跟进回访。".into(),
         }
     }
@@ -66,6 +73,8 @@ pub(super) struct RawTemplates {
     pub(super) booking_cancelled_by_hall: Option<String>,
     pub(super) booking_forfeited: Option<String>,
     pub(super) work_order: Option<String>,
+    pub(super) phone_attached: Option<String>,
+    pub(super) phone_attached_approaching: Option<String>,
 }
 
 impl RawTemplates {
@@ -109,6 +118,16 @@ impl RawTemplates {
                 defaults.booking_forfeited,
             ),
             work_order: pick("work_order", self.work_order, defaults.work_order),
+            phone_attached: pick(
+                "phone_attached",
+                self.phone_attached,
+                defaults.phone_attached,
+            ),
+            phone_attached_approaching: pick(
+                "phone_attached_approaching",
+                self.phone_attached_approaching,
+                defaults.phone_attached_approaching,
+            ),
         }
     }
 }

@@ -67,7 +67,8 @@ pub fn change(
             }
             Event::IssuingClosed { .. } | Event::IssuingOpened { .. } => issuing_changed = true,
             Event::Issued { .. } | Event::Reinstated { .. } => lines_changed = true,
-            Event::Approaching { .. } => {}
+            // Neither changes what a board shows.
+            Event::Approaching { .. } | Event::PhoneAttached { .. } => {}
             // A batch's companions leave their line; ratings show nowhere.
             Event::ServedWith { .. } => lines_changed = true,
             Event::Rated { .. } => {}

@@ -227,6 +227,33 @@ impl Outbox {
                     ),
                     None => continue,
                 },
+                // The number left after a failed print: confirmed by SMS,
+                // as §7.3.4's message confirms a ticket issued with one.
+                Event::PhoneAttached {
+                    number,
+                    phone,
+                    position,
+                    approaching,
+                    ..
+                } => (
+                    NotificationKind::Issued,
+                    *number,
+                    phone.clone(),
+                    Some(*position),
+                    None,
+                    fill(
+                        if *approaching {
+                            &self.templates.phone_attached_approaching
+                        } else {
+                            &self.templates.phone_attached
+                        },
+                        *number,
+                        Some(*position),
+                        "",
+                        None,
+                        "",
+                    ),
+                ),
                 Event::Approaching {
                     ticket,
                     number,
@@ -485,6 +512,69 @@ mod tests {
             )
             .unwrap();
         outbox.on_events(&events, hall)
+    }
+
+    #[test]
+    fn a_phone_left_after_issue_gets_a_confirmation_reminder_and_call() {
+        let mut hall = hall();
+        let mut outbox = Outbox::new("main", Templates::default());
+        hall.apply(
+            Command::OpenWindow {
+                window: WindowNo(1),
+            },
+            Timestamp(1),
+        )
+        .unwrap();
+        for _ in 0..4 {
+            assert!(issue(&mut hall, &mut outbox, None).is_empty());
+        }
+        let a004: TicketNo = "A004".parse().unwrap();
+        let events = hall
+            .apply(
+                Command::AttachPhone {
+                    ticket: a004,
+                    phone: Phone::mobile("13800138000").unwrap(),
+                },
+                Timestamp(2),
+            )
+            .unwrap();
+        let n = outbox.on_events(&events, &hall);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].phone, "13800138000");
+        assert_eq!(n[0].ticket, Some(a004));
+        assert_eq!(
+            n[0].text,
+            "您的号码A004已登记本手机号，前面还有3人，即将轮到您时和叫号时将短信通知您。"
+        );
+        let mut sent = Vec::new();
+        for at in 3..20 {
+            let Ok(events) = hall.apply(
+                Command::CallNext {
+                    window: WindowNo(1),
+                },
+                Timestamp(at),
+            ) else {
+                break;
+            };
+            sent.extend(outbox.on_events(&events, &hall));
+            hall.apply(
+                Command::Finish {
+                    window: WindowNo(1),
+                    rating: None,
+                },
+                Timestamp(at),
+            )
+            .unwrap();
+        }
+        let kinds: Vec<_> = sent.iter().map(|n| (n.kind, n.phone.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (NotificationKind::Approaching, "13800138000"),
+                (NotificationKind::Called, "13800138000"),
+            ]
+        );
+        assert_eq!(sent[1].text, "请A004号立即到1号窗口办理。");
     }
 
     #[test]

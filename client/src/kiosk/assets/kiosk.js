@@ -22,6 +22,17 @@ const T = {
     print_failed: "号票未能打印。请用手机拍下上面的号码，或到咨询台说明，按号码叫号不受影响。",
     print_failed_phone: "号票未能打印。请用手机拍下上面的号码；叫号前也会发短信提醒您。",
     phone_bad: "手机号码不正确，请输入以1开头的11位手机号", code_empty: "请输入预约码",
+    attach_open: "留下手机号，叫号时短信通知您", attach_for: "您的号码", attach_ok: "确认登记", cancel: "取消",
+    attach_done: p => `已登记手机号 ${p}。快轮到您时和叫号时都会发短信通知您。`,
+    attach_errors: {
+      phone_already_given: "这个号码已经留过手机号了，叫号时会短信通知您。",
+      wrong_ticket_state: "这个号码已经叫过或办理过，不能再留手机号，请留意叫号屏。",
+      unknown_ticket: "没有找到这个号码，请到咨询台咨询。",
+      connection_lost: "暂时连不上叫号系统，手机号没有登记。请拍下号码，或到咨询台。",
+      unreachable: "暂时连不上叫号系统，手机号没有登记。请拍下号码，或到咨询台。",
+      timeout: "叫号系统没有及时响应，手机号没有登记。请稍候再试。",
+      default: "手机号没有登记成功。请拍下号码，或到咨询台。",
+    },
     lanes: { walk_in: "普通", appointment: "预约", elderly: "优先·老人", disabled: "优先·残疾人", pregnant: "优先·孕妇", green: "绿色通道" },
     errors: {
       daily_cap_reached: "该事项今日号已取完，请明天再来，或预约办理。",
@@ -60,6 +71,17 @@ const T = {
     print_failed: "Your ticket could not be printed. Please take a photo of the number above, or tell the help desk; you will be called by this number.",
     print_failed_phone: "Your ticket could not be printed. Please take a photo of the number above; you will get an SMS before your turn too.",
     phone_bad: "That is not a mobile number: 11 digits starting with 1", code_empty: "Please enter your booking code",
+    attach_open: "Leave a mobile number: we will text you when you are called", attach_for: "Your number", attach_ok: "Confirm", cancel: "Cancel",
+    attach_done: p => `Mobile ${p} noted. You will get an SMS when your turn is near and when you are called.`,
+    attach_errors: {
+      phone_already_given: "This ticket already has a mobile number; you will get an SMS when called.",
+      wrong_ticket_state: "This number has been called or served already; please watch the board.",
+      unknown_ticket: "This number was not found; please ask at the help desk.",
+      connection_lost: "The queue system cannot be reached; the number was not noted. Please take a photo of your number or ask at the help desk.",
+      unreachable: "The queue system cannot be reached; the number was not noted. Please take a photo of your number or ask at the help desk.",
+      timeout: "The queue system did not answer in time; please try again.",
+      default: "The mobile number could not be noted. Please take a photo of your number or ask at the help desk.",
+    },
     lanes: { walk_in: "regular", appointment: "appointment", elderly: "priority · elderly", disabled: "priority · disabled", pregnant: "priority · pregnant", green: "green channel" },
     errors: {
       daily_cap_reached: "Today's tickets for this service are all taken. Please come back tomorrow or book.",
@@ -96,6 +118,9 @@ let hall = null;
 let choice = null; // { item, name, lane, phone, key }
 let busy = false;
 let idleTimer = null;
+// After a failed print: the ticket on screen, the number being typed, and
+// the key of the last attempt (the same number sent twice is one request).
+let attach = null; // { ticket, phone, key, sent }
 const $ = id => document.getElementById(id);
 const t = (k, ...a) => { const v = T[lang][k]; return typeof v === "function" ? v(...a) : v; };
 
@@ -115,6 +140,7 @@ function translate() {
   $("large").textContent = large ? t("large_off") : t("large");
   document.body.classList.toggle("large", large);
   buildKeys();
+  if (attach && attach.done) $("attach-done").textContent = t("attach_done", maskPhone(attach.phone));
   render();
 }
 
@@ -236,6 +262,11 @@ function answered(a) {
   const keep = $("keep");
   keep.hidden = a.print_failed;
   keep.textContent = hall && hall.printer === "none" ? t("note_number") : t("keep");
+  // A failed print without a phone: offer to leave one (the issue's
+  // "photograph it or leave a mobile number").
+  attach = a.print_failed && !a.phone ? { ticket: a.ticket, phone: "", key: null, sent: null } : null;
+  $("attach-open").hidden = !attach;
+  $("attach-done").hidden = true;
   show("result");
   if (hall && hall.printer === "browser") browserPrint(a);
 }
@@ -250,8 +281,47 @@ function browserPrint(a) {
   window.print();
 }
 
+function maskPhone(p) { return p.slice(0, 3) + "****" + p.slice(7); }
+
+function showPhone(el, p) {
+  el.textContent = p.replace(/^(\d{3})(\d{0,4})(\d{0,4})$/, (m, a, b, c) => [a, b, c].filter(Boolean).join(" "));
+}
+
+function openAttach() {
+  if (!attach) return;
+  attach.phone = "";
+  $("attach-number").textContent = attach.ticket;
+  showPhone($("attach-shown"), "");
+  $("attach-error").hidden = true;
+  $("attach").hidden = false;
+}
+
+function closeAttach() { $("attach").hidden = true; }
+
+async function sendAttach() {
+  if (busy || !attach) return;
+  const err = $("attach-error");
+  if (!validPhone(attach.phone)) { err.textContent = t("phone_bad"); err.hidden = false; return; }
+  if (attach.sent !== attach.phone) { attach.key = newKey(); attach.sent = attach.phone; }
+  const a = await post("/attach-phone", { ticket: attach.ticket, phone: attach.phone, key: attach.key });
+  if (!a.ok) {
+    const m = T[lang].attach_errors;
+    err.textContent = a.field === "phone" ? t("phone_bad") : (m[a.code] || m.default);
+    err.hidden = false;
+    return;
+  }
+  closeAttach();
+  $("attach-open").hidden = true;
+  $("attach-done").textContent = t("attach_done", maskPhone(attach.phone));
+  $("attach-done").hidden = false;
+  $("print-failed").textContent = t("print_failed_phone");
+  attach.done = true;
+}
+
 function backToStart() {
   choice = null;
+  attach = null;
+  closeAttach();
   $("code").value = "";
   $("code-error").hidden = true;
   show("start");
@@ -273,6 +343,22 @@ function buildKeys() {
       $("phone-error").hidden = true;
     });
     pad.appendChild(b);
+  }
+  const ap = $("attach-keypad");
+  ap.textContent = "";
+  for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "del"]) {
+    const b = document.createElement("button");
+    b.textContent = k === "clear" ? t("clear") : k === "del" ? t("del") : k;
+    b.dataset.key = k;
+    b.addEventListener("click", () => {
+      if (!attach) return;
+      if (k === "clear") attach.phone = "";
+      else if (k === "del") attach.phone = attach.phone.slice(0, -1);
+      else if (attach.phone.length < 11) attach.phone += k;
+      showPhone($("attach-shown"), attach.phone);
+      $("attach-error").hidden = true;
+    });
+    ap.appendChild(b);
   }
   const kb = $("keyboard");
   kb.textContent = "";
@@ -323,6 +409,9 @@ $("phone-skip").addEventListener("click", () => take(false));
 $("phone-ok").addEventListener("click", () => take(choice && choice.phone.length > 0));
 $("code-ok").addEventListener("click", checkIn);
 $("done").addEventListener("click", backToStart);
+$("attach-open").addEventListener("click", openAttach);
+$("attach-cancel").addEventListener("click", closeAttach);
+$("attach-ok").addEventListener("click", sendAttach);
 $("refused-back").addEventListener("click", backToStart);
 
 function tick() {

@@ -85,6 +85,32 @@ impl Hall {
         })
     }
 
+    /// [`Command::AttachPhone`](crate::Command::AttachPhone): a waiting
+    /// ticket without a phone gets one. O(log n).
+    pub(super) fn decide_attach_phone(
+        &self,
+        ticket: TicketNo,
+        phone: Phone,
+        at: Timestamp,
+    ) -> Result<Event, DispatchError> {
+        let id = self.ticket_by_number(ticket)?;
+        if self.ticket(id).state != TicketState::Waiting {
+            return Err(self.wrong_state(id, "waiting"));
+        }
+        if self.phone_of(id).is_some() {
+            return Err(DispatchError::PhoneAlreadyGiven(ticket));
+        }
+        let position = self.position(ticket)?.unwrap_or(0);
+        Ok(Event::PhoneAttached {
+            ticket: id,
+            number: ticket,
+            phone,
+            position,
+            approaching: self.is_reminded(id),
+            at,
+        })
+    }
+
     /// [`Command::Reinstate`](crate::Command::Reinstate). O(log n).
     /// Whether window `window` may put no-show `ticket` back into line
     /// (issue 19, decided): any window that serves the ticket's item may,

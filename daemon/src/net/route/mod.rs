@@ -92,6 +92,9 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::KioskView => tickets::kiosk_view(session),
         Request::PrintFailed { ticket, reason } => tickets::print_failed(session, ticket, reason),
         Request::PrintFailures => tickets::print_failures(session),
+        Request::AttachPhone { ticket, phone } => {
+            tickets::attach_phone(session, ticket, phone).await
+        }
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })

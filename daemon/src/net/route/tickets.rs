@@ -141,6 +141,37 @@ pub(super) fn print_failed(
     ))
 }
 
+/// A visitor leaves a mobile number for their waiting ticket (after a
+/// failed print): the §7.3.5 reminder and §7.3.6 call then go to it by SMS.
+/// The number is checked as a mainland mobile and logged masked only.
+pub(super) async fn attach_phone(
+    session: &Session,
+    ticket: TicketNo,
+    phone: String,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Kiosk, Role::Admin])?;
+    let phone = Phone::mobile(phone).map_err(|e| reply(ErrorCode::NotMobileNumber, e.0))?;
+    let masked = phone.masked();
+    let answer = session
+        .hall
+        .execute(Command::AttachPhone { ticket, phone }, |_, events| {
+            events.iter().find_map(|e| match e {
+                Event::PhoneAttached {
+                    number, position, ..
+                } => Some(Response::PhoneAttached {
+                    ticket: *number,
+                    position: *position,
+                }),
+                _ => None,
+            })
+        })
+        .await
+        .map_err(refused)?
+        .ok_or_else(|| reply(ErrorCode::Internal, "no phone was attached"))?;
+    tracing::info!(hall = session.hall.id(), %ticket, phone = %masked, "phone left for a ticket");
+    Ok(answer)
+}
+
 /// The hall's print failures since hallqd started.
 pub(super) fn print_failures(session: &Session) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Window, Role::Admin])?;
