@@ -45,6 +45,7 @@ use hallq_proto::wire::{DisplayUpdate, Notification, Status, WindowAction};
 use rustls_pki_types::CertificateDer;
 use tempfile::TempDir;
 
+pub mod browser;
 pub mod cluster;
 
 /// How long a daemon may take to start listening or to exit.

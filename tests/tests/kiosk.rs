@@ -19,29 +19,28 @@
 //! `HALLQ_SKIP_BROWSER_TESTS=1` skips it instead (say so when you do).
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use hallq_client::kiosk::escpos;
 use hallq_client::kiosk::printer::{PrintError, Printer};
 use hallq_core::HallDay;
 use hallq_proto::appointment::Channel;
 use hallq_proto::types::{Lane, Timestamp};
 use hallq_proto::wire::{Request, Response};
+use hallq_tests::browser::{browser_available, hallq_path, stdout_line, Killed, WebDriver};
 use hallq_tests::{
     hallqd_path, item, open_windows, pending_notifications, Daemon, TestHall, ADMIN, KIOSK,
-    PROCESS_TIMEOUT, STEP_TIMEOUT,
+    STEP_TIMEOUT,
 };
 use serde_json::{json, Value};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const HALF_HOUR_MS: u64 = 30 * 60 * 1000;
 
 /// What the page shows, read in one go.
@@ -93,7 +92,7 @@ fn capped_hall() -> anyhow::Result<TestHall> {
 
 #[test]
 fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
-    if !browser_available()? {
+    if !browser_available("kiosk")? {
         return Ok(());
     }
     let rt = tokio::runtime::Runtime::new()?;
@@ -123,7 +122,7 @@ fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
     let printer = FakePrinter::start(Behaviour::Prints)?;
     let page = KioskProcess::start(&hall, &daemon, &format!("tcp:{}", printer.addr))?;
     let scratch = tempfile::tempdir()?;
-    let browser = WebDriver::start(scratch.path())?;
+    let browser = WebDriver::start(scratch.path(), 1080, 1920, PROBE)?;
     let docs = docs_dir();
 
     // Portrait, 1080×1920: the start screen.
@@ -410,7 +409,7 @@ fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
 
 #[test]
 fn the_browser_prints_an_80mm_slip_and_large_type_grows() -> anyhow::Result<()> {
-    if !browser_available()? {
+    if !browser_available("kiosk")? {
         return Ok(());
     }
     let rt = tokio::runtime::Runtime::new()?;
@@ -420,7 +419,7 @@ fn the_browser_prints_an_80mm_slip_and_large_type_grows() -> anyhow::Result<()> 
     rt.block_on(open_windows(&admin, &[1]));
     let page = KioskProcess::start(&hall, &daemon, "browser")?;
     let scratch = tempfile::tempdir()?;
-    let browser = WebDriver::start(scratch.path())?;
+    let browser = WebDriver::start(scratch.path(), 1080, 1920, PROBE)?;
     browser.viewport(1080, 1920)?;
     browser.open(&format!("{}?large=1", page.url))?;
     browser.wait_page("the items", |p| p["items"][0].is_object())?;
@@ -796,23 +795,6 @@ fn http(
     Ok((head.to_owned(), body.to_owned()))
 }
 
-/// Whether Chromium and its driver are here; without them the test fails
-/// with the fix, unless skipping was asked for.
-fn browser_available() -> anyhow::Result<bool> {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return Ok(true);
-    }
-    if std::env::var_os("HALLQ_SKIP_BROWSER_TESTS").is_some() {
-        eprintln!("skipped: no {CHROMIUM} or {CHROMEDRIVER} (HALLQ_SKIP_BROWSER_TESTS set)");
-        return Ok(false);
-    }
-    bail!(
-        "the kiosk test needs {CHROMIUM} and {CHROMEDRIVER}: \
-         apt-get install -y chromium chromium-driver fonts-noto-cjk, \
-         or set HALLQ_SKIP_BROWSER_TESTS=1 to skip it"
-    )
-}
-
 /// `target/kiosk-screens/`, where the screenshots go; copy the good ones
 /// to docs/ (the README shows docs/kiosk-*.png).
 fn docs_dir() -> PathBuf {
@@ -823,279 +805,4 @@ fn docs_dir() -> PathBuf {
         .join("kiosk-screens");
     let _ = std::fs::create_dir_all(&dir);
     dir
-}
-
-/// The `hallq` binary, next to `hallqd`; built if missing (as `hallqd` is).
-fn hallq_path() -> PathBuf {
-    let path = hallqd_path().with_file_name(format!("hallq{}", std::env::consts::EXE_SUFFIX));
-    if !path.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the tests crate sits in the workspace root");
-        let status = Command::new(cargo)
-            .args(["build", "-p", "hallq-client", "--bin", "hallq"])
-            .current_dir(workspace)
-            .status()
-            .expect("cannot run cargo to build hallq");
-        assert!(status.success(), "cargo build of hallq failed: {status}");
-    }
-    path
-}
-
-/// A child process killed (and reaped) when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits (bounded) for the first stdout line of `child` that `find` accepts;
-/// the rest of its output is drained so it never blocks on a full pipe.
-fn stdout_line<T: Send + 'static>(
-    child: &mut Child,
-    what: &str,
-    find: impl Fn(&str) -> Option<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let stdout = child.stdout.take().context("stdout is piped")?;
-    let (send, receive) = mpsc::channel();
-    thread::spawn(move || {
-        let mut send = Some(send);
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(found) = find(&line) {
-                if let Some(send) = send.take() {
-                    let _ = send.send(found);
-                }
-            }
-        }
-    });
-    receive
-        .recv_timeout(PROCESS_TIMEOUT)
-        .map_err(|_| anyhow!("{what} printed no ready line within {PROCESS_TIMEOUT:?}"))
-}
-
-/// A headless Chromium under chromedriver, with one session (as in
-/// tests/board.rs).
-struct WebDriver {
-    driver: Killed,
-    addr: SocketAddr,
-    session: String,
-    browser_pid: Option<u64>,
-}
-
-impl WebDriver {
-    fn start(scratch: &Path) -> anyhow::Result<WebDriver> {
-        let mut child = Command::new(CHROMEDRIVER)
-            .arg("--port=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start chromedriver")?;
-        let port = stdout_line(&mut child, "chromedriver", |line| {
-            line.split("started successfully on port ")
-                .nth(1)
-                .and_then(|rest| rest.trim_end_matches('.').trim().parse::<u16>().ok())
-        });
-        let driver = Killed(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], port?));
-        let profile = scratch.join("chromium-profile");
-        let args = json!([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1080,1920",
-            "--lang=zh-CN",
-            format!("--user-data-dir={}", profile.display()),
-        ]);
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        }}});
-        let value = request(addr, "POST", "/session", Some(&capabilities))?;
-        let session = value["sessionId"]
-            .as_str()
-            .context("no session id from chromedriver")?
-            .to_owned();
-        let browser_pid = value["capabilities"]["goog:processID"].as_u64();
-        Ok(WebDriver {
-            driver,
-            addr,
-            session,
-            browser_pid,
-        })
-    }
-
-    /// Sizes the window so the page itself gets `width`×`height`.
-    fn viewport(&self, width: i64, height: i64) -> anyhow::Result<()> {
-        let frame = self.script(
-            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
-        )?;
-        let rect = json!({
-            "width": width + frame[0].as_i64().unwrap_or(0),
-            "height": height + frame[1].as_i64().unwrap_or(0),
-        });
-        self.call("POST", "/window/rect", Some(&rect)).map(drop)
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-        request(
-            self.addr,
-            method,
-            &format!("/session/{}{path}", self.session),
-            body,
-        )
-    }
-
-    fn open(&self, url: &str) -> anyhow::Result<()> {
-        self.call("POST", "/url", Some(&json!({ "url": url })))
-            .map(drop)
-    }
-
-    fn script(&self, script: &str) -> anyhow::Result<Value> {
-        self.call(
-            "POST",
-            "/execute/sync",
-            Some(&json!({ "script": script, "args": [] })),
-        )
-    }
-
-    /// A real click (pointer events, as a finger's tap reaches the page).
-    fn click(&self, css: &str) -> anyhow::Result<()> {
-        let found = self.call(
-            "POST",
-            "/element",
-            Some(&json!({ "using": "css selector", "value": css })),
-        )?;
-        let id = found
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .with_context(|| format!("no element {css}"))?
-            .to_owned();
-        self.call("POST", &format!("/element/{id}/click"), Some(&json!({})))
-            .map(drop)
-    }
-
-    /// Keys typed as a keyboard (or a USB scanner) types them.
-    fn type_keys(&self, text: &str) -> anyhow::Result<()> {
-        let mut actions = Vec::new();
-        for c in text.chars() {
-            actions.push(json!({ "type": "keyDown", "value": c.to_string() }));
-            actions.push(json!({ "type": "keyUp", "value": c.to_string() }));
-        }
-        let body = json!({ "actions": [{ "type": "key", "id": "scanner", "actions": actions }] });
-        self.call("POST", "/actions", Some(&body)).map(drop)
-    }
-
-    fn wait_page(&self, what: &str, ready: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let page = self.script(PROBE)?;
-            if ready(&page) {
-                return Ok(page);
-            }
-            if Instant::now() >= deadline {
-                bail!("the page did not show {what} within {STEP_TIMEOUT:?}: {page}");
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
-        let png = self.call("GET", "/screenshot", None)?;
-        let png = base64_decode(png.as_str().context("screenshot is not a string")?)?;
-        std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))
-    }
-}
-
-impl Drop for WebDriver {
-    fn drop(&mut self) {
-        let _ = self.call("DELETE", "", None);
-        if let Some(pid) = self.browser_pid {
-            let _ = Command::new("kill")
-                .arg(pid.to_string())
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = &self.driver;
-    }
-}
-
-/// One WebDriver request: JSON over HTTP/1.1, one connection each.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> anyhow::Result<Value> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut stream = TcpStream::connect(addr).context("cannot reach chromedriver")?;
-    stream.set_read_timeout(Some(PROCESS_TIMEOUT * 3))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut reader = BufReader::new(stream);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line)?;
-        if n == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().context("bad Content-Length")?;
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body)?;
-    let value: Value = serde_json::from_slice(&body)?;
-    let value = value.get("value").cloned().unwrap_or(Value::Null);
-    if let Some(error) = value.get("error") {
-        bail!("{method} {path}: {error}: {}", value["message"]);
-    }
-    Ok(value)
-}
-
-/// Standard base64 (what WebDriver screenshots are encoded in).
-fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
-    let digit = |c: u8| -> anyhow::Result<u32> {
-        Ok(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => bail!("not base64: {:?}", c as char),
-        }
-        .into())
-    };
-    let clean: Vec<u8> = text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-        .collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= digit(*c)? << (18 - 6 * i);
-        }
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    Ok(out)
 }
