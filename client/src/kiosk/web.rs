@@ -172,11 +172,9 @@ fn refusal(code: ErrorCode) -> Value {
 /// Whether `phone` is a mainland China mobile number: 11 digits, 1, then
 /// 3–9 (the numbering plan's mobile blocks).
 pub fn is_mainland_mobile(phone: &str) -> bool {
-    let b = phone.as_bytes();
-    b.len() == 11
-        && b[0] == b'1'
-        && (b'3'..=b'9').contains(&b[1])
-        && b.iter().all(u8::is_ascii_digit)
+    // One rule for the kiosk and hallqd: `Phone::mobile` is what hallqd
+    // checks again when a number is attached.
+    hallq_proto::types::Phone::mobile(phone).is_ok()
 }
 
 /// Runs `action` once per key: a key seen before answers as it did then.
