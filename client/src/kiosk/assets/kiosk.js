@@ -162,29 +162,40 @@ function render() {
     closed.hidden = false; closed.textContent = t("closed_hours", o);
   } else closed.hidden = true;
   const box = $("items");
-  box.textContent = "";
   box.classList.toggle("many", v.items.length > 6);
-  for (const it of v.items) {
-    const b = document.createElement("button");
-    b.className = "item";
-    b.dataset.item = it.code;
+  // Buttons are kept and updated in place: a view pushed while a finger is
+  // on a button must not replace the button under it (the tap would be lost).
+  const codes = v.items.map(it => it.code).join(",");
+  if (box.dataset.codes !== codes) {
+    box.textContent = "";
+    for (const it of v.items) {
+      const b = document.createElement("button");
+      b.className = "item";
+      b.dataset.item = it.code;
+      b.innerHTML = `<span class="name"></span><span class="facts"></span><span class="why"></span>`;
+      b.addEventListener("click", () => { const cur = itemByCode(b.dataset.item); if (cur) chooseItem(cur); });
+      box.appendChild(b);
+    }
+    box.dataset.codes = codes;
+  }
+  v.items.forEach((it, i) => {
+    const b = box.children[i];
     const waiting = it.waiting[0] + it.waiting[1] + it.waiting[2];
     const capped = it.daily_cap !== null && it.issued_today >= it.daily_cap;
     const noWindow = it.windows.length === 0;
     const off = capped || noWindow || !walkInsTaken(v);
-    b.innerHTML = `<span class="name"></span><span class="facts"></span>`;
     b.querySelector(".name").textContent = it.name;
     b.querySelector(".facts").textContent = `${t("waiting", waiting)} · ${t("wait", it.eta_secs)}`;
-    if (capped || noWindow) {
-      const why = document.createElement("span");
-      why.className = "why";
-      why.textContent = capped ? t("capped") : t("no_window");
-      b.appendChild(why);
-    }
-    if (off) { b.classList.add("off"); b.disabled = true; }
-    b.addEventListener("click", () => chooseItem(it));
-    box.appendChild(b);
-  }
+    const why = b.querySelector(".why");
+    why.hidden = !(capped || noWindow);
+    why.textContent = capped ? t("capped") : noWindow ? t("no_window") : "";
+    b.classList.toggle("off", off);
+    b.disabled = off;
+  });
+}
+
+function itemByCode(code) {
+  return hall && hall.view ? hall.view.items.find(it => it.code === code) : null;
 }
 
 function chooseItem(it) {
