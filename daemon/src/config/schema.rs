@@ -206,6 +206,27 @@ pub(super) struct RawHall {
     /// SPEC §6: visitor messages one phone gets per hour (0: no limit).
     #[serde(default = "default_sms_per_phone_per_hour")]
     pub(super) sms_per_phone_per_hour: u32,
+    /// AB岗: a window calls only with staff logged in (default off).
+    #[serde(default)]
+    pub(super) require_login_to_call: bool,
+    /// 过号 only this many seconds after the call (default 0: none).
+    #[serde(default)]
+    pub(super) no_show_min_seconds: u32,
+    /// 过号 only after one recall (重呼) (default off).
+    #[serde(default)]
+    pub(super) no_show_after_recall: bool,
+    /// The hall's waiting target: `hallq stats` gives the share of visitors
+    /// who waited longer.
+    #[serde(default = "default_wait_target_minutes")]
+    pub(super) wait_target_minutes: u32,
+}
+
+/// Default `wait_target_minutes`: many provincial halls promise a wait
+/// under 30 minutes (最多等候30分钟).
+pub const DEFAULT_WAIT_TARGET_MINUTES: u32 = 30;
+
+fn default_wait_target_minutes() -> u32 {
+    DEFAULT_WAIT_TARGET_MINUTES
 }
 
 fn default_sms_per_phone_per_hour() -> u32 {
