@@ -194,6 +194,27 @@ pub fn action_name(name: &str, lang: Lang) -> &'static str {
     lang.pick(zh, en)
 }
 
+/// What a window action did, for `hallq`'s reply: 已叫号 / "Called".
+pub fn action_done(name: &str, lang: Lang) -> &str {
+    let (zh, en) = match name {
+        "call" => ("已叫号", "Called"),
+        "recall" => ("已重呼", "Recalled"),
+        "start" => ("开始办理", "Serving"),
+        "finish" => ("已办结", "Finished"),
+        "no-show" => ("已过号", "No-show (过号)"),
+        "transfer" => ("已转办", "Transferred"),
+        "pause" => ("已暂停", "Paused"),
+        "resume" => ("已恢复办理", "Resumed"),
+        "open" => ("已开窗", "Opened"),
+        "close" => ("已关窗", "Closed"),
+        "login" => ("已登录", "Logged in"),
+        "logout" => ("已退出登录", "Logged out"),
+        // A newer daemon's action: its wire name is still meaningful.
+        other => (other, other),
+    };
+    lang.pick(zh, en)
+}
+
 /// A lane for the clerk and the manager.
 pub fn lane(lane: Lane, lang: Lang) -> &'static str {
     let (zh, en) = match lane {

@@ -661,6 +661,162 @@ fn export_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hallq_core::{Command, Hall, HallSpec, ItemSpec, WindowSpec};
+    use hallq_proto::types::{Post, Rating};
+
+    /// 2026-11-22 09:00 in Beijing (01:00 UTC), in ms.
+    const T0: u64 = 1_795_309_200_000;
+
+    /// A scripted morning with known answers (issue 17): A003 is a no-show
+    /// at window 2 (S1002) and served later at window 6; window 1 (S1001)
+    /// transfers A001 to item B, then with nobody logged in serves it and
+    /// B001 and pauses ten minutes; A002 and A003 are rated 5 and 4, A001 2.
+    fn scripted_day() -> Vec<Entry> {
+        let item = |c: char| ItemSpec {
+            code: ItemCode::new(c).unwrap(),
+            name: format!("item {c}"),
+            avg_service_secs: 300,
+            daily_cap: None,
+        };
+        let window = |n: u16, items: &str| WindowSpec {
+            number: WindowNo(n),
+            items: items.chars().map(|c| ItemCode::new(c).unwrap()).collect(),
+            universal: false,
+            fallback: false,
+        };
+        let mut hall = Hall::new(HallSpec::new(
+            vec![item('A'), item('B')],
+            vec![window(1, "AB"), window(2, "A"), window(6, "AB")],
+        ))
+        .unwrap();
+        let w = WindowNo;
+        let t = |s: &str| s.parse::<TicketNo>().unwrap();
+        let staff = |s: &str| StaffId::new(s).unwrap();
+        let rating = |r: u8| Some(Rating::new(r).unwrap());
+        let script: Vec<(u64, Command)> = vec![
+            (0, Command::BeginDay { day: 20261122 }),
+            (0, Command::OpenWindow { window: w(1) }),
+            (0, Command::OpenWindow { window: w(2) }),
+            (0, Command::OpenWindow { window: w(6) }),
+            (0, Command::LogIn { window: w(1), staff: staff("S1001"), post: Post::A }),
+            (0, Command::LogIn { window: w(2), staff: staff("S1002"), post: Post::A }),
+            (0, Command::LogIn { window: w(6), staff: staff("S1006"), post: Post::B }),
+            (0, Command::Issue { item: ItemCode::new('A').unwrap(), lane: Lane::WalkIn, phone: None }),
+            (0, Command::Issue { item: ItemCode::new('A').unwrap(), lane: Lane::WalkIn, phone: None }),
+            (0, Command::Issue { item: ItemCode::new('A').unwrap(), lane: Lane::WalkIn, phone: None }),
+            (0, Command::Issue { item: ItemCode::new('B').unwrap(), lane: Lane::WalkIn, phone: None }),
+            (60, Command::CallTicket { window: w(2), ticket: t("A003") }),
+            (100, Command::NoShow { window: w(2) }),
+            (120, Command::CallTicket { window: w(1), ticket: t("A001") }),
+            (130, Command::Start { window: w(1) }),
+            (200, Command::CallTicket { window: w(6), ticket: t("A002") }),
+            (260, Command::Finish { window: w(6), rating: rating(5) }),
+            (300, Command::Reinstate { ticket: t("A003") }),
+            (400, Command::Transfer { window: w(1), to: TransferTarget::Item(ItemCode::new('B').unwrap()) }),
+            (450, Command::LogOut { window: w(1) }),
+            (500, Command::CallTicket { window: w(1), ticket: t("A001") }),
+            (800, Command::Finish { window: w(1), rating: rating(2) }),
+            (900, Command::Pause { window: w(1), reason: "午休".into() }),
+            (1500, Command::Resume { window: w(1) }),
+            (2000, Command::CallTicket { window: w(1), ticket: t("B001") }),
+            (2050, Command::Finish { window: w(1), rating: None }),
+            (2100, Command::CallTicket { window: w(6), ticket: t("A003") }),
+            (2110, Command::Start { window: w(6) }),
+            (2400, Command::Finish { window: w(6), rating: rating(4) }),
+        ];
+        script
+            .into_iter()
+            .map(|(secs, command)| {
+                let shown = format!("{command:?}");
+                let events = hall
+                    .apply(command, Timestamp(T0 + secs * 1000))
+                    .unwrap_or_else(|e| panic!("{shown}: {e}"));
+                Entry::Events(events)
+            })
+            .collect()
+    }
+
+    fn group<'a>(r: &'a DayReport, key: &str) -> (&'a StatsFigures, &'a ReportFigures) {
+        let i = r.stats.groups.iter().position(|g| g.key == key).unwrap_or_else(|| {
+            panic!("no group {key} in {:?}", r.stats.groups)
+        });
+        (&r.stats.groups[i].figures, &r.groups[i].figures)
+    }
+
+    #[test]
+    fn each_event_is_counted_where_and_by_whom_it_happened() {
+        let day = scripted_day();
+        let r = report("main", 20261122, &day, Some(StatsBy::Window), 480, 1800);
+        // The no-show at window 2, not at window 6 where A003 was served.
+        let (f, x) = group(&r, "2");
+        assert_eq!((f.no_shows, f.served, x.calls, f.waiting.count), (1, 0, 1, 1));
+        assert_eq!(x.no_show_permille, Some(1000));
+        // The transfer by window 1, which handed A001 on.
+        let (f, x) = group(&r, "1");
+        assert_eq!((f.transfers, f.served, x.calls), (1, 2, 3));
+        assert_eq!(f.waiting.count, 2, "A001 and B001 were first called here");
+        assert_eq!(f.service.mean_secs, 175, "300 s and 50 s");
+        assert_eq!(f.ratings, [0, 1, 0, 0, 0]);
+        assert_eq!(x.paused_secs, 600);
+        assert_eq!(x.waited_over_target, 1, "B001 waited 2000 s > 1800 s");
+        let (f, x) = group(&r, "6");
+        assert_eq!((f.no_shows, f.transfers, f.served), (0, 0, 2));
+        assert_eq!(f.ratings, [0, 0, 0, 1, 1]);
+        assert_eq!(x.satisfied_permille, Some(1000));
+        assert_eq!(f.service.max_secs, 290);
+
+        let r = report("main", 20261122, &day, Some(StatsBy::Staff), 480, 1800);
+        let (f, _) = group(&r, "S1002");
+        assert_eq!((f.no_shows, f.served), (1, 0));
+        let (f, _) = group(&r, "S1001");
+        assert_eq!((f.transfers, f.served), (1, 0));
+        // Served with nobody logged in: still counted, under "-" (issue 17:
+        // 17 against 18 served).
+        let (f, x) = group(&r, NO_STAFF);
+        assert_eq!((f.served, x.calls, x.paused_secs), (2, 2, 600));
+        let (f, _) = group(&r, "S1006");
+        assert_eq!(f.served, 2);
+        let served: u64 = r.stats.groups.iter().map(|g| g.figures.served).sum();
+        assert_eq!(served, r.stats.totals.served);
+
+        // The hall: 满意率 2 of 3, one of four over the target, one no-show
+        // of four called, ten minutes paused, all in the 09:00 hour.
+        let t = &r.stats.totals;
+        assert_eq!((t.issued, t.served, t.no_shows, t.transfers), (4, 4, 1, 1));
+        assert_eq!(t.ratings, [0, 1, 0, 1, 1]);
+        assert_eq!(r.totals.satisfied_permille, Some(667));
+        assert_eq!(r.totals.waited_over_target, 1);
+        assert_eq!(r.totals.waited_over_target_permille, Some(250));
+        assert_eq!(r.totals.no_show_permille, Some(250));
+        assert_eq!(r.totals.paused_secs, 600);
+        assert_eq!(r.hours.len(), 1);
+        let h = &r.hours[0];
+        assert_eq!((h.hour, h.issued, h.called, h.served, h.no_shows), (9, 4, 4, 4, 1));
+        assert_eq!(h.mean_wait_secs, (60 + 120 + 200 + 2000) / 4);
+
+        // By item: the no-show rate per item (A003 of A's three).
+        let r = report("main", 20261122, &day, Some(StatsBy::Item), 480, 1800);
+        let (f, x) = group(&r, "A");
+        assert_eq!((f.issued, f.no_shows), (2, 1), "A001 ended in B");
+        assert_eq!(x.no_show_permille, Some(500));
+    }
+
+    #[test]
+    fn the_export_carries_the_original_item_and_the_trail() {
+        let day = scripted_day();
+        let (records, trails, next) = export_detailed("main", &day, 0, None);
+        assert_eq!(next, None);
+        let a001 = records.iter().position(|r| r.ticket.to_string() == "A001").unwrap();
+        assert_eq!(records[a001].item.to_string(), "B");
+        assert_eq!(records[a001].window, Some(WindowNo(1)));
+        assert_eq!(records[a001].staff, None, "nobody was logged in");
+        let trail = &trails[a001];
+        assert_eq!(trail.original_item.to_string(), "A");
+        assert_eq!(trail.transfers, vec!["1>B".to_owned()]);
+        assert_eq!((trail.waiting_secs, trail.service_secs), (Some(120), Some(300)));
+        let a003 = records.iter().position(|r| r.ticket.to_string() == "A003").unwrap();
+        assert_eq!((trails[a003].waiting_secs, trails[a003].service_secs), (Some(60), Some(290)));
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

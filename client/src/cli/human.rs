@@ -16,8 +16,14 @@ use hallq_proto::wire::{DayReport, ReportFigures, StatsBy, StatsFigures};
 use super::json::kind_name;
 use super::table::Table;
 
-/// The text for one answer of the daemon. `now` is used for "waited 12 min".
+/// The text for one answer of the daemon in the process's language
+/// (`--lang`). `now` is used for "waited 12 min".
 pub fn response(r: &Response, now: Timestamp) -> String {
+    response_in(r, now, text::lang())
+}
+
+/// [`response`] in `lang`.
+pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
     if let Some(text) = super::appointments::human(r) {
         return text;
     }
@@ -36,8 +42,7 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             announcement,
             window,
         } => {
-            let lang = text::lang();
-            let label = text::action_name(action, lang);
+            let label = text::action_done(action, lang);
             let what = match (announcement, ticket) {
                 // The announcement is what the hall hears (§7.3.6); print it as is.
                 (Some(text), _) => text.clone(),
@@ -46,7 +51,7 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             };
             format!("{what}\n{}", window_line_in(window, lang))
         }
-        Response::Reinstated { ticket, position } => match text::lang() {
+        Response::Reinstated { ticket, position } => match lang {
             Lang::Zh => format!("{ticket} 已回到队列 · 前面 {position} 人"),
             Lang::En => format!("{ticket} is back in line · {}", ahead(*position)),
         },
@@ -109,7 +114,7 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             format!("{ticket} rated {}{order}", rating.value())
         }
         Response::Stats(stats) => day_stats(stats),
-        Response::Report(report) => day_report(report, text::lang()),
+        Response::Report(report) => day_report(report, lang),
         Response::ExportDetailed(page) => {
             let more = page.next.map_or(String::new(), |n| format!(" (more from {n})"));
             format!("{} records{more}", page.records.len())
