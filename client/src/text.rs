@@ -73,42 +73,111 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
     use ErrorCode as C;
     let (zh, en) = match code {
         C::BadRequest => ("请求格式不正确", "the request is not well formed"),
-        C::Unauthorized => ("令牌无效，请检查 --token", "the token is not valid: check --token"),
+        C::Unauthorized => (
+            "令牌无效，请检查 --token",
+            "the token is not valid: check --token",
+        ),
         C::Forbidden => ("此令牌无权执行该操作", "this token may not do that"),
         C::UnknownHall => ("hallqd 没有这个大厅", "hallqd has no such hall"),
-        C::RateLimited => ("请求过于频繁，请稍后再试", "too many requests: try again shortly"),
-        C::TooManyConnections => ("hallqd 连接数已满，请稍后再试", "hallqd is at its connection limit: try again shortly"),
-        C::TooManyDisplays => ("本大厅显示屏数量已满", "the hall has as many displays as allowed"),
-        C::Internal => ("hallqd 内部错误，请联系管理员", "hallqd failed internally: tell the administrator"),
-        C::ReloadRefused => ("新配置不可用，未作任何改动", "the new configuration is unusable; nothing changed"),
+        C::RateLimited => (
+            "请求过于频繁，请稍后再试",
+            "too many requests: try again shortly",
+        ),
+        C::TooManyConnections => (
+            "hallqd 连接数已满，请稍后再试",
+            "hallqd is at its connection limit: try again shortly",
+        ),
+        C::TooManyDisplays => (
+            "本大厅显示屏数量已满",
+            "the hall has as many displays as allowed",
+        ),
+        C::Internal => (
+            "hallqd 内部错误，请联系管理员",
+            "hallqd failed internally: tell the administrator",
+        ),
+        C::ReloadRefused => (
+            "新配置不可用，未作任何改动",
+            "the new configuration is unusable; nothing changed",
+        ),
         C::JournalUnreadable => ("无法读取该日的记录", "the day's records cannot be read"),
-        C::StorageFailed => ("记录未能保存，未作任何改动，请联系管理员", "the change could not be saved; nothing changed: tell the administrator"),
-        C::NotOwner => ("本大厅由另一台服务器负责，正在切换", "another node serves the hall; switching"),
-        C::ClusterUnavailable => ("集群暂不可用，操作可能未完成，请刷新确认", "the cluster did not confirm: refresh to see whether it was done"),
+        C::StorageFailed => (
+            "记录未能保存，未作任何改动，请联系管理员",
+            "the change could not be saved; nothing changed: tell the administrator",
+        ),
+        C::NotOwner => (
+            "本大厅由另一台服务器负责，正在切换",
+            "another node serves the hall; switching",
+        ),
+        C::ClusterUnavailable => (
+            "集群暂不可用，操作可能未完成，请刷新确认",
+            "the cluster did not confirm: refresh to see whether it was done",
+        ),
         C::InvalidSpec => ("大厅配置有误", "the hall's configuration is invalid"),
-        C::NoBusinessDay => ("大厅今天尚未开始营业", "the hall has not begun a business day"),
-        C::DayNotLater => ("新营业日须在当前营业日之后", "a new business day must come after the current one"),
+        C::NoBusinessDay => (
+            "大厅今天尚未开始营业",
+            "the hall has not begun a business day",
+        ),
+        C::DayNotLater => (
+            "新营业日须在当前营业日之后",
+            "a new business day must come after the current one",
+        ),
         C::UnknownItem => ("没有这个事项", "no such item"),
         C::UnknownWindow => ("没有这个窗口", "no such window"),
         C::UnknownTicket => ("今天没有这个号码", "no such ticket today"),
-        C::DailyCapReached => ("该事项今日号源已发完", "the item's tickets for today are all issued"),
-        C::IssuingClosed => ("今日已停止取号，已取号的仍会办理", "issuing has stopped for today; everyone waiting will be served"),
-        C::WindowNotOpen => ("窗口暂停或未开放：请先开窗或恢复办理", "the window is paused or closed: open or resume it first"),
+        C::DailyCapReached => (
+            "该事项今日号源已发完",
+            "the item's tickets for today are all issued",
+        ),
+        C::IssuingClosed => (
+            "今日已停止取号，已取号的仍会办理",
+            "issuing has stopped for today; everyone waiting will be served",
+        ),
+        C::WindowNotOpen => (
+            "窗口暂停或未开放：请先开窗或恢复办理",
+            "the window is paused or closed: open or resume it first",
+        ),
         C::WindowAlready => ("窗口已是该状态", "the window is in that state already"),
-        C::WindowBusy => ("当前号尚未处理完：请先办结、过号或转办", "the current ticket is not done: finish it, mark it a no-show or transfer it first"),
+        C::WindowBusy => (
+            "当前号尚未处理完：请先办结、过号或转办",
+            "the current ticket is not done: finish it, mark it a no-show or transfer it first",
+        ),
         C::NoCurrentTicket => ("本窗口没有当前号", "the window has no current ticket"),
-        C::NothingWaiting => ("本窗口的事项暂无人排队", "nobody is waiting for this window's items"),
-        C::WrongTicketState => ("该号码当前状态不允许此操作", "the ticket's state does not allow this"),
-        C::NotServedHere => ("本窗口不办理该号码的事项", "this window does not serve the ticket's item"),
+        C::NothingWaiting => (
+            "本窗口的事项暂无人排队",
+            "nobody is waiting for this window's items",
+        ),
+        C::WrongTicketState => (
+            "该号码当前状态不允许此操作",
+            "the ticket's state does not allow this",
+        ),
+        C::NotServedHere => (
+            "本窗口不办理该号码的事项",
+            "this window does not serve the ticket's item",
+        ),
         C::SameLine => ("该号码已在此队列中", "the ticket is in that line already"),
         C::TargetClosed => ("目标窗口未开放，不能转入", "the target window is not open"),
-        C::StaffAlreadyLoggedIn => ("已有工作人员登录，请先退出登录", "someone is logged in already: log out first"),
+        C::StaffAlreadyLoggedIn => (
+            "已有工作人员登录，请先退出登录",
+            "someone is logged in already: log out first",
+        ),
         C::NoStaff => ("本窗口无人登录", "nobody is logged in at the window"),
         C::TooLong => ("输入内容过长", "the text is too long"),
-        C::ReconfigureRefused => ("新配置会影响排队中的号码，暂不能生效", "the new configuration would strand waiting tickets"),
-        C::AlreadyRated => ("该次服务已评价（一次一评）", "the service was rated already (one rating per service)"),
-        C::NotServedAt => ("该号码不是本窗口办理的", "the ticket was not served at this window"),
-        C::NotInBatch => ("该号码不能并入本次批量办理", "the ticket cannot join this batch"),
+        C::ReconfigureRefused => (
+            "新配置会影响排队中的号码，暂不能生效",
+            "the new configuration would strand waiting tickets",
+        ),
+        C::AlreadyRated => (
+            "该次服务已评价（一次一评）",
+            "the service was rated already (one rating per service)",
+        ),
+        C::NotServedAt => (
+            "该号码不是本窗口办理的",
+            "the ticket was not served at this window",
+        ),
+        C::NotInBatch => (
+            "该号码不能并入本次批量办理",
+            "the ticket cannot join this batch",
+        ),
         C::HallClosed => ("大厅此时不营业", "the hall is closed at this hour"),
         C::NotBookable => ("该事项不接受预约", "the item takes no appointments"),
         C::NoSuchSlot => ("没有这个预约时段", "no such appointment slot"),
@@ -116,24 +185,48 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
         C::SlotFull => ("该时段已约满", "the slot is fully booked"),
         C::BookingDayClosed => ("当天已停止预约", "appointments for that day are closed"),
         C::UnknownBooking => ("没有这个预约码", "no appointment has that booking code"),
-        C::BookingNotActive => ("该预约已取消、已签到或已失效", "the booking was cancelled, checked in or forfeited"),
+        C::BookingNotActive => (
+            "该预约已取消、已签到或已失效",
+            "the booking was cancelled, checked in or forfeited",
+        ),
         C::CheckInTooEarly => ("还未到签到时间", "check-in opens later"),
         C::CheckInOutsideHours => ("非营业时间不能签到", "check-in is outside the hall's hours"),
-        C::HallCancelTooLate => ("距预约时段不足8小时，大厅不能取消", "less than 8 hours ahead: the hall may no longer cancel"),
+        C::HallCancelTooLate => (
+            "距预约时段不足8小时，大厅不能取消",
+            "less than 8 hours ahead: the hall may no longer cancel",
+        ),
         C::BadSlotChange => ("时段调整不合理", "the slot change does not make sense"),
-        C::BookingForfeited => ("超过预约时段30分钟，预约已失效", "more than 30 minutes late: the booking is forfeited"),
+        C::BookingForfeited => (
+            "超过预约时段30分钟，预约已失效",
+            "more than 30 minutes late: the booking is forfeited",
+        ),
         C::FrameTooLarge => ("数据过大", "the message is too large"),
         C::TruncatedFrame => ("数据不完整", "the message was cut off"),
         C::MalformedFrame => ("数据格式错误", "the message is malformed"),
         C::Io => ("与 hallqd 的连接出错", "the connection to hallqd failed"),
-        C::ConnectionLost => ("与 hallqd 的连接已断开", "the connection to hallqd was lost"),
+        C::ConnectionLost => (
+            "与 hallqd 的连接已断开",
+            "the connection to hallqd was lost",
+        ),
         C::UnexpectedAnswer => ("hallqd 的应答不符", "hallqd answered something else"),
         C::Timeout => ("hallqd 未及时应答", "hallqd did not answer in time"),
         C::Unreachable => ("无法连接 hallqd", "hallqd cannot be reached"),
-        C::CertFile => ("无法读取证书文件（--cert）", "the certificate file (--cert) cannot be read"),
-        C::CertMismatch => ("hallqd 的证书与本机保存的不符", "hallqd's certificate is not the pinned one"),
-        C::ProtocolMismatch => ("hallqd 版本不兼容", "hallqd speaks another protocol version"),
-        C::HandshakeFailed => ("与 hallqd 的加密握手失败", "the TLS handshake with hallqd failed"),
+        C::CertFile => (
+            "无法读取证书文件（--cert）",
+            "the certificate file (--cert) cannot be read",
+        ),
+        C::CertMismatch => (
+            "hallqd 的证书与本机保存的不符",
+            "hallqd's certificate is not the pinned one",
+        ),
+        C::ProtocolMismatch => (
+            "hallqd 版本不兼容",
+            "hallqd speaks another protocol version",
+        ),
+        C::HandshakeFailed => (
+            "与 hallqd 的加密握手失败",
+            "the TLS handshake with hallqd failed",
+        ),
         C::Socket => ("无法打开本机网络端口", "no local UDP socket"),
         C::TlsConfig => ("TLS 配置有误", "the TLS configuration is invalid"),
         C::Usage => ("命令行有误", "the command line is wrong"),
@@ -143,15 +236,42 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
         C::Terminal => ("窗口终端屏幕出错", "the window terminal's screen failed"),
         C::Kiosk => ("取号机服务出错", "the kiosk's web server failed"),
         C::BookingCodeTaken => ("预约码重复，请重试", "the booking code is taken: try again"),
-        C::BookingProofMismatch => ("预约码与手机号后四位不符", "the booking code and phone digits do not match"),
-        C::BookingProofRequired => ("取消预约需要手机号后四位", "cancelling needs the phone's last four digits"),
-        C::PhoneBookingLimit => ("该手机号当天预约已达上限", "the phone has as many bookings that day as allowed"),
-        C::PhoneTicketLimit => ("该手机号已持有该事项的号码", "the phone holds as many tickets of the item as allowed"),
-        C::PhoneAlreadyGiven => ("该号码已登记手机号", "the ticket has a phone number already"),
-        C::NotMobileNumber => ("不是有效的手机号（11位，1开头）", "not a mainland mobile number (11 digits starting with 1)"),
-        C::LoginRequired => ("请先登录工作人员（按 l），再叫号", "log in first (key l), then call"),
-        C::NoShowTooSoon => ("叫号后等待时间未到（或未重呼），暂不能过号", "too soon after the call (or no recall yet) for a no-show"),
-        C::Other(_) => ("操作未成功（新版本的原因代码）", "refused (a reason this version does not know)"),
+        C::BookingProofMismatch => (
+            "预约码与手机号后四位不符",
+            "the booking code and phone digits do not match",
+        ),
+        C::BookingProofRequired => (
+            "取消预约需要手机号后四位",
+            "cancelling needs the phone's last four digits",
+        ),
+        C::PhoneBookingLimit => (
+            "该手机号当天预约已达上限",
+            "the phone has as many bookings that day as allowed",
+        ),
+        C::PhoneTicketLimit => (
+            "该手机号已持有该事项的号码",
+            "the phone holds as many tickets of the item as allowed",
+        ),
+        C::PhoneAlreadyGiven => (
+            "该号码已登记手机号",
+            "the ticket has a phone number already",
+        ),
+        C::NotMobileNumber => (
+            "不是有效的手机号（11位，1开头）",
+            "not a mainland mobile number (11 digits starting with 1)",
+        ),
+        C::LoginRequired => (
+            "请先登录工作人员（按 l），再叫号",
+            "log in first (key l), then call",
+        ),
+        C::NoShowTooSoon => (
+            "叫号后等待时间未到（或未重呼），暂不能过号",
+            "too soon after the call (or no recall yet) for a no-show",
+        ),
+        C::Other(_) => (
+            "操作未成功（新版本的原因代码）",
+            "refused (a reason this version does not know)",
+        ),
     };
     lang.pick(zh, en)
 }
@@ -275,7 +395,10 @@ mod tests {
             "whatever the daemon said",
         ));
         let text = client_error(&e, Lang::Zh);
-        assert!(text.contains("seat_reserved") && has_chinese(&text), "{text}");
+        assert!(
+            text.contains("seat_reserved") && has_chinese(&text),
+            "{text}"
+        );
         assert!(!text.contains("whatever"));
     }
 
@@ -298,8 +421,19 @@ mod tests {
         assert_eq!(Lang::from_name("EN_us"), Some(Lang::En));
         assert_eq!(Lang::from_name("fr"), None);
         for a in [
-            "call", "recall", "start", "finish", "no-show", "transfer", "pause", "resume", "open",
-            "close", "login", "logout", "reinstate",
+            "call",
+            "recall",
+            "start",
+            "finish",
+            "no-show",
+            "transfer",
+            "pause",
+            "resume",
+            "open",
+            "close",
+            "login",
+            "logout",
+            "reinstate",
         ] {
             assert!(has_chinese(action_name(a, Lang::Zh)));
             assert!(action_name(a, Lang::En).is_ascii());

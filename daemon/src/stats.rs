@@ -356,7 +356,10 @@ impl Day {
                 if let Some(w) = t.window {
                     self.windows.entry(w).or_default().rate(r);
                 }
-                let who = t.staff.as_ref().map_or(NO_STAFF.to_owned(), |s| s.to_string());
+                let who = t
+                    .staff
+                    .as_ref()
+                    .map_or(NO_STAFF.to_owned(), |s| s.to_string());
                 self.staff.entry(who).or_default().rate(r);
             }
             Event::NoShow {
@@ -402,7 +405,10 @@ impl Day {
                 }
             }
             Event::StaffLoggedIn {
-                window, staff: who, at, ..
+                window,
+                staff: who,
+                at,
+                ..
             } => {
                 // A pause runs on under the next clerk: split it.
                 if let Some(since) = self.paused.get(window).copied() {
@@ -698,31 +704,152 @@ mod tests {
             (0, Command::OpenWindow { window: w(1) }),
             (0, Command::OpenWindow { window: w(2) }),
             (0, Command::OpenWindow { window: w(6) }),
-            (0, Command::LogIn { window: w(1), staff: staff("S1001"), post: Post::A }),
-            (0, Command::LogIn { window: w(2), staff: staff("S1002"), post: Post::A }),
-            (0, Command::LogIn { window: w(6), staff: staff("S1006"), post: Post::B }),
-            (0, Command::Issue { item: ItemCode::new('A').unwrap(), lane: Lane::WalkIn, phone: None }),
-            (0, Command::Issue { item: ItemCode::new('A').unwrap(), lane: Lane::WalkIn, phone: None }),
-            (0, Command::Issue { item: ItemCode::new('A').unwrap(), lane: Lane::WalkIn, phone: None }),
-            (0, Command::Issue { item: ItemCode::new('B').unwrap(), lane: Lane::WalkIn, phone: None }),
-            (60, Command::CallTicket { window: w(2), ticket: t("A003") }),
+            (
+                0,
+                Command::LogIn {
+                    window: w(1),
+                    staff: staff("S1001"),
+                    post: Post::A,
+                },
+            ),
+            (
+                0,
+                Command::LogIn {
+                    window: w(2),
+                    staff: staff("S1002"),
+                    post: Post::A,
+                },
+            ),
+            (
+                0,
+                Command::LogIn {
+                    window: w(6),
+                    staff: staff("S1006"),
+                    post: Post::B,
+                },
+            ),
+            (
+                0,
+                Command::Issue {
+                    item: ItemCode::new('A').unwrap(),
+                    lane: Lane::WalkIn,
+                    phone: None,
+                },
+            ),
+            (
+                0,
+                Command::Issue {
+                    item: ItemCode::new('A').unwrap(),
+                    lane: Lane::WalkIn,
+                    phone: None,
+                },
+            ),
+            (
+                0,
+                Command::Issue {
+                    item: ItemCode::new('A').unwrap(),
+                    lane: Lane::WalkIn,
+                    phone: None,
+                },
+            ),
+            (
+                0,
+                Command::Issue {
+                    item: ItemCode::new('B').unwrap(),
+                    lane: Lane::WalkIn,
+                    phone: None,
+                },
+            ),
+            (
+                60,
+                Command::CallTicket {
+                    window: w(2),
+                    ticket: t("A003"),
+                },
+            ),
             (100, Command::NoShow { window: w(2) }),
-            (120, Command::CallTicket { window: w(1), ticket: t("A001") }),
+            (
+                120,
+                Command::CallTicket {
+                    window: w(1),
+                    ticket: t("A001"),
+                },
+            ),
             (130, Command::Start { window: w(1) }),
-            (200, Command::CallTicket { window: w(6), ticket: t("A002") }),
-            (260, Command::Finish { window: w(6), rating: rating(5) }),
+            (
+                200,
+                Command::CallTicket {
+                    window: w(6),
+                    ticket: t("A002"),
+                },
+            ),
+            (
+                260,
+                Command::Finish {
+                    window: w(6),
+                    rating: rating(5),
+                },
+            ),
             (300, Command::Reinstate { ticket: t("A003") }),
-            (400, Command::Transfer { window: w(1), to: TransferTarget::Item(ItemCode::new('B').unwrap()) }),
+            (
+                400,
+                Command::Transfer {
+                    window: w(1),
+                    to: TransferTarget::Item(ItemCode::new('B').unwrap()),
+                },
+            ),
             (450, Command::LogOut { window: w(1) }),
-            (500, Command::CallTicket { window: w(1), ticket: t("A001") }),
-            (800, Command::Finish { window: w(1), rating: rating(2) }),
-            (900, Command::Pause { window: w(1), reason: "午休".into() }),
+            (
+                500,
+                Command::CallTicket {
+                    window: w(1),
+                    ticket: t("A001"),
+                },
+            ),
+            (
+                800,
+                Command::Finish {
+                    window: w(1),
+                    rating: rating(2),
+                },
+            ),
+            (
+                900,
+                Command::Pause {
+                    window: w(1),
+                    reason: "午休".into(),
+                },
+            ),
             (1500, Command::Resume { window: w(1) }),
-            (2000, Command::CallTicket { window: w(1), ticket: t("B001") }),
-            (2050, Command::Finish { window: w(1), rating: None }),
-            (2100, Command::CallTicket { window: w(6), ticket: t("A003") }),
+            (
+                2000,
+                Command::CallTicket {
+                    window: w(1),
+                    ticket: t("B001"),
+                },
+            ),
+            (
+                2050,
+                Command::Finish {
+                    window: w(1),
+                    rating: None,
+                },
+            ),
+            (
+                2100,
+                Command::CallTicket {
+                    window: w(6),
+                    ticket: t("A003"),
+                },
+            ),
             (2110, Command::Start { window: w(6) }),
-            (2400, Command::Finish { window: w(6), rating: rating(4) }),
+            (
+                2400,
+                Command::Finish {
+                    window: w(6),
+                    rating: rating(4),
+                },
+            ),
         ];
         script
             .into_iter()
@@ -737,9 +864,12 @@ mod tests {
     }
 
     fn group<'a>(r: &'a DayReport, key: &str) -> (&'a StatsFigures, &'a ReportFigures) {
-        let i = r.stats.groups.iter().position(|g| g.key == key).unwrap_or_else(|| {
-            panic!("no group {key} in {:?}", r.stats.groups)
-        });
+        let i = r
+            .stats
+            .groups
+            .iter()
+            .position(|g| g.key == key)
+            .unwrap_or_else(|| panic!("no group {key} in {:?}", r.stats.groups));
         (&r.stats.groups[i].figures, &r.groups[i].figures)
     }
 
@@ -749,7 +879,10 @@ mod tests {
         let r = report("main", 20261122, &day, Some(StatsBy::Window), 480, 1800);
         // The no-show at window 2, not at window 6 where A003 was served.
         let (f, x) = group(&r, "2");
-        assert_eq!((f.no_shows, f.served, x.calls, f.waiting.count), (1, 0, 1, 1));
+        assert_eq!(
+            (f.no_shows, f.served, x.calls, f.waiting.count),
+            (1, 0, 1, 1)
+        );
         assert_eq!(x.no_show_permille, Some(1000));
         // The transfer by window 1, which handed A001 on.
         let (f, x) = group(&r, "1");
@@ -791,7 +924,10 @@ mod tests {
         assert_eq!(r.totals.paused_secs, 600);
         assert_eq!(r.hours.len(), 1);
         let h = &r.hours[0];
-        assert_eq!((h.hour, h.issued, h.called, h.served, h.no_shows), (9, 4, 4, 4, 1));
+        assert_eq!(
+            (h.hour, h.issued, h.called, h.served, h.no_shows),
+            (9, 4, 4, 4, 1)
+        );
         assert_eq!(h.mean_wait_secs, (60 + 120 + 200 + 2000) / 4);
 
         // By item: the no-show rate per item (A003 of A's three).
@@ -806,16 +942,28 @@ mod tests {
         let day = scripted_day();
         let (records, trails, next) = export_detailed("main", &day, 0, None);
         assert_eq!(next, None);
-        let a001 = records.iter().position(|r| r.ticket.to_string() == "A001").unwrap();
+        let a001 = records
+            .iter()
+            .position(|r| r.ticket.to_string() == "A001")
+            .unwrap();
         assert_eq!(records[a001].item.to_string(), "B");
         assert_eq!(records[a001].window, Some(WindowNo(1)));
         assert_eq!(records[a001].staff, None, "nobody was logged in");
         let trail = &trails[a001];
         assert_eq!(trail.original_item.to_string(), "A");
         assert_eq!(trail.transfers, vec!["1>B".to_owned()]);
-        assert_eq!((trail.waiting_secs, trail.service_secs), (Some(120), Some(300)));
-        let a003 = records.iter().position(|r| r.ticket.to_string() == "A003").unwrap();
-        assert_eq!((trails[a003].waiting_secs, trails[a003].service_secs), (Some(60), Some(290)));
+        assert_eq!(
+            (trail.waiting_secs, trail.service_secs),
+            (Some(120), Some(300))
+        );
+        let a003 = records
+            .iter()
+            .position(|r| r.ticket.to_string() == "A003")
+            .unwrap();
+        assert_eq!(
+            (trails[a003].waiting_secs, trails[a003].service_secs),
+            (Some(60), Some(290))
+        );
     }
 
     #[test]

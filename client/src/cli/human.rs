@@ -116,7 +116,9 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         Response::Stats(stats) => day_stats(stats),
         Response::Report(report) => day_report(report, lang),
         Response::ExportDetailed(page) => {
-            let more = page.next.map_or(String::new(), |n| format!(" (more from {n})"));
+            let more = page
+                .next
+                .map_or(String::new(), |n| format!(" (more from {n})"));
             format!("{} records{more}", page.records.len())
         }
         Response::Export { records, next } => {
@@ -601,7 +603,14 @@ fn day_report(r: &DayReport, lang: Lang) -> String {
         let mut t = Table::new(&if zh {
             ["时段", "取号", "叫号", "办结", "过号", "平均等候"]
         } else {
-            ["HOUR", "ISSUED", "CALLED", "SERVED", "NO-SHOWS", "MEAN WAIT"]
+            [
+                "HOUR",
+                "ISSUED",
+                "CALLED",
+                "SERVED",
+                "NO-SHOWS",
+                "MEAN WAIT",
+            ]
         });
         for h in &r.hours {
             t.row(vec![
@@ -680,7 +689,11 @@ fn report_figures(
         Lang::Zh => vec![
             format!(
                 "  {}办结 {} · 过号 {}（过号率 {}）· 转出 {} · 叫号 {}",
-                if issued { format!("取号 {} · ", f.issued) } else { String::new() },
+                if issued {
+                    format!("取号 {} · ", f.issued)
+                } else {
+                    String::new()
+                },
                 f.served,
                 f.no_shows,
                 percent(x.no_show_permille),
@@ -705,7 +718,11 @@ fn report_figures(
         Lang::En => vec![
             format!(
                 "  {}served {} · no-shows {} (rate {}) · transfers out {} · calls {}",
-                if issued { format!("issued {} · ", f.issued) } else { String::new() },
+                if issued {
+                    format!("issued {} · ", f.issued)
+                } else {
+                    String::new()
+                },
                 f.served,
                 f.no_shows,
                 percent(x.no_show_permille),

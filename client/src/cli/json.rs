@@ -106,7 +106,8 @@ pub fn csv_header_detailed() -> String {
 }
 
 /// The columns issue 17 added: ISO 8601 local times, the trail, seconds.
-const CSV_ADDED: &str = "issued_at,called_at,started_at,finished_at,original_item,transfers,waiting_secs,service_secs";
+const CSV_ADDED: &str =
+    "issued_at,called_at,started_at,finished_at,original_item,transfers,waiting_secs,service_secs";
 
 /// An instant as ISO 8601 in the hall's zone: `2025-03-03T09:00:00+08:00`.
 pub fn iso8601(at: Timestamp, offset_minutes: i32) -> String {

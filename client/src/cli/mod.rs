@@ -570,7 +570,9 @@ async fn export(
         }
         for (record, trail) in page.records.iter().zip(&page.trails) {
             out.line(&match format {
-                args::ExportFormat::Csv => json::csv_record_detailed(record, trail, page.offset_minutes),
+                args::ExportFormat::Csv => {
+                    json::csv_record_detailed(record, trail, page.offset_minutes)
+                }
                 args::ExportFormat::Jsonl => {
                     json::ticket_record_detailed(record, trail, page.offset_minutes).to_string()
                 }

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use hallq_client::client::ClientError;
-use hallq_client::tls::TlsError;
 use hallq_client::text::Lang;
+use hallq_client::tls::TlsError;
 use hallq_proto::codec::CodecError;
 use hallq_proto::types::{
     ItemCode, Lane, Post, PriorityReason, Role, StaffId, TicketNo, Timestamp, WindowNo,
@@ -637,7 +637,10 @@ fn export_csv_keeps_its_columns_and_adds_iso_times_and_the_trail() {
     };
     let line = json::csv_record_detailed(&record(), &trail, 480);
     assert_eq!(line.split(',').count(), header.split(',').count(), "{line}");
-    assert!(line.starts_with(&format!("main,A003,B,walk-in,{T0},")), "{line}");
+    assert!(
+        line.starts_with(&format!("main,A003,B,walk-in,{T0},")),
+        "{line}"
+    );
     assert!(
         line.ends_with(
             ",2025-03-03T09:00:00+08:00,2025-03-03T09:01:35+08:00,2025-03-03T09:03:20+08:00,\
@@ -649,7 +652,10 @@ fn export_csv_keeps_its_columns_and_adds_iso_times_and_the_trail() {
     assert_eq!(v["issued"], T0);
     assert_eq!(v["issued_at"], "2025-03-03T09:00:00+08:00");
     assert_eq!(v["transfers"], json!(["2>B", "4>W6"]));
-    assert_eq!(json::iso8601(Timestamp(0), -300), "1969-12-31T19:00:00-05:00");
+    assert_eq!(
+        json::iso8601(Timestamp(0), -300),
+        "1969-12-31T19:00:00-05:00"
+    );
     assert_eq!(
         json::iso8601(Timestamp(951_782_400_000), 0),
         "2000-02-29T00:00:00+00:00"
@@ -690,16 +696,29 @@ fn stats_print_a_labelled_rating_distribution_and_the_managers_figures() {
         groups: vec![],
         hours: vec![],
     };
-    let zh = human::response_in(&Response::Report(Box::new(r.clone())), Timestamp(T0), Lang::Zh);
+    let zh = human::response_in(
+        &Response::Report(Box::new(r.clone())),
+        Timestamp(T0),
+        Lang::Zh,
+    );
     assert!(
-        zh.contains("评价：非常满意 8 · 满意 3 · 基本满意 1 · 不满意 2 · 非常不满意 1 · 满意率 73.3%"),
+        zh.contains(
+            "评价：非常满意 8 · 满意 3 · 基本满意 1 · 不满意 2 · 非常不满意 1 · 满意率 73.3%"
+        ),
         "{zh}"
     );
     assert!(zh.contains("等候超过 30 分钟：2 人（11.8%）"), "{zh}");
     assert!(zh.contains("暂停时长 60 分 00 秒"), "{zh}");
     assert!(!zh.contains("[1, 2, 1, 3, 8]"), "{zh}");
-    let en = human::response_in(&Response::Report(Box::new(r.clone())), Timestamp(T0), Lang::En);
-    assert!(en.contains("ratings: very satisfied 8 · satisfied 3"), "{en}");
+    let en = human::response_in(
+        &Response::Report(Box::new(r.clone())),
+        Timestamp(T0),
+        Lang::En,
+    );
+    assert!(
+        en.contains("ratings: very satisfied 8 · satisfied 3"),
+        "{en}"
+    );
     // JSON: every field `stats --json` had, the rest under "report".
     let v = json::response(&Response::Report(Box::new(r.clone())));
     assert_eq!(v["totals"], json!(r.stats.totals));

@@ -185,6 +185,16 @@ impl WindowTerminal {
         self.sending = Some(what.to_owned());
     }
 
+    /// A request has had no answer since `since`, for longer than hallqd
+    /// takes on a working link: say at once that the link is down, not
+    /// after the request's timeout (issue 17: 10–15 s of 开放 with hallqd
+    /// gone). The next answer puts it right.
+    pub fn no_answer_since(&mut self, since: Timestamp) {
+        if !matches!(self.link, Link::Down(_)) {
+            self.link = Link::Down(since);
+        }
+    }
+
     /// Whether an action is on its way.
     pub fn is_sending(&self) -> bool {
         self.sending.is_some()
@@ -247,7 +257,10 @@ impl WindowTerminal {
         if self.sending.is_some() && matches!(intent, Some(Intent::Act(_) | Intent::Reinstate(_))) {
             // One action at a time: the first may still be carried out.
             let text = self
-                .t("上一操作仍在发送中，请稍候", "the last action is still on its way: wait")
+                .t(
+                    "上一操作仍在发送中，请稍候",
+                    "the last action is still on its way: wait",
+                )
                 .to_owned();
             self.say(false, text);
             return None;
@@ -310,8 +323,7 @@ impl WindowTerminal {
             Mode::Transfer(text) => {
                 let lang = self.lang;
                 self.prompt(key.code, text, Mode::Transfer, |text| {
-                    transfer_target(text, lang)
-                        .map(|to| Intent::Act(WindowAction::Transfer { to }))
+                    transfer_target(text, lang).map(|to| Intent::Act(WindowAction::Transfer { to }))
                 })
             }
             Mode::Pause(text) => self.prompt(key.code, text, Mode::Pause, |text| {
@@ -553,8 +565,14 @@ impl WindowTerminal {
             }
             // Keep showing what we had, but say that it is not current.
             Err(e) => {
-                let what = self.t("刷新", "refresh");
-                self.failed(what, &e, now);
+                // An action's answer (or refusal) stays on the status line;
+                // the header already says the link is down.
+                if self.feedback.as_ref().is_some_and(|f| !f.ok) && run::link_broken(&e) {
+                    self.note_link(Err(&e), now);
+                } else {
+                    let what = self.t("刷新", "refresh");
+                    self.failed(what, &e, now);
+                }
             }
         }
     }
@@ -882,10 +900,13 @@ impl WindowTerminal {
 
 /// A ticket number typed by the clerk, `a012` as well as `A012`.
 fn parse_ticket(text: &str, lang: Lang) -> Result<TicketNo, String> {
-    text.trim().to_ascii_uppercase().parse::<TicketNo>().map_err(|_| match lang {
-        Lang::Zh => format!("号码应形如 A012，不是 “{}”", text.trim()),
-        Lang::En => format!("a number looks like A012, not \"{}\"", text.trim()),
-    })
+    text.trim()
+        .to_ascii_uppercase()
+        .parse::<TicketNo>()
+        .map_err(|_| match lang {
+            Lang::Zh => format!("号码应形如 A012，不是 “{}”", text.trim()),
+            Lang::En => format!("a number looks like A012, not \"{}\"", text.trim()),
+        })
 }
 
 /// `S1002 A`: 工号, then the post (A when left out).
@@ -923,7 +944,9 @@ fn transfer_target(text: &str, lang: Lang) -> Result<Target, String> {
         .map(Target::Item)
         .map_err(|_| match lang {
             Lang::Zh => format!("转办目标应为事项字母（如 B）或窗口号（如 3），不是 “{text}”"),
-            Lang::En => format!("a transfer goes to an item letter (B) or a window (3), not \"{text}\""),
+            Lang::En => {
+                format!("a transfer goes to an item letter (B) or a window (3), not \"{text}\"")
+            }
         })
 }
 

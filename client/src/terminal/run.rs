@@ -24,6 +24,11 @@ use hallq_proto::wire::{Request, Response, Status, WindowAction};
 /// windows call from the same lines, kiosks add to them.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
+/// A request unanswered this long means the link is down, as far as the
+/// clerk is told: hallqd answers a status in milliseconds on a hall's LAN,
+/// and the request's own timeout (10 s) is far too long to leave 开放 up.
+const NO_ANSWER: Duration = Duration::from_secs(3);
+
 /// Why the window terminal could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
@@ -81,7 +86,19 @@ async fn drive(
     // each key froze the screen ~10 s).
     let (answers_tx, mut answers) = mpsc::unbounded_channel::<Answer>();
     let mut refreshing = false;
+    // When the oldest request still unanswered was sent.
+    let mut waiting_since: Option<(std::time::Instant, hallq_proto::types::Timestamp)> = None;
     loop {
+        if let Some((sent, at)) = waiting_since {
+            if sent.elapsed() >= NO_ANSWER {
+                app.no_answer_since(at);
+            }
+        }
+        if refreshing || app.is_sending() {
+            waiting_since.get_or_insert_with(|| (std::time::Instant::now(), now()));
+        } else {
+            waiting_since = None;
+        }
         terminal.draw(|frame| app.draw(frame, now()))?;
         tokio::select! {
             key = keys.recv() => {
@@ -116,30 +133,34 @@ async fn drive(
                     None => {}
                 }
             }
-            Some(answer) = answers.recv() => match answer {
-                Answer::Acted(action, result) => {
-                    app.acted(&action, result, now());
-                    // The queue changed with the action: fetch it now.
-                    if !refreshing {
-                        refreshing = true;
-                        spawn_refresh(desk, &answers_tx);
+            Some(answer) = answers.recv() => {
+                // An answer: the link works (or says why not) right now.
+                waiting_since = None;
+                match answer {
+                    Answer::Acted(action, result) => {
+                        app.acted(&action, result, now());
+                        // The queue changed with the action: fetch it now.
+                        if !refreshing {
+                            refreshing = true;
+                            spawn_refresh(desk, &answers_tx);
+                        }
+                    }
+                    Answer::Reinstated(result) => {
+                        app.reinstated(result, now());
+                        if !refreshing {
+                            refreshing = true;
+                            spawn_refresh(desk, &answers_tx);
+                        }
+                    }
+                    Answer::Refreshed(result) => {
+                        refreshing = false;
+                        // An action's refusal stays on the screen rather
+                        // than a refresh that found the link broken as
+                        // well; the header says the link is down either way.
+                        app.refreshed(result, now());
                     }
                 }
-                Answer::Reinstated(result) => {
-                    app.reinstated(result, now());
-                    if !refreshing {
-                        refreshing = true;
-                        spawn_refresh(desk, &answers_tx);
-                    }
-                }
-                Answer::Refreshed(result) => {
-                    refreshing = false;
-                    // Keep an action's refusal on the screen rather than a
-                    // refresh that found the link broken as well; the
-                    // header says the link is down either way.
-                    app.refreshed(result, now());
-                }
-            },
+            }
             _ = refresh.tick() => {
                 if !refreshing {
                     refreshing = true;
@@ -175,7 +196,9 @@ pub async fn perform(app: &mut WindowTerminal, client: &Client, intent: &Intent)
         }
     }
     if let Intent::Reinstate(ticket) = intent {
-        let result = client.request(&Request::Reinstate { ticket: *ticket }).await;
+        let result = client
+            .request(&Request::Reinstate { ticket: *ticket })
+            .await;
         let broken = matches!(&result, Err(e) if link_broken(e));
         app.reinstated(result, now());
         if broken {

@@ -284,7 +284,10 @@ fn the_screen_shows_the_window_its_queue_and_the_answer() {
     );
     let text = screen(&app, T0 + 60_000 + 252_000);
     assert!(text.contains("✔开始办理C002"), "{text}");
-    assert!(text.contains("当前C002不动产登记·优先·老人正在办理04:12"), "{text}");
+    assert!(
+        text.contains("当前C002不动产登记·优先·老人正在办理04:12"),
+        "{text}"
+    );
 
     // A refusal is told from its code and what the terminal knows, never
     // with the daemon's English words.
@@ -323,7 +326,10 @@ fn in_english_with_lang_en() {
         Timestamp(T0),
     );
     let text = screen(&app, T0);
-    assert!(text.contains("✘No-showfailed:toosoonafterthecall"), "{text}");
+    assert!(
+        text.contains("✘No-showfailed:toosoonafterthecall"),
+        "{text}"
+    );
 }
 
 #[test]
