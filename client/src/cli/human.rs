@@ -28,6 +28,13 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         return text;
     }
     match r {
+        Response::Welcome(w) if lang == Lang::Zh => {
+            let window = w.window.map_or(String::new(), |n| format!("，{n}号窗口"));
+            format!(
+                "已连接 {}（{}），身份 {}{window}",
+                w.hall_name, w.hall, w.role
+            )
+        }
         Response::Welcome(w) => {
             let window = w.window.map_or(String::new(), |n| format!(", window {n}"));
             format!(
@@ -35,6 +42,7 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
                 w.hall_name, w.hall, w.role
             )
         }
+        Response::Issued(t) if lang == Lang::Zh => issued_zh(t),
         Response::Issued(t) => issued(t),
         Response::Window {
             action,
@@ -55,6 +63,14 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
             Lang::Zh => format!("{ticket} 已回到队列 · 前面 {position} 人"),
             Lang::En => format!("{ticket} is back in line · {}", ahead(*position)),
         },
+        Response::Issuing { open } if lang == Lang::Zh => {
+            if *open {
+                "已开始取号".to_owned()
+            } else {
+                // Seed 000 §四(八)5: closing stops issuing, not serving.
+                "已停止取号：不再发放现场号，已取号的仍会办理".to_owned()
+            }
+        }
         Response::Issuing { open: true } => "Issuing open: walk-in tickets are issued".into(),
         Response::Issuing { open: false } => {
             // Seed 000 §四(八)5: closing stops issuing, not serving.
@@ -180,6 +196,38 @@ pub fn print_failures(p: &hallq_proto::views::PrintFailures) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// [`issued`] in Chinese: 号码 A012（社保，普通）/ 前面 3 人 · 1、2号窗口 · 约 10 分钟.
+fn issued_zh(t: &IssuedTicket) -> String {
+    let lang = Lang::Zh;
+    let mut parts = vec![match t.position {
+        0 => "下一位就是您".to_owned(),
+        n => format!("前面 {n} 人"),
+    }];
+    parts.push(match t.windows.as_slice() {
+        [] => "该事项暂无开放窗口".to_owned(),
+        many => format!("{}号窗口", join(many, "、")),
+    });
+    if let Some(secs) = t.eta_secs {
+        parts.push(match secs {
+            0 => "无需等候".to_owned(),
+            1..=59 => "不到 1 分钟".to_owned(),
+            s => format!("约 {} 分钟", (s + 30) / 60),
+        });
+    }
+    let mut out = format!(
+        "号码 {}（{}，{}）\n{}",
+        t.ticket,
+        t.item_name,
+        text::lane(t.lane, lang),
+        parts.join(" · ")
+    );
+    if t.approaching {
+        // §7.3.5 already holds at issue.
+        out.push_str("\n请到等候区候办");
+    }
+    out
 }
 
 /// A kiosk's slip: number, item, lane, then how long it will be.

@@ -161,20 +161,25 @@ fn call_response() -> Response {
 fn issue_human() {
     let r = Response::Issued(issued(Lane::WalkIn, 3, &[1, 2], Some(600)));
     assert_eq!(
-        human::response(&r, Timestamp(T0)),
+        human::response_in(&r, Timestamp(T0), Lang::En),
         "Ticket A012  (社保, walk-in)\n3 ahead of you · windows 1, 2 · about 10 min"
     );
     let mut t = issued(Lane::Priority(PriorityReason::Green), 0, &[4], Some(20));
     t.approaching = true;
     assert_eq!(
-        human::response(&Response::Issued(t), Timestamp(T0)),
+        human::response_in(&Response::Issued(t), Timestamp(T0), Lang::En),
         "Ticket A012  (社保, priority: green)\nyou are next · window 4 · under a minute\n\
          请到等候区候办 · please go to the waiting area now"
     );
     let r = Response::Issued(issued(Lane::Appointment, 5, &[], None));
     assert_eq!(
-        human::response(&r, Timestamp(T0)),
+        human::response_in(&r, Timestamp(T0), Lang::En),
         "Ticket A012  (社保, appointment)\n5 ahead of you · no window open for this item yet"
+    );
+    let r = Response::Issued(issued(Lane::WalkIn, 3, &[1, 2], Some(600)));
+    assert_eq!(
+        human::response_in(&r, Timestamp(T0), Lang::Zh),
+        "号码 A012（社保，普通）\n前面 3 人 · 1、2号窗口 · 约 10 分钟"
     );
 }
 
@@ -372,7 +377,8 @@ fn reinstate_and_issuing() {
     );
     assert_eq!(json::response(&r), json!({"ticket": "B007", "position": 2}));
     let closed = Response::Issuing { open: false };
-    assert!(human::response(&closed, Timestamp(T0)).starts_with("Issuing closed"));
+    assert!(human::response_in(&closed, Timestamp(T0), Lang::En).starts_with("Issuing closed"));
+    assert!(human::response_in(&closed, Timestamp(T0), Lang::Zh).starts_with("已停止取号"));
     assert_eq!(json::response(&closed), json!({"issuing": false}));
     assert_eq!(
         json::response(&Response::Issuing { open: true }),
@@ -389,7 +395,7 @@ fn welcome_and_error_responses() {
         window: Some(WindowNo(3)),
     });
     assert_eq!(
-        human::response(&w, Timestamp(T0)),
+        human::response_in(&w, Timestamp(T0), Lang::En),
         "Connected to 政务服务中心 (main) as window, window 3"
     );
     assert_eq!(json::response(&w)["window"], 3);
