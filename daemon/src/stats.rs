@@ -569,11 +569,10 @@ pub fn report(
                 called: h.called,
                 served: h.served,
                 no_shows: h.no_shows,
-                mean_wait_secs: if h.called == 0 {
-                    0
-                } else {
-                    (h.waits_ms / h.called + 500) / 1000
-                },
+                mean_wait_secs: h
+                    .waits_ms
+                    .checked_div(h.called)
+                    .map_or(0, |ms| (ms + 500) / 1000),
             })
             .collect(),
     }

@@ -396,6 +396,21 @@ fn unsure(request: &Request, e: &ClientError) -> bool {
     !request.is_read_only() && Outcome::of(e) == Outcome::Unreachable
 }
 
+/// "subscribing again", in the reader's language.
+fn subscribing_again() -> &'static str {
+    hallq_client::text::lang().pick("正在重新订阅", "subscribing again")
+}
+
+/// Why a subscription could not be made and when it is tried again.
+fn trying_again(e: &ClientError, pause: Duration) -> String {
+    let lang = hallq_client::text::lang();
+    let why = hallq_client::text::client_error(e, lang);
+    match lang {
+        hallq_client::text::Lang::Zh => format!("{why}；{} 秒后重试", pause.as_secs()),
+        hallq_client::text::Lang::En => format!("{why}; trying again in {} s", pause.as_secs()),
+    }
+}
+
 /// The pause before subscribing again after no daemon could be reached:
 /// doubling up to `HALLQ_RETRY_MAX_SECS` (default 30 s; tests make it short).
 fn retry_pause(previous: Duration) -> Duration {
@@ -437,7 +452,7 @@ async fn watch(client: &FollowingClient, json: bool, out: &mut Output) -> Result
                 // outlives an outage); a refusal still ends it.
                 Err(e) if Outcome::of(&e) == Outcome::Unreachable => {
                     pause = retry_pause(pause);
-                    eprintln!("hallq: {}; trying again in {} s", e, pause.as_secs());
+                    eprintln!("hallq: {}", trying_again(&e, pause));
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => continue,
                         _ = &mut ctrl_c => return Ok(()),
@@ -467,7 +482,7 @@ async fn watch(client: &FollowingClient, json: bool, out: &mut Output) -> Result
             }
         };
         pause = follow::resubscribe_pause(pause, subscribed.elapsed());
-        eprintln!("hallq: {why}; subscribing again");
+        eprintln!("hallq: {why}; {}", subscribing_again());
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = &mut ctrl_c => return Ok(()),
@@ -498,7 +513,7 @@ async fn notifications(
                 // outlives an outage); a refusal still ends it.
                 Err(e) if Outcome::of(&e) == Outcome::Unreachable => {
                     pause = retry_pause(pause);
-                    eprintln!("hallq: {}; trying again in {} s", e, pause.as_secs());
+                    eprintln!("hallq: {}", trying_again(&e, pause));
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => continue,
                         _ = &mut ctrl_c => return Ok(()),
@@ -530,7 +545,7 @@ async fn notifications(
             }
         };
         pause = follow::resubscribe_pause(pause, subscribed.elapsed());
-        eprintln!("hallq: {why}; subscribing again");
+        eprintln!("hallq: {why}; {}", subscribing_again());
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = &mut ctrl_c => return Ok(()),

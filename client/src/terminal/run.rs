@@ -106,12 +106,11 @@ async fn drive(
                 let Event::Key(key) = key else { continue };
                 match app.key(key) {
                     Some(Intent::Quit) => return Ok(()),
-                    Some(Intent::Refresh) => {
-                        if !refreshing {
-                            refreshing = true;
-                            spawn_refresh(desk, &answers_tx);
-                        }
+                    Some(Intent::Refresh) if !refreshing => {
+                        refreshing = true;
+                        spawn_refresh(desk, &answers_tx);
                     }
+                    Some(Intent::Refresh) => {}
                     Some(intent) => {
                         app.sending(&intent);
                         let (desk, tx) = (desk.clone(), answers_tx.clone());
