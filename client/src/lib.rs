@@ -12,6 +12,7 @@
 //! - [`screen`]: what the screens share (the clock, keys, text rendering).
 //! - [`board`], [`terminal`], [`bridge`]: the display board (web and
 //!   terminal), the window terminal, the SMS gateway bridge.
+//! - [`text`]: the message catalogue, Chinese and English, made from codes.
 //! - [`kiosk`]: the self-service kiosk's touch page and ticket printer.
 //! - `cli` (in the binary): the `hallq` command, human and `--json` output.
 
@@ -22,4 +23,5 @@ pub mod follow;
 pub mod kiosk;
 pub mod screen;
 pub mod terminal;
+pub mod text;
 pub mod tls;

@@ -206,11 +206,12 @@ fn the_window_terminal_acts_by_keys_and_shows_the_result() -> anyhow::Result<()>
     press(&mut app, KeyCode::Char('n'));
     let screen = draw(&app);
     assert!(screen.contains("✔叫号：请A001号到2号窗口办理"), "{screen}");
-    assert!(screen.contains("当前A001已叫号"), "{screen}");
+    // With its item and lane (issue 17).
+    assert!(screen.contains("当前A001社保·普通已叫号"), "{screen}");
     assert!(screen.contains("排队1人"), "{screen}");
 
     press(&mut app, KeyCode::Char('s'));
-    assert!(draw(&app).contains("当前A001正在办理"));
+    assert!(draw(&app).contains("当前A001社保·普通正在办理"));
 
     // Calling again while serving: the daemon refuses, the clerk reads why.
     press(&mut app, KeyCode::Char('n'));

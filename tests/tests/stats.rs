@@ -361,3 +361,95 @@ async fn a_refused_json_export_prints_only_its_json_error() {
     let v: serde_json::Value = serde_json::from_str(lines[0]).expect("stdout is JSON");
     assert_eq!(v["error"]["code"], "forbidden", "{v}");
 }
+
+/// Issue 17: `hallq export` without `--date` is today's, `--excel` starts
+/// with a UTF-8 BOM, the old columns come first and the new at the end;
+/// `hallq stats` speaks Chinese by default and English with `--lang en`,
+/// and its `--json` is the same in both languages.
+#[tokio::test]
+async fn export_defaults_to_today_and_stats_speak_the_clerks_language() {
+    let hall = TestHall::new().unwrap();
+    let daemon = hall.start().unwrap();
+    let kiosk = daemon.connect(hallq_tests::KIOSK).await;
+    let clerk = daemon.connect(&hallq_tests::window_token(1)).await;
+    clerk.window(None, WindowAction::Open).await.unwrap();
+    kiosk
+        .issue(hallq_tests::item('A'), Lane::WalkIn, None)
+        .await
+        .unwrap();
+    clerk
+        .window(None, WindowAction::Call { ticket: None })
+        .await
+        .unwrap();
+    clerk
+        .window(
+            None,
+            WindowAction::Finish {
+                rating: Some(hallq_proto::types::Rating::new(5).unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    let cert = hall.dir().join("state/tls/cert.pem");
+    let server = daemon.addr().to_string();
+    let run = move |args: Vec<&'static str>| {
+        let (cert, server) = (cert.clone(), server.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(hallq_path())
+                    .arg("--server")
+                    .arg(server)
+                    .arg("--cert")
+                    .arg(cert)
+                    .args(["--token", hallq_tests::ADMIN])
+                    .args(args)
+                    .env_remove("HALLQ_LANG")
+                    .output()
+                    .expect("hallq runs")
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let out = run(vec!["export", "--excel"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with('\u{feff}'), "a BOM first: {stdout:?}");
+    let mut lines = stdout.trim_start_matches('\u{feff}').lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with(
+        "hall,ticket,item,lane,issued,called,started,finished,window,staff,rating,outcome,phone_hash,issued_at"
+    ));
+    let record = lines.next().unwrap();
+    assert!(record.starts_with("main,A001,A,walk-in,"), "{record}");
+    assert_eq!(
+        record.split(',').count(),
+        header.split(',').count(),
+        "{record}"
+    );
+    assert!(
+        record.contains("+08:00,"),
+        "ISO 8601 in the hall's zone: {record}"
+    );
+    let out = run(vec!["export"]).await;
+    assert!(!String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with('\u{feff}'));
+
+    let zh = String::from_utf8(run(vec!["stats"]).await.stdout).unwrap();
+    assert!(zh.contains("满意率 100.0%"), "{zh}");
+    assert!(zh.contains("非常满意 1 · 满意 0"), "{zh}");
+    let en = String::from_utf8(run(vec!["--lang", "en", "stats"]).await.stdout).unwrap();
+    assert!(en.contains("satisfied 100.0%"), "{en}");
+    let json_zh = run(vec!["--json", "stats"]).await.stdout;
+    let json_en = run(vec!["--json", "--lang", "en", "stats"]).await.stdout;
+    assert_eq!(json_zh, json_en, "JSON does not depend on the language");
+    let v: serde_json::Value = serde_json::from_slice(&json_zh).unwrap();
+    assert_eq!(v["totals"]["served"], 1);
+    assert_eq!(v["totals"]["ratings"], serde_json::json!([0, 0, 0, 0, 1]));
+    assert_eq!(v["report"]["totals"]["satisfied_permille"], 1000);
+}

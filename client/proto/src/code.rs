@@ -218,6 +218,13 @@ error_codes! {
     PhoneAlreadyGiven = "phone_already_given",
     /// Not a mainland China mobile number (11 digits, 1 then 3–9).
     NotMobileNumber = "not_mobile_number",
+    /// The hall calls only with staff logged in at the window (the hall's
+    /// `require_login_to_call`).
+    LoginRequired = "login_required",
+    /// A no-show (过号) before the hall's minimum wait after the call, or
+    /// before the recall the hall asks for (`no_show_min_seconds`,
+    /// `no_show_after_recall`).
+    NoShowTooSoon = "no_show_too_soon",
 }
 
 impl fmt::Display for ErrorCode {

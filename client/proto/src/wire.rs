@@ -308,6 +308,26 @@ pub enum Request {
         /// A mainland mobile number, as the visitor typed it.
         phone: String,
     },
+    /// [`Request::Stats`] with what a manager asks for besides (admin,
+    /// issue 17): 满意率, the share over the hall's waiting target, paused
+    /// time, no-show rates, the day hour by hour. Answered with
+    /// [`Response::Report`]; `Stats` stays as it was for older clients.
+    Report {
+        /// `yyyymmdd`; the current business day if left out.
+        day: Option<u32>,
+        /// Broken down by item, window or staff, besides the totals.
+        by: Option<StatsBy>,
+    },
+    /// [`Request::Export`] with each record's trail (admin, issue 17): the
+    /// original item, the transfers, waiting and service seconds, and the
+    /// hall's zone for local times. The current business day if `day` is
+    /// left out. Answered with [`Response::ExportDetailed`].
+    ExportDetailed {
+        /// `yyyymmdd`; the current business day if left out.
+        day: Option<u32>,
+        /// The first record wanted (0, then each answer's `next`).
+        from: u32,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -355,6 +375,8 @@ impl Request {
             Request::StatusPage { .. } => "status",
             Request::CancelBookingWithPhone { .. } => "cancel-booking",
             Request::AttachPhone { .. } => "attach-phone",
+            Request::Report { .. } => "stats",
+            Request::ExportDetailed { .. } => "export",
         }
     }
 
@@ -373,7 +395,9 @@ impl Request {
             | Request::Export { .. }
             | Request::Bookings { .. }
             | Request::KioskView
-            | Request::PrintFailures => true,
+            | Request::PrintFailures
+            | Request::Report { .. }
+            | Request::ExportDetailed { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -497,6 +521,10 @@ pub enum Response {
         /// People ahead of it now.
         position: u32,
     },
+    /// The answer to [`Request::Report`].
+    Report(Box<DayReport>),
+    /// The answer to [`Request::ExportDetailed`]: a page of records.
+    ExportDetailed(ExportPage),
 }
 
 /// How `hallq stats` breaks the totals down.
@@ -578,6 +606,99 @@ pub struct DayStats {
     pub by: Option<StatsBy>,
     /// Its groups, sorted by key.
     pub groups: Vec<StatsGroup>,
+}
+
+/// What a manager reads besides [`StatsFigures`] (issue 17), for the
+/// hall or one group. Shares are in per mille (875 = 87.5 %) so they stay
+/// exact integers on the wire and in JSON; `None` when nothing to share.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportFigures {
+    /// Calls made (recalls not counted).
+    pub calls: u64,
+    /// 满意率: ratings 5 (非常满意) and 4 (满意) among all ratings.
+    pub satisfied_permille: Option<u32>,
+    /// Visitors called after waiting longer than the hall's target.
+    pub waited_over_target: u64,
+    /// That among every visitor called.
+    pub waited_over_target_permille: Option<u32>,
+    /// No-shows among the tickets called.
+    pub no_show_permille: Option<u32>,
+    /// Seconds the window (or the staff member's window) was paused.
+    pub paused_secs: u64,
+}
+
+/// One hour of the day, in the hall's local time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourFigures {
+    /// 0–23, local time: the figures of hh:00–hh:59.
+    pub hour: u8,
+    /// Tickets issued.
+    pub issued: u64,
+    /// First calls.
+    pub called: u64,
+    /// Services finished (batch companions included).
+    pub served: u64,
+    /// No-shows recorded.
+    pub no_shows: u64,
+    /// Mean wait of the visitors first called in this hour, seconds.
+    pub mean_wait_secs: u64,
+}
+
+/// One group of [`DayReport`]'s breakdown: the same keys as
+/// [`DayStats::groups`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportGroup {
+    /// The item letter, window number or staff id ("-": nobody logged in).
+    pub key: String,
+    /// Its figures.
+    pub figures: ReportFigures,
+}
+
+/// [`Response::Report`]: the day's statistics and what a manager asks
+/// for besides. Window and staff groups count each event where and by
+/// whom it happened: a no-show at the window that called it, a transfer
+/// by the window that handed it on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayReport {
+    /// The figures [`Request::Stats`] answers.
+    pub stats: DayStats,
+    /// The hall's waiting target (`wait_target_minutes`), seconds.
+    pub wait_target_secs: u64,
+    /// The hall's extra figures.
+    pub totals: ReportFigures,
+    /// Per group, in `stats.groups`' order.
+    pub groups: Vec<ReportGroup>,
+    /// Hours with anything in them, in order.
+    pub hours: Vec<HourFigures>,
+}
+
+/// What [`TicketRecord`] does not say about a ticket (issue 17).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordTrail {
+    /// The item the ticket was issued for (its number's letter).
+    pub original_item: ItemCode,
+    /// Each transfer, in order: `"1>B"` (window 1 to item B) or `"1>W3"`
+    /// (window 1 to window 3).
+    pub transfers: Vec<String>,
+    /// Issue to first call, seconds.
+    pub waiting_secs: Option<u64>,
+    /// Start (or call) to finish at the serving window, seconds.
+    pub service_secs: Option<u64>,
+}
+
+/// [`Response::ExportDetailed`]: one page of a day's records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPage {
+    /// `yyyymmdd`: the day asked for, or the hall's current one.
+    pub day: u32,
+    /// The hall's local time minus UTC, minutes: for ISO 8601 times.
+    pub offset_minutes: i32,
+    /// The records, in issue order.
+    pub records: Vec<TicketRecord>,
+    /// Each record's trail, in the same order.
+    pub trails: Vec<RecordTrail>,
+    /// Ask again from here for more; `None`: that was all.
+    pub next: Option<u32>,
 }
 
 /// One ticket's record for upstream aggregation (§7.3.1 数据统一汇聚).

@@ -5,6 +5,7 @@
 //! serves it ([`FollowingClient`]). A board runs unattended for days: it
 //! never gives up.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -14,6 +15,16 @@ use super::{now, Hallqd};
 use crate::client::{ClientError, DisplayStream};
 use crate::follow::{FollowingClient, Outcome};
 use hallq_proto::wire::DisplayUpdate;
+
+/// Set by the terminal board (`hallq board` without `--serve`): its stderr
+/// is the screen it draws on, so a line there would land over its header
+/// (issue 17); the board itself shows the lost link.
+static STDERR_IS_THE_SCREEN: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the feed off stderr: the board is drawn there.
+pub(super) fn keep_off_stderr() {
+    STDERR_IS_THE_SCREEN.store(true, Ordering::Relaxed);
+}
 
 /// The first wait before reconnecting; doubled after every failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -43,8 +54,11 @@ pub async fn run(hallqd: &Hallqd, board: watch::Sender<Board>) -> ClientError {
                     board.send_modify(|b| b.connected(&hall_name));
                 }
                 let reason = follow(&mut stream, &board, &mut backoff).await;
-                // The board's log is its stderr, for whoever looks at the display machine.
-                eprintln!("hallq board: link to hallqd lost ({reason}); reconnecting");
+                // The board's log is its stderr, for whoever looks at the
+                // display machine; not when stderr is the board's screen.
+                if !STDERR_IS_THE_SCREEN.load(Ordering::Relaxed) {
+                    eprintln!("hallq board: link to hallqd lost ({reason}); reconnecting");
+                }
                 board.send_modify(|b| b.lost(reason, now()));
             }
             Err(e @ ClientError::Refused(_))

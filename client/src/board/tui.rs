@@ -176,6 +176,8 @@ fn draw_windows(frame: &mut Frame, board: &Board, area: Rect, dim: &dyn Fn(Style
 /// Runs the terminal board until `q`, Esc or Ctrl-C.
 pub async fn run(hallqd: &Hallqd) -> Result<(), BoardError> {
     let (sender, mut board) = watch::channel(Board::new(now()));
+    // The screen says the link is lost; a stderr line would cover its header.
+    feed::keep_off_stderr();
     let feed = feed::run(hallqd, sender);
     tokio::pin!(feed);
     let mut terminal = ratatui::try_init().inspect_err(|_| ratatui::restore())?;

@@ -17,6 +17,12 @@ use hallq_proto::types::{
 };
 use hallq_proto::wire::{Request, StatsBy, Target, WindowAction};
 
+/// `--lang`: zh or en.
+fn parse_lang(text: &str) -> Result<hallq_client::text::Lang, String> {
+    hallq_client::text::Lang::from_name(text)
+        .ok_or_else(|| format!("{text:?} is not a language hallq has: zh or en"))
+}
+
 /// Where the demo daemon listens.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";
 
@@ -89,6 +95,12 @@ pub struct Cli {
     /// Print JSON instead of text: one object per command, one per line for streams.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
+
+    /// The language of what people read: zh (中文, the default) or en. JSON
+    /// output is the same in both.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HALLQ_LANG",
+          default_value = "zh", value_name = "zh|en", value_parser = parse_lang)]
+    pub lang: hallq_client::text::Lang,
 
     /// What to do.
     #[command(subcommand)]
@@ -275,12 +287,17 @@ pub enum Command {
     /// Per-ticket records of a day for upstream aggregation (admin); phone
     /// numbers only as keyed hashes.
     Export {
-        /// The day, YYYY-MM-DD or YYYYMMDD.
+        /// The day, YYYY-MM-DD or YYYYMMDD; today if left out (as `stats`).
         #[arg(long, value_parser = parse_date)]
-        date: u32,
+        date: Option<u32>,
         /// CSV with a header line, or one JSON object per line.
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
+        /// Start the CSV with a UTF-8 byte order mark, so Excel opens the
+        /// Chinese text right (Excel reads a CSV without one in the
+        /// system's ANSI code page).
+        #[arg(long)]
+        excel: bool,
     },
     /// The SMS gateway bridge: deliver notifications to an SMS provider (and
     /// work orders to the hotline) over HTTP until stopped (notifier).
@@ -478,10 +495,12 @@ pub enum Plan {
     },
     /// Page through a day's records and print them.
     Export {
-        /// `yyyymmdd`.
-        day: u32,
+        /// `yyyymmdd`; the hall's current day if `None`.
+        day: Option<u32>,
         /// How.
         format: ExportFormat,
+        /// A UTF-8 BOM first (CSV for Excel).
+        excel: bool,
     },
     /// Run the SMS gateway bridge.
     SmsBridge {
@@ -584,13 +603,18 @@ impl Command {
                 // Bounded to 1-5 by the parser.
                 rating: Rating::new(*rating).unwrap_or_else(|_| unreachable!()),
             }),
-            Command::Stats { date, by } => Plan::Request(Request::Stats {
+            Command::Stats { date, by } => Plan::Request(Request::Report {
                 day: *date,
                 by: by.map(StatsBy::from),
             }),
-            Command::Export { date, format } => Plan::Export {
+            Command::Export {
+                date,
+                format,
+                excel,
+            } => Plan::Export {
                 day: *date,
                 format: *format,
+                excel: *excel,
             },
             Command::SmsBridge { provider } => Plan::SmsBridge {
                 provider: provider.clone(),

@@ -10,15 +10,31 @@ use hallq_proto::types::{Lane, Phone, Post, Timestamp, WindowNo};
 use hallq_proto::views::{HallView, WaitingTicket, WindowState, WindowView};
 use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Notification, Response, Status};
 
+use hallq_client::text::{self, Lang};
+use hallq_proto::wire::{DayReport, ReportFigures, StatsBy, StatsFigures};
+
 use super::json::kind_name;
 use super::table::Table;
 
-/// The text for one answer of the daemon. `now` is used for "waited 12 min".
+/// The text for one answer of the daemon in the process's language
+/// (`--lang`). `now` is used for "waited 12 min".
 pub fn response(r: &Response, now: Timestamp) -> String {
+    response_in(r, now, text::lang())
+}
+
+/// [`response`] in `lang`.
+pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
     if let Some(text) = super::appointments::human(r) {
         return text;
     }
     match r {
+        Response::Welcome(w) if lang == Lang::Zh => {
+            let window = w.window.map_or(String::new(), |n| format!("，{n}号窗口"));
+            format!(
+                "已连接 {}（{}），身份 {}{window}",
+                w.hall_name, w.hall, w.role
+            )
+        }
         Response::Welcome(w) => {
             let window = w.window.map_or(String::new(), |n| format!(", window {n}"));
             format!(
@@ -26,6 +42,7 @@ pub fn response(r: &Response, now: Timestamp) -> String {
                 w.hall_name, w.hall, w.role
             )
         }
+        Response::Issued(t) if lang == Lang::Zh => issued_zh(t),
         Response::Issued(t) => issued(t),
         Response::Window {
             action,
@@ -33,16 +50,26 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             announcement,
             window,
         } => {
+            let label = text::action_done(action, lang);
             let what = match (announcement, ticket) {
                 // The announcement is what the hall hears (§7.3.6); print it as is.
                 (Some(text), _) => text.clone(),
-                (None, Some(t)) => format!("{}: {t}", action_label(action)),
-                (None, None) => action_label(action).to_owned(),
+                (None, Some(t)) => format!("{label}{}{t}", lang.pick("：", ": ")),
+                (None, None) => label.to_owned(),
             };
-            format!("{what}\n{}", window_line(window))
+            format!("{what}\n{}", window_line_in(window, lang))
         }
-        Response::Reinstated { ticket, position } => {
-            format!("{ticket} is back in line · {}", ahead(*position))
+        Response::Reinstated { ticket, position } => match lang {
+            Lang::Zh => format!("{ticket} 已回到队列 · 前面 {position} 人"),
+            Lang::En => format!("{ticket} is back in line · {}", ahead(*position)),
+        },
+        Response::Issuing { open } if lang == Lang::Zh => {
+            if *open {
+                "已开始取号".to_owned()
+            } else {
+                // Seed 000 §四(八)5: closing stops issuing, not serving.
+                "已停止取号：不再发放现场号，已取号的仍会办理".to_owned()
+            }
         }
         Response::Issuing { open: true } => "Issuing open: walk-in tickets are issued".into(),
         Response::Issuing { open: false } => {
@@ -103,6 +130,13 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             format!("{ticket} rated {}{order}", rating.value())
         }
         Response::Stats(stats) => day_stats(stats),
+        Response::Report(report) => day_report(report, lang),
+        Response::ExportDetailed(page) => {
+            let more = page
+                .next
+                .map_or(String::new(), |n| format!(" (more from {n})"));
+            format!("{} records{more}", page.records.len())
+        }
         Response::Export { records, next } => {
             let more = next.map_or(String::new(), |n| format!(" (more from {n})"));
             format!("{} records{more}", records.len())
@@ -164,6 +198,38 @@ pub fn print_failures(p: &hallq_proto::views::PrintFailures) -> String {
     lines.join("\n")
 }
 
+/// [`issued`] in Chinese: 号码 A012（社保，普通）/ 前面 3 人 · 1、2号窗口 · 约 10 分钟.
+fn issued_zh(t: &IssuedTicket) -> String {
+    let lang = Lang::Zh;
+    let mut parts = vec![match t.position {
+        0 => "下一位就是您".to_owned(),
+        n => format!("前面 {n} 人"),
+    }];
+    parts.push(match t.windows.as_slice() {
+        [] => "该事项暂无开放窗口".to_owned(),
+        many => format!("{}号窗口", join(many, "、")),
+    });
+    if let Some(secs) = t.eta_secs {
+        parts.push(match secs {
+            0 => "无需等候".to_owned(),
+            1..=59 => "不到 1 分钟".to_owned(),
+            s => format!("约 {} 分钟", (s + 30) / 60),
+        });
+    }
+    let mut out = format!(
+        "号码 {}（{}，{}）\n{}",
+        t.ticket,
+        t.item_name,
+        text::lane(t.lane, lang),
+        parts.join(" · ")
+    );
+    if t.approaching {
+        // §7.3.5 already holds at issue.
+        out.push_str("\n请到等候区候办");
+    }
+    out
+}
+
 /// A kiosk's slip: number, item, lane, then how long it will be.
 fn issued(t: &IssuedTicket) -> String {
     let mut parts = vec![ahead(t.position), windows_phrase(&t.windows)];
@@ -223,26 +289,6 @@ fn post_label(post: Post) -> &'static str {
     }
 }
 
-/// What a window action did, when there is no announcement to print.
-fn action_label(action: &str) -> &str {
-    match action {
-        "call" => "Called",
-        "recall" => "Recalled",
-        "start" => "Serving",
-        "finish" => "Finished",
-        "no-show" => "No-show (过号)",
-        "transfer" => "Transferred",
-        "pause" => "Paused",
-        "resume" => "Resumed",
-        "open" => "Opened",
-        "close" => "Closed",
-        "login" => "Logged in",
-        "logout" => "Logged out",
-        // A newer daemon's action: its wire name is still meaningful.
-        other => other,
-    }
-}
-
 fn state_label(state: &WindowState) -> String {
     match state {
         WindowState::Closed => "closed".into(),
@@ -276,6 +322,28 @@ fn items_label(w: &WindowView) -> String {
         s.push_str(" +green");
     }
     s
+}
+
+/// One window on one line in `lang`, after an action.
+fn window_line_in(w: &WindowView, lang: Lang) -> String {
+    if lang == Lang::En {
+        return window_line(w);
+    }
+    let state = match &w.state {
+        WindowState::Closed => "未开放".to_owned(),
+        WindowState::Open => "开放".to_owned(),
+        WindowState::Paused(reason) => format!("暂停服务（{reason}）"),
+    };
+    let mut parts = vec![format!("{}号窗口", w.number), state];
+    if let Some((id, post)) = &w.staff {
+        parts.push(format!("工作人员 {id}（{}）", text::post(*post, lang)));
+    }
+    parts.push(match (&w.current, w.serving) {
+        (Some(t), true) => format!("正在办理 {t}"),
+        (Some(t), false) => format!("已叫号 {t}"),
+        (None, _) => "空闲".into(),
+    });
+    parts.join(" · ")
 }
 
 /// One window on one line, after an action or in a watch change.
@@ -536,4 +604,193 @@ fn figures(f: &hallq_proto::wire::StatsFigures, issued: bool) -> Vec<String> {
             f.ratings, f.work_orders
         ),
     ]
+}
+
+/// Per mille as a percentage with one decimal, or "-".
+fn percent(permille: Option<u32>) -> String {
+    permille.map_or("-".into(), |p| format!("{}.{}%", p / 10, p % 10))
+}
+
+/// The five grades as a labelled distribution, best first:
+/// `非常满意 8 · 满意 3 · 基本满意 1 · 不满意 2 · 非常不满意 1`.
+fn ratings_line(ratings: &[u64; 5], lang: Lang) -> String {
+    (1..=5u8)
+        .rev()
+        .map(|v| format!("{} {}", text::rating(v, lang), ratings[usize::from(v) - 1]))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// `hallq stats`: the totals, the hours, then one block per group, with
+/// what a manager asks for (满意率, over the target, paused time).
+fn day_report(r: &DayReport, lang: Lang) -> String {
+    let s = &r.stats;
+    let zh = lang == Lang::Zh;
+    let mut lines = vec![format!(
+        "{} · {}-{:02}-{:02}",
+        s.hall,
+        s.day / 10_000,
+        s.day / 100 % 100,
+        s.day % 100
+    )];
+    let target_min = r.wait_target_secs / 60;
+    lines.extend(report_figures(&s.totals, &r.totals, true, target_min, lang));
+    lines.push(if zh {
+        format!(
+            "  预约到场 {} · 预约失约 {} · 短信已发 {} · 失败 {}",
+            s.appointments_kept, s.forfeited_bookings, s.notifications_sent, s.notifications_failed
+        )
+    } else {
+        format!(
+            "  appointments kept {} · bookings forfeited {} · notifications sent {} · failed {}",
+            s.appointments_kept, s.forfeited_bookings, s.notifications_sent, s.notifications_failed
+        )
+    });
+    if !r.hours.is_empty() {
+        lines.push(String::new());
+        let mut t = Table::new(&if zh {
+            ["时段", "取号", "叫号", "办结", "过号", "平均等候"]
+        } else {
+            [
+                "HOUR",
+                "ISSUED",
+                "CALLED",
+                "SERVED",
+                "NO-SHOWS",
+                "MEAN WAIT",
+            ]
+        });
+        for h in &r.hours {
+            t.row(vec![
+                format!("{:02}:00", h.hour),
+                h.issued.to_string(),
+                h.called.to_string(),
+                h.served.to_string(),
+                h.no_shows.to_string(),
+                minutes(h.mean_wait_secs, lang),
+            ]);
+        }
+        lines.push(t.render().trim_end().to_owned());
+    }
+    let by = match (s.by, zh) {
+        (Some(StatsBy::Item), true) => "事项",
+        (Some(StatsBy::Window), true) => "窗口",
+        (Some(StatsBy::Staff), true) => "工作人员",
+        (Some(StatsBy::Item), false) => "item",
+        (Some(StatsBy::Window), false) => "window",
+        (Some(StatsBy::Staff), false) => "staff",
+        (None, _) => "",
+    };
+    for (g, extra) in s.groups.iter().zip(&r.groups) {
+        lines.push(String::new());
+        let key = if g.key == "-" {
+            lang.pick("（未登录）", "(nobody logged in)").to_owned()
+        } else {
+            g.key.clone()
+        };
+        lines.push(format!("{by} {key}"));
+        lines.extend(report_figures(
+            &g.figures,
+            &extra.figures,
+            s.by == Some(StatsBy::Item),
+            target_min,
+            lang,
+        ));
+    }
+    lines.join("\n")
+}
+
+fn minutes(secs: u64, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => format!("{} 分 {:02} 秒", secs / 60, secs % 60),
+        Lang::En => format!("{}m{:02}s", secs / 60, secs % 60),
+    }
+}
+
+fn report_figures(
+    f: &StatsFigures,
+    x: &ReportFigures,
+    issued: bool,
+    target_min: u64,
+    lang: Lang,
+) -> Vec<String> {
+    let d = |d: &hallq_proto::wire::Durations| match lang {
+        Lang::Zh => format!(
+            "平均 {} · 中位 {} · 90% {} · 最长 {}（{} 人）",
+            minutes(d.mean_secs, lang),
+            minutes(d.p50_secs, lang),
+            minutes(d.p90_secs, lang),
+            minutes(d.max_secs, lang),
+            d.count
+        ),
+        Lang::En => format!(
+            "mean {} · p50 {} · p90 {} · max {} (n={})",
+            minutes(d.mean_secs, lang),
+            minutes(d.p50_secs, lang),
+            minutes(d.p90_secs, lang),
+            minutes(d.max_secs, lang),
+            d.count
+        ),
+    };
+    let paused = minutes(x.paused_secs, lang);
+    match lang {
+        Lang::Zh => vec![
+            format!(
+                "  {}办结 {} · 过号 {}（过号率 {}）· 转出 {} · 叫号 {}",
+                if issued {
+                    format!("取号 {} · ", f.issued)
+                } else {
+                    String::new()
+                },
+                f.served,
+                f.no_shows,
+                percent(x.no_show_permille),
+                f.transfers,
+                x.calls
+            ),
+            format!("  等候：{}", d(&f.waiting)),
+            format!(
+                "  等候超过 {target_min} 分钟：{} 人（{}）",
+                x.waited_over_target,
+                percent(x.waited_over_target_permille)
+            ),
+            format!("  办理：{}", d(&f.service)),
+            format!(
+                "  评价：{} · 满意率 {} · 差评工单 {}",
+                ratings_line(&f.ratings, lang),
+                percent(x.satisfied_permille),
+                f.work_orders
+            ),
+            format!("  暂停时长 {paused}"),
+        ],
+        Lang::En => vec![
+            format!(
+                "  {}served {} · no-shows {} (rate {}) · transfers out {} · calls {}",
+                if issued {
+                    format!("issued {} · ", f.issued)
+                } else {
+                    String::new()
+                },
+                f.served,
+                f.no_shows,
+                percent(x.no_show_permille),
+                f.transfers,
+                x.calls
+            ),
+            format!("  waiting: {}", d(&f.waiting)),
+            format!(
+                "  waited over {target_min} min: {} ({})",
+                x.waited_over_target,
+                percent(x.waited_over_target_permille)
+            ),
+            format!("  service: {}", d(&f.service)),
+            format!(
+                "  ratings: {} · satisfied {} · work orders {}",
+                ratings_line(&f.ratings, lang),
+                percent(x.satisfied_permille),
+                f.work_orders
+            ),
+            format!("  paused {paused}"),
+        ],
+    }
 }

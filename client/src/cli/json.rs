@@ -9,7 +9,7 @@
 use hallq_proto::ErrorCode;
 use serde_json::{json, Value};
 
-use hallq_proto::types::{ItemCode, Lane, TicketNo};
+use hallq_proto::types::{ItemCode, Lane, TicketNo, Timestamp};
 use hallq_proto::views::{HallView, ItemView, WaitingTicket, WindowState, WindowView};
 use hallq_proto::wire::{
     CallShown, DisplayUpdate, IssuedTicket, Notification, NotificationKind, Response, Status,
@@ -67,6 +67,24 @@ pub fn response(r: &Response) -> Value {
             work_order,
         } => json!({ "ticket": ticket(t), "rating": rating.value(), "work_order": work_order }),
         Response::Stats(stats) => json!(stats),
+        // `stats` as before (every field of `Stats`), the rest under "report".
+        Response::Report(report) => {
+            let mut value = json!(report.stats);
+            value["report"] = json!({
+                "wait_target_secs": report.wait_target_secs,
+                "totals": report.totals,
+                "groups": report.groups,
+                "hours": report.hours,
+            });
+            value
+        }
+        Response::ExportDetailed(page) => json!({
+            "day": page.day,
+            "records": page.records.iter().zip(&page.trails)
+                .map(|(r, t)| ticket_record_detailed(r, t, page.offset_minutes))
+                .collect::<Vec<_>>(),
+            "next": page.next,
+        }),
         Response::Export { records, next } => json!({
             "records": records.iter().map(ticket_record).collect::<Vec<_>>(),
             "next": next,
@@ -80,6 +98,85 @@ pub fn response(r: &Response) -> Value {
 /// The header line of `hallq export --format csv`.
 pub const CSV_HEADER: &str =
     "hall,ticket,item,lane,issued,called,started,finished,window,staff,rating,outcome,phone_hash";
+
+/// The header of `hallq export --format csv` (issue 17): the columns of
+/// [`CSV_HEADER`] unchanged (a contract), then the new ones at the end.
+pub fn csv_header_detailed() -> String {
+    format!("{CSV_HEADER},{CSV_ADDED}")
+}
+
+/// The columns issue 17 added: ISO 8601 local times, the trail, seconds.
+const CSV_ADDED: &str =
+    "issued_at,called_at,started_at,finished_at,original_item,transfers,waiting_secs,service_secs";
+
+/// An instant as ISO 8601 in the hall's zone: `2025-03-03T09:00:00+08:00`.
+pub fn iso8601(at: Timestamp, offset_minutes: i32) -> String {
+    let local = at.0 as i64 / 1000 + i64::from(offset_minutes) * 60;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days: proleptic Gregorian, no table.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let off = offset_minutes.unsigned_abs();
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        off / 60,
+        off % 60
+    )
+}
+
+/// [`ticket_record`] with the trail and ISO 8601 times (new keys only).
+pub fn ticket_record_detailed(
+    r: &hallq_proto::wire::TicketRecord,
+    t: &hallq_proto::wire::RecordTrail,
+    offset_minutes: i32,
+) -> Value {
+    let iso = |at: Option<Timestamp>| at.map(|at| iso8601(at, offset_minutes));
+    let mut value = ticket_record(r);
+    value["issued_at"] = json!(iso8601(r.issued, offset_minutes));
+    value["called_at"] = json!(iso(r.called));
+    value["started_at"] = json!(iso(r.started));
+    value["finished_at"] = json!(iso(r.finished));
+    value["original_item"] = json!(t.original_item.to_string());
+    value["transfers"] = json!(t.transfers);
+    value["waiting_secs"] = json!(t.waiting_secs);
+    value["service_secs"] = json!(t.service_secs);
+    value
+}
+
+/// [`csv_record`] then the columns [`csv_header_detailed`] adds; the
+/// transfer trail is `1>B;3>W5` (window 1 to item B, then window 3 to
+/// window 5).
+pub fn csv_record_detailed(
+    r: &hallq_proto::wire::TicketRecord,
+    t: &hallq_proto::wire::RecordTrail,
+    offset_minutes: i32,
+) -> String {
+    let iso = |at: Option<Timestamp>| at.map_or(String::new(), |at| iso8601(at, offset_minutes));
+    let num = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+    [
+        csv_record(r),
+        iso8601(r.issued, offset_minutes),
+        iso(r.called),
+        iso(r.started),
+        iso(r.finished),
+        t.original_item.to_string(),
+        t.transfers.join(";"),
+        num(t.waiting_secs),
+        num(t.service_secs),
+    ]
+    .join(",")
+}
 
 /// One per-ticket record as a JSON object (instants in ms since the epoch).
 pub fn ticket_record(r: &hallq_proto::wire::TicketRecord) -> Value {

@@ -40,13 +40,16 @@ pub async fn main() -> ExitCode {
         // so look for it by hand: a script still gets its JSON error.
         Err(e) => return usage(&e, std::env::args_os().any(|a| a == "--json")),
     };
+    hallq_client::text::set_lang(cli.lang);
     let mut out = Output::stdout();
     match run(&cli, &mut out).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(e)) => usage(&e, cli.json),
         Err(failure) => {
             if !failure.is_quiet() {
-                eprintln!("hallq: {}", failure.message());
+                // For a person: from the code, in their language; the JSON
+                // error keeps the daemon's message (a contract for scripts).
+                eprintln!("hallq: {}", failure.told(cli.lang));
                 if cli.json {
                     let error =
                         json::error(&failure.code(), &failure.message(), failure.redirect());
@@ -141,6 +144,21 @@ impl Failure {
         }
     }
 
+    /// What a person reads: a client failure told from its code (the
+    /// daemon's English message only as a detail, in English).
+    fn told(&self, lang: hallq_client::text::Lang) -> String {
+        match self {
+            Failure::Client(e) => {
+                let text = hallq_client::text::client_error(e, lang);
+                match lang {
+                    hallq_client::text::Lang::Zh => format!("{text}（{}）", e.code()),
+                    hallq_client::text::Lang::En => format!("{text} ({e})"),
+                }
+            }
+            other => other.message(),
+        }
+    }
+
     /// The hall's owner, when the last daemon asked named it.
     fn redirect(&self) -> Option<&str> {
         match self {
@@ -228,7 +246,7 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Request(request) => one_request(&client, &request, cli.json, out).await,
         Plan::Watch => watch(&client, cli.json, out).await,
         Plan::Notifications { ack } => notifications(&client, ack, cli.json, out).await,
-        Plan::Export { day, format } => export(&client, day, format, out).await,
+        Plan::Export { day, format, excel } => export(&client, day, format, excel, out).await,
         // Handled above, before connecting: they keep their own connections.
         Plan::Board { .. } | Plan::Window | Plan::SmsBridge { .. } | Plan::Kiosk { .. } => Ok(()),
     };
@@ -378,6 +396,32 @@ fn unsure(request: &Request, e: &ClientError) -> bool {
     !request.is_read_only() && Outcome::of(e) == Outcome::Unreachable
 }
 
+/// "subscribing again", in the reader's language.
+fn subscribing_again() -> &'static str {
+    hallq_client::text::lang().pick("正在重新订阅", "subscribing again")
+}
+
+/// Why a subscription could not be made and when it is tried again.
+fn trying_again(e: &ClientError, pause: Duration) -> String {
+    let lang = hallq_client::text::lang();
+    let why = hallq_client::text::client_error(e, lang);
+    match lang {
+        hallq_client::text::Lang::Zh => format!("{why}；{} 秒后重试", pause.as_secs()),
+        hallq_client::text::Lang::En => format!("{why}; trying again in {} s", pause.as_secs()),
+    }
+}
+
+/// The pause before subscribing again after no daemon could be reached:
+/// doubling up to `HALLQ_RETRY_MAX_SECS` (default 30 s; tests make it short).
+fn retry_pause(previous: Duration) -> Duration {
+    let cap = std::env::var("HALLQ_RETRY_MAX_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs)
+        .max(Duration::from_secs(1));
+    (previous * 2).clamp(Duration::from_secs(1), cap)
+}
+
 /// Why a subscription ended, if it can be followed by subscribing again;
 /// `Err` for an error that says the stream cannot go on.
 fn ended<T>(next: Result<Option<T>, ClientError>) -> Result<Result<T, String>, ClientError> {
@@ -401,7 +445,21 @@ async fn watch(client: &FollowingClient, json: bool, out: &mut Output) -> Result
     let mut pause = Duration::ZERO;
     loop {
         let mut stream = tokio::select! {
-            stream = client.watch() => stream?,
+            stream = client.watch() => match stream {
+                Ok(stream) => stream,
+                // No daemon within the follow budget: keep trying for as
+                // long as we run (the README promises a subscriber that
+                // outlives an outage); a refusal still ends it.
+                Err(e) if Outcome::of(&e) == Outcome::Unreachable => {
+                    pause = retry_pause(pause);
+                    eprintln!("hallq: {}", trying_again(&e, pause));
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => continue,
+                        _ = &mut ctrl_c => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            },
             _ = &mut ctrl_c => return Ok(()),
         };
         let subscribed = Instant::now();
@@ -424,7 +482,7 @@ async fn watch(client: &FollowingClient, json: bool, out: &mut Output) -> Result
             }
         };
         pause = follow::resubscribe_pause(pause, subscribed.elapsed());
-        eprintln!("hallq: {why}; subscribing again");
+        eprintln!("hallq: {why}; {}", subscribing_again());
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = &mut ctrl_c => return Ok(()),
@@ -448,7 +506,21 @@ async fn notifications(
     let mut pause = Duration::ZERO;
     loop {
         let mut stream = tokio::select! {
-            stream = client.notifications() => stream?,
+            stream = client.notifications() => match stream {
+                Ok(stream) => stream,
+                // No daemon within the follow budget: keep trying for as
+                // long as we run (the README promises a subscriber that
+                // outlives an outage); a refusal still ends it.
+                Err(e) if Outcome::of(&e) == Outcome::Unreachable => {
+                    pause = retry_pause(pause);
+                    eprintln!("hallq: {}", trying_again(&e, pause));
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => continue,
+                        _ = &mut ctrl_c => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            },
             _ = &mut ctrl_c => return Ok(()),
         };
         let subscribed = Instant::now();
@@ -473,7 +545,7 @@ async fn notifications(
             }
         };
         pause = follow::resubscribe_pause(pause, subscribed.elapsed());
-        eprintln!("hallq: {why}; subscribing again");
+        eprintln!("hallq: {why}; {}", subscribing_again());
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = &mut ctrl_c => return Ok(()),
@@ -481,33 +553,47 @@ async fn notifications(
     }
 }
 
-/// Pages through day `day`'s per-ticket records and prints them as CSV
-/// (with a header line) or JSON lines.
+/// Pages through day `day`'s (or today's) per-ticket records and prints
+/// them as CSV (with a header line) or JSON lines; `excel` puts a UTF-8 BOM
+/// first.
 async fn export(
     client: &FollowingClient,
-    day: u32,
+    day: Option<u32>,
     format: args::ExportFormat,
+    excel: bool,
     out: &mut Output,
 ) -> Result<(), Failure> {
     // The header only once hallqd has answered: a refusal (with `--json`,
     // one JSON object on stdout) must not follow a CSV line (issue 19).
     let mut header = format == args::ExportFormat::Csv;
     let mut from = 0;
+    // The first page fixes the day: the rest must not move to the next
+    // day should midnight pass while paging.
+    let mut day = day;
     loop {
-        let (records, next) = match client.request(&Request::Export { day, from }).await? {
-            hallq_proto::wire::Response::Export { records, next } => (records, next),
+        let page = match client
+            .request(&Request::ExportDetailed { day, from })
+            .await?
+        {
+            Response::ExportDetailed(page) => page,
             other => return Err(ClientError::Unexpected(format!("{other:?}")).into()),
         };
+        day = Some(page.day);
         if std::mem::take(&mut header) {
-            out.line(json::CSV_HEADER)?;
+            let bom = if excel { "\u{feff}" } else { "" };
+            out.line(&format!("{bom}{}", json::csv_header_detailed()))?;
         }
-        for record in &records {
+        for (record, trail) in page.records.iter().zip(&page.trails) {
             out.line(&match format {
-                args::ExportFormat::Csv => json::csv_record(record),
-                args::ExportFormat::Jsonl => json::ticket_record(record).to_string(),
+                args::ExportFormat::Csv => {
+                    json::csv_record_detailed(record, trail, page.offset_minutes)
+                }
+                args::ExportFormat::Jsonl => {
+                    json::ticket_record_detailed(record, trail, page.offset_minutes).to_string()
+                }
             })?;
         }
-        match next {
+        match page.next {
             Some(n) if n > from => from = n,
             _ => return Ok(()),
         }

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use hallq_client::client::ClientError;
+use hallq_client::text::Lang;
 use hallq_client::tls::TlsError;
 use hallq_proto::codec::CodecError;
 use hallq_proto::types::{
@@ -160,20 +161,25 @@ fn call_response() -> Response {
 fn issue_human() {
     let r = Response::Issued(issued(Lane::WalkIn, 3, &[1, 2], Some(600)));
     assert_eq!(
-        human::response(&r, Timestamp(T0)),
+        human::response_in(&r, Timestamp(T0), Lang::En),
         "Ticket A012  (社保, walk-in)\n3 ahead of you · windows 1, 2 · about 10 min"
     );
     let mut t = issued(Lane::Priority(PriorityReason::Green), 0, &[4], Some(20));
     t.approaching = true;
     assert_eq!(
-        human::response(&Response::Issued(t), Timestamp(T0)),
+        human::response_in(&Response::Issued(t), Timestamp(T0), Lang::En),
         "Ticket A012  (社保, priority: green)\nyou are next · window 4 · under a minute\n\
          请到等候区候办 · please go to the waiting area now"
     );
     let r = Response::Issued(issued(Lane::Appointment, 5, &[], None));
     assert_eq!(
-        human::response(&r, Timestamp(T0)),
+        human::response_in(&r, Timestamp(T0), Lang::En),
         "Ticket A012  (社保, appointment)\n5 ahead of you · no window open for this item yet"
+    );
+    let r = Response::Issued(issued(Lane::WalkIn, 3, &[1, 2], Some(600)));
+    assert_eq!(
+        human::response_in(&r, Timestamp(T0), Lang::Zh),
+        "号码 A012（社保，普通）\n前面 3 人 · 1、2号窗口 · 约 10 分钟"
     );
 }
 
@@ -208,8 +214,13 @@ fn issue_json() {
 
 #[test]
 fn call_human_prints_the_announcement() {
+    // Chinese by default, English with --lang en.
     assert_eq!(
-        human::response(&call_response(), Timestamp(T0)),
+        human::response_in(&call_response(), Timestamp(T0), Lang::Zh),
+        "请A012号到3号窗口办理\n3号窗口 · 开放 · 工作人员 S1024（A岗） · 已叫号 A012"
+    );
+    assert_eq!(
+        human::response_in(&call_response(), Timestamp(T0), Lang::En),
         "请A012号到3号窗口办理\nWindow 3 · open · S1024 (A) · called A012"
     );
 }
@@ -225,8 +236,12 @@ fn other_window_actions_human() {
         window: w,
     };
     assert_eq!(
-        human::response(&r, Timestamp(T0)),
+        human::response_in(&r, Timestamp(T0), Lang::En),
         "Serving: A012\nWindow 3 · open · S1024 (A) · serving A012"
+    );
+    assert_eq!(
+        human::response_in(&r, Timestamp(T0), Lang::Zh),
+        "开始办理：A012\n3号窗口 · 开放 · 工作人员 S1024（A岗） · 正在办理 A012"
     );
     let mut w = window3();
     w.state = WindowState::Paused("暂停服务".into());
@@ -239,8 +254,12 @@ fn other_window_actions_human() {
         window: w,
     };
     assert_eq!(
-        human::response(&r, Timestamp(T0)),
+        human::response_in(&r, Timestamp(T0), Lang::En),
         "Paused\nWindow 3 · paused: 暂停服务 · idle"
+    );
+    assert_eq!(
+        human::response_in(&r, Timestamp(T0), Lang::Zh),
+        "已暂停\n3号窗口 · 暂停服务（暂停服务） · 空闲"
     );
 }
 
@@ -349,12 +368,17 @@ fn reinstate_and_issuing() {
         position: 2,
     };
     assert_eq!(
-        human::response(&r, Timestamp(T0)),
+        human::response_in(&r, Timestamp(T0), Lang::En),
         "B007 is back in line · 2 ahead of you"
+    );
+    assert_eq!(
+        human::response_in(&r, Timestamp(T0), Lang::Zh),
+        "B007 已回到队列 · 前面 2 人"
     );
     assert_eq!(json::response(&r), json!({"ticket": "B007", "position": 2}));
     let closed = Response::Issuing { open: false };
-    assert!(human::response(&closed, Timestamp(T0)).starts_with("Issuing closed"));
+    assert!(human::response_in(&closed, Timestamp(T0), Lang::En).starts_with("Issuing closed"));
+    assert!(human::response_in(&closed, Timestamp(T0), Lang::Zh).starts_with("已停止取号"));
     assert_eq!(json::response(&closed), json!({"issuing": false}));
     assert_eq!(
         json::response(&Response::Issuing { open: true }),
@@ -371,7 +395,7 @@ fn welcome_and_error_responses() {
         window: Some(WindowNo(3)),
     });
     assert_eq!(
-        human::response(&w, Timestamp(T0)),
+        human::response_in(&w, Timestamp(T0), Lang::En),
         "Connected to 政务服务中心 (main) as window, window 3"
     );
     assert_eq!(json::response(&w)["window"], 3);
@@ -581,4 +605,129 @@ fn only_changes_lost_with_their_connection_are_unsure() {
     assert!(!super::unsure(&Request::Status, &lost));
     let busy = ClientError::Refused(ErrorReply::new("window_busy", "busy"));
     assert!(!super::unsure(&call, &busy));
+}
+
+fn record() -> hallq_proto::wire::TicketRecord {
+    hallq_proto::wire::TicketRecord {
+        hall: "main".into(),
+        ticket: ticket("A003"),
+        item: "B".parse().unwrap(),
+        lane: Lane::WalkIn,
+        issued: Timestamp(T0),
+        called: Some(Timestamp(T0 + 95_000)),
+        started: Some(Timestamp(T0 + 200_000)),
+        finished: Some(Timestamp(T0 + 500_000)),
+        window: Some(WindowNo(6)),
+        staff: Some("S1006".into()),
+        rating: Some(5),
+        outcome: "served".into(),
+        phone_hash: None,
+    }
+}
+
+#[test]
+fn export_csv_keeps_its_columns_and_adds_iso_times_and_the_trail() {
+    // The old columns first, unchanged (a contract), the new at the end.
+    let header = json::csv_header_detailed();
+    assert!(header.starts_with(
+        "hall,ticket,item,lane,issued,called,started,finished,window,staff,rating,outcome,phone_hash,"
+    ));
+    assert!(header.ends_with(
+        ",issued_at,called_at,started_at,finished_at,original_item,transfers,waiting_secs,service_secs"
+    ));
+    let trail = hallq_proto::wire::RecordTrail {
+        original_item: "A".parse().unwrap(),
+        transfers: vec!["2>B".into(), "4>W6".into()],
+        waiting_secs: Some(95),
+        service_secs: Some(300),
+    };
+    let line = json::csv_record_detailed(&record(), &trail, 480);
+    assert_eq!(line.split(',').count(), header.split(',').count(), "{line}");
+    assert!(
+        line.starts_with(&format!("main,A003,B,walk-in,{T0},")),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(
+            ",2025-03-03T09:00:00+08:00,2025-03-03T09:01:35+08:00,2025-03-03T09:03:20+08:00,\
+             2025-03-03T09:08:20+08:00,A,2>B;4>W6,95,300"
+        ),
+        "{line}"
+    );
+    let v = json::ticket_record_detailed(&record(), &trail, 480);
+    assert_eq!(v["issued"], T0);
+    assert_eq!(v["issued_at"], "2025-03-03T09:00:00+08:00");
+    assert_eq!(v["transfers"], json!(["2>B", "4>W6"]));
+    assert_eq!(
+        json::iso8601(Timestamp(0), -300),
+        "1969-12-31T19:00:00-05:00"
+    );
+    assert_eq!(
+        json::iso8601(Timestamp(951_782_400_000), 0),
+        "2000-02-29T00:00:00+00:00"
+    );
+}
+
+#[test]
+fn stats_print_a_labelled_rating_distribution_and_the_managers_figures() {
+    use hallq_proto::wire::{DayReport, DayStats, ReportFigures, StatsFigures};
+    let totals = StatsFigures {
+        issued: 18,
+        served: 16,
+        ratings: [1, 2, 1, 3, 8],
+        work_orders: 3,
+        ..StatsFigures::default()
+    };
+    let r = DayReport {
+        stats: DayStats {
+            hall: "main".into(),
+            day: 20250303,
+            totals,
+            forfeited_bookings: 0,
+            appointments_kept: 0,
+            notifications_sent: 0,
+            notifications_failed: 0,
+            by: None,
+            groups: vec![],
+        },
+        wait_target_secs: 1800,
+        totals: ReportFigures {
+            calls: 17,
+            satisfied_permille: Some(733),
+            waited_over_target: 2,
+            waited_over_target_permille: Some(118),
+            no_show_permille: Some(59),
+            paused_secs: 3600,
+        },
+        groups: vec![],
+        hours: vec![],
+    };
+    let zh = human::response_in(
+        &Response::Report(Box::new(r.clone())),
+        Timestamp(T0),
+        Lang::Zh,
+    );
+    assert!(
+        zh.contains(
+            "评价：非常满意 8 · 满意 3 · 基本满意 1 · 不满意 2 · 非常不满意 1 · 满意率 73.3%"
+        ),
+        "{zh}"
+    );
+    assert!(zh.contains("等候超过 30 分钟：2 人（11.8%）"), "{zh}");
+    assert!(zh.contains("暂停时长 60 分 00 秒"), "{zh}");
+    assert!(!zh.contains("[1, 2, 1, 3, 8]"), "{zh}");
+    let en = human::response_in(
+        &Response::Report(Box::new(r.clone())),
+        Timestamp(T0),
+        Lang::En,
+    );
+    assert!(
+        en.contains("ratings: very satisfied 8 · satisfied 3"),
+        "{en}"
+    );
+    // JSON: every field `stats --json` had, the rest under "report".
+    let v = json::response(&Response::Report(Box::new(r.clone())));
+    assert_eq!(v["totals"], json!(r.stats.totals));
+    assert_eq!(v["report"]["totals"]["satisfied_permille"], 733);
+    assert_eq!(v["hall"], "main");
 }

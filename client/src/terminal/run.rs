@@ -18,10 +18,16 @@ use crate::client::{Client, ClientError};
 use crate::follow::FollowingClient;
 use crate::follow::Hallqd;
 use crate::screen::{key_reader, now};
+use hallq_proto::wire::{Request, Response, Status, WindowAction};
 
 /// How often the queue is fetched while nobody presses a key: other
 /// windows call from the same lines, kiosks add to them.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+/// A request unanswered this long means the link is down, as far as the
+/// clerk is told: hallqd answers a status in milliseconds on a hall's LAN,
+/// and the request's own timeout (10 s) is far too long to leave 开放 up.
+const NO_ANSWER: Duration = Duration::from_secs(3);
 
 /// Why the window terminal could not run.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +45,7 @@ pub enum TerminalError {
 
 /// Runs the window terminal until the clerk quits.
 pub async fn run(hallqd: &Hallqd) -> Result<(), TerminalError> {
-    let desk = FollowingClient::new(hallqd.clone());
+    let desk = Arc::new(FollowingClient::new(hallqd.clone()));
     // Connect before taking over the screen, so a wrong token or address
     // is reported as plain text.
     let welcome = desk.welcome().await?;
@@ -58,17 +64,41 @@ pub async fn run(hallqd: &Hallqd) -> Result<(), TerminalError> {
     result
 }
 
+/// An answer from a request made in the background.
+enum Answer {
+    Acted(WindowAction, Result<Response, ClientError>),
+    Reinstated(Result<Response, ClientError>),
+    Refreshed(Result<Status, ClientError>),
+}
+
 async fn drive(
     terminal: &mut DefaultTerminal,
     app: &mut WindowTerminal,
-    desk: &FollowingClient,
+    desk: &Arc<FollowingClient>,
     keys: &mut mpsc::UnboundedReceiver<Event>,
 ) -> Result<(), TerminalError> {
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The service timer counts seconds.
     let mut redraw = tokio::time::interval(Duration::from_secs(1));
+    // Requests run on tasks of their own and answer here, so the screen
+    // keeps drawing and taking keys while hallqd is slow or gone (issue 17:
+    // each key froze the screen ~10 s).
+    let (answers_tx, mut answers) = mpsc::unbounded_channel::<Answer>();
+    let mut refreshing = false;
+    // When the oldest request still unanswered was sent.
+    let mut waiting_since: Option<(std::time::Instant, hallq_proto::types::Timestamp)> = None;
     loop {
+        if let Some((sent, at)) = waiting_since {
+            if sent.elapsed() >= NO_ANSWER {
+                app.no_answer_since(at);
+            }
+        }
+        if refreshing || app.is_sending() {
+            waiting_since.get_or_insert_with(|| (std::time::Instant::now(), now()));
+        } else {
+            waiting_since = None;
+        }
         terminal.draw(|frame| app.draw(frame, now()))?;
         tokio::select! {
             key = keys.recv() => {
@@ -76,34 +106,77 @@ async fn drive(
                 let Event::Key(key) = key else { continue };
                 match app.key(key) {
                     Some(Intent::Quit) => return Ok(()),
+                    Some(Intent::Refresh) if !refreshing => {
+                        refreshing = true;
+                        spawn_refresh(desk, &answers_tx);
+                    }
+                    Some(Intent::Refresh) => {}
                     Some(intent) => {
-                        carry_out(app, desk, &intent).await;
+                        app.sending(&intent);
+                        let (desk, tx) = (desk.clone(), answers_tx.clone());
+                        tokio::spawn(async move {
+                            let answer = match intent {
+                                Intent::Act(action) => {
+                                    let result = desk.window(None, action.clone()).await;
+                                    Answer::Acted(action, result)
+                                }
+                                Intent::Reinstate(ticket) => Answer::Reinstated(
+                                    desk.request(&Request::Reinstate { ticket }).await,
+                                ),
+                                Intent::Refresh | Intent::Quit => return,
+                            };
+                            let _ = tx.send(answer);
+                        });
                         refresh.reset();
                     }
                     None => {}
                 }
             }
-            _ = refresh.tick() => carry_out(app, desk, &Intent::Refresh).await,
+            Some(answer) = answers.recv() => {
+                // An answer: the link works (or says why not) right now.
+                waiting_since = None;
+                match answer {
+                    Answer::Acted(action, result) => {
+                        app.acted(&action, result, now());
+                        // The queue changed with the action: fetch it now.
+                        if !refreshing {
+                            refreshing = true;
+                            spawn_refresh(desk, &answers_tx);
+                        }
+                    }
+                    Answer::Reinstated(result) => {
+                        app.reinstated(result, now());
+                        if !refreshing {
+                            refreshing = true;
+                            spawn_refresh(desk, &answers_tx);
+                        }
+                    }
+                    Answer::Refreshed(result) => {
+                        refreshing = false;
+                        // An action's refusal stays on the screen rather
+                        // than a refresh that found the link broken as
+                        // well; the header says the link is down either way.
+                        app.refreshed(result, now());
+                    }
+                }
+            }
+            _ = refresh.tick() => {
+                if !refreshing {
+                    refreshing = true;
+                    spawn_refresh(desk, &answers_tx);
+                }
+            }
             _ = redraw.tick() => {}
         }
     }
 }
 
-/// Carries out `intent` for `app` through `desk`, which follows the hall:
-/// the action (if any), then a fresh status. An action whose connection
-/// was lost is not repeated (it may have been carried out); the status
-/// that follows, over a new connection, shows whether it was.
-async fn carry_out(app: &mut WindowTerminal, desk: &FollowingClient, intent: &Intent) {
-    if let Intent::Act(action) = intent {
-        let result = desk.window(None, action.clone()).await;
-        app.acted(action, result, now());
-    }
-    let status = desk.status().await;
-    // Keep an action's answer on the screen rather than a refresh that
-    // could not reach hallqd either.
-    if !matches!(&status, Err(e) if link_broken(e)) || matches!(intent, Intent::Refresh) {
-        app.refreshed(status, now());
-    }
+/// Fetches the status on a task of its own.
+fn spawn_refresh(desk: &Arc<FollowingClient>, tx: &mpsc::UnboundedSender<Answer>) {
+    let (desk, tx) = (desk.clone(), tx.clone());
+    tokio::spawn(async move {
+        let _ = tx.send(Answer::Refreshed(desk.status().await));
+    });
 }
 
 /// Carries out `intent` for `app` over `client`: the action (if any), then
@@ -121,6 +194,16 @@ pub async fn perform(app: &mut WindowTerminal, client: &Client, intent: &Intent)
             return false;
         }
     }
+    if let Intent::Reinstate(ticket) = intent {
+        let result = client
+            .request(&Request::Reinstate { ticket: *ticket })
+            .await;
+        let broken = matches!(&result, Err(e) if link_broken(e));
+        app.reinstated(result, now());
+        if broken {
+            return false;
+        }
+    }
     let status = client.status().await;
     let broken = matches!(&status, Err(e) if link_broken(e));
     if !broken || matches!(intent, Intent::Refresh) {
@@ -130,7 +213,7 @@ pub async fn perform(app: &mut WindowTerminal, client: &Client, intent: &Intent)
 }
 
 /// Whether `e` means the connection is gone (rather than a refusal).
-fn link_broken(e: &ClientError) -> bool {
+pub(crate) fn link_broken(e: &ClientError) -> bool {
     match e {
         ClientError::Connect(_)
         | ClientError::Connection(_)

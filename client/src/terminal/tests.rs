@@ -124,7 +124,13 @@ fn single_keys_are_window_actions() {
     );
     assert_eq!(key(&mut app, KeyCode::Char('r')), act(WindowAction::Recall));
     assert_eq!(key(&mut app, KeyCode::Char('S')), act(WindowAction::Start));
-    assert_eq!(key(&mut app, KeyCode::Char('x')), act(WindowAction::NoShow));
+    // 过号 asks first: y records it, anything else does not.
+    assert_eq!(key(&mut app, KeyCode::Char('x')), None);
+    assert_eq!(app.mode(), &Mode::ConfirmNoShow);
+    assert_eq!(key(&mut app, KeyCode::Char('y')), act(WindowAction::NoShow));
+    key(&mut app, KeyCode::Char('x'));
+    assert_eq!(key(&mut app, KeyCode::Char('n')), None);
+    assert_eq!(app.mode(), &Mode::Keys);
     assert_eq!(key(&mut app, KeyCode::Char('o')), act(WindowAction::Open));
     assert_eq!(key(&mut app, KeyCode::Char('u')), Some(Intent::Refresh));
     assert_eq!(key(&mut app, KeyCode::Char('z')), None);
@@ -259,7 +265,11 @@ fn the_screen_shows_the_window_its_queue_and_the_answer() {
     );
     let text = screen(&app, T0 + 35_000);
     assert!(text.contains("✔叫号：请C002号到3号窗口办理"), "{text}");
-    assert!(text.contains("当前C002已叫号，等待到窗00:35"), "{text}");
+    // Item and lane with the number, from the queue it was called from.
+    assert!(
+        text.contains("当前C002不动产登记·优先·老人已叫号，等待到窗00:35"),
+        "{text}"
+    );
 
     // Service starts: the timer restarts and counts the service.
     app.acted(
@@ -274,9 +284,13 @@ fn the_screen_shows_the_window_its_queue_and_the_answer() {
     );
     let text = screen(&app, T0 + 60_000 + 252_000);
     assert!(text.contains("✔开始办理C002"), "{text}");
-    assert!(text.contains("当前C002正在办理04:12"), "{text}");
+    assert!(
+        text.contains("当前C002不动产登记·优先·老人正在办理04:12"),
+        "{text}"
+    );
 
-    // A refusal is shown with the daemon's words.
+    // A refusal is told from its code and what the terminal knows, never
+    // with the daemon's English words.
     app.acted(
         &call,
         Err(ClientError::Refused(ErrorReply::new(
@@ -287,9 +301,104 @@ fn the_screen_shows_the_window_its_queue_and_the_answer() {
     );
     let text = screen(&app, T0);
     assert!(
-        text.contains("✘叫号未成功：window3stillhasticketC002"),
+        text.contains("✘叫号未成功：当前号C002尚未处理完：请先办结、过号或转办"),
         "{text}"
     );
+    assert!(!text.contains("window3"), "{text}");
+}
+
+#[test]
+fn in_english_with_lang_en() {
+    let mut app = terminal().with_lang(Lang::En);
+    app.refreshed(
+        Ok(status(window3(WindowState::Open, None, false))),
+        Timestamp(T0),
+    );
+    let text = screen(&app, T0);
+    assert!(text.contains("Window3openstaffS1024(postA)"), "{text}");
+    assert!(text.contains("[n]call"), "{text}");
+    app.acted(
+        &WindowAction::NoShow,
+        Err(ClientError::Refused(ErrorReply::new(
+            "no_show_too_soon",
+            "ticket C002 was called 3 s ago",
+        ))),
+        Timestamp(T0),
+    );
+    let text = screen(&app, T0);
+    assert!(
+        text.contains("✘No-showfailed:toosoonafterthecall"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reinstate_and_login_keys() {
+    let mut app = terminal();
+    key(&mut app, KeyCode::Char('b'));
+    assert!(screen(&app, T0).contains("过号恢复号码"));
+    assert_eq!(
+        typed(&mut app, "a003"),
+        Some(Intent::Reinstate(ticket("A003")))
+    );
+    app.reinstated(
+        Ok(Response::Reinstated {
+            ticket: ticket("A003"),
+            position: 3,
+        }),
+        Timestamp(T0),
+    );
+    assert!(screen(&app, T0).contains("✔过号恢复A003：已回到队列，前面3人"));
+
+    // Logged in: l logs out after a y.
+    assert_eq!(key(&mut app, KeyCode::Char('l')), None);
+    assert_eq!(app.mode(), &Mode::ConfirmLogout);
+    assert_eq!(key(&mut app, KeyCode::Char('y')), act(WindowAction::Logout));
+    // Nobody logged in: l asks for 工号 and post.
+    let mut nobody = window3(WindowState::Open, None, false);
+    nobody.staff = None;
+    app.refreshed(Ok(status(nobody)), Timestamp(T0));
+    assert!(screen(&app, T0).contains("未登录（按l登录）"));
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(
+        typed(&mut app, "S1002 b"),
+        act(WindowAction::Login {
+            staff: StaffId::new("S1002").unwrap(),
+            post: Post::B
+        })
+    );
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(typed(&mut app, "S1002 C"), None);
+    assert!(matches!(app.mode(), Mode::Login(_)));
+}
+
+#[test]
+fn the_link_state_shows_at_once_and_a_stale_error_goes() {
+    let mut app = terminal();
+    // An action on its way: the screen says so, and a second is held back.
+    app.sending(&Intent::Act(WindowAction::Call { ticket: None }));
+    assert!(screen(&app, T0).contains("叫号发送中…"));
+    assert_eq!(key(&mut app, KeyCode::Char('n')), None);
+    app.acted(
+        &WindowAction::Call { ticket: None },
+        Err(ClientError::Timeout),
+        Timestamp(T0),
+    );
+    let text = screen(&app, T0 + 12_000);
+    // Not 开放: the window's state is not known while hallqd is away.
+    assert!(text.contains("连不上hallqd（00:12）·状态未知"), "{text}");
+    assert!(!text.contains("开放"), "{text}");
+    assert!(text.contains("✘叫号未成功：hallqd未及时应答"), "{text}");
+    assert_eq!(app.link(), Link::Down(Timestamp(T0)));
+    // The link is back: the header and the error line say so.
+    app.refreshed(
+        Ok(status(window3(WindowState::Open, None, false))),
+        Timestamp(T0 + 20_000),
+    );
+    let text = screen(&app, T0 + 20_000);
+    assert!(text.contains("3号窗口开放"), "{text}");
+    assert!(!text.contains("✘"), "{text}");
+    assert_eq!(app.link(), Link::Up);
 }
 
 #[test]

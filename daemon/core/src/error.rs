@@ -239,6 +239,22 @@ pub enum DispatchError {
     /// The ticket has a phone number already: one per ticket.
     #[error("ticket {0} already has a phone number")]
     PhoneAlreadyGiven(TicketNo),
+    /// The hall calls only with staff logged in (`require_login_to_call`).
+    #[error("window {0} calls only with staff logged in: log in first")]
+    LoginRequired(WindowNo),
+    /// The hall's minimum before a no-show is not reached yet
+    /// (`no_show_min_seconds`, `no_show_after_recall`).
+    #[error("ticket {ticket} was called {waited_secs} s ago: a no-show needs {min_secs} s{}", if *.recall_needed { " and a recall first" } else { "" })]
+    NoShowTooSoon {
+        /// The ticket.
+        ticket: TicketNo,
+        /// Seconds since it was called.
+        waited_secs: u64,
+        /// The hall's minimum.
+        min_secs: u32,
+        /// It has not been recalled and the hall asks for a recall first.
+        recall_needed: bool,
+    },
 }
 
 impl DispatchError {
@@ -286,6 +302,8 @@ impl DispatchError {
             DispatchError::BookingProofMismatch { .. } => ErrorCode::BookingProofMismatch,
             DispatchError::PhoneBookingLimit { .. } => ErrorCode::PhoneBookingLimit,
             DispatchError::PhoneTicketLimit { .. } => ErrorCode::PhoneTicketLimit,
+            DispatchError::LoginRequired(_) => ErrorCode::LoginRequired,
+            DispatchError::NoShowTooSoon { .. } => ErrorCode::NoShowTooSoon,
         }
     }
 }

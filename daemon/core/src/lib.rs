@@ -75,7 +75,7 @@ pub use appointment::{HallDay, Span};
 pub use command::{BusinessDay, Command, TransferTarget};
 pub use error::DispatchError;
 pub use event::{Event, Issued};
-pub use spec::{HallSpec, ItemSpec, PhoneLimits, WindowSpec};
+pub use spec::{CounterRules, HallSpec, ItemSpec, PhoneLimits, WindowSpec};
 
 use queue::OrderedQueue;
 
@@ -186,6 +186,11 @@ struct Window {
     priority_streak: u32,
     /// Referrals to this window (首问负责).
     referrals: OrderedQueue<Place, Waiter>,
+    /// When the current ticket was called here, and how often recalled
+    /// since: the counter rules' no-show minimum (from events, so a replay
+    /// restores them).
+    called_at: Option<Timestamp>,
+    recalls: u32,
 }
 
 impl Window {
@@ -246,6 +251,9 @@ pub struct Hall {
     appointments: appointment::Appointments,
     /// SPEC §6: what one phone may hold; set by the daemon, never replayed.
     phone_limits: PhoneLimits,
+    /// Who may call and when a no-show may be recorded; set by the daemon,
+    /// never replayed.
+    counter_rules: CounterRules,
     /// Today's tickets by the phone they were issued to, so the §6 limit is
     /// checked over one visitor's tickets, never by a scan of the hall.
     tickets_by_phone: HashMap<Phone, Vec<TicketId>>,
@@ -289,6 +297,8 @@ impl Hall {
                 staff: None,
                 priority_streak: 0,
                 referrals: OrderedQueue::new(),
+                called_at: None,
+                recalls: 0,
             })
             .collect();
         windows.sort_by_key(|w| w.spec.number);
@@ -307,6 +317,7 @@ impl Hall {
             nonempty: [0; Lane::COUNT],
             appointments: Default::default(),
             phone_limits: PhoneLimits::NONE,
+            counter_rules: CounterRules::NONE,
             tickets_by_phone: HashMap::new(),
         })
     }
@@ -320,6 +331,17 @@ impl Hall {
     /// What one phone may hold.
     pub fn phone_limits(&self) -> PhoneLimits {
         self.phone_limits
+    }
+
+    /// Sets the hall's counter rules, from its config. Only new commands
+    /// are checked against them; events always apply.
+    pub fn set_counter_rules(&mut self, rules: CounterRules) {
+        self.counter_rules = rules;
+    }
+
+    /// The hall's counter rules.
+    pub fn counter_rules(&self) -> CounterRules {
+        self.counter_rules
     }
 
     /// The active tickets (waiting, called, being served) `phone` holds of
@@ -422,8 +444,13 @@ impl Hall {
                 self.dequeue(*ticket);
                 self.ticket_mut(*ticket).state = TicketState::Called(*window);
                 self.windows[w].current = Some(*ticket);
+                self.windows[w].called_at = Some(event.at());
+                self.windows[w].recalls = 0;
             }
-            Event::Recalled { .. } => {}
+            Event::Recalled { window, .. } => {
+                let w = self.window_idx(*window).expect("known window");
+                self.windows[w].recalls += 1;
+            }
             Event::PhoneAttached { ticket, phone, .. } => {
                 self.ticket_mut(*ticket).phone = Some(phone.clone());
             }
@@ -885,6 +912,10 @@ impl Hall {
                 window,
                 ticket: self.ticket(current).number,
             });
+        }
+        // AB岗: with the hall's rule on, every call is someone's.
+        if self.counter_rules.require_login_to_call && win.staff.is_none() {
+            return Err(DispatchError::LoginRequired(window));
         }
         Ok(w)
     }

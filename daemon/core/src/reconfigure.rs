@@ -90,6 +90,8 @@ impl Hall {
                 target.staff = w.staff;
                 target.priority_streak = w.priority_streak;
                 target.referrals = w.referrals;
+                target.called_at = w.called_at;
+                target.recalls = w.recalls;
             }
         }
         for t in &mut self.tickets {
@@ -110,6 +112,7 @@ impl Hall {
         next.appointments = std::mem::take(&mut self.appointments);
         // Not part of the spec: the daemon's limits and their index stay.
         next.phone_limits = self.phone_limits;
+        next.counter_rules = self.counter_rules;
         next.tickets_by_phone = std::mem::take(&mut self.tickets_by_phone);
         for (i, item) in next.items.iter().enumerate() {
             for (lane, q) in item.lanes.iter().enumerate() {

@@ -74,6 +74,33 @@ impl Default for PhoneLimits {
     }
 }
 
+/// The hall's rules at the counter (issue 17): who may call and when a
+/// no-show may be recorded. Like [`PhoneLimits`] not part of [`HallSpec`]
+/// (whose serialised form is in the journal): the daemon sets it with
+/// [`Hall::set_counter_rules`](crate::Hall::set_counter_rules) from the
+/// hall's config, and it only refuses new commands, so a journal written
+/// under other rules replays the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CounterRules {
+    /// A window calls only with staff logged in (AB岗: every service is
+    /// someone's, so statistics by staff add up).
+    pub require_login_to_call: bool,
+    /// 过号 only this many seconds after the (first) call: the visitor gets
+    /// time to walk to the window. `0`: no minimum.
+    pub no_show_min_secs: u32,
+    /// 过号 only after at least one recall (重呼).
+    pub no_show_after_recall: bool,
+}
+
+impl CounterRules {
+    /// No rules: a bare [`Hall`](crate::Hall), and the config's default.
+    pub const NONE: CounterRules = CounterRules {
+        require_login_to_call: false,
+        no_show_min_secs: 0,
+        no_show_after_recall: false,
+    };
+}
+
 /// Everything the dispatch core needs to run one hall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HallSpec {

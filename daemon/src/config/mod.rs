@@ -129,6 +129,11 @@ pub struct HallConfig {
     /// SPEC §6: visitor messages one phone gets per hour
     /// (`sms_per_phone_per_hour`, 0: no limit).
     pub sms_per_phone_per_hour: u32,
+    /// Who may call and when a no-show may be recorded
+    /// (`require_login_to_call`, `no_show_min_seconds`, `no_show_after_recall`).
+    pub counter_rules: hallq_core::CounterRules,
+    /// The hall's waiting target in seconds (`wait_target_minutes`).
+    pub wait_target_secs: u64,
 }
 
 /// Why a config could not be used. Every message starts with

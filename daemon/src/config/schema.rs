@@ -206,6 +206,27 @@ pub(super) struct RawHall {
     /// SPEC §6: visitor messages one phone gets per hour (0: no limit).
     #[serde(default = "default_sms_per_phone_per_hour")]
     pub(super) sms_per_phone_per_hour: u32,
+    /// AB岗: a window calls only with staff logged in (default off).
+    #[serde(default)]
+    pub(super) require_login_to_call: bool,
+    /// 过号 only this many seconds after the call (default 0: none).
+    #[serde(default)]
+    pub(super) no_show_min_seconds: u32,
+    /// 过号 only after one recall (重呼) (default off).
+    #[serde(default)]
+    pub(super) no_show_after_recall: bool,
+    /// The hall's waiting target: `hallq stats` gives the share of visitors
+    /// who waited longer.
+    #[serde(default = "default_wait_target_minutes")]
+    pub(super) wait_target_minutes: u32,
+}
+
+/// Default `wait_target_minutes`: many provincial halls promise a wait
+/// under 30 minutes (最多等候30分钟).
+pub const DEFAULT_WAIT_TARGET_MINUTES: u32 = 30;
+
+fn default_wait_target_minutes() -> u32 {
+    DEFAULT_WAIT_TARGET_MINUTES
 }
 
 fn default_sms_per_phone_per_hour() -> u32 {
@@ -353,6 +374,35 @@ mod tests {
         assert_eq!(hall.spec.walk_in_every, None);
         assert_eq!(hall.spec.items[0].daily_cap, None);
         assert!(!hall.spec.windows[0].fallback);
+        // Counter rules off by default: existing halls keep working.
+        assert_eq!(hall.counter_rules, hallq_core::CounterRules::NONE);
+        assert_eq!(hall.wait_target_secs, 30 * 60);
+    }
+
+    #[test]
+    fn counter_rules_and_the_wait_target_are_read() {
+        let halls = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nrequire_login_to_call = true\nno_show_min_seconds = 180\n\
+             no_show_after_recall = true\nwait_target_minutes = 20",
+        );
+        let c = parse(&doc("", KIOSK, &halls)).unwrap();
+        let hall = &c.halls[0];
+        assert_eq!(
+            hall.counter_rules,
+            hallq_core::CounterRules {
+                require_login_to_call: true,
+                no_show_min_secs: 180,
+                no_show_after_recall: true,
+            }
+        );
+        assert_eq!(hall.wait_target_secs, 20 * 60);
+        // A misspelt rule is an error, not a silent default.
+        let halls = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nno_show_min_secs = 1",
+        );
+        assert!(parse(&doc("", KIOSK, &halls)).is_err());
     }
 
     #[test]

@@ -271,6 +271,12 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 active_tickets_per_item: hall.active_tickets_per_phone_per_item,
             },
             sms_per_phone_per_hour: hall.sms_per_phone_per_hour,
+            counter_rules: hallq_core::CounterRules {
+                require_login_to_call: hall.require_login_to_call,
+                no_show_min_secs: hall.no_show_min_seconds,
+                no_show_after_recall: hall.no_show_after_recall,
+            },
+            wait_target_secs: u64::from(hall.wait_target_minutes) * 60,
         });
     }
     halls

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use hallq_core::{Command, Event, Hall};
 use hallq_proto::codec;
 use hallq_proto::types::Timestamp;
-use hallq_proto::wire::{DayStats, HallHealth, Notification, StatsBy};
+use hallq_proto::wire::{DayReport, DayStats, HallHealth, Notification, StatsBy};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
@@ -69,6 +69,8 @@ struct State {
     /// The number the next journal record gets (records of every day
     /// counted; in cluster mode, the record's number in the etcd log).
     next_seq: u64,
+    /// The hall's waiting target (`wait_target_minutes`), for statistics.
+    wait_target_secs: u64,
 }
 
 /// One hall.
@@ -514,6 +516,14 @@ impl HallShard {
         changed
     }
 
+    /// New counter rules and waiting target (a reload): new commands are
+    /// held to the rules, the next statistics use the target.
+    pub fn set_counter_rules(&self, rules: hallq_core::CounterRules, wait_target_secs: u64) {
+        let mut st = self.state.lock();
+        st.hall.set_counter_rules(rules);
+        st.wait_target_secs = wait_target_secs;
+    }
+
     /// Statistics of business day `day` (SPEC §2 item 13), from the
     /// journal file of that day: they survive restarts and any past day
     /// can be asked for. Blocking file I/O: call it from a blocking thread.
@@ -533,6 +543,39 @@ impl HallShard {
     ) -> Result<ExportPage, JournalError> {
         let entries = stats::read_day(&self.dir, day)?;
         Ok(stats::export(&self.id, &entries, from, key))
+    }
+
+    /// [`HallShard::stats`] and what a manager asks for besides (issue
+    /// 17), with the hall's zone and waiting target. Blocking file I/O.
+    pub fn report(&self, day: u32, by: Option<StatsBy>) -> Result<DayReport, JournalError> {
+        let entries = stats::read_day(&self.dir, day)?;
+        let target = self.state.lock().wait_target_secs;
+        Ok(stats::report(
+            &self.id,
+            day,
+            &entries,
+            by,
+            self.offset_minutes,
+            target,
+        ))
+    }
+
+    /// [`HallShard::export`] with each record's trail. Blocking file I/O.
+    pub fn export_detailed(
+        &self,
+        day: u32,
+        from: u32,
+        key: Option<&[u8]>,
+    ) -> Result<hallq_proto::wire::ExportPage, JournalError> {
+        let entries = stats::read_day(&self.dir, day)?;
+        let (records, trails, next) = stats::export_detailed(&self.id, &entries, from, key);
+        Ok(hallq_proto::wire::ExportPage {
+            day,
+            offset_minutes: self.offset_minutes,
+            records,
+            trails,
+            next,
+        })
     }
 
     /// Reads the hall under its lock.

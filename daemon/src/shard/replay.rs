@@ -48,6 +48,7 @@ pub(super) fn load(
     }
     let mut hall = Hall::new(spec.clone())?;
     hall.set_phone_limits(config.phone_limits);
+    hall.set_counter_rules(config.counter_rules);
     let mut derived = Derived {
         outbox: {
             let mut outbox = Outbox::new(&config.id, config.templates.clone());
@@ -93,6 +94,7 @@ pub(super) fn load(
         failed: None,
         mode,
         next_seq: replay.next_seq,
+        wait_target_secs: config.wait_target_secs,
     };
     Ok((state, writer))
 }
@@ -239,12 +241,14 @@ impl HallShard {
         }
         // One lock, released before `load`: a second `lock()` inside the
         // same expression would wait for the first forever.
-        let (templates, phone_limits, sms_per_phone_per_hour) = {
+        let (templates, phone_limits, sms_per_phone_per_hour, counter_rules, wait_target_secs) = {
             let st = self.state.lock();
             (
                 st.derived.outbox.templates().clone(),
                 st.hall.phone_limits(),
                 st.derived.outbox.sms_limit(),
+                st.hall.counter_rules(),
+                st.wait_target_secs,
             )
         };
         let hall = HallConfig {
@@ -256,6 +260,8 @@ impl HallShard {
             export_key: None,
             phone_limits,
             sms_per_phone_per_hour,
+            counter_rules,
+            wait_target_secs,
         };
         let (mut rebuilt, writer) = match load(
             &hall,

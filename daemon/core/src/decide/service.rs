@@ -131,6 +131,21 @@ impl Hall {
         if !matches!(t.state, TicketState::Called(_)) {
             return Err(self.wrong_state(id, "called"));
         }
+        // Many halls give a called visitor a few minutes and a recall
+        // before 过号 (DB33/T 2036.4 §7.3.6 叫号 then 过号重排): the hall's rule.
+        let rules = self.counter_rules;
+        let win = &self.windows[self.window_idx(window)?];
+        let waited_ms = win.called_at.map_or(u64::MAX, |c| at.0.saturating_sub(c.0));
+        let too_early = waited_ms < u64::from(rules.no_show_min_secs) * 1000;
+        let recall_needed = rules.no_show_after_recall && win.recalls == 0;
+        if too_early || recall_needed {
+            return Err(DispatchError::NoShowTooSoon {
+                ticket: t.number,
+                waited_secs: waited_ms.min(u64::from(u32::MAX)) / 1000,
+                min_secs: rules.no_show_min_secs,
+                recall_needed,
+            });
+        }
         Ok(Event::NoShow {
             ticket: id,
             number: t.number,

@@ -71,3 +71,42 @@ pub(super) async fn export(
     })
     .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
 }
+
+/// [`stats`] and what a manager asks for besides (issue 17).
+pub(super) async fn report(
+    session: &Session,
+    day: Option<u32>,
+    by: Option<StatsBy>,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    let shard = session.hall.clone();
+    let day = day.unwrap_or_else(|| shard.today());
+    tokio::task::spawn_blocking(move || shard.report(day, by))
+        .await
+        .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
+        .map(|report| Response::Report(Box::new(report)))
+        .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+}
+
+/// [`export`] with each record's trail, of `day` or the current day.
+pub(super) async fn export_detailed(
+    daemon: &Daemon,
+    session: &Session,
+    day: Option<u32>,
+    from: u32,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    let key = daemon
+        .config()
+        .hall(session.hall.id())
+        .and_then(|h| h.export_key.clone());
+    let shard = session.hall.clone();
+    let day = day.unwrap_or_else(|| shard.today());
+    tokio::task::spawn_blocking(move || {
+        shard.export_detailed(day, from, key.as_ref().map(|k| k.0.expose().as_bytes()))
+    })
+    .await
+    .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
+    .map(Response::ExportDetailed)
+    .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+}

@@ -89,6 +89,10 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::Health => admin::health(daemon, session),
         Request::Stats { day, by } => admin::stats(session, day, by).await,
         Request::Export { day, from } => admin::export(daemon, session, day, from).await,
+        Request::Report { day, by } => admin::report(session, day, by).await,
+        Request::ExportDetailed { day, from } => {
+            admin::export_detailed(daemon, session, day, from).await
+        }
         Request::KioskView => tickets::kiosk_view(session),
         Request::PrintFailed { ticket, reason } => tickets::print_failed(session, ticket, reason),
         Request::PrintFailures => tickets::print_failures(session),
