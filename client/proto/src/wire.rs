@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::appointment::{AppointmentView, Channel, DayAppointments, SlotAt, SlotChange};
 use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
-use crate::views::{HallView, KioskView, PrintFailures, WaitingTicket, WindowView};
+use crate::views::{BoardLines, HallView, KioskView, PrintFailures, WaitingTicket, WindowView};
 
 /// The first frame of a connection. Its `Debug` masks the token, so a
 /// hello that ends up in a log or an error message does not carry it.
@@ -308,6 +308,13 @@ pub enum Request {
         /// A mainland mobile number, as the visitor typed it.
         phone: String,
     },
+    /// The next numbers of every line and the latest no-shows, for a
+    /// board's 请…准备 and 过号 lists (display, admin). A board asks again
+    /// after each display change; answered with [`Response::BoardLines`].
+    /// A daemon that predates it cannot decode it (it answers
+    /// `malformed_frame` and closes the connection), so a board that got
+    /// that answer once does not ask again.
+    BoardLines,
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -355,6 +362,7 @@ impl Request {
             Request::StatusPage { .. } => "status",
             Request::CancelBookingWithPhone { .. } => "cancel-booking",
             Request::AttachPhone { .. } => "attach-phone",
+            Request::BoardLines => "board-lines",
         }
     }
 
@@ -373,7 +381,8 @@ impl Request {
             | Request::Export { .. }
             | Request::Bookings { .. }
             | Request::KioskView
-            | Request::PrintFailures => true,
+            | Request::PrintFailures
+            | Request::BoardLines => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -497,6 +506,8 @@ pub enum Response {
         /// People ahead of it now.
         position: u32,
     },
+    /// The next numbers of every line and the latest no-shows.
+    BoardLines(BoardLines),
 }
 
 /// How `hallq stats` breaks the totals down.

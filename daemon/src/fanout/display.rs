@@ -1,9 +1,11 @@
 //! Display updates (DB33/T 2036.4 §6.5): which calls to show and announce,
-//! and which windows and lines changed.
+//! and which windows and lines changed; and the latest no-shows (过号) a
+//! board lists.
 
 use std::collections::{BTreeSet, VecDeque};
 
 use hallq_proto::types::{TicketNo, Timestamp, WindowNo};
+use hallq_proto::views::NoShowShown;
 use hallq_proto::wire::{CallShown, DisplayUpdate};
 
 use hallq_core::{Event, Hall, TransferTarget};
@@ -31,6 +33,50 @@ impl RecentCalls {
             self.0.pop_front();
         }
         self.0.push_back(call);
+    }
+}
+
+/// How many no-shows a board lists (the latest; older ones are at the
+/// help desk's `hallq status`).
+pub const RECENT_NO_SHOWS: usize = 12;
+
+/// How many of each line's next tickets a board lists (请…准备).
+pub const NEXT_PER_ITEM: usize = 3;
+
+/// Today's latest no-shows that were not reinstated, for the board's 过号
+/// list: a visitor who missed the call finds their number there.
+#[derive(Debug, Default, Clone)]
+pub struct RecentNoShows(VecDeque<NoShowShown>);
+
+impl RecentNoShows {
+    /// The no-shows, newest first.
+    pub fn to_vec(&self) -> Vec<NoShowShown> {
+        self.0.iter().rev().copied().collect()
+    }
+
+    /// Follows `events`: a no-show joins the list, a reinstated ticket
+    /// leaves it (it is back in line), a new business day empties it.
+    pub fn absorb(&mut self, events: &[Event]) {
+        for event in events {
+            match event {
+                Event::NoShow {
+                    number, window, at, ..
+                } => {
+                    self.0.retain(|n| n.ticket != *number);
+                    if self.0.len() == RECENT_NO_SHOWS {
+                        self.0.pop_front();
+                    }
+                    self.0.push_back(NoShowShown {
+                        ticket: *number,
+                        window: *window,
+                        at: *at,
+                    });
+                }
+                Event::Reinstated { number, .. } => self.0.retain(|n| n.ticket != *number),
+                Event::DayBegun { .. } => self.0.clear(),
+                _ => {}
+            }
+        }
     }
 }
 
