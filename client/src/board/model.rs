@@ -557,6 +557,53 @@ mod tests {
     }
 
     #[test]
+    fn the_lists_keep_the_newest_answer_and_reach_the_page() {
+        use hallq_proto::views::{BoardLines, NextUp, NoShowShown};
+        let mut board = Board::new(Timestamp(T0));
+        board.apply(snapshot(5, vec![]), Timestamp(T0));
+        // Before hallqd answers (or with one that cannot): no lists at all.
+        assert_eq!(board.to_json()["next"], Value::Null);
+        let lines = |seq: u64, next: &str| BoardLines {
+            seq,
+            next: vec![NextUp {
+                item: a(),
+                tickets: vec![next.parse().unwrap()],
+            }],
+            no_shows: vec![NoShowShown {
+                ticket: "A001".parse().unwrap(),
+                window: WindowNo(2),
+                at: Timestamp(T0),
+            }],
+        };
+        assert!(board.set_lines(lines(6, "A003")));
+        // An answer that crossed a newer one is dropped; the same one changes nothing.
+        assert!(!board.set_lines(lines(5, "A002")));
+        assert!(!board.set_lines(lines(6, "A003")));
+        let json = board.to_json();
+        assert_eq!(json["next"][0]["item"], "A");
+        assert_eq!(json["next"][0]["name"], "社保");
+        assert_eq!(json["next"][0]["tickets"][0], "A003");
+        assert_eq!(json["no_shows"][0]["ticket"], "A001");
+        assert_eq!(json["no_shows"][0]["window"], 2);
+        // A hall restored to an older change number: the old lists go.
+        board.apply(snapshot(3, vec![]), Timestamp(T0));
+        assert!(board.lines().is_none());
+        assert!(board.set_lines(lines(3, "A004")));
+    }
+
+    #[test]
+    fn a_paused_window_keeps_its_visitor_in_the_json() {
+        let mut board = Board::new(Timestamp(T0));
+        board.apply(snapshot(1, vec![]), Timestamp(T0));
+        let paused = window(1, WindowState::Paused("午休".into()), Some("A007"));
+        board.apply(change(2, vec![], vec![paused]), Timestamp(T0));
+        let json = board.to_json();
+        assert_eq!(json["windows"][0]["state"], "paused");
+        assert_eq!(json["windows"][0]["reason"], "午休");
+        assert_eq!(json["windows"][0]["current"], "A007");
+    }
+
+    #[test]
     fn window_states_read_as_a_hall_expects() {
         let paused = window(1, WindowState::Paused("午休".into()), None);
         assert_eq!(window_state_label(&paused), "暂停服务（午休）");

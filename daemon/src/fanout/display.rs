@@ -176,3 +176,47 @@ pub fn change(
         issuing: issuing_changed.then_some(view.issuing),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hallq_proto::types::TicketId;
+
+    fn no_show(n: &str, window: u16, at: u64) -> Event {
+        Event::NoShow {
+            ticket: TicketId(1),
+            number: n.parse().unwrap(),
+            window: WindowNo(window),
+            at: Timestamp(at),
+        }
+    }
+
+    #[test]
+    fn no_shows_are_listed_newest_first_until_reinstated_or_the_next_day() {
+        let mut list = RecentNoShows::default();
+        list.absorb(&[no_show("A003", 2, 10), no_show("B001", 5, 20)]);
+        let shown: Vec<String> = list.to_vec().iter().map(|n| n.ticket.to_string()).collect();
+        assert_eq!(shown, ["B001", "A003"]);
+        assert_eq!(list.to_vec()[1].window, WindowNo(2));
+        list.absorb(&[Event::Reinstated {
+            ticket: TicketId(1),
+            number: "A003".parse().unwrap(),
+            position: 3,
+            at: Timestamp(30),
+        }]);
+        assert_eq!(list.to_vec().len(), 1);
+        // Only the latest are kept.
+        for n in 1..=20u16 {
+            list.absorb(&[no_show(&format!("C{n:03}"), 1, 40 + u64::from(n))]);
+        }
+        let all = list.to_vec();
+        assert_eq!(all.len(), RECENT_NO_SHOWS);
+        assert_eq!(all[0].ticket.to_string(), "C020");
+        list.absorb(&[Event::DayBegun {
+            day: 20261203,
+            expired: 0,
+            at: Timestamp(100),
+        }]);
+        assert!(list.to_vec().is_empty());
+    }
+}
