@@ -27,7 +27,9 @@ use hallq_client::client::Client;
 use hallq_proto::types::{Lane, WindowNo};
 use hallq_proto::wire::WindowAction;
 use hallq_tests::browser::{browser_available, hallq_path, stdout_line, Killed, WebDriver};
-use hallq_tests::{hallqd_path, item, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT};
+use hallq_tests::{
+    expect_refused, hallqd_path, item, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT,
+};
 use serde_json::Value;
 
 /// What the page shows and where: every tile with its box, the lists, the
@@ -138,6 +140,7 @@ fn the_board_reads_at_7_30_and_60_windows() -> anyhow::Result<()> {
         // Readable from 5 m: at 60 windows a ticket is still ≥ 40 px high
         // (≈ 2.8 cm on a 55-inch TV); a small hall's are much larger.
         let floor = if windows <= 7 { 80.0 } else { 40.0 };
+        eprintln!("{windows} windows: smallest ticket on a tile {smallest} px");
         assert!(
             smallest >= floor,
             "{windows} windows: ticket type {smallest} px"
@@ -362,6 +365,16 @@ fn the_board_announces_calls_offline_with_a_chime() -> anyhow::Result<()> {
     // … and said twice: the same words again after a 0.8 s pause.
     let again = long - short - words;
     assert!((0.75..0.85).contains(&again), "second saying: {again} s");
+
+    // The lists are a display's (and an admin's), not a kiosk's; a display
+    // reads the head of A's line.
+    expect_refused(rt.block_on(kiosk.board_lines()), "forbidden");
+    let display = rt.block_on(daemon.connect(DISPLAY));
+    let lines = rt.block_on(display.board_lines())?;
+    assert_eq!(lines.next.len(), 1, "{lines:?}");
+    assert_eq!(lines.next[0].tickets[0].to_string(), "A002", "{lines:?}");
+    assert!(lines.no_shows.is_empty(), "{lines:?}");
+    rt.block_on(display.close());
 
     // Only the board's own calls are spoken.
     let (status, _) = http_get(twice.addr()?, "/announce.wav?call=999")?;

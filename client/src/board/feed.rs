@@ -32,6 +32,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// board within this long.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How soon a failed read of the lists is tried again.
+const LINES_RETRY: Duration = Duration::from_secs(2);
+
 /// Keeps `board` up to date for as long as the task runs. Returns only if
 /// the very first attempt is refused (a wrong token or role: retrying would
 /// not help, and the operator setting up the board should see why at once);
@@ -137,8 +140,13 @@ async fn read_lines(
                     );
                     unsupported.store(true, Ordering::Relaxed);
                 }
-                // The connection is in trouble: the stream will say so.
-                Err(_) => break,
+                // A lost connection ends the stream too (and this with it);
+                // anything else (a timeout) is tried again shortly.
+                Err(e) => {
+                    eprintln!("hallq board: cannot read the 请…准备/过号 lists ({e}); retrying");
+                    tokio::time::sleep(LINES_RETRY).await;
+                    asked.mark_changed();
+                }
             }
         }
     }
