@@ -22,6 +22,7 @@ needs=(
   "systemd|systemd-analyze|systemd-analyze verify checks systemd/hallqd.service"
   "util-linux|prlimit|the full-disk test caps file size with prlimit"
   "tmux|tmux|terminal programs are tested in tmux"
+  "espeak-ng|espeak-ng|the board speaks calls offline with espeak-ng's Mandarin voice; the test records and measures it (tests/tests/board_halls.rs)"
 )
 
 present() {

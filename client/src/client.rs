@@ -287,6 +287,14 @@ impl Client {
         }
     }
 
+    /// A board's 请…准备 and 过号 lists (display, admin).
+    pub async fn board_lines(&self) -> Result<hallq_proto::views::BoardLines, ClientError> {
+        match self.request(&Request::BoardLines).await? {
+            Response::BoardLines(lines) => Ok(lines),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     /// Subscribes to the display stream: a snapshot, then every change.
     pub async fn watch(&self) -> Result<DisplayStream, ClientError> {
         self.open_watch().await.map_err(|failed| failed.error)

@@ -125,6 +125,19 @@ impl WebDriver {
         height: i64,
         probe: &'static str,
     ) -> anyhow::Result<WebDriver> {
+        WebDriver::start_with(scratch, width, height, probe, &[])
+    }
+
+    /// [`WebDriver::start`] with more Chromium flags, e.g.
+    /// `--autoplay-policy=no-user-gesture-required` for a page that must
+    /// play sound without a click (the board's announcements).
+    pub fn start_with(
+        scratch: &Path,
+        width: i64,
+        height: i64,
+        probe: &'static str,
+        extra_args: &[&str],
+    ) -> anyhow::Result<WebDriver> {
         let mut child = Command::new(CHROMEDRIVER)
             .arg("--port=0")
             .stdin(Stdio::null())
@@ -140,7 +153,7 @@ impl WebDriver {
         let driver = Killed(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], port?));
         let profile = scratch.join("chromium-profile");
-        let args = json!([
+        let mut args = json!([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -154,6 +167,9 @@ impl WebDriver {
             "--lang=zh-CN",
             format!("--user-data-dir={}", profile.display()),
         ]);
+        if let Some(list) = args.as_array_mut() {
+            list.extend(extra_args.iter().map(|a| json!(a)));
+        }
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },

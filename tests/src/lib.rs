@@ -113,6 +113,95 @@ pub fn config_toml(state_dir: &Path) -> String {
     toml
 }
 
+/// Names of the items of a [`TestHall::sized`] hall, A… in order: the
+/// lines of a city hall (市民中心).
+pub const ITEM_NAMES: [&str; 26] = [
+    "社保",
+    "医保",
+    "不动产登记",
+    "公积金",
+    "税务",
+    "户籍",
+    "出入境",
+    "车驾管",
+    "企业开办",
+    "个体登记",
+    "婚姻登记",
+    "残疾人服务",
+    "住房保障",
+    "人才服务",
+    "就业创业",
+    "教育入学",
+    "医疗卫生",
+    "市场监管",
+    "交通运输",
+    "综合咨询",
+    "水电气",
+    "退役军人",
+    "老龄服务",
+    "法律援助",
+    "知识产权",
+    "文化旅游",
+];
+
+/// A hall of `windows` windows (tokens [`window_token`] 1…`windows`) and
+/// `items` items (A…, named from [`ITEM_NAMES`]): window n serves item
+/// (n − 1) mod `items` and the one after it, so every item has windows;
+/// the last window is universal (无差别窗口).
+pub fn sized_config_toml(state_dir: &Path, windows: u16, items: usize) -> String {
+    assert!((1..=26).contains(&items) && windows >= 1);
+    let mut toml = format!(
+        "listen = \"127.0.0.1:0\"\n\
+         state_dir = {state:?}\n\
+         shutdown_grace_secs = 2\n\n\
+         [limits]\nrequests_per_second = 1000\n\n",
+        state = state_dir.display().to_string(),
+    );
+    for (token, role) in [
+        (KIOSK, "kiosk"),
+        (DISPLAY, "display"),
+        (NOTIFIER, "notifier"),
+    ] {
+        let _ = writeln!(
+            toml,
+            "[[token]]\ntoken = {token:?}\nrole = {role:?}\nhall = \"main\"\n"
+        );
+    }
+    let _ = writeln!(toml, "[[token]]\ntoken = {ADMIN:?}\nrole = \"admin\"\n");
+    for n in 1..=windows {
+        let _ = writeln!(
+            toml,
+            "[[token]]\ntoken = {:?}\nrole = \"window\"\nhall = \"main\"\nwindow = {n}\n",
+            window_token(n)
+        );
+    }
+    toml.push_str("[[hall]]\nid = \"main\"\nname = \"市民中心政务服务大厅（测试）\"\n\n");
+    let letter = |i: usize| char::from(b'A' + (i % items) as u8);
+    for (i, name) in ITEM_NAMES.iter().enumerate().take(items) {
+        let _ = writeln!(
+            toml,
+            "[[hall.item]]\ncode = \"{}\"\nname = {name:?}\navg_service_secs = 300\n",
+            letter(i)
+        );
+    }
+    for n in 1..=windows {
+        let i = usize::from(n - 1);
+        if n == windows && windows > 1 {
+            let _ = writeln!(toml, "[[hall.window]]\nnumber = {n}\nuniversal = true\n");
+        } else if items == 1 {
+            let _ = writeln!(toml, "[[hall.window]]\nnumber = {n}\nitems = [\"A\"]\n");
+        } else {
+            let _ = writeln!(
+                toml,
+                "[[hall.window]]\nnumber = {n}\nitems = [\"{}\", \"{}\"]\n",
+                letter(i),
+                letter(i + 1)
+            );
+        }
+    }
+    toml
+}
+
 /// The hall itself, as in `config/demo.toml`.
 const HALL_TOML: &str = r#"[[hall]]
 id = "main"
@@ -193,6 +282,16 @@ impl TestHall {
         let config = dir.path().join("config.toml");
         fs::write(&config, config_toml(&dir.path().join("state")))
             .with_context(|| format!("cannot write {}", config.display()))?;
+        Ok(TestHall { dir, config })
+    }
+
+    /// A fresh hall of `windows` windows and `items` items
+    /// ([`sized_config_toml`]), with the same tokens as [`TestHall::new`].
+    pub fn sized(windows: u16, items: usize) -> anyhow::Result<TestHall> {
+        let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let config = dir.path().join("config.toml");
+        let toml = sized_config_toml(&dir.path().join("state"), windows, items);
+        fs::write(&config, toml).with_context(|| format!("cannot write {}", config.display()))?;
         Ok(TestHall { dir, config })
     }
 

@@ -175,3 +175,42 @@ pub struct PrintFailures {
     /// The latest, newest last (at most 20).
     pub recent: Vec<PrintFailure>,
 }
+
+/// What a hall's board shows besides its windows and calls (issue 17):
+/// the next numbers of every line, to get ready (请…准备), and the latest
+/// no-shows (过号), so a visitor who missed the call sees it and goes to
+/// the help desk or the window (DB33/T 2036.4 §7.3.6).
+///
+/// [`Request::BoardLines`]: crate::wire::Request::BoardLines
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BoardLines {
+    /// The hall's display change number this was read at: a board keeps
+    /// the newest answer only.
+    pub seq: u64,
+    /// Per item in configuration order (items with no one waiting left
+    /// out): the first tickets of its line in calling order.
+    pub next: Vec<NextUp>,
+    /// The latest no-shows not reinstated, newest first.
+    pub no_shows: Vec<NoShowShown>,
+}
+
+/// The head of one item's line: appointments, then priority, then
+/// walk-ins, as a window serving the item takes them (§7.3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextUp {
+    /// The item.
+    pub item: ItemCode,
+    /// Its first waiting tickets, the next to be called first.
+    pub tickets: Vec<TicketNo>,
+}
+
+/// A ticket called that did not come (过号).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoShowShown {
+    /// The ticket.
+    pub ticket: TicketNo,
+    /// Where it was called to.
+    pub window: WindowNo,
+    /// When the window marked it.
+    pub at: Timestamp,
+}

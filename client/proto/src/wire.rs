@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::appointment::{AppointmentView, Channel, DayAppointments, SlotAt, SlotChange};
 use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
-use crate::views::{HallView, KioskView, PrintFailures, WaitingTicket, WindowView};
+use crate::views::{BoardLines, HallView, KioskView, PrintFailures, WaitingTicket, WindowView};
 
 /// The first frame of a connection. Its `Debug` masks the token, so a
 /// hello that ends up in a log or an error message does not carry it.
@@ -328,6 +328,13 @@ pub enum Request {
         /// The first record wanted (0, then each answer's `next`).
         from: u32,
     },
+    /// The next numbers of every line and the latest no-shows, for a
+    /// board's 请…准备 and 过号 lists (display, admin). A board asks again
+    /// after each display change; answered with [`Response::BoardLines`].
+    /// A daemon that predates it cannot decode it (it answers
+    /// `malformed_frame` and closes the connection), so a board that got
+    /// that answer once does not ask again.
+    BoardLines,
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -377,6 +384,7 @@ impl Request {
             Request::AttachPhone { .. } => "attach-phone",
             Request::Report { .. } => "stats",
             Request::ExportDetailed { .. } => "export",
+            Request::BoardLines => "board-lines",
         }
     }
 
@@ -397,7 +405,8 @@ impl Request {
             | Request::KioskView
             | Request::PrintFailures
             | Request::Report { .. }
-            | Request::ExportDetailed { .. } => true,
+            | Request::ExportDetailed { .. }
+            | Request::BoardLines => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -525,6 +534,8 @@ pub enum Response {
     Report(Box<DayReport>),
     /// The answer to [`Request::ExportDetailed`]: a page of records.
     ExportDetailed(ExportPage),
+    /// The next numbers of every line and the latest no-shows.
+    BoardLines(BoardLines),
 }
 
 /// How `hallq stats` breaks the totals down.

@@ -4,6 +4,14 @@
 //! snapshot. In a cluster the board follows its hall to whichever daemon
 //! serves it ([`FollowingClient`]). A board runs unattended for days: it
 //! never gives up.
+//!
+//! Besides the stream, the board reads the 请…准备 and 过号 lists
+//! ([`Request::BoardLines`]) after its snapshot and after every change, on
+//! the same connection; changes that arrive while a read is under way are
+//! folded into one more read, so a busy hall costs at most one read in
+//! flight. A hallqd that predates the request is asked once only.
+//!
+//! [`Request::BoardLines`]: hallq_proto::wire::Request::BoardLines
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -12,9 +20,10 @@ use tokio::sync::watch;
 
 use super::model::Board;
 use super::{now, Hallqd};
-use crate::client::{ClientError, DisplayStream};
+use crate::client::{Client, ClientError, DisplayStream};
 use crate::follow::{FollowingClient, Outcome};
 use hallq_proto::wire::DisplayUpdate;
+use hallq_proto::ErrorCode;
 
 /// Set by the terminal board (`hallq board` without `--serve`): its stderr
 /// is the screen it draws on, so a line there would land over its header
@@ -26,12 +35,23 @@ pub(super) fn keep_off_stderr() {
     STDERR_IS_THE_SCREEN.store(true, Ordering::Relaxed);
 }
 
+/// A line of the board's log: its stderr, for whoever looks at the display
+/// machine; nothing when stderr is the board's screen.
+fn log(line: std::fmt::Arguments) {
+    if !STDERR_IS_THE_SCREEN.load(Ordering::Relaxed) {
+        eprintln!("hallq board: {line}");
+    }
+}
+
 /// The first wait before reconnecting; doubled after every failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 /// The longest wait between two attempts: a restarted daemon is back on the
 /// board within this long.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How soon a failed read of the lists is tried again.
+const LINES_RETRY: Duration = Duration::from_secs(2);
 
 /// Keeps `board` up to date for as long as the task runs. Returns only if
 /// the very first attempt is refused (a wrong token or role: retrying would
@@ -42,6 +62,7 @@ pub async fn run(hallqd: &Hallqd, board: watch::Sender<Board>) -> ClientError {
     let link = FollowingClient::new(hallqd.clone());
     let mut backoff = FIRST_BACKOFF;
     let mut ever_connected = false;
+    let no_lines = AtomicBool::new(false);
     loop {
         // Subscribing again on a connection that is still open is fine: a
         // daemon that no longer serves the hall refuses, and the client
@@ -49,16 +70,17 @@ pub async fn run(hallqd: &Hallqd, board: watch::Sender<Board>) -> ClientError {
         match link.watch().await {
             Ok(mut stream) => {
                 ever_connected = true;
-                if let Some((client, _)) = link.connected().await {
+                let client = link.connected().await.map(|(client, _)| client);
+                if let Some(client) = &client {
                     let hall_name = client.welcome().hall_name.clone();
                     board.send_modify(|b| b.connected(&hall_name));
                 }
-                let reason = follow(&mut stream, &board, &mut backoff).await;
-                // The board's log is its stderr, for whoever looks at the
-                // display machine; not when stderr is the board's screen.
-                if !STDERR_IS_THE_SCREEN.load(Ordering::Relaxed) {
-                    eprintln!("hallq board: link to hallqd lost ({reason}); reconnecting");
-                }
+                let (wanted, asked) = watch::channel(());
+                let reason = tokio::select! {
+                    reason = follow(&mut stream, &board, &mut backoff, &wanted) => reason,
+                    never = read_lines(client.as_ref(), &board, asked, &no_lines) => match never {},
+                };
+                log(format_args!("link to hallqd lost ({reason}); reconnecting"));
                 board.send_modify(|b| b.lost(reason, now()));
             }
             Err(e @ ClientError::Refused(_))
@@ -82,6 +104,7 @@ async fn follow(
     stream: &mut DisplayStream,
     board: &watch::Sender<Board>,
     backoff: &mut Duration,
+    lines_wanted: &watch::Sender<()>,
 ) -> String {
     loop {
         match stream.next().await {
@@ -93,9 +116,56 @@ async fn follow(
                     *backoff = FIRST_BACKOFF;
                 }
                 board.send_if_modified(|b| b.apply(update, now()));
+                // Every change may move a line's head or add a no-show.
+                lines_wanted.send_replace(());
             }
             Ok(None) => return "hallqd ended the display stream".into(),
             Err(e) => return e.to_string(),
         }
     }
+}
+
+/// Reads the 请…准备 and 过号 lists each time `asked` says a change came
+/// (the first time at once, for the snapshot). Never returns: when reads
+/// stop making sense (no connection, or a hallqd that does not know the
+/// request) it waits for the stream's end, which ends the select.
+async fn read_lines(
+    client: Option<&Client>,
+    board: &watch::Sender<Board>,
+    mut asked: watch::Receiver<()>,
+    unsupported: &AtomicBool,
+) -> std::convert::Infallible {
+    asked.mark_changed();
+    if let Some(client) = client {
+        while !unsupported.load(Ordering::Relaxed) && asked.changed().await.is_ok() {
+            match client.board_lines().await {
+                Ok(lines) => {
+                    board.send_if_modified(|b| b.set_lines(lines));
+                }
+                Err(ClientError::Refused(reply))
+                    if matches!(
+                        reply.code,
+                        ErrorCode::MalformedFrame | ErrorCode::BadRequest
+                    ) =>
+                {
+                    // An older hallqd cannot decode the request (and closes
+                    // the connection): the board does without the lists.
+                    log(format_args!(
+                        "hallqd does not give the 请…准备/过号 lists ({}); \
+                         the board shows windows and calls only",
+                        reply.message
+                    ));
+                    unsupported.store(true, Ordering::Relaxed);
+                }
+                // A lost connection ends the stream too (and this with it);
+                // anything else (a timeout) is tried again shortly.
+                Err(e) => {
+                    log(format_args!("cannot read the 请…准备/过号 lists ({e}); retrying"));
+                    tokio::time::sleep(LINES_RETRY).await;
+                    asked.mark_changed();
+                }
+            }
+        }
+    }
+    std::future::pending().await
 }

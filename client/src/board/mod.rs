@@ -8,11 +8,13 @@
 //! - [`feed`]: the subscription, following the hall and reconnecting with
 //!   backoff.
 //! - [`web`]: the HTTP server with the embedded page and its event stream.
+//! - [`voice`]: the chime and the spoken announcement, made offline.
 //! - [`tui`]: the board drawn with ratatui.
 
 pub mod feed;
 pub mod model;
 pub mod tui;
+pub mod voice;
 pub mod web;
 
 use tokio::net::TcpListener;
@@ -40,10 +42,14 @@ pub enum BoardError {
 
 /// Follows `hallqd` and serves the board's web page on `listener` until
 /// the process ends, or until hallqd refuses the board's token at once.
-pub async fn serve(hallqd: &Hallqd, listener: TcpListener) -> Result<(), BoardError> {
+pub async fn serve(
+    hallqd: &Hallqd,
+    listener: TcpListener,
+    voice: voice::VoiceSettings,
+) -> Result<(), BoardError> {
     let (board, page) = watch::channel(Board::new(now()));
     tokio::select! {
         refused = feed::run(hallqd, board) => Err(refused.into()),
-        served = web::serve(listener, page) => Ok(served?),
+        served = web::serve(listener, page, voice) => Ok(served?),
     }
 }

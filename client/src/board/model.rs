@@ -1,5 +1,6 @@
 //! The hall as a display board shows it: the latest calls, every window,
-//! every item's line, and whether all that is live. Built from the display
+//! every item's line, the next numbers to get ready (请…准备), the latest
+//! no-shows (过号), and whether all that is live. Built from the display
 //! stream's frames ([`DisplayUpdate`]); pure (time is an argument), so the
 //! web page, the terminal board and the tests all read the same state.
 
@@ -8,7 +9,7 @@ use std::collections::VecDeque;
 use serde_json::{json, Value};
 
 use hallq_proto::types::Timestamp;
-use hallq_proto::views::{HallView, WindowState, WindowView};
+use hallq_proto::views::{BoardLines, HallView, WindowState, WindowView};
 use hallq_proto::wire::{CallShown, DisplayUpdate};
 
 /// How many calls a board keeps: the newest one large, the rest below it.
@@ -56,6 +57,9 @@ pub struct Board {
     next_call_id: u64,
     link: Link,
     updated_at: Timestamp,
+    /// The 请…准备 and 过号 lists, once hallqd answered for them (a hallqd
+    /// that predates them never does: the page then leaves them out).
+    lines: Option<BoardLines>,
 }
 
 impl Board {
@@ -69,7 +73,26 @@ impl Board {
             next_call_id: 1,
             link: Link::Connecting,
             updated_at: now,
+            lines: None,
         }
+    }
+
+    /// The 请…准备 and 过号 lists as last read, if hallqd gave them.
+    pub fn lines(&self) -> Option<&BoardLines> {
+        self.lines.as_ref()
+    }
+
+    /// Takes the lists hallqd answered with, unless the board already holds
+    /// newer ones (answers may cross). Returns whether anything changed.
+    pub fn set_lines(&mut self, lines: BoardLines) -> bool {
+        if self.lines.as_ref().is_some_and(|held| held.seq > lines.seq) {
+            return false;
+        }
+        if self.lines.as_ref() == Some(&lines) {
+            return false;
+        }
+        self.lines = Some(lines);
+        true
     }
 
     /// The hall's name, once connected.
@@ -203,6 +226,11 @@ impl Board {
         }
         self.seq = Some(seq);
         self.view = Some(view);
+        // Lists read from a hall that has since gone back (a daemon
+        // restored elsewhere) would block newer answers: drop them.
+        if self.lines.as_ref().is_some_and(|l| l.seq > seq) {
+            self.lines = None;
+        }
     }
 
     fn push_call(&mut self, call: CallShown, announce: bool) {
@@ -253,6 +281,43 @@ impl Board {
             ),
             None => (Vec::new(), Vec::new(), false),
         };
+        let name_of = |code: hallq_proto::types::ItemCode| {
+            self.view
+                .as_ref()
+                .and_then(|v| v.items.iter().find(|i| i.code == code))
+                .map_or(String::new(), |i| i.name.clone())
+        };
+        let (next, no_shows) = match &self.lines {
+            Some(lines) => (
+                Value::from(
+                    lines
+                        .next
+                        .iter()
+                        .map(|n| {
+                            json!({
+                                "item": n.item.to_string(),
+                                "name": name_of(n.item),
+                                "tickets": n.tickets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            })
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                Value::from(
+                    lines
+                        .no_shows
+                        .iter()
+                        .map(|n| {
+                            json!({
+                                "ticket": n.ticket.to_string(),
+                                "window": n.window.0,
+                                "at": n.at.0,
+                            })
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            None => (Value::Null, Value::Null),
+        };
         json!({
             "hall": self.hall_name,
             "link": link,
@@ -264,6 +329,8 @@ impl Board {
             "calls": calls,
             "windows": windows,
             "items": items,
+            "next": next,
+            "no_shows": no_shows,
         })
     }
 }
@@ -487,6 +554,53 @@ mod tests {
             board.calls().next().unwrap().call.ticket.to_string(),
             "A020"
         );
+    }
+
+    #[test]
+    fn the_lists_keep_the_newest_answer_and_reach_the_page() {
+        use hallq_proto::views::{BoardLines, NextUp, NoShowShown};
+        let mut board = Board::new(Timestamp(T0));
+        board.apply(snapshot(5, vec![]), Timestamp(T0));
+        // Before hallqd answers (or with one that cannot): no lists at all.
+        assert_eq!(board.to_json()["next"], Value::Null);
+        let lines = |seq: u64, next: &str| BoardLines {
+            seq,
+            next: vec![NextUp {
+                item: a(),
+                tickets: vec![next.parse().unwrap()],
+            }],
+            no_shows: vec![NoShowShown {
+                ticket: "A001".parse().unwrap(),
+                window: WindowNo(2),
+                at: Timestamp(T0),
+            }],
+        };
+        assert!(board.set_lines(lines(6, "A003")));
+        // An answer that crossed a newer one is dropped; the same one changes nothing.
+        assert!(!board.set_lines(lines(5, "A002")));
+        assert!(!board.set_lines(lines(6, "A003")));
+        let json = board.to_json();
+        assert_eq!(json["next"][0]["item"], "A");
+        assert_eq!(json["next"][0]["name"], "社保");
+        assert_eq!(json["next"][0]["tickets"][0], "A003");
+        assert_eq!(json["no_shows"][0]["ticket"], "A001");
+        assert_eq!(json["no_shows"][0]["window"], 2);
+        // A hall restored to an older change number: the old lists go.
+        board.apply(snapshot(3, vec![]), Timestamp(T0));
+        assert!(board.lines().is_none());
+        assert!(board.set_lines(lines(3, "A004")));
+    }
+
+    #[test]
+    fn a_paused_window_keeps_its_visitor_in_the_json() {
+        let mut board = Board::new(Timestamp(T0));
+        board.apply(snapshot(1, vec![]), Timestamp(T0));
+        let paused = window(1, WindowState::Paused("午休".into()), Some("A007"));
+        board.apply(change(2, vec![], vec![paused]), Timestamp(T0));
+        let json = board.to_json();
+        assert_eq!(json["windows"][0]["state"], "paused");
+        assert_eq!(json["windows"][0]["reason"], "午休");
+        assert_eq!(json["windows"][0]["current"], "A007");
     }
 
     #[test]

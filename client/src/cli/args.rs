@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hallq_client::board;
 
 use hallq_proto::appointment::SlotAt;
 use hallq_proto::types::{
@@ -245,6 +246,8 @@ pub enum Command {
     Board {
         #[command(flatten)]
         output: BoardOutput,
+        #[command(flatten)]
+        voice: BoardVoice,
     },
     /// Window terminal (window token): the interactive screen for the clerk.
     Window,
@@ -403,6 +406,47 @@ pub struct BoardOutput {
     pub tui: bool,
 }
 
+/// How the served board sounds (with `--serve`; the page speaks once it is
+/// switched on: `?speak=1`, its button or the S key).
+#[derive(Debug, Clone, Args)]
+pub struct BoardVoice {
+    /// Who speaks each call after the chime: espeak (espeak-ng's Mandarin
+    /// voice on this machine, offline), browser (the browser's zh-CN
+    /// speech synthesis), off (silent).
+    #[arg(long, value_name = "ENGINE", default_value = "espeak", value_parser = parse_engine)]
+    pub voice: board::voice::VoiceEngine,
+    /// Volume of the spoken words, 0-100.
+    #[arg(long, value_name = "0-100", default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub voice_volume: u8,
+    /// Volume of the chime before each call, 0-100 (0: no chime).
+    #[arg(long, value_name = "0-100", default_value_t = 70, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub chime_volume: u8,
+    /// How many times each call is said, 1-3.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub repeat: u8,
+    /// The espeak-ng program.
+    #[arg(long, value_name = "PATH", default_value = "espeak-ng")]
+    pub espeak: PathBuf,
+}
+
+impl BoardVoice {
+    /// The board's voice settings.
+    pub fn settings(&self) -> board::voice::VoiceSettings {
+        board::voice::VoiceSettings {
+            engine: self.voice,
+            voice_volume: self.voice_volume,
+            chime_volume: self.chime_volume,
+            repeat: self.repeat,
+            espeak: self.espeak.clone(),
+            ..board::voice::VoiceSettings::default()
+        }
+    }
+}
+
+fn parse_engine(s: &str) -> Result<board::voice::VoiceEngine, String> {
+    s.parse()
+}
+
 /// Which window a window command acts on.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct AtWindow {
@@ -483,6 +527,8 @@ pub enum Plan {
     Board {
         /// Where to serve the page; `None` shows the board in the terminal.
         serve: Option<SocketAddr>,
+        /// How the served page sounds.
+        voice: board::voice::VoiceSettings,
     },
     /// The interactive window terminal.
     Window,
@@ -581,8 +627,9 @@ impl Command {
             Command::Status => Plan::Request(Request::Status),
             Command::Watch => Plan::Watch,
             Command::Notifications { ack } => Plan::Notifications { ack: *ack },
-            Command::Board { output } => Plan::Board {
+            Command::Board { output, voice } => Plan::Board {
                 serve: output.serve,
+                voice: voice.settings(),
             },
             Command::Window => Plan::Window,
             Command::Kiosk {

@@ -149,6 +149,20 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         Response::PhoneAttached { ticket, position } => {
             format!("{ticket}：已登记手机号，叫号时短信通知 · phone left, {position} ahead")
         }
+        // No command asks for it (the web board does); listed for completeness.
+        Response::BoardLines(l) => format!(
+            "请准备 {} · 过号 {}",
+            l.next
+                .iter()
+                .flat_map(|n| n.tickets.iter().map(ToString::to_string))
+                .collect::<Vec<_>>()
+                .join(" "),
+            l.no_shows
+                .iter()
+                .map(|n| n.ticket.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     }
 }
 

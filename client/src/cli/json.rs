@@ -30,6 +30,7 @@ pub fn response(r: &Response) -> Value {
         Response::Issued(t) => issued(t),
         Response::KioskView(v) => json!(v),
         Response::PrintFailures(p) => json!(p),
+        Response::BoardLines(l) => json!(l),
         Response::PhoneAttached { ticket, position } => {
             json!({ "ticket": ticket.to_string(), "position": position })
         }

@@ -229,10 +229,11 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
     };
     match plan {
         Plan::SmsBridge { provider } => return sms_bridge(&provider, hallqd).await,
-        Plan::Board { serve: Some(addr) } => {
-            return serve_board(&hallqd, addr, cli.json, out).await
-        }
-        Plan::Board { serve: None } => {
+        Plan::Board {
+            serve: Some(addr),
+            voice,
+        } => return serve_board(&hallqd, addr, voice, cli.json, out).await,
+        Plan::Board { serve: None, .. } => {
             return board::tui::run(&hallqd).await.map_err(board_failure)
         }
         Plan::Window => return terminal::run(&hallqd).await.map_err(terminal_failure),
@@ -261,6 +262,7 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
 async fn serve_board(
     hallqd: &Hallqd,
     addr: SocketAddr,
+    voice: board::voice::VoiceSettings,
     json: bool,
     out: &mut Output,
 ) -> Result<(), Failure> {
@@ -281,7 +283,7 @@ async fn serve_board(
         format!("board serving on {url}\nwindow-top screens: {url}?window=N · announcements: {url}?speak=1")
     })?;
     tokio::select! {
-        result = board::serve(hallqd, listener) => result.map_err(board_failure),
+        result = board::serve(hallqd, listener, voice) => result.map_err(board_failure),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

@@ -988,6 +988,34 @@ impl Hall {
         }
     }
 
+    /// The first `per_item` waiting tickets of every item's line, in the
+    /// order a window serving the item takes them (appointments, then
+    /// priority, then walk-ins, §7.3.2), for a board's 请…准备 list; items
+    /// nobody waits for are left out. O(I × per_item × log n).
+    pub fn next_up(&self, per_item: usize) -> Vec<hallq_proto::views::NextUp> {
+        self.items
+            .iter()
+            .filter(|it| it.waiting() > 0)
+            .map(|it| {
+                let mut tickets = Vec::with_capacity(per_item);
+                for lane in &it.lanes {
+                    let mut i = 0;
+                    while tickets.len() < per_item {
+                        let Some((_, waiter)) = lane.nth(i) else {
+                            break;
+                        };
+                        tickets.push(self.ticket(waiter.id).number);
+                        i += 1;
+                    }
+                }
+                hallq_proto::views::NextUp {
+                    item: it.spec.code,
+                    tickets,
+                }
+            })
+            .collect()
+    }
+
     /// What a kiosk's start screen shows at `now`: each item's line, the
     /// wait a new walk-in or priority ticket would have (as
     /// [`Command::Issue`] estimates it), today's cap, and whether walk-ins

@@ -419,6 +419,30 @@ fn no_show_and_reinstate_behind_places() {
 }
 
 #[test]
+fn next_up_lists_each_lines_head_in_calling_order() {
+    let mut r = Run::basic();
+    r.open(1);
+    r.walk_in('A'); // A001
+    r.walk_in('A'); // A002
+    r.issue('A', Lane::Priority(PriorityReason::Elderly)); // A003 goes first
+    r.walk_in('C'); // C001
+    assert_eq!(r.call(1), no("A003"));
+    let next = r.hall.next_up(2);
+    let shown: Vec<(ItemCode, Vec<TicketNo>)> =
+        next.into_iter().map(|n| (n.item, n.tickets)).collect();
+    // B has nobody waiting: left out. A: priority first, then walk-ins.
+    assert_eq!(
+        shown,
+        vec![
+            (code('A'), vec![no("A001"), no("A002")]),
+            (code('C'), vec![no("C001")]),
+        ]
+    );
+    r.issue('A', Lane::Priority(PriorityReason::Elderly)); // A004
+    assert_eq!(r.hall.next_up(2)[0].tickets, vec![no("A004"), no("A001")]);
+}
+
+#[test]
 fn reinstate_in_a_short_line_goes_last() {
     let mut r = Run::basic();
     r.open(2);

@@ -1,9 +1,11 @@
 //! Display updates (DB33/T 2036.4 §6.5): which calls to show and announce,
-//! and which windows and lines changed.
+//! and which windows and lines changed; and the latest no-shows (过号) a
+//! board lists.
 
 use std::collections::{BTreeSet, VecDeque};
 
 use hallq_proto::types::{TicketNo, Timestamp, WindowNo};
+use hallq_proto::views::NoShowShown;
 use hallq_proto::wire::{CallShown, DisplayUpdate};
 
 use hallq_core::{Event, Hall, TransferTarget};
@@ -31,6 +33,50 @@ impl RecentCalls {
             self.0.pop_front();
         }
         self.0.push_back(call);
+    }
+}
+
+/// How many no-shows a board lists (the latest; older ones are at the
+/// help desk's `hallq status`).
+pub const RECENT_NO_SHOWS: usize = 12;
+
+/// How many of each line's next tickets a board lists (请…准备).
+pub const NEXT_PER_ITEM: usize = 3;
+
+/// Today's latest no-shows that were not reinstated, for the board's 过号
+/// list: a visitor who missed the call finds their number there.
+#[derive(Debug, Default, Clone)]
+pub struct RecentNoShows(VecDeque<NoShowShown>);
+
+impl RecentNoShows {
+    /// The no-shows, newest first.
+    pub fn to_vec(&self) -> Vec<NoShowShown> {
+        self.0.iter().rev().copied().collect()
+    }
+
+    /// Follows `events`: a no-show joins the list, a reinstated ticket
+    /// leaves it (it is back in line), a new business day empties it.
+    pub fn absorb(&mut self, events: &[Event]) {
+        for event in events {
+            match event {
+                Event::NoShow {
+                    number, window, at, ..
+                } => {
+                    self.0.retain(|n| n.ticket != *number);
+                    if self.0.len() == RECENT_NO_SHOWS {
+                        self.0.pop_front();
+                    }
+                    self.0.push_back(NoShowShown {
+                        ticket: *number,
+                        window: *window,
+                        at: *at,
+                    });
+                }
+                Event::Reinstated { number, .. } => self.0.retain(|n| n.ticket != *number),
+                Event::DayBegun { .. } => self.0.clear(),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -129,4 +175,48 @@ pub fn change(
         },
         issuing: issuing_changed.then_some(view.issuing),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hallq_proto::types::TicketId;
+
+    fn no_show(n: &str, window: u16, at: u64) -> Event {
+        Event::NoShow {
+            ticket: TicketId(1),
+            number: n.parse().unwrap(),
+            window: WindowNo(window),
+            at: Timestamp(at),
+        }
+    }
+
+    #[test]
+    fn no_shows_are_listed_newest_first_until_reinstated_or_the_next_day() {
+        let mut list = RecentNoShows::default();
+        list.absorb(&[no_show("A003", 2, 10), no_show("B001", 5, 20)]);
+        let shown: Vec<String> = list.to_vec().iter().map(|n| n.ticket.to_string()).collect();
+        assert_eq!(shown, ["B001", "A003"]);
+        assert_eq!(list.to_vec()[1].window, WindowNo(2));
+        list.absorb(&[Event::Reinstated {
+            ticket: TicketId(1),
+            number: "A003".parse().unwrap(),
+            position: 3,
+            at: Timestamp(30),
+        }]);
+        assert_eq!(list.to_vec().len(), 1);
+        // Only the latest are kept.
+        for n in 1..=20u16 {
+            list.absorb(&[no_show(&format!("C{n:03}"), 1, 40 + u64::from(n))]);
+        }
+        let all = list.to_vec();
+        assert_eq!(all.len(), RECENT_NO_SHOWS);
+        assert_eq!(all[0].ticket.to_string(), "C020");
+        list.absorb(&[Event::DayBegun {
+            day: 20261203,
+            expired: 0,
+            at: Timestamp(100),
+        }]);
+        assert!(list.to_vec().is_empty());
+    }
 }

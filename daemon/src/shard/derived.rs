@@ -11,7 +11,7 @@ use hallq_core::{Event, Hall};
 use hallq_proto::codec;
 use hallq_proto::wire::Notification;
 
-use crate::fanout::display::{self, RecentCalls};
+use crate::fanout::display::{self, RecentCalls, RecentNoShows};
 use crate::fanout::outbox::Outbox;
 use crate::journal::Entry;
 
@@ -20,6 +20,8 @@ use crate::journal::Entry;
 pub(super) struct Derived {
     pub(super) outbox: Outbox,
     pub(super) recent: RecentCalls,
+    /// The latest no-shows, for the board's 过号 list.
+    pub(super) no_shows: RecentNoShows,
     /// Display change counter.
     pub(super) seq: u64,
     /// The journal records a configuration (a `Reconfigured` event).
@@ -65,6 +67,7 @@ impl Derived {
             }
         }
         let notifications = self.outbox.on_events(events, hall);
+        self.no_shows.absorb(events);
         let next_seq = self.seq + 1;
         let update = display::change(next_seq, events, hall, &mut self.recent);
         let frame = update.and_then(|update| {

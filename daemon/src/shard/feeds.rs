@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hallq_proto::codec;
+use hallq_proto::views::BoardLines;
 use hallq_proto::wire::{DisplayUpdate, Notification};
 use tokio::sync::broadcast;
 
 use super::HallShard;
 use crate::clock;
+use crate::fanout::display;
 use crate::fanout::outbox::Outbox;
 use crate::journal::OnCommit;
 
@@ -199,6 +201,19 @@ impl HallShard {
             },
             seq: st.derived.seq,
             updates,
+        }
+    }
+
+    /// What a board lists besides windows and calls: each line's next
+    /// tickets (请…准备) and the latest no-shows (过号), as of the display
+    /// change number it carries. Read under the hall's lock, so the two
+    /// lists and the number agree. O(I × log n).
+    pub fn board_lines(&self) -> BoardLines {
+        let st = self.state.lock();
+        BoardLines {
+            seq: st.derived.seq,
+            next: st.hall.next_up(display::NEXT_PER_ITEM),
+            no_shows: st.derived.no_shows.to_vec(),
         }
     }
 

@@ -20,7 +20,7 @@ use super::ownership::{Mode, Receipt};
 use super::{HallShard, OpenError, State};
 use crate::clock;
 use crate::config::HallConfig;
-use crate::fanout::display::RecentCalls;
+use crate::fanout::display::{RecentCalls, RecentNoShows};
 use crate::fanout::outbox::Outbox;
 use crate::journal::{self, Entry, Journal};
 
@@ -56,6 +56,7 @@ pub(super) fn load(
             outbox
         },
         recent: RecentCalls::default(),
+        no_shows: RecentNoShows::default(),
         seq: 0,
         configured: false,
         day_start_seq: 0,

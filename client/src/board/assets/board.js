@@ -4,8 +4,16 @@
 // stream that went silent without closing.
 //
 // Query parameters: window=N (the screen over window N), speak=1 (announce
-// calls with speech synthesis; also toggled with the button or the S key),
-// repeat=N (say each announcement N times, default 1).
+// calls; also toggled with the button or the S key), repeat=N (with the
+// browser's voice: say each announcement N times; the board process's
+// --repeat otherwise).
+//
+// Sound (/voice.json says which): "espeak" plays /announce.wav?call=ID,
+// chime and words made by the board process with espeak-ng (offline), one
+// clip after another; "browser" plays /chime.wav, then the browser's own
+// speech synthesis; "off" is silent. #voice-player carries data-requested
+// (clips asked for), data-played (clips played to the end), data-src (the
+// last one) and data-error.
 //
 // For tests and monitoring the page writes what it shows into data-
 // attributes: body[data-link] is "live" only while the numbers are live;
@@ -16,7 +24,11 @@
 
   var params = new URLSearchParams(location.search);
   var windowOnly = params.has('window') ? Number(params.get('window')) : null;
-  var repeat = Math.max(1, Math.min(3, Number(params.get('repeat')) || 1));
+  var repeatParam = Number(params.get('repeat')) || 0;
+  var repeat = Math.max(1, Math.min(3, repeatParam || 1));
+  var voice = { engine: 'espeak', repeat: 2, chime: true }; // until /voice.json answers
+  var clips = [];            // announcements waiting to be played, oldest first
+  var playing = false;
   var speakOn = params.get('speak') === '1' ||
     (params.get('speak') !== '0' && storage('get') === '1');
 
@@ -88,10 +100,17 @@
     $('status-text').textContent = link === 'live' ? '实时' : '连接中断';
   }
 
+  function pauseText(w) {
+    return w.reason && w.reason !== '暂停服务' ? '暂停服务（' + w.reason + '）' : '暂停服务';
+  }
+
   /** How a window reads: [data-state, ticket text, state text]. */
   function windowLook(w) {
-    // §8.2.2.2: a paused window says so where its number would be.
     if (w.state === 'paused') {
+      // A paused window still serving the visitor it called shows that
+      // ticket (the visitor must not think the window is gone), the pause
+      // second; with nobody, §8.2.2.2: the pause where the number would be.
+      if (w.current) return ['paused', w.current, pauseText(w)];
       return ['paused', '暂停服务', w.reason && w.reason !== '暂停服务' ? w.reason : ''];
     }
     if (w.state === 'closed') return ['closed', '未开放', ''];
@@ -141,7 +160,7 @@
       if (listed[key]) return false;
       listed[key] = true;
       return true;
-    }).slice(0, 6).forEach(function (c) {
+    }).slice(0, 4).forEach(function (c) {
       var li = el('li');
       li.appendChild(el('span', 'ticket', c.ticket));
       li.appendChild(el('span', 'win', c.window + '号窗口'));
@@ -149,31 +168,129 @@
     });
   }
 
+  /** Columns and tile height giving the largest type for n windows. A big
+      hall (more than 20 windows) gets compact tiles: the number and state
+      on a line above, the ticket below across the tile's width. */
+  function layoutGrid(n) {
+    var grid = $('window-grid');
+    var compact = n > 20;
+    grid.className = compact ? 'compact' : '';
+    var box = $('windows').getBoundingClientRect();
+    var gap = Math.max(4, window.innerHeight * 0.008);
+    // Inside #windows' padding, with a pixel to spare for rounding.
+    box = { width: box.width - 2, height: box.height - window.innerHeight * 0.012 - 2 };
+    // The ticket's height as a share of the tile's, and the width it needs
+    // in ticket ems (4 characters, beside the number on a large tile).
+    var share = compact ? 0.56 : 0.5;
+    var ems = compact ? 2.8 : 5.2;
+    var best = { cols: 4, h: 60, font: 0, w: 200 };
+    for (var cols = 1; cols <= Math.max(1, n); cols += 1) {
+      var rows = Math.ceil(n / cols);
+      var w = (box.width - gap * (cols - 1)) / cols;
+      var h = Math.min((box.height - gap * (rows - 1)) / rows, w * 0.42, window.innerHeight * 0.2);
+      var font = Math.min(h * share, (w - 24) / ems);
+      if (font > best.font) best = { cols: cols, h: font / share, font: font, w: w };
+    }
+    grid.style.setProperty('--cols', best.cols);
+    grid.style.setProperty('--tile-h', Math.floor(best.h) + 'px');
+    grid.style.setProperty('--tile-w', Math.floor(best.w) + 'px');
+    grid.style.setProperty('--gap', Math.floor(gap) + 'px');
+    grid.dataset.cols = best.cols;
+  }
+
   function renderWindows(s) {
     var grid = $('window-grid');
     grid.textContent = '';
-    grid.className = s.windows.length > 12 ? 'many' : '';
+    layoutGrid(s.windows.length);
+    var compact = grid.className === 'compact';
     s.windows.forEach(function (w) {
       var look = windowLook(w);
       var tile = el('div', 'tile');
       tile.dataset.window = w.number;
       tile.dataset.state = look[0];
+      if (w.current) {
+        tile.dataset.current = w.current;
+        tile.dataset.serving = w.serving ? '1' : '0';
+      }
       tile.appendChild(el('div', 'tile-no', w.number + '号'));
       tile.appendChild(el('div', 'tile-ticket', look[1] || '—'));
-      tile.appendChild(el('div', 'tile-state', look[2]));
+      // Compact tiles have a narrow state line: the pause in short.
+      var words = look[2];
+      if (compact && look[0] === 'paused' && w.current) {
+        words = w.reason && w.reason !== '暂停服务' ? '暂停·' + w.reason : '暂停服务';
+      }
+      tile.appendChild(el('div', 'tile-state', words));
       grid.appendChild(tile);
     });
+  }
+
+  /** 请…准备 and 过号, when hallqd gives them (null: an older hallqd). */
+  function renderLines(s) {
+    var hasLines = s.next !== null && s.next !== undefined;
+    $('next').hidden = !hasLines;
+    $('no-shows').hidden = !hasLines;
+    $('band').className = hasLines ? '' : 'no-lists';
+    if (!hasLines) return;
+    // Many items: the head of each line only; few: the next two or three.
+    var perItem = s.next.length > 8 ? 1 : s.next.length > 4 ? 2 : 3;
+    var numbers = [];
+    s.next.forEach(function (n) {
+      n.tickets.slice(0, perItem).forEach(function (t) { numbers.push(t); });
+    });
+    var list = $('next-list');
+    list.textContent = '';
+    numbers = numbers.slice(0, 30);
+    // As large as the panel allows: a chip is ~3.5 em wide, 1.3 em high
+    // plus its padding and the gap (1.4vh).
+    var panel = $('next').getBoundingClientRect();
+    var room = { w: panel.width - window.innerWidth * 0.02, h: panel.height - window.innerHeight * 0.065 };
+    var cols = 3;
+    var font = 0;
+    for (var c = 2; c <= 6; c += 1) {
+      var r = Math.max(1, Math.ceil(numbers.length / c));
+      var f = Math.min(room.w / c / 3.5, (room.h / r - window.innerHeight * 0.016) / 1.3,
+        window.innerHeight * 0.044);
+      if (f > font + 0.5) { font = f; cols = c; }
+    }
+    list.style.setProperty('--next-cols', cols);
+    list.style.setProperty('--chip-font', Math.floor(font) + 'px');
+    numbers.forEach(function (t) {
+      var chip = el('div', 'next-number', t);
+      chip.dataset.ticket = t;
+      list.appendChild(chip);
+    });
+    if (!numbers.length) list.appendChild(el('div', 'empty-note', '暂无等候'));
+    var noShows = $('no-show-list');
+    noShows.textContent = '';
+    s.no_shows.slice(0, 8).forEach(function (n) {
+      var chip = el('div', 'no-show');
+      chip.dataset.ticket = n.ticket;
+      chip.appendChild(el('span', 'ticket', n.ticket));
+      chip.appendChild(el('span', 'win', n.window + '号'));
+      noShows.appendChild(chip);
+    });
+    noShows.style.setProperty('--chip-font', '3.6vh');
+    if (!s.no_shows.length) noShows.appendChild(el('div', 'empty-note', '无'));
   }
 
   function renderItems(s) {
     var items = $('items');
     items.textContent = '';
+    // Many items: a compact grid of name and count (two rows for 20).
+    var many = s.items.length > 8;
+    items.className = many ? 'many' : '';
+    items.style.setProperty('--item-cols', Math.ceil(s.items.length / 2));
     s.items.forEach(function (i) {
       var chip = el('div', 'item');
       chip.dataset.item = i.code;
-      chip.appendChild(document.createTextNode(i.name + '（' + i.code + '）等候 '));
-      chip.appendChild(el('b', '', String(i.waiting)));
-      chip.appendChild(document.createTextNode(' 人'));
+      if (many) {
+        chip.appendChild(el('span', 'item-name', i.code + ' ' + i.name));
+        chip.appendChild(el('b', '', String(i.waiting)));
+      } else {
+        chip.appendChild(document.createTextNode(i.name + '（' + i.code + '）等候 '));
+        chip.appendChild(el('b', '', String(i.waiting)));
+        chip.appendChild(document.createTextNode(' 人'));
+      }
       items.appendChild(chip);
     });
     $('issuing-closed').hidden = s.issuing || s.items.length === 0;
@@ -185,6 +302,9 @@
     var w = s.windows.filter(function (x) { return x.number === windowOnly; })[0];
     var ticket = $('wt-ticket');
     var words = $('wt-state');
+    var why = $('wt-reason');
+    why.textContent = '';
+    delete box.dataset.current;
     if (!w) {
       box.dataset.state = 'closed';
       ticket.textContent = '—';
@@ -193,7 +313,14 @@
     }
     var look = windowLook(w);
     box.dataset.state = look[0];
-    if (look[0] === 'paused') {
+    if (look[0] === 'paused' && w.current) {
+      // Paused while its visitor is called or served: the ticket stays
+      // the largest thing on the screen; the pause and its reason below.
+      box.dataset.current = w.current;
+      ticket.textContent = w.current;
+      words.textContent = w.serving ? '正在办理' : '请' + w.current + '号到本窗口办理';
+      why.textContent = pauseText(w);
+    } else if (look[0] === 'paused') {
       // §8.2.2.2: a paused window says so, in the largest type.
       ticket.textContent = '暂停服务';
       words.textContent = w.reason && w.reason !== '暂停服务' ? w.reason : '';
@@ -217,23 +344,80 @@
     calls.forEach(function (c) {
       if (!(c.id in shownAt)) shownAt[c.id] = Date.now();
       // The backlog present when the page opens is not announced again.
-      if (!first && c.id > top && c.announce) say(c.text);
+      if (!first && c.id > top && c.announce) say(c);
     });
     s.calls.forEach(function (c) { top = Math.max(top, c.id); });
     highestCallId = top;
   }
 
-  function say(text) {
+  /** Announces call `c` ({id, text}; no id: a notice of the page's own). */
+  function say(c) {
     announced += 1;
     document.body.dataset.announced = announced;
-    document.body.dataset.lastAnnouncement = text;
-    if (!speakOn || !('speechSynthesis' in window)) return;
-    for (var i = 0; i < repeat; i += 1) {
+    document.body.dataset.lastAnnouncement = c.text;
+    if (!speakOn || voice.engine === 'off') return;
+    if (voice.engine === 'espeak' && c.id) {
+      clips.push({ src: 'announce.wav?call=' + c.id, text: c.text });
+    } else {
+      // The browser speaks (or espeak-ng failed): chime first, then words.
+      clips.push({ src: voice.chime ? 'chime.wav' : null, text: c.text, browser: true });
+    }
+    playNext();
+  }
+
+  function speakInBrowser(text) {
+    if (!('speechSynthesis' in window)) return;
+    var times = repeatParam || voice.repeat || 1;
+    for (var i = 0; i < times; i += 1) {
       var u = new SpeechSynthesisUtterance(text);
       u.lang = 'zh-CN';
       u.rate = 0.9;
       window.speechSynthesis.speak(u);
     }
+  }
+
+  /** Plays the waiting clips one after another (calls at several windows
+      at once are said in turn, never over each other). */
+  function playNext() {
+    if (playing || !clips.length) return;
+    var clip = clips.shift();
+    var player = $('voice-player');
+    var done = function () {
+      player.onended = player.onerror = null;
+      playing = false;
+      if (clip.browser && voice.engine === 'browser') speakInBrowser(clip.text);
+      playNext();
+    };
+    if (!clip.src) { done(); return; }
+    playing = true;
+    player.dataset.requested = Number(player.dataset.requested || 0) + 1;
+    player.dataset.src = clip.src;
+    player.onended = function () {
+      player.dataset.played = Number(player.dataset.played || 0) + 1;
+      done();
+    };
+    player.onerror = function () {
+      player.dataset.error = clip.src;
+      // espeak-ng failed for this call: at least the chime, so the hall
+      // looks up at the board.
+      if (!clip.browser && voice.chime) clips.unshift({ src: 'chime.wav', text: clip.text, browser: true });
+      done();
+    };
+    player.src = clip.src;
+    var started = player.play();
+    if (started && started.catch) {
+      started.catch(function (e) {
+        // Autoplay refused (no click yet, no --autoplay-policy flag).
+        player.dataset.error = String(e && e.name);
+        done();
+      });
+    }
+  }
+
+  function loadVoice() {
+    fetch('voice.json', { cache: 'no-store' }).then(function (r) { return r.json(); })
+      .then(function (v) { voice = v; document.body.dataset.voice = v.engine; })
+      .catch(function () { /* an older board process: keep the defaults */ });
   }
 
   function render(s) {
@@ -244,9 +428,14 @@
     }
     announce(s);
     if (windowOnly === null) {
+      // Sized first: the band is lower in a big hall, and the lists and
+      // tiles below are laid out in what is left.
+      document.body.dataset.windows = s.windows.length > 20 ? 'many' : 'few';
       renderCalls(s);
-      renderWindows(s);
+      renderLines(s);
+      // The footer first: the windows get the height it leaves.
       renderItems(s);
+      renderWindows(s);
     } else {
       renderWindowTop(s);
     }
@@ -266,7 +455,7 @@
     speakOn = !speakOn;
     storage('set', speakOn ? '1' : '0');
     showSpeak();
-    if (speakOn) say('语音播报已开启');
+    if (speakOn) say({ text: '语音播报已开启' });
   }
 
   function connect() {
@@ -316,6 +505,8 @@
   document.addEventListener('keydown', function (e) {
     if (e.key === 's' || e.key === 'S') toggleSpeak();
   });
+  window.addEventListener('resize', function () { if (state && windowOnly === null) renderWindows(state); });
+  loadVoice();
   showSpeak();
   tickClock();
   showLink();

@@ -6,7 +6,7 @@
 //!
 //! | file                | requests                                           |
 //! |---------------------|----------------------------------------------------|
-//! | [`tickets`]         | issue, status, open / close issuing, kiosk view, print failures |
+//! | [`tickets`]         | issue, status, open / close issuing, kiosk view, print failures, board lines |
 //! | [`window`]          | window actions (call … login, logout), reinstate, rate |
 //! | [`appointments`]    | book, bookings, cancel booking, check in, slots    |
 //! | [`admin`]           | reload, health, stats, export                      |
@@ -99,6 +99,7 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::AttachPhone { ticket, phone } => {
             tickets::attach_phone(session, ticket, phone).await
         }
+        Request::BoardLines => tickets::board_lines(session),
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })

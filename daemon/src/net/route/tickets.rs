@@ -57,6 +57,13 @@ pub(super) fn status(session: &Session) -> Result<Response, ErrorReply> {
     Ok(Response::Status(page.status))
 }
 
+/// A board's 请…准备 and 过号 lists (display, admin): read by the board
+/// after each display change.
+pub(super) fn board_lines(session: &Session) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Display, Role::Admin])?;
+    Ok(Response::BoardLines(session.hall.board_lines()))
+}
+
 /// Every window and one page of the waiting list.
 pub(super) fn status_page(
     session: &Session,
