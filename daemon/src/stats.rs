@@ -534,6 +534,12 @@ pub fn report(
     }
     let (totals, tally_all) = tally(all(), true);
     let mut totals_report = tally_all.report(target_ms);
+    // The hall's calls and no-show rate as a window's are: per call made
+    // (a reinstated ticket called again is a second chance, a second call).
+    let calls: u64 = d.windows.values().map(|t| t.calls).sum();
+    let no_shows: u64 = d.windows.values().map(|t| t.no_shows).sum();
+    totals_report.calls = calls;
+    totals_report.no_show_permille = permille(no_shows, calls);
     totals_report.paused_secs = (d.windows.values().map(|t| t.paused_ms).sum::<u64>() + 500) / 1000;
     DayReport {
         stats: DayStats {
@@ -912,14 +918,15 @@ mod tests {
         assert_eq!(served, r.stats.totals.served);
 
         // The hall: 满意率 2 of 3, one of four over the target, one no-show
-        // of four called, ten minutes paused, all in the 09:00 hour.
+        // in six calls, ten minutes paused, all in the 09:00 hour.
         let t = &r.stats.totals;
         assert_eq!((t.issued, t.served, t.no_shows, t.transfers), (4, 4, 1, 1));
         assert_eq!(t.ratings, [0, 1, 0, 1, 1]);
         assert_eq!(r.totals.satisfied_permille, Some(667));
         assert_eq!(r.totals.waited_over_target, 1);
         assert_eq!(r.totals.waited_over_target_permille, Some(250));
-        assert_eq!(r.totals.no_show_permille, Some(250));
+        assert_eq!(r.totals.calls, 6);
+        assert_eq!(r.totals.no_show_permille, Some(167));
         assert_eq!(r.totals.paused_secs, 600);
         assert_eq!(r.hours.len(), 1);
         let h = &r.hours[0];

@@ -624,7 +624,8 @@ pub struct DayStats {
 /// exact integers on the wire and in JSON; `None` when nothing to share.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportFigures {
-    /// Calls made (recalls not counted).
+    /// Calls made, a reinstated ticket's second call too (recalls not
+    /// counted; an item: its tickets called).
     pub calls: u64,
     /// 满意率: ratings 5 (非常满意) and 4 (满意) among all ratings.
     pub satisfied_permille: Option<u32>,
@@ -632,7 +633,8 @@ pub struct ReportFigures {
     pub waited_over_target: u64,
     /// That among every visitor called.
     pub waited_over_target_permille: Option<u32>,
-    /// No-shows among the tickets called.
+    /// No-shows among the calls made (an item: its no-show tickets among
+    /// its tickets called).
     pub no_show_permille: Option<u32>,
     /// Seconds the window (or the staff member's window) was paused.
     pub paused_secs: u64,

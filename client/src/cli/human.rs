@@ -76,6 +76,8 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
             // Seed 000 §四(八)5: closing stops issuing, not serving.
             "Issuing closed: no new walk-in tickets; everyone waiting will still be served".into()
         }
+        Response::Status(s) if lang == Lang::Zh => status_zh(s, now),
+        Response::StatusPage(p) if lang == Lang::Zh => status_zh(&p.status, now),
         Response::Status(s) => status(s, now),
         Response::StatusPage(p) => status(&p.status, now),
         Response::Watching => "Watching the hall".into(),
@@ -442,6 +444,117 @@ fn hall_line(view: &HallView) -> String {
         "issuing closed".to_owned()
     });
     parts.join(" · ")
+}
+
+/// [`status`] in Chinese: the same tables with the hall's words.
+fn status_zh(s: &Status, now: Timestamp) -> String {
+    let lang = Lang::Zh;
+    let view = &s.view;
+    let waiting_count: u32 = view
+        .items
+        .iter()
+        .map(|i| i.waiting.iter().sum::<u32>())
+        .sum();
+    let listed = if s.waiting.len() < waiting_count as usize {
+        format!("（列出前 {} 个）", s.waiting.len())
+    } else {
+        String::new()
+    };
+    let mut head = vec![format!("{}（{}）", s.hall_name, s.hall)];
+    if let Some(day) = view.day {
+        head.push(format!(
+            "营业日 {:04}-{:02}-{:02}",
+            day / 10000,
+            day / 100 % 100,
+            day % 100
+        ));
+    }
+    head.push(
+        if view.issuing {
+            "正在取号"
+        } else {
+            "已停止取号"
+        }
+        .to_owned(),
+    );
+    head.push(format!("{waiting_count} 人等候{listed}"));
+    let mut windows = Table::new(&["窗口", "状态", "工作人员", "当前号", "事项"]);
+    for w in &view.windows {
+        windows.row(vec![
+            w.number.to_string(),
+            match &w.state {
+                WindowState::Closed => "未开放".to_owned(),
+                WindowState::Open => "开放".to_owned(),
+                WindowState::Paused(reason) => format!("暂停：{reason}"),
+            },
+            w.staff.as_ref().map_or("-".into(), |(id, post)| {
+                format!("{id}（{}）", text::post(*post, lang))
+            }),
+            match (&w.current, w.serving) {
+                (Some(t), true) => format!("{t} 办理中"),
+                (Some(t), false) => format!("{t} 已叫号"),
+                (None, _) => "-".into(),
+            },
+            {
+                let mut items = if w.universal {
+                    "全部".to_owned()
+                } else {
+                    join(&w.items, " ")
+                };
+                if w.fallback {
+                    items.push_str(" +绿色通道");
+                }
+                items
+            },
+        ]);
+    }
+    let waiting = if s.waiting.is_empty() {
+        "无人等候。\n".to_owned()
+    } else {
+        let mut rows: Vec<&WaitingTicket> = s.waiting.iter().collect();
+        rows.sort_by_key(|w| (w.ticket.item, w.lane.rank(), w.position));
+        let mut t = Table::new(&["号码", "通道", "前面", "转给", "已等"]);
+        for w in rows {
+            t.row(vec![
+                w.ticket.to_string(),
+                text::lane(w.lane, lang).to_owned(),
+                w.position.to_string(),
+                w.for_window.map_or(String::new(), |n| format!("{n}号窗口")),
+                format!("{} 分钟", now.secs_since(w.waiting_since) / 60),
+            ]);
+        }
+        t.render()
+    };
+    let mut items = Table::new(&[
+        "事项",
+        "名称",
+        "预约",
+        "优先",
+        "普通",
+        "开放窗口",
+        "今日取号",
+    ]);
+    for i in &view.items {
+        let [appointment, priority, walk_in] = i.waiting;
+        items.row(vec![
+            i.code.to_string(),
+            i.name.clone(),
+            appointment.to_string(),
+            priority.to_string(),
+            walk_in.to_string(),
+            i.open_windows.to_string(),
+            i.issued_today.to_string(),
+        ]);
+    }
+    format!(
+        "{}\n\n{}\n{}\n{}",
+        head.join(" · "),
+        windows.render(),
+        waiting,
+        items.render()
+    )
+    .trim_end()
+    .to_owned()
 }
 
 /// `hallq status`: the hall, its windows, who waits, and each item's line.

@@ -289,7 +289,17 @@ fn call_json() {
 #[test]
 fn status_human() {
     let now = Timestamp(T0 + 15 * 60_000);
-    let text = human::response(&Response::Status(status()), now);
+    let zh = human::response_in(&Response::Status(status()), now, Lang::Zh);
+    assert!(
+        zh.starts_with("政务服务中心（main） · 营业日 2025-03-03 · 正在取号 · 3 人等候\n"),
+        "{zh}"
+    );
+    assert!(zh.contains("S1024（A岗）"), "{zh}");
+    assert!(zh.contains("A012 已叫号"), "{zh}");
+    assert!(zh.contains("暂停：午休"), "{zh}");
+    assert!(zh.contains("优先·老人"), "{zh}");
+    assert!(!zh.contains("open") && !zh.contains("walk-in"), "{zh}");
+    let text = human::response_in(&Response::Status(status()), now, Lang::En);
     let expected = "\
 政务服务中心 (main) · day 2025-03-03 · issuing open · 3 waiting
 
@@ -319,8 +329,10 @@ fn status_human_with_nobody_waiting() {
     }
     s.view.day = None;
     s.view.issuing = false;
-    let text = human::response(&Response::Status(s), Timestamp(T0));
+    let text = human::response_in(&Response::Status(s.clone()), Timestamp(T0), Lang::En);
     assert!(text.starts_with("政务服务中心 (main) · issuing closed · 0 waiting\n"));
+    let zh = human::response_in(&Response::Status(s), Timestamp(T0), Lang::Zh);
+    assert!(zh.contains("\n无人等候。\n"), "{zh}");
     assert!(text.contains("\nNobody waiting.\n"));
 }
 
