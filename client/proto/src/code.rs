@@ -218,6 +218,18 @@ error_codes! {
     PhoneAlreadyGiven = "phone_already_given",
     /// Not a mainland China mobile number (11 digits, 1 then 3–9).
     NotMobileNumber = "not_mobile_number",
+    /// A visitor's link is not one the hall made (a forged or mistyped
+    /// token): nothing is shown or changed (issue 18).
+    LinkInvalid = "link_invalid",
+    /// A visitor's link is from an earlier business day: ticket numbers
+    /// restart each day, so it names no ticket of today's.
+    LinkExpired = "link_expired",
+    /// The visitor has stepped back once already: once per ticket.
+    AlreadySteppedBack = "already_stepped_back",
+    /// The clerk's terminal may not enter the visitor's rating: the hall
+    /// has the visitor rate on their phone (`clerk_rating = false`, the
+    /// default).
+    ClerkRatingOff = "clerk_rating_off",
 }
 
 impl fmt::Display for ErrorCode {

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::appointment::{AppointmentView, Channel, DayAppointments, SlotAt, SlotChange};
 use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
-use crate::views::{HallView, KioskView, PrintFailures, WaitingTicket, WindowView};
+use crate::views::{
+    HallView, KioskView, PrintFailures, TicketFollow, WaitingTicket, WindowView,
+};
 
 /// The first frame of a connection. Its `Debug` masks the token, so a
 /// hello that ends up in a log or an error message does not carry it.
@@ -308,6 +310,40 @@ pub enum Request {
         /// A mainland mobile number, as the visitor typed it.
         phone: String,
     },
+    /// The visitor's link of today's ticket `ticket` (kiosk, admin; issue
+    /// 18): the slip prints it as its QR code. Answered with
+    /// [`Response::FollowLink`].
+    FollowLink {
+        /// The ticket.
+        ticket: TicketNo,
+    },
+    /// The ticket a visitor's link names, as the phone page shows it
+    /// (visitor, admin). Answered with [`Response::Follow`].
+    Follow {
+        /// The link's capability token.
+        token: String,
+    },
+    /// "I need more time": the waiting ticket steps back the hall's
+    /// `step_back_places` places, once (visitor, admin). Answered with
+    /// [`Response::Follow`].
+    StepBack {
+        /// The link's capability token.
+        token: String,
+    },
+    /// "I'm leaving": the visitor gives the ticket up (visitor, admin).
+    /// Answered with [`Response::Follow`].
+    Leave {
+        /// The link's capability token.
+        token: String,
+    },
+    /// 好差评 by the visitor on their phone, after the service (visitor,
+    /// admin): one rating per service. Answered with [`Response::Rated`].
+    RateService {
+        /// The link's capability token.
+        token: String,
+        /// 1–5.
+        rating: Rating,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -355,6 +391,11 @@ impl Request {
             Request::StatusPage { .. } => "status",
             Request::CancelBookingWithPhone { .. } => "cancel-booking",
             Request::AttachPhone { .. } => "attach-phone",
+            Request::FollowLink { .. } => "follow-link",
+            Request::Follow { .. } => "follow",
+            Request::StepBack { .. } => "step-back",
+            Request::Leave { .. } => "leave",
+            Request::RateService { .. } => "rate",
         }
     }
 
@@ -373,7 +414,9 @@ impl Request {
             | Request::Export { .. }
             | Request::Bookings { .. }
             | Request::KioskView
-            | Request::PrintFailures => true,
+            | Request::PrintFailures
+            | Request::FollowLink { .. }
+            | Request::Follow { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -388,7 +431,10 @@ impl Request {
             | Request::AdjustSlots { .. }
             | Request::PrintFailed { .. }
             | Request::CancelBookingWithPhone { .. }
-            | Request::AttachPhone { .. } => false,
+            | Request::AttachPhone { .. }
+            | Request::StepBack { .. }
+            | Request::Leave { .. }
+            | Request::RateService { .. } => false,
         }
     }
 }
@@ -497,6 +543,17 @@ pub enum Response {
         /// People ahead of it now.
         position: u32,
     },
+    /// A ticket's visitor link.
+    FollowLink {
+        /// The ticket.
+        ticket: TicketNo,
+        /// The capability token (the last part of the link).
+        token: String,
+        /// The whole link, when the hall has a public `visitor_url`.
+        link: Option<String>,
+    },
+    /// A ticket as its visitor's page shows it.
+    Follow(Box<TicketFollow>),
 }
 
 /// How `hallq stats` breaks the totals down.

@@ -239,6 +239,9 @@ pub enum DispatchError {
     /// The ticket has a phone number already: one per ticket.
     #[error("ticket {0} already has a phone number")]
     PhoneAlreadyGiven(TicketNo),
+    /// The visitor has stepped back once already (issue 18).
+    #[error("ticket {0} has stepped back once already; once per ticket")]
+    AlreadySteppedBack(TicketNo),
 }
 
 impl DispatchError {
@@ -286,6 +289,7 @@ impl DispatchError {
             DispatchError::BookingProofMismatch { .. } => ErrorCode::BookingProofMismatch,
             DispatchError::PhoneBookingLimit { .. } => ErrorCode::PhoneBookingLimit,
             DispatchError::PhoneTicketLimit { .. } => ErrorCode::PhoneTicketLimit,
+            DispatchError::AlreadySteppedBack(_) => ErrorCode::AlreadySteppedBack,
         }
     }
 }
