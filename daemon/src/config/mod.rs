@@ -129,6 +129,41 @@ pub struct HallConfig {
     /// SPEC §6: visitor messages one phone gets per hour
     /// (`sms_per_phone_per_hour`, 0: no limit).
     pub sms_per_phone_per_hour: u32,
+    /// The visitor's phone page (issue 18): `visitor_url`,
+    /// `step_back_places`, `clerk_rating`.
+    pub visitor: VisitorSettings,
+}
+
+/// What a hall lets its visitors do from their phones (issue 18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitorSettings {
+    /// `visitor_url`: the phone page's public address as visitors reach it
+    /// (`https://q.example.gov.cn`, no trailing slash); links are
+    /// `<visitor_url>/t/<token>`. `None`: slips carry no link.
+    pub url: Option<String>,
+    /// `step_back_places`: how far "I need more time" moves a ticket.
+    pub step_back_places: u32,
+    /// `clerk_rating`: the window terminal may enter the rating on the
+    /// visitor's behalf (off by default: 好差评 is the visitor's own, 国办发
+    /// 〔2019〕51号).
+    pub clerk_rating: bool,
+}
+
+impl VisitorSettings {
+    /// Default `step_back_places`.
+    pub const DEFAULT_STEP_BACK_PLACES: u32 = 3;
+    /// Most `step_back_places` accepted.
+    pub const MAX_STEP_BACK_PLACES: u32 = 100;
+}
+
+impl Default for VisitorSettings {
+    fn default() -> Self {
+        VisitorSettings {
+            url: None,
+            step_back_places: Self::DEFAULT_STEP_BACK_PLACES,
+            clerk_rating: false,
+        }
+    }
 }
 
 /// Why a config could not be used. Every message starts with

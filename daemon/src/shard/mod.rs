@@ -105,6 +105,11 @@ pub struct HallShard {
     /// `hallq_kiosk_print_failures_total`. Not journaled: the ticket itself
     /// is, and a failed slip changes nothing in the queue.
     print_failures: Mutex<PrintLog>,
+    /// What the hall lets visitors do from their phones (issue 18); a
+    /// reload replaces it.
+    visitor: Mutex<crate::config::VisitorSettings>,
+    /// The key of the visitor links (issue 18), kept in `dir`.
+    links: crate::fanout::link::VisitorLinks,
 }
 
 /// The print failures a hall's kiosks reported since start.
@@ -150,6 +155,7 @@ impl HallShard {
             &commits,
             Mode::initial(cluster.is_some()),
         )?;
+        let links = crate::fanout::link::VisitorLinks::open(dir).map_err(OpenError::LinkKey)?;
         Ok(HallShard {
             id: config.id.clone(),
             name: config.name.clone(),
@@ -168,7 +174,35 @@ impl HallShard {
             transition: tokio::sync::Mutex::new(()),
             pipe_running: std::sync::atomic::AtomicBool::new(false),
             print_failures: Mutex::default(),
+            visitor: Mutex::new(config.visitor.clone()),
+            links,
         })
+    }
+
+    /// What the hall lets visitors do from their phones now.
+    pub fn visitor(&self) -> crate::config::VisitorSettings {
+        self.visitor.lock().clone()
+    }
+
+    /// New visitor settings (a reload); whether they differ.
+    pub fn set_visitor(&self, settings: crate::config::VisitorSettings) -> bool {
+        let mut now = self.visitor.lock();
+        let changed = *now != settings;
+        *now = settings;
+        changed
+    }
+
+    /// The visitor link token of today's `ticket`.
+    pub fn link_token(&self, ticket: hallq_proto::types::TicketNo) -> String {
+        self.links.token(&self.id, self.today(), ticket)
+    }
+
+    /// The ticket a visitor link token names, if this hall made it today.
+    pub fn link_ticket(
+        &self,
+        token: &str,
+    ) -> Result<hallq_proto::types::TicketNo, crate::fanout::link::LinkError> {
+        self.links.check(&self.id, self.today(), token)
     }
 
     /// Whether the hall refuses changes after a journal failure.

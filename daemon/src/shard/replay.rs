@@ -256,6 +256,7 @@ impl HallShard {
             export_key: None,
             phone_limits,
             sms_per_phone_per_hour,
+            visitor: Default::default(),
         };
         let (mut rebuilt, writer) = match load(
             &hall,
