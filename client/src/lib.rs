@@ -23,3 +23,4 @@ pub mod kiosk;
 pub mod screen;
 pub mod terminal;
 pub mod tls;
+pub mod visitor;

@@ -230,6 +230,8 @@ error_codes! {
     /// has the visitor rate on their phone (`clerk_rating = false`, the
     /// default).
     ClerkRatingOff = "clerk_rating_off",
+    /// `hallq visitor --serve` failed locally (its web server).
+    VisitorPage = "visitor_page",
 }
 
 impl fmt::Display for ErrorCode {

@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::appointment::{AppointmentView, Channel, DayAppointments, SlotAt, SlotChange};
 use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
-use crate::views::{
-    HallView, KioskView, PrintFailures, TicketFollow, WaitingTicket, WindowView,
-};
+use crate::views::{HallView, KioskView, PrintFailures, TicketFollow, WaitingTicket, WindowView};
 
 /// The first frame of a connection. Its `Debug` masks the token, so a
 /// hello that ends up in a log or an error message does not carry it.

@@ -115,6 +115,20 @@ pub fn response(r: &Response, now: Timestamp) -> String {
         Response::PhoneAttached { ticket, position } => {
             format!("{ticket}：已登记手机号，叫号时短信通知 · phone left, {position} ahead")
         }
+        Response::FollowLink {
+            ticket,
+            token,
+            link,
+        } => format!(
+            "{ticket}：访客链接 · visitor link: {}",
+            link.as_deref().unwrap_or(token)
+        ),
+        Response::Follow(f) => format!(
+            "{}：{:?} · {} ahead",
+            f.ticket,
+            f.state,
+            f.position.map_or("-".to_owned(), |p| p.to_string())
+        ),
     }
 }
 

@@ -33,6 +33,16 @@ pub fn response(r: &Response) -> Value {
         Response::PhoneAttached { ticket, position } => {
             json!({ "ticket": ticket.to_string(), "position": position })
         }
+        Response::FollowLink {
+            ticket,
+            token,
+            link,
+        } => json!({ "ticket": ticket.to_string(), "token": token, "link": link }),
+        Response::Follow(f) => {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["ticket"] = json!(f.ticket.to_string());
+            v
+        }
         Response::Window {
             action,
             ticket: t,

@@ -97,6 +97,10 @@ pub struct WindowTerminal {
     since: Option<(TicketNo, bool, Timestamp)>,
     /// When the queue was last fetched.
     refreshed_at: Option<Timestamp>,
+    /// `f` asks for the visitor's rating: only where the hall lets the
+    /// clerk enter it (`clerk_rating`, off by default; issue 18: 好差评
+    /// is the visitor's own, on their phone).
+    clerk_rating: bool,
 }
 
 impl WindowTerminal {
@@ -111,7 +115,13 @@ impl WindowTerminal {
             feedback: None,
             since: None,
             refreshed_at: None,
+            clerk_rating: false,
         })
+    }
+
+    /// Lets `f` ask for the visitor's rating (a hall with `clerk_rating`).
+    pub fn allow_clerk_rating(&mut self, allowed: bool) {
+        self.clerk_rating = allowed;
     }
 
     /// This terminal's window.
@@ -213,10 +223,11 @@ impl WindowTerminal {
             'o' => act(WindowAction::Open),
             'u' => Some(Intent::Refresh),
             'q' => Some(Intent::Quit),
-            'f' => {
+            'f' if self.clerk_rating => {
                 self.mode = Mode::Rating;
                 None
             }
+            'f' => act(WindowAction::Finish { rating: None }),
             't' => {
                 self.mode = Mode::Transfer(String::new());
                 None

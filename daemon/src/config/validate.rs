@@ -295,7 +295,10 @@ fn visitor_settings(
     let url = url.map(|u| u.trim().trim_end_matches('/').to_owned());
     if let Some(u) = &url {
         let scheme_ok = u.starts_with("https://") || u.starts_with("http://");
-        if !scheme_ok || u.len() > 200 || u.chars().any(|c| c.is_whitespace() || c == '?' || c == '#') {
+        if !scheme_ok
+            || u.len() > 200
+            || u.chars().any(|c| c.is_whitespace() || c == '?' || c == '#')
+        {
             problems.push(format!(
                 "hall {id:?}: visitor_url must be an http(s) address without a query, \
                  like \"https://q.example.gov.cn\", got {u:?}"

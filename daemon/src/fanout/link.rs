@@ -120,12 +120,8 @@ impl VisitorLinks {
         let day: u32 = day.parse().map_err(|_| LinkError::Invalid)?;
         let ticket: TicketNo = ticket.parse().map_err(|_| LinkError::Invalid)?;
         let tag = unhex(mac).ok_or(LinkError::Invalid)?;
-        hmac::verify(
-            &self.key,
-            Self::message(hall, day, ticket).as_bytes(),
-            &tag,
-        )
-        .map_err(|_| LinkError::Invalid)?;
+        hmac::verify(&self.key, Self::message(hall, day, ticket).as_bytes(), &tag)
+            .map_err(|_| LinkError::Invalid)?;
         if day != today {
             return Err(LinkError::Expired(day));
         }
@@ -167,15 +163,30 @@ mod tests {
             Err(LinkError::Expired(20261202))
         );
         // Another hall, another ticket, a flipped digit: not ours.
-        assert_eq!(links.check("east", 20261202, &token), Err(LinkError::Invalid));
+        assert_eq!(
+            links.check("east", 20261202, &token),
+            Err(LinkError::Invalid)
+        );
         let other = token.replace("A012", "A013");
-        assert_eq!(links.check("main", 20261202, &other), Err(LinkError::Invalid));
+        assert_eq!(
+            links.check("main", 20261202, &other),
+            Err(LinkError::Invalid)
+        );
         let mut flipped = token.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
         let flipped = String::from_utf8(flipped).unwrap();
-        assert_eq!(links.check("main", 20261202, &flipped), Err(LinkError::Invalid));
-        for junk in ["", "A012", "20261202-A012", "20261202-A012-zz", &"9".repeat(500)] {
+        assert_eq!(
+            links.check("main", 20261202, &flipped),
+            Err(LinkError::Invalid)
+        );
+        for junk in [
+            "",
+            "A012",
+            "20261202-A012",
+            "20261202-A012-zz",
+            &"9".repeat(500),
+        ] {
             assert_eq!(links.check("main", 20261202, junk), Err(LinkError::Invalid));
         }
     }

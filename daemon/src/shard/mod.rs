@@ -109,7 +109,7 @@ pub struct HallShard {
     /// reload replaces it.
     visitor: Mutex<crate::config::VisitorSettings>,
     /// The key of the visitor links (issue 18), kept in `dir`.
-    links: crate::fanout::link::VisitorLinks,
+    links: Arc<crate::fanout::link::VisitorLinks>,
 }
 
 /// The print failures a hall's kiosks reported since start.
@@ -146,6 +146,8 @@ impl HallShard {
         let (display, _) = broadcast::channel(DISPLAY_BUFFER);
         let (notifications, _) = broadcast::channel(NOTIFIER_BUFFER);
         let commits = Arc::new(Commits::default());
+        let links =
+            Arc::new(crate::fanout::link::VisitorLinks::open(dir).map_err(OpenError::LinkKey)?);
         let (state, writer) = replay::load(
             config,
             dir,
@@ -154,8 +156,8 @@ impl HallShard {
             &notifications,
             &commits,
             Mode::initial(cluster.is_some()),
+            &links,
         )?;
-        let links = crate::fanout::link::VisitorLinks::open(dir).map_err(OpenError::LinkKey)?;
         Ok(HallShard {
             id: config.id.clone(),
             name: config.name.clone(),
@@ -188,6 +190,11 @@ impl HallShard {
     pub fn set_visitor(&self, settings: crate::config::VisitorSettings) -> bool {
         let mut now = self.visitor.lock();
         let changed = *now != settings;
+        self.state
+            .lock()
+            .derived
+            .outbox
+            .set_visitor_link(self.links.clone(), settings.url.clone());
         *now = settings;
         changed
     }

@@ -35,6 +35,7 @@ pub(super) fn load(
     notifications: &broadcast::Sender<Arc<Notification>>,
     commits: &Arc<Commits>,
     mode: Mode,
+    links: &Arc<crate::fanout::link::VisitorLinks>,
 ) -> Result<(State, Journal<Published>), OpenError> {
     let replay = journal::open(dir)?;
     if let Some(cut) = &replay.truncated {
@@ -52,6 +53,7 @@ pub(super) fn load(
         outbox: {
             let mut outbox = Outbox::new(&config.id, config.templates.clone());
             outbox.set_sms_limit(config.sms_per_phone_per_hour);
+            outbox.set_visitor_link(links.clone(), config.visitor.url.clone());
             outbox
         },
         recent: RecentCalls::default(),
@@ -256,7 +258,7 @@ impl HallShard {
             export_key: None,
             phone_limits,
             sms_per_phone_per_hour,
-            visitor: Default::default(),
+            visitor: self.visitor(),
         };
         let (mut rebuilt, writer) = match load(
             &hall,
@@ -266,6 +268,7 @@ impl HallShard {
             &self.notifications,
             &self.commits,
             Mode::initial(self.cluster.is_some()),
+            &self.links,
         ) {
             Ok(loaded) => loaded,
             Err(e) => {

@@ -32,7 +32,14 @@ fn a_ticket_steps_back_its_places_once_and_replays_the_same() {
     }
     let events = r.ok(step_back("A002", 3));
     assert!(
-        matches!(events[0], Event::SteppedBack { position: 4, places: 3, .. }),
+        matches!(
+            events[0],
+            Event::SteppedBack {
+                position: 4,
+                places: 3,
+                ..
+            }
+        ),
         "{events:?}"
     );
     assert_eq!(r.hall.position(no("A002")).unwrap(), Some(4));

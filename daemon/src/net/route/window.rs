@@ -41,7 +41,11 @@ pub(super) async fn act(
         }
         _ => return Err(require(session, &[Role::Window, Role::Admin]).unwrap_err()),
     };
-    if let WindowAction::Finish { rating: Some(_) } | WindowAction::FinishBatch { rating: Some(_), .. } = &action {
+    if let WindowAction::Finish { rating: Some(_) }
+    | WindowAction::FinishBatch {
+        rating: Some(_), ..
+    } = &action
+    {
         clerk_may_rate(session)?;
     }
     let name = action.name().to_owned();
