@@ -592,6 +592,9 @@ fn guessing_and_floods_from_one_address_are_turned_away() -> anyhow::Result<()> 
     // the last entry is the address that counts.
     let (status, _) = post(&format!("/t/{good}/step-back"), "198.51.100.9, 203.0.113.7")?;
     assert_eq!(status, 429);
+    // The rating tablets' stream is for the --tablet addresses only.
+    let (status, body) = http(page.addr, "GET", "/rate/events?window=2", "", "")?;
+    assert_eq!(status, 403, "{body}");
     // Ten requests a minute from one address; the eleventh is refused.
     let mut statuses = Vec::new();
     for _ in 0..11 {
@@ -606,5 +609,57 @@ fn guessing_and_floods_from_one_address_are_turned_away() -> anyhow::Result<()> 
     let visitor = rt.block_on(daemon.connect(VISITOR));
     let f = rt.block_on(follow(&visitor, &good));
     assert!(f.stepped_back && f.state == TicketState::Waiting);
+    Ok(())
+}
+
+/// The rating tablet at window 2 (`/rate?window=2`): the service finished
+/// there last appears with the five grades; one tap rates it, once; the
+/// next service replaces it.
+#[test]
+fn the_window_tablet_rates_the_service_just_finished_there() -> anyhow::Result<()> {
+    if !browser_available("window rating tablet")? {
+        return Ok(());
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let hall = TestHall::new()?;
+    let daemon = hall.start()?;
+    let kiosk = rt.block_on(daemon.connect(KIOSK));
+    let clerk = rt.block_on(daemon.connect(&window_token(2)));
+    rt.block_on(clerk.window(None, WindowAction::Open))?;
+    for _ in 0..2 {
+        rt.block_on(kiosk.issue(item('A'), Lane::WalkIn, None))?;
+    }
+    let page = VisitorProcess::start(&hall, &daemon, &["--tablet", "127.0.0.1"])?;
+    let scratch = tempfile::tempdir()?;
+    let browser = WebDriver::start(scratch.path(), 800, 1280, PROBE)?;
+    browser.open(&page.url("/rate?window=2"))?;
+    browser.wait_page("the idle tablet", |p| {
+        p["screen"] == "end" && p["end"] == "2号窗口 · 办结后请在此评价"
+    })?;
+    rt.block_on(clerk.window(None, WindowAction::Call { ticket: None }))?;
+    rt.block_on(clerk.window(None, WindowAction::Finish { rating: None }))?;
+    let shown = browser.wait_page("A001 to rate", |p| p["screen"] == "rate")?;
+    assert!(shown["body"].as_str().unwrap().contains("A001"), "{shown}");
+    browser.screenshot(&artifact_dir().join("visitor-tablet.png"))?;
+    browser.click(".grade[data-rating=\"1\"]")?;
+    browser.wait_page("the thanks", |p| p["end"] == "感谢您的评价！")?;
+    // 非常不满意 raised the work order; the service counts one rating.
+    let admin = rt.block_on(daemon.connect(ADMIN));
+    match rt.block_on(admin.request(&Request::Stats {
+        day: None,
+        by: None,
+    }))? {
+        Response::Stats(s) => {
+            assert_eq!((s.totals.ratings[0], s.totals.work_orders), (1, 1), "{s:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The next service replaces it.
+    rt.block_on(clerk.window(None, WindowAction::Call { ticket: None }))?;
+    rt.block_on(clerk.window(None, WindowAction::Finish { rating: None }))?;
+    let shown = browser.wait_page("A002 to rate", |p| {
+        p["screen"] == "rate" && p["body"].as_str().is_some_and(|b| b.contains("A002"))
+    })?;
+    assert!(!shown["body"].as_str().unwrap().contains("A001"));
     Ok(())
 }

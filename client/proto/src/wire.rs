@@ -342,6 +342,14 @@ pub enum Request {
         /// 1–5.
         rating: Rating,
     },
+    /// What the rating tablet at window `window` shows (visitor, admin;
+    /// issue 18): the service finished there last, with the token that
+    /// rates it while it is not rated. Answered with
+    /// [`Response::WindowRating`].
+    WindowRating {
+        /// The window.
+        window: WindowNo,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -394,6 +402,7 @@ impl Request {
             Request::StepBack { .. } => "step-back",
             Request::Leave { .. } => "leave",
             Request::RateService { .. } => "rate",
+            Request::WindowRating { .. } => "window-rating",
         }
     }
 
@@ -414,7 +423,8 @@ impl Request {
             | Request::KioskView
             | Request::PrintFailures
             | Request::FollowLink { .. }
-            | Request::Follow { .. } => true,
+            | Request::Follow { .. }
+            | Request::WindowRating { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -552,6 +562,15 @@ pub enum Response {
     },
     /// A ticket as its visitor's page shows it.
     Follow(Box<TicketFollow>),
+    /// What a window's rating tablet shows.
+    WindowRating {
+        /// The window.
+        window: WindowNo,
+        /// The service it finished last today, if any.
+        ticket: Option<Box<TicketFollow>>,
+        /// The token that rates it, while it may be rated.
+        token: Option<String>,
+    },
 }
 
 /// How `hallq stats` breaks the totals down.

@@ -270,6 +270,10 @@ pub enum Command {
         /// hour before it is turned away for the rest of the hour.
         #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
         bad_links_per_hour: u32,
+        /// A rating tablet at a window (its address on the hall's LAN),
+        /// allowed the tablet page /rate?window=N (repeat for each).
+        #[arg(long, value_name = "IP")]
+        tablet: Vec<std::net::IpAddr>,
     },
     /// Running the daemon (admin).
     #[command(subcommand)]
@@ -609,12 +613,14 @@ impl Command {
                 trusted_proxy,
                 per_address_per_minute,
                 bad_links_per_hour,
+                tablet,
             } => Plan::Visitor {
                 serve: *serve,
                 options: hallq_client::visitor::Options {
                     trusted_proxies: trusted_proxy.clone(),
                     per_address_per_minute: *per_address_per_minute,
                     bad_links_per_address_per_hour: *bad_links_per_hour,
+                    tablets: tablet.clone(),
                 },
             },
             Command::Admin(AdminCommand::Reload) => Plan::Request(Request::Reload),

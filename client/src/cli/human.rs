@@ -123,6 +123,12 @@ pub fn response(r: &Response, now: Timestamp) -> String {
             "{ticket}：访客链接 · visitor link: {}",
             link.as_deref().unwrap_or(token)
         ),
+        Response::WindowRating { window, ticket, .. } => format!(
+            "{window}号窗口：{}",
+            ticket
+                .as_ref()
+                .map_or("-".to_owned(), |t| t.ticket.to_string())
+        ),
         Response::Follow(f) => format!(
             "{}：{:?} · {} ahead",
             f.ticket,

@@ -40,6 +40,10 @@ pub struct Options {
     /// Links one address may get refused (forged, mistyped, stale) per
     /// hour before it is turned away altogether.
     pub bad_links_per_address_per_hour: u32,
+    /// The rating tablets at the windows (`/rate?window=N`): only these
+    /// addresses get the tablet page's stream, which hands out the token
+    /// of the service a window finished last.
+    pub tablets: Vec<IpAddr>,
 }
 
 impl Default for Options {
@@ -48,6 +52,7 @@ impl Default for Options {
             trusted_proxies: Vec::new(),
             per_address_per_minute: 120,
             bad_links_per_address_per_hour: 20,
+            tablets: Vec::new(),
         }
     }
 }

@@ -9,6 +9,8 @@
 //! | `POST /t/<token>/step-back` | "I need more time": back the hall's `step_back_places`, once |
 //! | `POST /t/<token>/leave` | "I'm leaving": the ticket is given up |
 //! | `POST /t/<token>/rate` | `{"rating":1-5}`: 好差评, once per service |
+//! | `/rate?window=N` | the rating tablet at window N: the service finished there last |
+//! | `/rate/events?window=N` | its stream, `{"ok":true,"ticket":{…}\|null,"token":…}`; for `--tablet` addresses only |
 //!
 //! Every answer is JSON `{"ok":true,"ticket":{…}}` or `{"ok":false,
 //! "code":"link_invalid"}`: the page words the code, in Chinese or English.
@@ -100,13 +102,15 @@ impl VisitorPage {
         if !self.options.trusted_proxies.contains(&peer) {
             return peer;
         }
+        // Only the very last entry: if it does not parse, an earlier one
+        // (the client's own) must not stand in for it.
         headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-            .last()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|a| a.trim().parse::<IpAddr>().ok())
             .unwrap_or(peer)
     }
 
@@ -219,6 +223,8 @@ pub fn router(page: VisitorPage) -> Router {
         .route("/t/{token}/step-back", post(step_back))
         .route("/t/{token}/leave", post(leave))
         .route("/t/{token}/rate", post(rate))
+        .route("/rate", get(|| async { Html(INDEX_HTML) }))
+        .route("/rate/events", get(tablet_events))
         .with_state(page)
 }
 
@@ -344,6 +350,78 @@ async fn events(
                 .retry(Duration::from_secs(2))
                 .data(data);
             return Some((Ok(event), s));
+        }
+    });
+    Sse::new(stream).into_response()
+}
+
+/// The rating tablet's stream: whenever the hall changes, the service
+/// window N finished last, with its rating token while it may be rated.
+/// Only for the addresses named by `--tablet`: the token rates a
+/// stranger's service, so the internet must not get it.
+async fn tablet_events(
+    State(page): State<VisitorPage>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let address = page.address(peer, &headers);
+    if !page.admit(address) {
+        return limited();
+    }
+    if !page.options.tablets.contains(&address) {
+        let mut answer = json_response(&refusal(&ErrorCode::Forbidden));
+        *answer.status_mut() = StatusCode::FORBIDDEN;
+        return answer;
+    }
+    let window = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("window="))
+        .and_then(|n| n.parse::<u16>().ok());
+    let Some(window) = window else {
+        return json_response(&refusal(&ErrorCode::BadRequest));
+    };
+    let mut changes = page.changes.clone();
+    changes.mark_changed();
+    let state = (page, changes, None::<String>);
+    let stream = futures_util::stream::unfold(state, move |(page, mut changes, last)| async move {
+        let mut last = last;
+        loop {
+            tokio::select! {
+                changed = changes.changed() => { changed.ok()?; }
+                () = tokio::time::sleep(PING_INTERVAL) => {
+                    let ping = Event::default().event("ping").data("");
+                    return Some((Ok::<_, Infallible>(ping), (page, changes, last)));
+                }
+            }
+            let request = Request::WindowRating {
+                window: hallq_proto::types::WindowNo(window),
+            };
+            let answer = match page.client.request(&request).await {
+                Ok(Answer::WindowRating { ticket, token, .. }) => {
+                    let shown = ticket.map(|t| {
+                        let mut v = serde_json::to_value(&t).unwrap_or_default();
+                        v["ticket"] = json!(t.ticket.to_string());
+                        v
+                    });
+                    json!({ "ok": true, "window": window, "ticket": shown, "token": token })
+                }
+                Ok(Answer::Error(e)) | Err(ClientError::Refused(e)) => refusal(&e.code),
+                Ok(_) => refusal(&ErrorCode::Internal),
+                Err(_) => json!({ "ok": false, "code": ErrorCode::Io.as_str(), "offline": true }),
+            };
+            let data = answer.to_string();
+            if last.as_deref() == Some(&data) {
+                continue;
+            }
+            last = Some(data.clone());
+            let event = Event::default()
+                .event("tablet")
+                .retry(Duration::from_secs(2))
+                .data(data);
+            return Some((Ok(event), (page, changes, last)));
         }
     });
     Sse::new(stream).into_response()

@@ -188,6 +188,9 @@ struct Window {
     priority_streak: u32,
     /// Referrals to this window (首问负责).
     referrals: OrderedQueue<Place, Waiter>,
+    /// The service this window finished last today (a batch's lead), for
+    /// the rating tablet at the window (issue 18).
+    last_finished: Option<TicketId>,
 }
 
 impl Window {
@@ -291,6 +294,7 @@ impl Hall {
                 staff: None,
                 priority_streak: 0,
                 referrals: OrderedQueue::new(),
+                last_finished: None,
             })
             .collect();
         windows.sort_by_key(|w| w.spec.number);
@@ -449,6 +453,8 @@ impl Hall {
                     rated: rating.is_some(),
                 });
                 self.clear_current(*window);
+                let w = self.window_idx(*window).expect("known window");
+                self.windows[w].last_finished = Some(*ticket);
             }
             Event::ServedWith {
                 ticket,
@@ -903,6 +909,7 @@ impl Hall {
             w.staff = None;
             w.priority_streak = 0;
             w.referrals = OrderedQueue::new();
+            w.last_finished = None;
         }
     }
 
@@ -1163,6 +1170,15 @@ impl Hall {
             can_rate: service.as_ref().is_some_and(|s| !s.rated),
             served_at: service.and_then(|s| s.window),
         })
+    }
+
+    /// The service window `window` finished last today (a batch's lead),
+    /// for the rating tablet at the window (issue 18). O(1).
+    pub fn last_finished_at(&self, window: WindowNo) -> Result<Option<TicketNo>, DispatchError> {
+        let w = self.window_idx(window)?;
+        Ok(self.windows[w]
+            .last_finished
+            .map(|id| self.ticket(id).number))
     }
 
     /// People ahead of waiting ticket `number`, or `None` if it is not

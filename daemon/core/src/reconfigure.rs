@@ -90,6 +90,7 @@ impl Hall {
                 target.staff = w.staff;
                 target.priority_streak = w.priority_streak;
                 target.referrals = w.referrals;
+                target.last_finished = w.last_finished;
             }
         }
         for t in &mut self.tickets {

@@ -394,7 +394,13 @@ mod tests {
                 .iter()
                 .any(|t| t.role == Role::Window && t.window == Some(WindowNo(n))));
         }
-        for role in [Role::Kiosk, Role::Display, Role::Notifier, Role::Admin] {
+        for role in [
+            Role::Kiosk,
+            Role::Display,
+            Role::Notifier,
+            Role::Admin,
+            Role::Visitor,
+        ] {
             assert_eq!(c.tokens.iter().filter(|t| t.role == role).count(), 1);
         }
         let admin = c.grant_for(b"demo-admin-token-00001").unwrap();

@@ -18,14 +18,14 @@ const TEXT = {
     serving: (w) => '正在' + w + '号窗口办理',
     rate_title: '请对本次服务进行评价', rate_note: '一次服务评价一次，您的评价将用于改进服务。',
     g5: '非常满意', g4: '满意', g3: '基本满意', g2: '不满意', g1: '非常不满意',
-    thanks: '感谢您的评价！', done: '办理完毕，感谢您的耐心等候。', left: '您已放弃此号。',
+    thanks: '感谢您的评价！', tablet_idle: (w) => w + '号窗口 · 办结后请在此评价', done: '办理完毕，感谢您的耐心等候。', left: '您已放弃此号。',
     no_show: '您已过号。如仍需办理，请到窗口说明。', expired: '此号已过期。',
     link_invalid: '链接无效：请扫描取号单上的二维码。',
     link_expired: '此链接已过期（不是今天的号码）。',
     unknown_ticket: '找不到这个号码。', rate_limited: '操作过于频繁，请稍后再试。',
     already_rated: '本次服务已评价过。', already_stepped_back: '每个号码只能后退一次。',
     wrong_ticket_state: '当前状态下不能这样操作。', offline: '网络已断开，正在重新连接…',
-    error: '操作未成功，请稍后再试。',
+    forbidden: '此设备不是窗口评价器。', error: '操作未成功，请稍后再试。',
   },
   en: {
     title: 'Your place in line', loading: 'Loading your ticket…', your_number: 'Your number',
@@ -41,7 +41,7 @@ const TEXT = {
     serving: (w) => 'Being served at window ' + w,
     rate_title: 'How was the service?', rate_note: 'One rating per service; it helps the hall improve.',
     g5: 'Very satisfied', g4: 'Satisfied', g3: 'Fairly satisfied', g2: 'Dissatisfied', g1: 'Very dissatisfied',
-    thanks: 'Thank you for your rating!', done: 'Done. Thank you for waiting.', left: 'You gave up this ticket.',
+    thanks: 'Thank you for your rating!', tablet_idle: (w) => 'Window ' + w + ' · rate your service here when done', done: 'Done. Thank you for waiting.', left: 'You gave up this ticket.',
     no_show: 'You missed your call. Please tell a window if you still need the service.',
     expired: 'This ticket has expired.',
     link_invalid: 'This link is not valid: scan the QR code on your ticket.',
@@ -49,11 +49,16 @@ const TEXT = {
     unknown_ticket: 'No such ticket.', rate_limited: 'Too many requests; please try again later.',
     already_rated: 'This service has been rated already.', already_stepped_back: 'A ticket can move back once only.',
     wrong_ticket_state: 'That is not possible now.', offline: 'Connection lost, reconnecting…',
-    error: 'That did not work; please try again.',
+    forbidden: 'This device is not a window rating tablet.', error: 'That did not work; please try again.',
   },
 };
 
-const token = decodeURIComponent(location.pathname.replace(/^\/t\//, '').split('/')[0] || '');
+// The rating tablet at a window (/rate?window=N) shows the service that
+// window finished last; a phone (/t/<token>) shows its own ticket.
+const tablet = location.pathname === '/rate';
+const tabletWindow = new URLSearchParams(location.search).get('window');
+let token = tablet ? '' : decodeURIComponent(location.pathname.replace(/^\/t\//, '').split('/')[0] || '');
+let thankedFor = null;
 let lang = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
 let ticket = null;
 let problem = null;
@@ -109,6 +114,12 @@ function render() {
     show('problem');
     $('problem-text').textContent = t(problem) || t('error');
     $('called').hidden = true;
+    return;
+  }
+  if (tablet && !ticket) {
+    show('end');
+    $('end-number').textContent = '';
+    $('end-text').textContent = t('tablet_idle', tabletWindow || '?');
     return;
   }
   if (!ticket) { show('loading'); return; }
@@ -198,7 +209,28 @@ async function post(action, body) {
   }
 }
 
+function followTablet() {
+  const source = new EventSource('/rate/events?window=' + encodeURIComponent(tabletWindow || ''));
+  source.addEventListener('tablet', (e) => {
+    const answer = JSON.parse(e.data);
+    $('offline').hidden = true;
+    if (!answer.ok) { if (!answer.offline) problem = answer.code; render(); return; }
+    if (answer.ticket && answer.token) {
+      if (thankedFor !== answer.ticket.ticket) thanked = false;
+      token = answer.token;
+      ticket = answer.ticket;
+    } else if (answer.ticket && thankedFor === answer.ticket.ticket) {
+      ticket = answer.ticket;
+    } else {
+      ticket = null;
+    }
+    render();
+  });
+  source.onerror = () => { $('offline').hidden = false; $('offline').textContent = t('offline'); };
+}
+
 function follow() {
+  if (tablet) { followTablet(); return; }
   if (!token) { problem = 'link_invalid'; render(); return; }
   const source = new EventSource('/t/' + encodeURIComponent(token) + '/events');
   source.addEventListener('ticket', (e) => {
@@ -225,7 +257,11 @@ $('called-ok').addEventListener('click', () => { $('called').hidden = true; });
 for (const b of document.querySelectorAll('.grade')) {
   b.addEventListener('click', async () => {
     const answer = await post('rate', { rating: Number(b.dataset.rating) });
-    if (answer.ok || answer.code === 'already_rated') { thanked = true; render(); }
+    if (answer.ok || answer.code === 'already_rated') {
+      thanked = true;
+      thankedFor = ticket && ticket.ticket;
+      render();
+    }
   });
 }
 // The first tap anywhere lets the page play its chime later (browsers

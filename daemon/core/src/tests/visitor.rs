@@ -123,3 +123,38 @@ fn the_phone_page_sees_position_wait_and_reminder() {
     let f = r.hall.ticket_follow(no("A004"), "h", 3).unwrap();
     assert!(f.approaching, "{f:?}");
 }
+
+#[test]
+fn the_window_tablet_sees_the_service_finished_last_there() {
+    let mut r = Run::new(HallSpec::new(vec![item('A', 60)], vec![window(1, "A")]));
+    r.open(1);
+    for _ in 0..3 {
+        r.walk_in('A');
+    }
+    assert_eq!(r.hall.last_finished_at(w(1)).unwrap(), None);
+    r.serve_next(1);
+    assert_eq!(r.hall.last_finished_at(w(1)).unwrap(), Some(no("A001")));
+    r.call(1);
+    r.ok(Command::FinishBatch {
+        window: w(1),
+        with: vec![no("A003")],
+        rating: None,
+    });
+    // A batch is one service: its lead.
+    assert_eq!(r.hall.last_finished_at(w(1)).unwrap(), Some(no("A002")));
+    assert_eq!(r.err_code_of_unknown_window(), "unknown_window");
+    assert_eq!(
+        replayed(&r).last_finished_at(w(1)).unwrap(),
+        Some(no("A002"))
+    );
+}
+
+impl Run {
+    fn err_code_of_unknown_window(&self) -> String {
+        self.hall
+            .last_finished_at(w(9))
+            .unwrap_err()
+            .code()
+            .to_string()
+    }
+}

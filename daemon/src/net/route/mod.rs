@@ -102,6 +102,7 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::StepBack { token } => visitor::step_back(session, &token).await,
         Request::Leave { token } => visitor::leave(session, &token).await,
         Request::RateService { token, rating } => visitor::rate(session, &token, rating).await,
+        Request::WindowRating { window } => visitor::window_rating(session, window),
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })

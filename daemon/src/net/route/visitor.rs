@@ -65,6 +65,35 @@ fn follow_view(session: &Session, ticket: TicketNo) -> Result<Response, ErrorRep
         .map_err(|e| reply(e.code(), e.to_string()))
 }
 
+/// What the rating tablet at `window` shows: the service finished there
+/// last, and while it is not rated the token that rates it.
+pub(super) fn window_rating(
+    session: &Session,
+    window: hallq_proto::types::WindowNo,
+) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Visitor, Role::Admin])?;
+    let last = session
+        .hall
+        .read(|h| h.last_finished_at(window))
+        .map_err(|e| reply(e.code(), e.to_string()))?;
+    let Some(ticket) = last else {
+        return Ok(Response::WindowRating {
+            window,
+            ticket: None,
+            token: None,
+        });
+    };
+    let Response::Follow(follow) = follow_view(session, ticket)? else {
+        return Err(reply(ErrorCode::Internal, "no ticket view"));
+    };
+    let token = follow.can_rate.then(|| session.hall.link_token(ticket));
+    Ok(Response::WindowRating {
+        window,
+        ticket: Some(follow),
+        token,
+    })
+}
+
 /// The ticket `token` names, now.
 pub(super) fn follow(session: &Session, token: &str) -> Result<Response, ErrorReply> {
     let ticket = ticket_of(session, token)?;
