@@ -53,6 +53,10 @@ const VISITOR_JS: &str = include_str!("assets/visitor.js");
 /// connections).
 const PING_INTERVAL: Duration = Duration::from_secs(15);
 
+/// How soon a page's stream asks again after hallqd turned the question
+/// away for its request rate, or could not be reached.
+const RETRY_AFTER_REFUSAL: Duration = Duration::from_millis(500);
+
 /// Open event streams one address may hold (a family's phones behind one
 /// mobile carrier's address share it).
 const STREAMS_PER_ADDRESS: u32 = 16;
@@ -331,9 +335,21 @@ async fn events(
                     s.seat.address,
                 )
                 .await;
+            // hallqd's per-connection request limit (many pages asking
+            // after one change) or a lost link: ask again shortly rather
+            // than wait for the next change, so no page is left behind.
+            let code = answer["code"].as_str().unwrap_or("");
+            if code == ErrorCode::RateLimited.as_str() || answer["offline"] == true {
+                tokio::time::sleep(RETRY_AFTER_REFUSAL).await;
+                s.changes.mark_changed();
+                // The page is told it is offline (once: the same answer is
+                // not sent twice); a refusal for rate only delays it.
+                if answer["offline"] != true {
+                    continue;
+                }
+            }
             // A link that names no ticket will not start to: say so once
             // and end the stream (the page does not reconnect then).
-            let code = answer["code"].as_str().unwrap_or("");
             if code == ErrorCode::LinkInvalid.as_str()
                 || code == ErrorCode::LinkExpired.as_str()
                 || code == ErrorCode::UnknownTicket.as_str()
