@@ -235,7 +235,12 @@ pub enum Command {
         output: BoardOutput,
     },
     /// Window terminal (window token): the interactive screen for the clerk.
-    Window,
+    Window {
+        /// `f` asks for the visitor's rating: only for a hall whose config
+        /// has `clerk_rating = true` (hallqd refuses the rating otherwise).
+        #[arg(long)]
+        clerk_rating: bool,
+    },
     /// Self-service kiosk (kiosk token): serve the touch page for the
     /// kiosk's browser and print tickets on its printer.
     Kiosk {
@@ -492,7 +497,10 @@ pub enum Plan {
         serve: Option<SocketAddr>,
     },
     /// The interactive window terminal.
-    Window,
+    Window {
+        /// `f` asks for the visitor's rating.
+        clerk_rating: bool,
+    },
     /// The visitor's phone page.
     Visitor {
         /// Where to serve the page.
@@ -596,7 +604,9 @@ impl Command {
             Command::Board { output } => Plan::Board {
                 serve: output.serve,
             },
-            Command::Window => Plan::Window,
+            Command::Window { clerk_rating } => Plan::Window {
+                clerk_rating: *clerk_rating,
+            },
             Command::Kiosk {
                 serve,
                 printer,

@@ -217,7 +217,11 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Board { serve: None } => {
             return board::tui::run(&hallqd).await.map_err(board_failure)
         }
-        Plan::Window => return terminal::run(&hallqd).await.map_err(terminal_failure),
+        Plan::Window { clerk_rating } => {
+            return terminal::run(&hallqd, clerk_rating)
+                .await
+                .map_err(terminal_failure)
+        }
         Plan::Kiosk { serve, options } => {
             return serve_kiosk(&hallqd, serve, options, cli.json, out).await
         }
@@ -234,7 +238,7 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Export { day, format } => export(&client, day, format, out).await,
         // Handled above, before connecting: they keep their own connections.
         Plan::Board { .. }
-        | Plan::Window
+        | Plan::Window { .. }
         | Plan::SmsBridge { .. }
         | Plan::Kiosk { .. }
         | Plan::Visitor { .. } => Ok(()),

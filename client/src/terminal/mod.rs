@@ -17,7 +17,7 @@
 //! | `g` | call one ticket by number |
 //! | `r` | recall (重呼) |
 //! | `s` | start serving (开始办理) |
-//! | `f` | finish (办结), then the visitor's rating `1`–`5` or Enter for none |
+//! | `f` | finish (办结); with `--clerk-rating`, then the visitor's rating `1`–`5` or Enter for none |
 //! | `x` | no-show (过号) |
 //! | `t` | transfer to an item (`B`) or a window (`3`) (转办) |
 //! | `p` | pause with a reason (暂停), or resume a paused window |
