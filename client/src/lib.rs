@@ -25,3 +25,4 @@ pub mod screen;
 pub mod terminal;
 pub mod text;
 pub mod tls;
+pub mod visitor;

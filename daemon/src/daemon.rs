@@ -230,6 +230,9 @@ impl Daemon {
             if let Some(shard) = self.hall(&hall.id) {
                 shard.set_phone_limits(hall.phone_limits, hall.sms_per_phone_per_hour);
                 shard.set_counter_rules(hall.counter_rules, hall.wait_target_secs);
+                if shard.set_visitor(hall.visitor.clone()) {
+                    changes.push(format!("hall {:?} visitor settings", hall.id));
+                }
                 if shard.set_templates(hall.templates.clone()) {
                     changes.push(format!("hall {:?} message templates", hall.id));
                 }

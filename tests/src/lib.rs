@@ -62,6 +62,8 @@ pub const DISPLAY: &str = "e2e-display-token-00001";
 pub const NOTIFIER: &str = "e2e-notifier-token-0001";
 /// The admin's token (covers every hall).
 pub const ADMIN: &str = "e2e-admin-token-0000001";
+/// The visitor page's token (issue 18).
+pub const VISITOR: &str = "e2e-visitor-token-00001";
 /// Windows of the test hall: 1–7, as in `config/demo.toml`.
 pub const WINDOWS: std::ops::RangeInclusive<u16> = 1..=7;
 
@@ -106,6 +108,7 @@ pub fn config_toml(state_dir: &Path) -> String {
     token(DISPLAY, "display", None);
     token(NOTIFIER, "notifier", None);
     token(ADMIN, "admin", None);
+    token(VISITOR, "visitor", None);
     for n in WINDOWS {
         token(&window_token(n), "window", Some(n));
     }
@@ -293,6 +296,17 @@ impl TestHall {
         let toml = sized_config_toml(&dir.path().join("state"), windows, items);
         fs::write(&config, toml).with_context(|| format!("cannot write {}", config.display()))?;
         Ok(TestHall { dir, config })
+    }
+
+    /// A fresh hall with [`config_toml`] and `settings` (TOML lines such
+    /// as `clerk_rating = true`) added to the hall's own keys.
+    pub fn with_hall_settings(settings: &str) -> anyhow::Result<TestHall> {
+        let hall = TestHall::new()?;
+        let text = fs::read_to_string(&hall.config)?;
+        let anchor = "walk_in_every = 3\n";
+        let text = text.replacen(anchor, &format!("{anchor}{settings}\n"), 1);
+        fs::write(&hall.config, text)?;
+        Ok(hall)
     }
 
     /// The config file.

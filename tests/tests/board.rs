@@ -179,7 +179,8 @@ fn the_board_page_follows_the_hall_live_and_shows_a_lost_daemon() -> anyhow::Res
 #[test]
 fn the_window_terminal_acts_by_keys_and_shows_the_result() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
-    let hall = TestHall::new()?;
+    // A hall that lets the clerk enter the visitor's rating (issue 18).
+    let hall = TestHall::with_hall_settings("clerk_rating = true")?;
     let daemon = hall.start()?;
     let kiosk = rt.block_on(daemon.connect(KIOSK));
     let clerk = rt.block_on(daemon.connect(&window_token(2)));
@@ -219,7 +220,9 @@ fn the_window_terminal_acts_by_keys_and_shows_the_result() -> anyhow::Result<()>
     assert!(screen.contains("✘叫号未成功"), "{screen}");
     assert!(screen.contains("A001"), "{screen}");
 
-    // Finish with a rating: f, then 5.
+    // Finish with a rating: f, then 5 (a terminal of a hall that lets the
+    // clerk enter ratings; issue 18).
+    app.allow_clerk_rating(true);
     press(&mut app, KeyCode::Char('f'));
     assert!(draw(&app).contains("5非常满意"));
     press(&mut app, KeyCode::Char('5'));

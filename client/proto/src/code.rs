@@ -225,6 +225,20 @@ error_codes! {
     /// before the recall the hall asks for (`no_show_min_seconds`,
     /// `no_show_after_recall`).
     NoShowTooSoon = "no_show_too_soon",
+    /// A visitor's link is not one the hall made (a forged or mistyped
+    /// token): nothing is shown or changed (issue 18).
+    LinkInvalid = "link_invalid",
+    /// A visitor's link is from an earlier business day: ticket numbers
+    /// restart each day, so it names no ticket of today's.
+    LinkExpired = "link_expired",
+    /// The visitor has stepped back once already: once per ticket.
+    AlreadySteppedBack = "already_stepped_back",
+    /// The clerk's terminal may not enter the visitor's rating: the hall
+    /// has the visitor rate on their phone (`clerk_rating = false`, the
+    /// default).
+    ClerkRatingOff = "clerk_rating_off",
+    /// `hallq visitor --serve` failed locally (its web server).
+    VisitorPage = "visitor_page",
 }
 
 impl fmt::Display for ErrorCode {

@@ -273,6 +273,10 @@ pub enum Role {
     Notifier,
     /// Hall managers: everything, including statistics.
     Admin,
+    /// The visitor's phone page (`hallq visitor --serve`, issue 18): follows,
+    /// steps back, gives up and rates one ticket, named by its link's
+    /// capability token; nothing else. Added after the rest.
+    Visitor,
 }
 
 impl Role {
@@ -284,6 +288,7 @@ impl Role {
             Role::Display => "display",
             Role::Notifier => "notifier",
             Role::Admin => "admin",
+            Role::Visitor => "visitor",
         }
     }
 }
@@ -297,8 +302,9 @@ impl FromStr for Role {
             "display" => Ok(Role::Display),
             "notifier" => Ok(Role::Notifier),
             "admin" => Ok(Role::Admin),
+            "visitor" => Ok(Role::Visitor),
             _ => Err(InvalidValue(format!(
-                "role must be kiosk, window, display, notifier or admin, got {s:?}"
+                "role must be kiosk, window, display, notifier, admin or visitor, got {s:?}"
             ))),
         }
     }

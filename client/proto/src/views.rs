@@ -36,6 +36,9 @@ pub enum TicketState {
     NoShow,
     /// Still waiting when the business day ended.
     Expired,
+    /// The visitor gave the ticket up on their phone ("I'm leaving",
+    /// issue 18). Added after the rest.
+    Left,
 }
 
 /// One window as a display shows it (DB33/T 2036.4 §6.5).
@@ -213,4 +216,34 @@ pub struct NoShowShown {
     pub window: WindowNo,
     /// When the window marked it.
     pub at: Timestamp,
+}
+
+/// One ticket as its visitor's phone page shows it (issue 18): no phone
+/// number, no name, nothing of other visitors but how many are ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketFollow {
+    /// The hall's name.
+    pub hall_name: String,
+    /// The ticket.
+    pub ticket: TicketNo,
+    /// The item's name.
+    pub item_name: String,
+    /// Its state now.
+    pub state: TicketState,
+    /// People ahead, while it waits.
+    pub position: Option<u32>,
+    /// Estimated wait, while it waits and a window serving it is open.
+    pub eta_secs: Option<u32>,
+    /// The open windows serving its item.
+    pub windows: Vec<WindowNo>,
+    /// DB33/T 2036.4 §7.3.5: its turn is near (the reminder has fired).
+    pub approaching: bool,
+    /// It has stepped back once ("I need more time"): once per ticket.
+    pub stepped_back: bool,
+    /// How many places a step back moves it (the hall's setting).
+    pub step_back_places: u32,
+    /// Its service was finished and may still be rated.
+    pub can_rate: bool,
+    /// The window that served it, once finished.
+    pub served_at: Option<WindowNo>,
 }

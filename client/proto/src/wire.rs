@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::appointment::{AppointmentView, Channel, DayAppointments, SlotAt, SlotChange};
 use crate::code::ErrorCode;
 use crate::types::{ItemCode, Lane, Post, Rating, Role, StaffId, TicketNo, Timestamp, WindowNo};
-use crate::views::{BoardLines, HallView, KioskView, PrintFailures, WaitingTicket, WindowView};
+use crate::views::{
+    BoardLines, HallView, KioskView, PrintFailures, TicketFollow, WaitingTicket, WindowView,
+};
 
 /// The first frame of a connection. Its `Debug` masks the token, so a
 /// hello that ends up in a log or an error message does not carry it.
@@ -335,6 +337,48 @@ pub enum Request {
     /// `malformed_frame` and closes the connection), so a board that got
     /// that answer once does not ask again.
     BoardLines,
+    /// The visitor's link of today's ticket `ticket` (kiosk, admin; issue
+    /// 18): the slip prints it as its QR code. Answered with
+    /// [`Response::FollowLink`].
+    FollowLink {
+        /// The ticket.
+        ticket: TicketNo,
+    },
+    /// The ticket a visitor's link names, as the phone page shows it
+    /// (visitor, admin). Answered with [`Response::Follow`].
+    Follow {
+        /// The link's capability token.
+        token: String,
+    },
+    /// "I need more time": the waiting ticket steps back the hall's
+    /// `step_back_places` places, once (visitor, admin). Answered with
+    /// [`Response::Follow`].
+    StepBack {
+        /// The link's capability token.
+        token: String,
+    },
+    /// "I'm leaving": the visitor gives the ticket up (visitor, admin).
+    /// Answered with [`Response::Follow`].
+    Leave {
+        /// The link's capability token.
+        token: String,
+    },
+    /// 好差评 by the visitor on their phone, after the service (visitor,
+    /// admin): one rating per service. Answered with [`Response::Rated`].
+    RateService {
+        /// The link's capability token.
+        token: String,
+        /// 1–5.
+        rating: Rating,
+    },
+    /// What the rating tablet at window `window` shows (visitor, admin;
+    /// issue 18): the service finished there last, with the token that
+    /// rates it while it is not rated. Answered with
+    /// [`Response::WindowRating`].
+    WindowRating {
+        /// The window.
+        window: WindowNo,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -385,6 +429,12 @@ impl Request {
             Request::Report { .. } => "stats",
             Request::ExportDetailed { .. } => "export",
             Request::BoardLines => "board-lines",
+            Request::FollowLink { .. } => "follow-link",
+            Request::Follow { .. } => "follow",
+            Request::StepBack { .. } => "step-back",
+            Request::Leave { .. } => "leave",
+            Request::RateService { .. } => "rate",
+            Request::WindowRating { .. } => "window-rating",
         }
     }
 
@@ -406,7 +456,10 @@ impl Request {
             | Request::PrintFailures
             | Request::Report { .. }
             | Request::ExportDetailed { .. }
-            | Request::BoardLines => true,
+            | Request::BoardLines
+            | Request::FollowLink { .. }
+            | Request::Follow { .. }
+            | Request::WindowRating { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -421,7 +474,10 @@ impl Request {
             | Request::AdjustSlots { .. }
             | Request::PrintFailed { .. }
             | Request::CancelBookingWithPhone { .. }
-            | Request::AttachPhone { .. } => false,
+            | Request::AttachPhone { .. }
+            | Request::StepBack { .. }
+            | Request::Leave { .. }
+            | Request::RateService { .. } => false,
         }
     }
 }
@@ -536,6 +592,26 @@ pub enum Response {
     ExportDetailed(ExportPage),
     /// The next numbers of every line and the latest no-shows.
     BoardLines(BoardLines),
+    /// A ticket's visitor link.
+    FollowLink {
+        /// The ticket.
+        ticket: TicketNo,
+        /// The capability token (the last part of the link).
+        token: String,
+        /// The whole link, when the hall has a public `visitor_url`.
+        link: Option<String>,
+    },
+    /// A ticket as its visitor's page shows it.
+    Follow(Box<TicketFollow>),
+    /// What a window's rating tablet shows.
+    WindowRating {
+        /// The window.
+        window: WindowNo,
+        /// The service it finished last today, if any.
+        ticket: Option<Box<TicketFollow>>,
+        /// The token that rates it, while it may be rated.
+        token: Option<String>,
+    },
 }
 
 /// How `hallq stats` breaks the totals down.

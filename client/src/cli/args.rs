@@ -250,7 +250,12 @@ pub enum Command {
         voice: BoardVoice,
     },
     /// Window terminal (window token): the interactive screen for the clerk.
-    Window,
+    Window {
+        /// `f` asks for the visitor's rating: only for a hall whose config
+        /// has `clerk_rating = true` (hallqd refuses the rating otherwise).
+        #[arg(long)]
+        clerk_rating: bool,
+    },
     /// Self-service kiosk (kiosk token): serve the touch page for the
     /// kiosk's browser and print tickets on its printer.
     Kiosk {
@@ -265,6 +270,30 @@ pub enum Command {
         /// Seconds without a touch before the page goes back to the start.
         #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(5..=600))]
         idle_secs: u32,
+    },
+    /// The visitor's phone page (visitor token; issue 18): serve the page
+    /// a ticket's QR code and issue SMS link to, on its own listener.
+    Visitor {
+        /// Serve the page over HTTP on ADDR, e.g. 127.0.0.1:8091 (behind
+        /// the hall's reverse proxy, which adds TLS).
+        #[arg(long, value_name = "ADDR")]
+        serve: SocketAddr,
+        /// A reverse proxy whose X-Forwarded-For is believed for the
+        /// per-address limits (repeat for several); from other peers the
+        /// header is ignored.
+        #[arg(long, value_name = "IP")]
+        trusted_proxy: Vec<std::net::IpAddr>,
+        /// Requests one address may make per minute.
+        #[arg(long, value_name = "N", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
+        per_address_per_minute: u32,
+        /// Refused (forged, mistyped, stale) links one address may try per
+        /// hour before it is turned away for the rest of the hour.
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        bad_links_per_hour: u32,
+        /// A rating tablet at a window (its address on the hall's LAN),
+        /// allowed the tablet page /rate?window=N (repeat for each).
+        #[arg(long, value_name = "IP")]
+        tablet: Vec<std::net::IpAddr>,
     },
     /// Running the daemon (admin).
     #[command(subcommand)]
@@ -531,7 +560,17 @@ pub enum Plan {
         voice: board::voice::VoiceSettings,
     },
     /// The interactive window terminal.
-    Window,
+    Window {
+        /// `f` asks for the visitor's rating.
+        clerk_rating: bool,
+    },
+    /// The visitor's phone page.
+    Visitor {
+        /// Where to serve the page.
+        serve: SocketAddr,
+        /// Its options.
+        options: hallq_client::visitor::Options,
+    },
     /// The kiosk's web page and printer.
     Kiosk {
         /// Where to serve the page.
@@ -631,7 +670,9 @@ impl Command {
                 serve: output.serve,
                 voice: voice.settings(),
             },
-            Command::Window => Plan::Window,
+            Command::Window { clerk_rating } => Plan::Window {
+                clerk_rating: *clerk_rating,
+            },
             Command::Kiosk {
                 serve,
                 printer,
@@ -641,6 +682,21 @@ impl Command {
                 options: hallq_client::kiosk::Options {
                     printer: printer.clone(),
                     idle_secs: *idle_secs,
+                },
+            },
+            Command::Visitor {
+                serve,
+                trusted_proxy,
+                per_address_per_minute,
+                bad_links_per_hour,
+                tablet,
+            } => Plan::Visitor {
+                serve: *serve,
+                options: hallq_client::visitor::Options {
+                    trusted_proxies: trusted_proxy.clone(),
+                    per_address_per_minute: *per_address_per_minute,
+                    bad_links_per_address_per_hour: *bad_links_per_hour,
+                    tablets: tablet.clone(),
                 },
             },
             Command::Admin(AdminCommand::Reload) => Plan::Request(Request::Reload),

@@ -165,6 +165,26 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
+        Response::FollowLink {
+            ticket,
+            token,
+            link,
+        } => format!(
+            "{ticket}：访客链接 · visitor link: {}",
+            link.as_deref().unwrap_or(token)
+        ),
+        Response::WindowRating { window, ticket, .. } => format!(
+            "{window}号窗口：{}",
+            ticket
+                .as_ref()
+                .map_or("-".to_owned(), |t| t.ticket.to_string())
+        ),
+        Response::Follow(f) => format!(
+            "{}：{:?} · {} ahead",
+            f.ticket,
+            f.state,
+            f.position.map_or("-".to_owned(), |p| p.to_string())
+        ),
     }
 }
 

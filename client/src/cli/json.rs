@@ -34,6 +34,25 @@ pub fn response(r: &Response) -> Value {
         Response::PhoneAttached { ticket, position } => {
             json!({ "ticket": ticket.to_string(), "position": position })
         }
+        Response::FollowLink {
+            ticket,
+            token,
+            link,
+        } => json!({ "ticket": ticket.to_string(), "token": token, "link": link }),
+        Response::WindowRating {
+            window,
+            ticket,
+            token,
+        } => json!({
+            "window": window.0,
+            "ticket": ticket.as_ref().map(|t| t.ticket.to_string()),
+            "can_rate": token.is_some(),
+        }),
+        Response::Follow(f) => {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["ticket"] = json!(f.ticket.to_string());
+            v
+        }
         Response::Window {
             action,
             ticket: t,

@@ -236,9 +236,16 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Board { serve: None, .. } => {
             return board::tui::run(&hallqd).await.map_err(board_failure)
         }
-        Plan::Window => return terminal::run(&hallqd).await.map_err(terminal_failure),
+        Plan::Window { clerk_rating } => {
+            return terminal::run(&hallqd, clerk_rating)
+                .await
+                .map_err(terminal_failure)
+        }
         Plan::Kiosk { serve, options } => {
             return serve_kiosk(&hallqd, serve, options, cli.json, out).await
+        }
+        Plan::Visitor { serve, options } => {
+            return serve_visitor(&hallqd, serve, options, cli.json, out).await
         }
         _ => {}
     }
@@ -249,7 +256,11 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Notifications { ack } => notifications(&client, ack, cli.json, out).await,
         Plan::Export { day, format, excel } => export(&client, day, format, excel, out).await,
         // Handled above, before connecting: they keep their own connections.
-        Plan::Board { .. } | Plan::Window | Plan::SmsBridge { .. } | Plan::Kiosk { .. } => Ok(()),
+        Plan::Board { .. }
+        | Plan::Window { .. }
+        | Plan::SmsBridge { .. }
+        | Plan::Kiosk { .. }
+        | Plan::Visitor { .. } => Ok(()),
     };
     // Also after a refusal: the daemon should not hold a dead connection.
     client.close().await;
@@ -284,6 +295,39 @@ async fn serve_board(
     })?;
     tokio::select! {
         result = board::serve(hallqd, listener, voice) => result.map_err(board_failure),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// `hallq visitor --serve ADDR`: announces the page's address on stdout's
+/// first line, then serves it until Ctrl-C.
+async fn serve_visitor(
+    hallqd: &Hallqd,
+    addr: SocketAddr,
+    options: hallq_client::visitor::Options,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    use hallq_client::visitor;
+    let bind = |e: io::Error| Failure::Local {
+        code: ErrorCode::Bind,
+        message: format!("cannot serve the visitor page on {addr}: {e}"),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    let url = format!("http://{}/", listener.local_addr().map_err(bind)?);
+    out.line(&if json {
+        serde_json::json!({ "serving": url }).to_string()
+    } else {
+        format!("visitor page serving on {url}\na ticket's page: {url}t/<token>")
+    })?;
+    tokio::select! {
+        result = visitor::serve(hallqd, listener, options) => result.map_err(|e| match e {
+            visitor::VisitorError::Refused(e) => Failure::Client(e),
+            visitor::VisitorError::Io(e) => Failure::Local {
+                code: ErrorCode::VisitorPage,
+                message: format!("visitor page failed: {e}"),
+            },
+        }),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

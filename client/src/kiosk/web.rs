@@ -325,13 +325,29 @@ async fn ticket_answer(k: &Kiosk, answer: Result<IssuedTicket, ClientError>, pho
         .as_ref()
         .map(|v| v.hall_name.clone())
         .unwrap_or_default();
+    // The slip's QR code is the visitor's link to their phone page when
+    // the hall has a public `visitor_url` (issue 18); otherwise the number.
+    let link = match k
+        .client
+        .request(&Request::FollowLink { ticket: t.ticket })
+        .await
+    {
+        Ok(hallq_proto::wire::Response::FollowLink { link, .. }) => link,
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(ticket = %t.ticket, "no visitor link for the slip: {e}");
+            None
+        }
+    };
     let mut print_error = None;
     if k.options.printer.is_escpos() {
         let job = escpos::ticket_job(&Slip {
             hall_name: &hall_name,
             ticket: &t,
             time: local_time(t.issued_at),
-            qr: format!("hallq:{}", t.ticket),
+            qr: link
+                .clone()
+                .unwrap_or_else(|| format!("hallq:{}", t.ticket)),
         });
         if let Err(e) = k.options.printer.print(&job).await {
             let reason = e.to_string();
@@ -361,6 +377,7 @@ async fn ticket_answer(k: &Kiosk, answer: Result<IssuedTicket, ClientError>, pho
         "phone": phone,
         "printed": print_error.is_none() && k.options.printer.is_escpos(),
         "print_failed": print_error.is_some(),
+        "link": link,
     })
 }
 

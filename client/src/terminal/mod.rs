@@ -17,7 +17,7 @@
 //! | `g` | call one ticket by number |
 //! | `r` | recall (重呼) |
 //! | `s` | start serving (开始办理) |
-//! | `f` | finish (办结), then the visitor's rating `1`–`5` or Enter for none |
+//! | `f` | finish (办结); with `--clerk-rating`, then the visitor's rating `1`–`5` or Enter for none |
 //! | `x` | no-show (过号), asks `y` first |
 //! | `b` | reinstate a no-show by number (过号恢复) |
 //! | `l` | log in (工号 and post: `S1002 A`), or log out if logged in (asks `y`) (AB岗) |
@@ -142,6 +142,10 @@ pub struct WindowTerminal {
     /// box (a window's view names only the ticket).
     seen: std::collections::HashMap<TicketNo, (ItemCode, Lane)>,
     lang: Lang,
+    /// `f` asks for the visitor's rating: only where the hall lets the
+    /// clerk enter it (`clerk_rating`, off by default; issue 18: 好差评
+    /// is the visitor's own, on their phone).
+    clerk_rating: bool,
 }
 
 impl WindowTerminal {
@@ -156,6 +160,7 @@ impl WindowTerminal {
             feedback: None,
             since: None,
             refreshed_at: None,
+            clerk_rating: false,
             link: Link::Unknown,
             sending: None,
             seen: std::collections::HashMap::new(),
@@ -220,6 +225,11 @@ impl WindowTerminal {
                 }
             }
         }
+    }
+
+    /// Lets `f` ask for the visitor's rating (a hall with `clerk_rating`).
+    pub fn allow_clerk_rating(&mut self, allowed: bool) {
+        self.clerk_rating = allowed;
     }
 
     /// This terminal's window.
@@ -382,10 +392,11 @@ impl WindowTerminal {
             'o' => act(WindowAction::Open),
             'u' => Some(Intent::Refresh),
             'q' => Some(Intent::Quit),
-            'f' => {
+            'f' if self.clerk_rating => {
                 self.mode = Mode::Rating;
                 None
             }
+            'f' => act(WindowAction::Finish { rating: None }),
             't' => {
                 self.mode = Mode::Transfer(String::new());
                 None

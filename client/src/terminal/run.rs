@@ -43,8 +43,9 @@ pub enum TerminalError {
     Io(#[from] std::io::Error),
 }
 
-/// Runs the window terminal until the clerk quits.
-pub async fn run(hallqd: &Hallqd) -> Result<(), TerminalError> {
+/// Runs the window terminal until the clerk quits; with `clerk_rating`,
+/// `f` asks for the visitor's rating (a hall with `clerk_rating = true`).
+pub async fn run(hallqd: &Hallqd, clerk_rating: bool) -> Result<(), TerminalError> {
     let desk = Arc::new(FollowingClient::new(hallqd.clone()));
     // Connect before taking over the screen, so a wrong token or address
     // is reported as plain text.
@@ -53,6 +54,7 @@ pub async fn run(hallqd: &Hallqd) -> Result<(), TerminalError> {
         desk.close().await;
         return Err(TerminalError::NotAWindow(welcome.role.to_string()));
     };
+    app.allow_clerk_rating(clerk_rating);
     app.refreshed(desk.status().await, now());
     let mut terminal = ratatui::try_init().inspect_err(|_| ratatui::restore())?;
     let stop = Arc::new(AtomicBool::new(false));

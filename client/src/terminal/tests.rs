@@ -140,8 +140,14 @@ fn single_keys_are_window_actions() {
 }
 
 #[test]
-fn finishing_asks_for_the_rating() {
+fn finishing_asks_for_the_rating_only_where_the_clerk_may_enter_it() {
     let mut app = terminal();
+    // By default the visitor rates on their phone: `f` just finishes.
+    assert_eq!(
+        key(&mut app, KeyCode::Char('f')),
+        act(WindowAction::Finish { rating: None })
+    );
+    app.allow_clerk_rating(true);
     assert_eq!(key(&mut app, KeyCode::Char('f')), None);
     assert_eq!(app.mode(), &Mode::Rating);
     assert!(screen(&app, T0).contains("5非常满意"));

@@ -215,6 +215,21 @@ pub enum Command {
         /// The visitor's mobile number.
         phone: Phone,
     },
+    /// "I need more time" (issue 18): the visitor, from their phone, moves
+    /// their waiting ticket `places` places back in its lane, once per
+    /// ticket, as a reinstated no-show goes a few places behind the head.
+    StepBack {
+        /// The waiting ticket.
+        ticket: TicketNo,
+        /// How many places (the hall's `step_back_places`, at least 1).
+        places: u32,
+    },
+    /// "I'm leaving" (issue 18): the visitor gives up their ticket, waiting
+    /// or called; a window that had called it is free again.
+    Leave {
+        /// The ticket.
+        ticket: TicketNo,
+    },
 }
 
 impl Command {
@@ -248,6 +263,8 @@ impl Command {
             Command::CheckIn { .. } => "check_in",
             Command::AdjustSlots { .. } => "adjust_slots",
             Command::AttachPhone { .. } => "attach_phone",
+            Command::StepBack { .. } => "step_back",
+            Command::Leave { .. } => "leave",
         }
     }
 }

@@ -37,6 +37,10 @@ impl Hall {
             Command::Issue { item, lane, phone } => self.decide_issue(item, lane, phone, now),
             Command::Reinstate { ticket } => self.decide_reinstate(ticket, now, touched),
             Command::AttachPhone { ticket, phone } => self.decide_attach_phone(ticket, phone, now),
+            Command::StepBack { ticket, places } => {
+                self.decide_step_back(ticket, places, now, touched)
+            }
+            Command::Leave { ticket } => self.decide_leave(ticket, now, touched),
             Command::Transfer { window, to } => self.decide_transfer(window, to, now, touched),
             // A window's state and staff.
             Command::OpenWindow { window } => self.decide_open_window(window, now, touched),

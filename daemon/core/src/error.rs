@@ -255,6 +255,9 @@ pub enum DispatchError {
         /// It has not been recalled and the hall asks for a recall first.
         recall_needed: bool,
     },
+    /// The visitor has stepped back once already (issue 18).
+    #[error("ticket {0} has stepped back once already; once per ticket")]
+    AlreadySteppedBack(TicketNo),
 }
 
 impl DispatchError {
@@ -304,6 +307,7 @@ impl DispatchError {
             DispatchError::PhoneTicketLimit { .. } => ErrorCode::PhoneTicketLimit,
             DispatchError::LoginRequired(_) => ErrorCode::LoginRequired,
             DispatchError::NoShowTooSoon { .. } => ErrorCode::NoShowTooSoon,
+            DispatchError::AlreadySteppedBack(_) => ErrorCode::AlreadySteppedBack,
         }
     }
 }

@@ -312,6 +312,33 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// The visitor stepped back from their phone ("I need more time",
+    /// issue 18): the ticket went `places` places back in its lane, or
+    /// last if the lane was shorter. Added after the rest.
+    SteppedBack {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// How many places it was to go back.
+        places: u32,
+        /// People ahead of it now.
+        position: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// The visitor gave the ticket up from their phone ("I'm leaving",
+    /// issue 18). Added after the rest.
+    Left {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its number.
+        number: TicketNo,
+        /// The window that had called it, if it was called: free again.
+        called_to: Option<WindowNo>,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -344,7 +371,9 @@ impl Event {
             | Event::CheckedIn { at, .. }
             | Event::BookingForfeited { at, .. }
             | Event::SlotsAdjusted { at, .. }
-            | Event::PhoneAttached { at, .. } => *at,
+            | Event::PhoneAttached { at, .. }
+            | Event::SteppedBack { at, .. }
+            | Event::Left { at, .. } => *at,
         }
     }
 }

@@ -143,6 +143,8 @@ struct Ticket {
     reminded: bool,
     /// Ratings (seed 000 §四(六)5): who finished it, once finished.
     service: Option<Service>,
+    /// The visitor stepped back once (issue 18).
+    stepped_back: bool,
 }
 
 /// A finished service, for its one rating.
@@ -191,6 +193,9 @@ struct Window {
     /// restores them).
     called_at: Option<Timestamp>,
     recalls: u32,
+    /// The service this window finished last today (a batch's lead), for
+    /// the rating tablet at the window (issue 18).
+    last_finished: Option<TicketId>,
 }
 
 impl Window {
@@ -299,6 +304,7 @@ impl Hall {
                 referrals: OrderedQueue::new(),
                 called_at: None,
                 recalls: 0,
+                last_finished: None,
             })
             .collect();
         windows.sort_by_key(|w| w.spec.number);
@@ -416,6 +422,7 @@ impl Hall {
                     line: None,
                     reminded: issued.approaching,
                     service: None,
+                    stepped_back: false,
                 });
                 self.items[item].by_seq.push(issued.ticket);
                 if let Some(phone) = &issued.phone {
@@ -473,6 +480,8 @@ impl Hall {
                     rated: rating.is_some(),
                 });
                 self.clear_current(*window);
+                let w = self.window_idx(*window).expect("known window");
+                self.windows[w].last_finished = Some(*ticket);
             }
             Event::ServedWith {
                 ticket,
@@ -568,6 +577,29 @@ impl Hall {
                 self.windows[w].staff = None;
             }
             Event::Reconfigured { spec, .. } => self.rebuild(spec.clone()),
+            Event::SteppedBack { ticket, places, .. } => {
+                let place = self.step_back_place(*ticket, *places);
+                if place.behind == 0 {
+                    self.next_issue += 1;
+                } else {
+                    self.next_behind += 1;
+                }
+                let line = self.ticket(*ticket).line.expect("a waiting ticket");
+                self.dequeue(*ticket);
+                let t = self.ticket_mut(*ticket);
+                t.place = place;
+                t.stepped_back = true;
+                self.enqueue(*ticket, line);
+            }
+            Event::Left {
+                ticket, called_to, ..
+            } => {
+                match called_to {
+                    Some(window) => self.clear_current(*window),
+                    None => self.dequeue(*ticket),
+                }
+                self.ticket_mut(*ticket).state = TicketState::Left;
+            }
             Event::Booked { .. }
             | Event::BookingCancelled { .. }
             | Event::CheckedIn { .. }
@@ -768,6 +800,28 @@ impl Hall {
         }
     }
 
+    /// Where waiting ticket `id` goes when it steps back `places` places:
+    /// behind the ticket `places` after it in its lane (as a reinstated
+    /// no-show goes behind one), or last if fewer follow it.
+    fn step_back_place(&self, id: TicketId, places: u32) -> Place {
+        let t = self.ticket(id);
+        let Some(Line::Item(item, lane)) = t.line else {
+            unreachable!("decided for a ticket in its item's line");
+        };
+        let q = &self.items[item].lanes[lane];
+        let rank = q.rank(&t.place);
+        match q.nth(rank + places as usize) {
+            Some((anchor, _)) => Place {
+                issue: anchor.issue,
+                behind: self.next_behind,
+            },
+            None => Place {
+                issue: self.next_issue,
+                behind: 0,
+            },
+        }
+    }
+
     /// Ticket `id` is about to leave its line.
     fn touch_line(&self, id: TicketId, touched: &mut Touched) {
         match self.ticket(id).line {
@@ -882,6 +936,7 @@ impl Hall {
             w.staff = None;
             w.priority_streak = 0;
             w.referrals = OrderedQueue::new();
+            w.last_finished = None;
         }
     }
 
@@ -1130,6 +1185,59 @@ impl Hall {
     /// The state of today's ticket `number`. O(1).
     pub fn ticket_state(&self, number: TicketNo) -> Result<TicketState, DispatchError> {
         Ok(self.ticket(self.ticket_by_number(number)?).state)
+    }
+
+    /// Today's ticket `number` as its visitor's phone page shows it (issue
+    /// 18); `hall_name` and `step_back_places` are the daemon's. O(W + log n).
+    pub fn ticket_follow(
+        &self,
+        number: TicketNo,
+        hall_name: &str,
+        step_back_places: u32,
+    ) -> Result<hallq_proto::views::TicketFollow, DispatchError> {
+        let id = self.ticket_by_number(number)?;
+        let t = self.ticket(id);
+        let item = &self.items[t.item];
+        let position = self.position(number)?;
+        let open = item.open_windows;
+        let eta_secs = position.filter(|_| open > 0).map(|p| {
+            let total = u64::from(p) * u64::from(item.spec.avg_service_secs);
+            total.div_ceil(u64::from(open)).min(u64::from(u32::MAX)) as u32
+        });
+        let windows = self
+            .windows
+            .iter()
+            .filter(|w| w.is_open() && w.serves & (1 << t.item) != 0)
+            .map(|w| w.spec.number)
+            .collect();
+        // A batch companion's rating is its lead's.
+        let service = t.service.as_ref().map(|s| match s.lead {
+            Some(lead) => self.ticket(lead).service.clone().unwrap_or_default(),
+            None => s.clone(),
+        });
+        Ok(hallq_proto::views::TicketFollow {
+            hall_name: hall_name.to_owned(),
+            ticket: t.number,
+            item_name: item.spec.name.clone(),
+            state: t.state,
+            position,
+            eta_secs,
+            windows,
+            approaching: self.is_reminded(id),
+            stepped_back: t.stepped_back,
+            step_back_places,
+            can_rate: service.as_ref().is_some_and(|s| !s.rated),
+            served_at: service.and_then(|s| s.window),
+        })
+    }
+
+    /// The service window `window` finished last today (a batch's lead),
+    /// for the rating tablet at the window (issue 18). O(1).
+    pub fn last_finished_at(&self, window: WindowNo) -> Result<Option<TicketNo>, DispatchError> {
+        let w = self.window_idx(window)?;
+        Ok(self.windows[w]
+            .last_finished
+            .map(|id| self.ticket(id).number))
     }
 
     /// People ahead of waiting ticket `number`, or `None` if it is not

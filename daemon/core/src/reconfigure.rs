@@ -92,6 +92,7 @@ impl Hall {
                 target.referrals = w.referrals;
                 target.called_at = w.called_at;
                 target.recalls = w.recalls;
+                target.last_finished = w.last_finished;
             }
         }
         for t in &mut self.tickets {

@@ -1198,6 +1198,7 @@ fn a_window_mapped_to_an_item_raises_its_reminder_threshold() {
 
 mod properties;
 mod ratings;
+mod visitor;
 
 mod appointments;
 

@@ -134,6 +134,41 @@ pub struct HallConfig {
     pub counter_rules: hallq_core::CounterRules,
     /// The hall's waiting target in seconds (`wait_target_minutes`).
     pub wait_target_secs: u64,
+    /// The visitor's phone page (issue 18): `visitor_url`,
+    /// `step_back_places`, `clerk_rating`.
+    pub visitor: VisitorSettings,
+}
+
+/// What a hall lets its visitors do from their phones (issue 18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitorSettings {
+    /// `visitor_url`: the phone page's public address as visitors reach it
+    /// (`https://q.example.gov.cn`, no trailing slash); links are
+    /// `<visitor_url>/t/<token>`. `None`: slips carry no link.
+    pub url: Option<String>,
+    /// `step_back_places`: how far "I need more time" moves a ticket.
+    pub step_back_places: u32,
+    /// `clerk_rating`: the window terminal may enter the rating on the
+    /// visitor's behalf (off by default: 好差评 is the visitor's own, 国办发
+    /// 〔2019〕51号).
+    pub clerk_rating: bool,
+}
+
+impl VisitorSettings {
+    /// Default `step_back_places`.
+    pub const DEFAULT_STEP_BACK_PLACES: u32 = 3;
+    /// Most `step_back_places` accepted.
+    pub const MAX_STEP_BACK_PLACES: u32 = 100;
+}
+
+impl Default for VisitorSettings {
+    fn default() -> Self {
+        VisitorSettings {
+            url: None,
+            step_back_places: Self::DEFAULT_STEP_BACK_PLACES,
+            clerk_rating: false,
+        }
+    }
 }
 
 /// Why a config could not be used. Every message starts with
@@ -364,7 +399,13 @@ mod tests {
                 .iter()
                 .any(|t| t.role == Role::Window && t.window == Some(WindowNo(n))));
         }
-        for role in [Role::Kiosk, Role::Display, Role::Notifier, Role::Admin] {
+        for role in [
+            Role::Kiosk,
+            Role::Display,
+            Role::Notifier,
+            Role::Admin,
+            Role::Visitor,
+        ] {
             assert_eq!(c.tokens.iter().filter(|t| t.role == role).count(), 1);
         }
         let admin = c.grant_for(b"demo-admin-token-00001").unwrap();

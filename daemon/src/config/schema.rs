@@ -82,6 +82,8 @@ pub struct RoleLimits {
     pub notifier: usize,
     /// Admin tools.
     pub admin: usize,
+    /// Visitor page processes (`hallq visitor --serve`; issue 18).
+    pub visitor: usize,
 }
 
 impl Default for RoleLimits {
@@ -92,6 +94,7 @@ impl Default for RoleLimits {
             display: 8192,
             notifier: 16,
             admin: 64,
+            visitor: 16,
         }
     }
 }
@@ -105,6 +108,7 @@ impl RoleLimits {
             Role::Display => self.display,
             Role::Notifier => self.notifier,
             Role::Admin => self.admin,
+            Role::Visitor => self.visitor,
         }
     }
 }
@@ -219,6 +223,18 @@ pub(super) struct RawHall {
     /// who waited longer.
     #[serde(default = "default_wait_target_minutes")]
     pub(super) wait_target_minutes: u32,
+    /// Issue 18: the phone page's public base URL.
+    pub(super) visitor_url: Option<String>,
+    /// Issue 18: how far "I need more time" moves a ticket.
+    #[serde(default = "default_step_back_places")]
+    pub(super) step_back_places: u32,
+    /// Issue 18: the window terminal may enter ratings (off by default).
+    #[serde(default)]
+    pub(super) clerk_rating: bool,
+}
+
+fn default_step_back_places() -> u32 {
+    super::VisitorSettings::DEFAULT_STEP_BACK_PLACES
 }
 
 /// Default `wait_target_minutes`: many provincial halls promise a wait

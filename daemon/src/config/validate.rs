@@ -259,6 +259,13 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 ));
             }
         }
+        let visitor = visitor_settings(
+            &id,
+            hall.visitor_url,
+            hall.step_back_places,
+            hall.clerk_rating,
+            problems,
+        );
         halls.push(HallConfig {
             id,
             name: hall.name,
@@ -277,9 +284,44 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 no_show_after_recall: hall.no_show_after_recall,
             },
             wait_target_secs: u64::from(hall.wait_target_minutes) * 60,
+            visitor,
         });
     }
     halls
+}
+
+/// `visitor_url`, `step_back_places`, `clerk_rating` (issue 18).
+fn visitor_settings(
+    id: &str,
+    url: Option<String>,
+    step_back_places: u32,
+    clerk_rating: bool,
+    problems: &mut Vec<String>,
+) -> super::VisitorSettings {
+    let url = url.map(|u| u.trim().trim_end_matches('/').to_owned());
+    if let Some(u) = &url {
+        let scheme_ok = u.starts_with("https://") || u.starts_with("http://");
+        if !scheme_ok
+            || u.len() > 200
+            || u.chars().any(|c| c.is_whitespace() || c == '?' || c == '#')
+        {
+            problems.push(format!(
+                "hall {id:?}: visitor_url must be an http(s) address without a query, \
+                 like \"https://q.example.gov.cn\", got {u:?}"
+            ));
+        }
+    }
+    let max = super::VisitorSettings::MAX_STEP_BACK_PLACES;
+    if !(1..=max).contains(&step_back_places) {
+        problems.push(format!(
+            "hall {id:?}: step_back_places must be 1-{max}, got {step_back_places}"
+        ));
+    }
+    super::VisitorSettings {
+        url,
+        step_back_places,
+        clerk_rating,
+    }
 }
 
 /// `"09:00-17:00"` → a span; `"closed"` (or `"none"`) → `None`.

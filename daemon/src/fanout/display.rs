@@ -112,7 +112,17 @@ pub fn change(
                 issuing_changed = true;
             }
             Event::IssuingClosed { .. } | Event::IssuingOpened { .. } => issuing_changed = true,
-            Event::Issued { .. } | Event::Reinstated { .. } => lines_changed = true,
+            Event::Issued { .. } | Event::Reinstated { .. } | Event::SteppedBack { .. } => {
+                lines_changed = true
+            }
+            // A visitor who gave up leaves their line, or frees the window
+            // that had called them.
+            Event::Left { called_to, .. } => {
+                lines_changed = true;
+                if let Some(window) = called_to {
+                    windows.insert(*window);
+                }
+            }
             // Neither changes what a board shows.
             Event::Approaching { .. } | Event::PhoneAttached { .. } => {}
             // A batch's companions leave their line; ratings show nowhere.

@@ -7,4 +7,5 @@
 
 pub mod appointments;
 pub mod display;
+pub mod link;
 pub mod outbox;

@@ -43,6 +43,9 @@ pub struct Outbox {
     sent: HashMap<String, VecDeque<Timestamp>>,
     /// Messages dropped by the per-phone limit since start (or replay).
     dropped: u64,
+    /// The visitor page's links and public address (issue 18): the issue
+    /// message carries the ticket's link when the hall has a `visitor_url`.
+    visitor_link: Option<(Arc<super::link::VisitorLinks>, String)>,
 }
 
 /// The per-phone window of [`Outbox`]'s SMS limit.
@@ -62,7 +65,14 @@ impl Outbox {
             sms_per_hour: DEFAULT_SMS_PER_PHONE_PER_HOUR,
             sent: HashMap::new(),
             dropped: 0,
+            visitor_link: None,
         }
+    }
+
+    /// Issue messages from now on carry the ticket's visitor link under
+    /// `url` (`None`: no link).
+    pub fn set_visitor_link(&mut self, links: Arc<super::link::VisitorLinks>, url: Option<String>) {
+        self.visitor_link = url.map(|url| (links, url));
     }
 
     /// Visitor messages per phone and hour from now on (0: no limit).
@@ -223,7 +233,7 @@ impl Outbox {
                         phone.clone(),
                         Some(issued.position),
                         None,
-                        self.issued_text(issued),
+                        self.issued_text(issued, hall.day()),
                     ),
                     None => continue,
                 },
@@ -379,7 +389,7 @@ impl Outbox {
     }
 
     /// §7.3.4: the ticket, the people ahead, the windows, the wait.
-    fn issued_text(&self, issued: &Issued) -> String {
+    fn issued_text(&self, issued: &Issued, day: Option<u32>) -> String {
         let template = if issued.approaching {
             &self.templates.issued_approaching
         } else {
@@ -394,14 +404,22 @@ impl Outbox {
         let eta = issued.eta_secs.map_or(String::new(), |s| {
             format!("预计等候约{}分钟。", s.div_ceil(60))
         });
-        fill(
+        let text = fill(
             template,
             issued.number,
             Some(issued.position),
             &windows,
             None,
             &eta,
-        )
+        );
+        // Issue 18: the link to the ticket's phone page, as on the slip.
+        match (&self.visitor_link, day) {
+            (Some((links, url)), Some(day)) => {
+                let token = links.token(&self.hall, day, issued.number);
+                format!("{text}查看排队进度：{url}/t/{token}")
+            }
+            _ => text,
+        }
     }
 
     /// The number inside `id` if it names a pending notification of this hall.
@@ -512,6 +530,28 @@ mod tests {
             )
             .unwrap();
         outbox.on_events(&events, hall)
+    }
+
+    #[test]
+    fn the_issue_message_carries_the_visitor_link_when_the_hall_has_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let links = Arc::new(crate::fanout::link::VisitorLinks::open(dir.path()).unwrap());
+        let mut hall = hall();
+        let mut outbox = Outbox::new("main", Templates::default());
+        let plain = issue(&mut hall, &mut outbox, Some("13800138000"));
+        assert!(!plain[0].text.contains("http"), "{}", plain[0].text);
+        outbox.set_visitor_link(links.clone(), Some("https://q.example.gov.cn".into()));
+        let linked = issue(&mut hall, &mut outbox, Some("13900139000"));
+        let text = &linked[0].text;
+        let token = links.token("main", 20261122, "A002".parse().unwrap());
+        assert!(
+            text.ends_with(&format!("查看排队进度：https://q.example.gov.cn/t/{token}")),
+            "{text}"
+        );
+        assert_eq!(
+            links.check("main", 20261122, &token),
+            Ok("A002".parse().unwrap())
+        );
     }
 
     #[test]

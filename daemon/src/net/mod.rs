@@ -46,7 +46,7 @@ use crate::config::Limits;
 #[derive(Debug, Default)]
 pub struct Occupancy {
     total: AtomicUsize,
-    per_role: [AtomicUsize; 5],
+    per_role: [AtomicUsize; 6],
 }
 
 /// One open connection's place in [`Occupancy`]; given back on drop.
@@ -63,6 +63,7 @@ fn role_index(role: Role) -> usize {
         Role::Display => 2,
         Role::Notifier => 3,
         Role::Admin => 4,
+        Role::Visitor => 5,
     }
 }
 

@@ -71,4 +71,7 @@ pub enum OpenError {
     /// The configuration could not be journaled.
     #[error(transparent)]
     Storage(ShardError),
+    /// The visitor links' key (`visitor.key`) could not be read or made.
+    #[error("the visitor link key: {0}")]
+    LinkKey(std::io::Error),
 }

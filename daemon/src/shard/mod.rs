@@ -107,6 +107,11 @@ pub struct HallShard {
     /// `hallq_kiosk_print_failures_total`. Not journaled: the ticket itself
     /// is, and a failed slip changes nothing in the queue.
     print_failures: Mutex<PrintLog>,
+    /// What the hall lets visitors do from their phones (issue 18); a
+    /// reload replaces it.
+    visitor: Mutex<crate::config::VisitorSettings>,
+    /// The key of the visitor links (issue 18), kept in `dir`.
+    links: Arc<crate::fanout::link::VisitorLinks>,
 }
 
 /// The print failures a hall's kiosks reported since start.
@@ -143,6 +148,8 @@ impl HallShard {
         let (display, _) = broadcast::channel(DISPLAY_BUFFER);
         let (notifications, _) = broadcast::channel(NOTIFIER_BUFFER);
         let commits = Arc::new(Commits::default());
+        let links =
+            Arc::new(crate::fanout::link::VisitorLinks::open(dir).map_err(OpenError::LinkKey)?);
         let (state, writer) = replay::load(
             config,
             dir,
@@ -151,6 +158,7 @@ impl HallShard {
             &notifications,
             &commits,
             Mode::initial(cluster.is_some()),
+            &links,
         )?;
         Ok(HallShard {
             id: config.id.clone(),
@@ -170,7 +178,40 @@ impl HallShard {
             transition: tokio::sync::Mutex::new(()),
             pipe_running: std::sync::atomic::AtomicBool::new(false),
             print_failures: Mutex::default(),
+            visitor: Mutex::new(config.visitor.clone()),
+            links,
         })
+    }
+
+    /// What the hall lets visitors do from their phones now.
+    pub fn visitor(&self) -> crate::config::VisitorSettings {
+        self.visitor.lock().clone()
+    }
+
+    /// New visitor settings (a reload); whether they differ.
+    pub fn set_visitor(&self, settings: crate::config::VisitorSettings) -> bool {
+        let mut now = self.visitor.lock();
+        let changed = *now != settings;
+        self.state
+            .lock()
+            .derived
+            .outbox
+            .set_visitor_link(self.links.clone(), settings.url.clone());
+        *now = settings;
+        changed
+    }
+
+    /// The visitor link token of today's `ticket`.
+    pub fn link_token(&self, ticket: hallq_proto::types::TicketNo) -> String {
+        self.links.token(&self.id, self.today(), ticket)
+    }
+
+    /// The ticket a visitor link token names, if this hall made it today.
+    pub fn link_ticket(
+        &self,
+        token: &str,
+    ) -> Result<hallq_proto::types::TicketNo, crate::fanout::link::LinkError> {
+        self.links.check(&self.id, self.today(), token)
     }
 
     /// Whether the hall refuses changes after a journal failure.

@@ -27,6 +27,10 @@ use crate::journal::{self, Entry, Journal};
 /// Replays hall `config`'s journal in `dir` into a fresh state (starting
 /// from `spec` until the journal's own configuration record) and starts a
 /// writer whose commit hook publishes to `display` and `notifications`.
+/// `links` make the visitor links the replayed issue messages carry, so a
+/// replay rebuilds them as first sent.
+// The shard's parts, each needed here once; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn load(
     config: &HallConfig,
     dir: &Path,
@@ -35,6 +39,7 @@ pub(super) fn load(
     notifications: &broadcast::Sender<Arc<Notification>>,
     commits: &Arc<Commits>,
     mode: Mode,
+    links: &Arc<crate::fanout::link::VisitorLinks>,
 ) -> Result<(State, Journal<Published>), OpenError> {
     let replay = journal::open(dir)?;
     if let Some(cut) = &replay.truncated {
@@ -53,6 +58,7 @@ pub(super) fn load(
         outbox: {
             let mut outbox = Outbox::new(&config.id, config.templates.clone());
             outbox.set_sms_limit(config.sms_per_phone_per_hour);
+            outbox.set_visitor_link(links.clone(), config.visitor.url.clone());
             outbox
         },
         recent: RecentCalls::default(),
@@ -263,6 +269,7 @@ impl HallShard {
             sms_per_phone_per_hour,
             counter_rules,
             wait_target_secs,
+            visitor: self.visitor(),
         };
         let (mut rebuilt, writer) = match load(
             &hall,
@@ -272,6 +279,7 @@ impl HallShard {
             &self.notifications,
             &self.commits,
             Mode::initial(self.cluster.is_some()),
+            &self.links,
         ) {
             Ok(loaded) => loaded,
             Err(e) => {

@@ -159,6 +159,69 @@ impl Hall {
         })
     }
 
+    /// [`Command::StepBack`](crate::Command::StepBack): a waiting ticket in
+    /// its item's line goes `places` back, once. A referral to one window
+    /// waits for that window alone and does not step back. O(log n).
+    pub(super) fn decide_step_back(
+        &self,
+        ticket: TicketNo,
+        places: u32,
+        at: Timestamp,
+        touched: &mut Touched,
+    ) -> Result<Event, DispatchError> {
+        let id = self.ticket_by_number(ticket)?;
+        let t = self.ticket(id);
+        let Some(crate::Line::Item(item, lane)) = t.line else {
+            return Err(self.wrong_state(id, "waiting in its item's line"));
+        };
+        if t.stepped_back {
+            return Err(DispatchError::AlreadySteppedBack(ticket));
+        }
+        if places == 0 {
+            return Err(DispatchError::InvalidSpec(
+                "a step back is at least one place".into(),
+            ));
+        }
+        let before = self.item_position(item, lane, t.place);
+        let place = self.step_back_place(id, places);
+        // The ticket itself is counted among those before its new place.
+        let position = self.item_position(item, lane, place).saturating_sub(1);
+        // Everyone it passes moves up one: their reminders may come due.
+        touched.item(item, before as usize);
+        Ok(Event::SteppedBack {
+            ticket: id,
+            number: ticket,
+            places,
+            position,
+            at,
+        })
+    }
+
+    /// [`Command::Leave`](crate::Command::Leave): a waiting or called ticket
+    /// is given up. O(log n).
+    pub(super) fn decide_leave(
+        &self,
+        ticket: TicketNo,
+        at: Timestamp,
+        touched: &mut Touched,
+    ) -> Result<Event, DispatchError> {
+        let id = self.ticket_by_number(ticket)?;
+        let called_to = match self.ticket(id).state {
+            TicketState::Waiting => {
+                self.touch_line(id, touched);
+                None
+            }
+            TicketState::Called(window) => Some(window),
+            _ => return Err(self.wrong_state(id, "waiting or called")),
+        };
+        Ok(Event::Left {
+            ticket: id,
+            number: ticket,
+            called_to,
+            at,
+        })
+    }
+
     /// [`Command::Transfer`](crate::Command::Transfer): the window's current
     /// ticket, to another item's line or another window's. O(log n).
     pub(super) fn decide_transfer(

@@ -11,6 +11,7 @@
 //! | [`appointments`]    | book, bookings, cancel booking, check in, slots    |
 //! | [`admin`]           | reload, health, stats, export                      |
 //! | [`stream`]          | watch, notifications: the long-lived subscriptions |
+//! | [`visitor`]         | a ticket's link; follow, step back, leave, rate by the visitor (issue 18) |
 //!
 //! Each family checks the role first (SPEC §3), then asks the hall.
 //! Subscriptions keep their stream, so [`handle`] hands them back to the
@@ -20,6 +21,7 @@ mod admin;
 mod appointments;
 pub(super) mod stream;
 mod tickets;
+mod visitor;
 mod window;
 
 use hallq_proto::wire::{ErrorReply, Request, Response};
@@ -100,6 +102,12 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
             tickets::attach_phone(session, ticket, phone).await
         }
         Request::BoardLines => tickets::board_lines(session),
+        Request::FollowLink { ticket } => visitor::follow_link(session, ticket),
+        Request::Follow { token } => visitor::follow(session, &token),
+        Request::StepBack { token } => visitor::step_back(session, &token).await,
+        Request::Leave { token } => visitor::leave(session, &token).await,
+        Request::RateService { token, rating } => visitor::rate(session, &token, rating).await,
+        Request::WindowRating { window } => visitor::window_rating(session, window),
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })

@@ -44,7 +44,9 @@ pub(in crate::net) async fn watch(
     // Held open for the life of the subscription; a display sends nothing.
     _recv: quinn::RecvStream,
 ) {
-    if let Err(refusal) = require(sub.session, &[Role::Display, Role::Admin]) {
+    // The visitor page follows the display stream as its push trigger
+    // (issue 18): it shows what the hall's boards show anyway.
+    if let Err(refusal) = require(sub.session, &[Role::Display, Role::Visitor, Role::Admin]) {
         return send_reply(&mut send, &Response::Error(refusal)).await;
     }
     let hall = &sub.session.hall;

@@ -41,6 +41,13 @@ pub(super) async fn act(
         }
         _ => return Err(require(session, &[Role::Window, Role::Admin]).unwrap_err()),
     };
+    if let WindowAction::Finish { rating: Some(_) }
+    | WindowAction::FinishBatch {
+        rating: Some(_), ..
+    } = &action
+    {
+        clerk_may_rate(session)?;
+    }
     let name = action.name().to_owned();
     let command = window_command(window, action);
     session
@@ -98,6 +105,7 @@ pub(super) async fn rate(
     rating: Rating,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Window, Role::Admin])?;
+    clerk_may_rate(session)?;
     // A window's rating terminal rates only what it served.
     let window = session.window.filter(|_| session.role == Role::Window);
     session
@@ -123,6 +131,20 @@ pub(super) async fn rate(
         .await
         .map_err(refused)?
         .ok_or_else(|| reply(ErrorCode::Internal, "no rating was recorded"))
+}
+
+/// 好差评 is the visitor's own (国办发〔2019〕51号; issue 18): a window
+/// terminal enters a rating only where the hall's `clerk_rating` allows
+/// it. An admin (the hall's back office, entering paper forms) may.
+fn clerk_may_rate(session: &Session) -> Result<(), ErrorReply> {
+    if session.role == Role::Window && !session.hall.visitor().clerk_rating {
+        return Err(reply(
+            ErrorCode::ClerkRatingOff,
+            "this hall has visitors rate on their phones; the window may not enter ratings \
+             (clerk_rating = false)",
+        ));
+    }
+    Ok(())
 }
 
 fn reinstated(ticket: TicketNo, events: &[Event]) -> Response {
