@@ -268,6 +268,20 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
             "叫号后等待时间未到（或未重呼），暂不能过号",
             "too soon after the call (or no recall yet) for a no-show",
         ),
+        C::LinkInvalid => (
+            "链接无效：请扫描取号单上的二维码",
+            "this link is not valid: scan the QR code on your ticket",
+        ),
+        C::LinkExpired => (
+            "链接已过期：号码只在取号当天有效",
+            "this link has expired: a ticket is valid on its day only",
+        ),
+        C::AlreadySteppedBack => ("每张号只能延后一次", "a ticket may step back once only"),
+        C::ClerkRatingOff => (
+            "本厅由办事群众自行评价，窗口不能代评",
+            "in this hall visitors rate the service themselves",
+        ),
+        C::VisitorPage => ("访客页面服务出错", "the visitor page's web server failed"),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",
             "refused (a reason this version does not know)",

@@ -50,6 +50,8 @@ enum Outcome {
     Served,
     ServedInBatch,
     NoShow,
+    /// The visitor gave the ticket up from their phone (issue 18).
+    Left,
 }
 
 impl Outcome {
@@ -61,6 +63,7 @@ impl Outcome {
             Outcome::Served => "served",
             Outcome::ServedInBatch => "served_in_batch",
             Outcome::NoShow => "no_show",
+            Outcome::Left => "left",
         }
     }
 }
@@ -91,6 +94,8 @@ struct Ticket {
     trail: Vec<String>,
     /// Marked a no-show at least once.
     no_show: bool,
+    /// Stepped back from the visitor's phone ("I need more time").
+    stepped_back: bool,
 }
 
 /// The key a staff group has when nobody was logged in: calls without a
@@ -111,6 +116,10 @@ struct Tally {
     services: Vec<u64>,
     ratings: [u64; 5],
     paused_ms: u64,
+    /// Tickets their visitors gave up, and tickets stepped back (issue 18;
+    /// by ticket: the hall and its items).
+    left: u64,
+    stepped_back: u64,
 }
 
 impl Tally {
@@ -140,6 +149,8 @@ impl Tally {
             waited_over_target_permille: permille(over, self.waits.len() as u64),
             no_show_permille: permille(self.no_shows, self.calls),
             paused_secs: (self.paused_ms + 500) / 1000,
+            left: self.left,
+            stepped_back: self.stepped_back,
         }
     }
 }
@@ -267,6 +278,7 @@ impl Day {
                         transfers: 0,
                         trail: Vec::new(),
                         no_show: false,
+                        stepped_back: false,
                     },
                 );
             }
@@ -396,6 +408,16 @@ impl Day {
                 // 首问负责: the window that handed it on made the transfer.
                 self.at(*from, |t| t.transfers += 1);
             }
+            Event::SteppedBack { ticket, .. } => {
+                if let Some(t) = self.tickets.get_mut(ticket) {
+                    t.stepped_back = true;
+                }
+            }
+            Event::Left { ticket, .. } => {
+                if let Some(t) = self.tickets.get_mut(ticket) {
+                    t.outcome = Outcome::Left;
+                }
+            }
             Event::WindowPaused { window, at, .. } => {
                 self.paused.entry(*window).or_insert(*at);
             }
@@ -447,6 +469,12 @@ fn tally<'a>(
         }
         if t.no_show {
             f.no_shows += 1;
+        }
+        if t.outcome == Outcome::Left {
+            all.left += 1;
+        }
+        if t.stepped_back {
+            all.stepped_back += 1;
         }
         f.transfers += t.transfers;
         if let Some(called) = t.called {
@@ -683,23 +711,7 @@ mod tests {
     /// transfers A001 to item B, then with nobody logged in serves it and
     /// B001 and pauses ten minutes; A002 and A003 are rated 5 and 4, A001 2.
     fn scripted_day() -> Vec<Entry> {
-        let item = |c: char| ItemSpec {
-            code: ItemCode::new(c).unwrap(),
-            name: format!("item {c}"),
-            avg_service_secs: 300,
-            daily_cap: None,
-        };
-        let window = |n: u16, items: &str| WindowSpec {
-            number: WindowNo(n),
-            items: items.chars().map(|c| ItemCode::new(c).unwrap()).collect(),
-            universal: false,
-            fallback: false,
-        };
-        let mut hall = Hall::new(HallSpec::new(
-            vec![item('A'), item('B')],
-            vec![window(1, "AB"), window(2, "A"), window(6, "AB")],
-        ))
-        .unwrap();
+        let mut hall = test_hall();
         let w = WindowNo;
         let t = |s: &str| s.parse::<TicketNo>().unwrap();
         let staff = |s: &str| StaffId::new(s).unwrap();
@@ -856,6 +868,32 @@ mod tests {
                 },
             ),
         ];
+        play(&mut hall, script)
+    }
+
+    /// Items A and B; windows 1 (A, B), 2 (A) and 6 (A, B).
+    fn test_hall() -> Hall {
+        let item = |c: char| ItemSpec {
+            code: ItemCode::new(c).unwrap(),
+            name: format!("item {c}"),
+            avg_service_secs: 300,
+            daily_cap: None,
+        };
+        let window = |n: u16, items: &str| WindowSpec {
+            number: WindowNo(n),
+            items: items.chars().map(|c| ItemCode::new(c).unwrap()).collect(),
+            universal: false,
+            fallback: false,
+        };
+        Hall::new(HallSpec::new(
+            vec![item('A'), item('B')],
+            vec![window(1, "AB"), window(2, "A"), window(6, "AB")],
+        ))
+        .unwrap()
+    }
+
+    /// The journal's records of `script` (seconds after [`T0`], command).
+    fn play(hall: &mut Hall, script: Vec<(u64, Command)>) -> Vec<Entry> {
         script
             .into_iter()
             .map(|(secs, command)| {
@@ -866,6 +904,56 @@ mod tests {
                 Entry::Events(events)
             })
             .collect()
+    }
+
+    /// Issue 18: A002 steps back from the phone, A001 is given up; both
+    /// are counted for the hall and the item, and the export says "left".
+    #[test]
+    fn stepping_back_and_leaving_are_counted() {
+        let mut hall = test_hall();
+        let t = |s: &str| s.parse::<TicketNo>().unwrap();
+        let issue = || Command::Issue {
+            item: ItemCode::new('A').unwrap(),
+            lane: Lane::WalkIn,
+            phone: None,
+        };
+        let day = play(
+            &mut hall,
+            vec![
+                (0, Command::BeginDay { day: 20261122 }),
+                (
+                    0,
+                    Command::OpenWindow {
+                        window: WindowNo(2),
+                    },
+                ),
+                (10, issue()),
+                (20, issue()),
+                (30, issue()),
+                (
+                    40,
+                    Command::StepBack {
+                        ticket: t("A002"),
+                        places: 1,
+                    },
+                ),
+                (50, Command::Leave { ticket: t("A001") }),
+            ],
+        );
+        let r = report("main", 20261122, &day, Some(StatsBy::Item), 480, 1800);
+        assert_eq!((r.totals.left, r.totals.stepped_back), (1, 1));
+        let (f, x) = group(&r, "A");
+        assert_eq!((f.issued, f.served, x.left, x.stepped_back), (3, 0, 1, 1));
+        let (records, _, _) = export_detailed("main", &day, 0, None);
+        let outcome = |n: &str| {
+            records
+                .iter()
+                .find(|r| r.ticket.to_string() == n)
+                .map(|r| r.outcome.clone())
+                .unwrap()
+        };
+        assert_eq!(outcome("A001"), "left");
+        assert_eq!(outcome("A002"), "waiting");
     }
 
     fn group<'a>(r: &'a DayReport, key: &str) -> (&'a StatsFigures, &'a ReportFigures) {

@@ -714,6 +714,11 @@ pub struct ReportFigures {
     pub no_show_permille: Option<u32>,
     /// Seconds the window (or the staff member's window) was paused.
     pub paused_secs: u64,
+    /// Tickets their visitors gave up from the phone page ("I'm leaving",
+    /// issue 18); the hall and its items only.
+    pub left: u64,
+    /// Tickets stepped back from the phone page ("I need more time").
+    pub stepped_back: u64,
 }
 
 /// One hour of the day, in the hall's local time.

@@ -160,7 +160,9 @@ async fn read_lines(
                 // A lost connection ends the stream too (and this with it);
                 // anything else (a timeout) is tried again shortly.
                 Err(e) => {
-                    log(format_args!("cannot read the 请…准备/过号 lists ({e}); retrying"));
+                    log(format_args!(
+                        "cannot read the 请…准备/过号 lists ({e}); retrying"
+                    ));
                     tokio::time::sleep(LINES_RETRY).await;
                     asked.mark_changed();
                 }

@@ -909,6 +909,7 @@ fn report_figures(
                 f.work_orders
             ),
             format!("  暂停时长 {paused}"),
+            format!("  手机上放弃 {} · 延后 {}", x.left, x.stepped_back),
         ],
         Lang::En => vec![
             format!(
@@ -938,6 +939,10 @@ fn report_figures(
                 f.work_orders
             ),
             format!("  paused {paused}"),
+            format!(
+                "  given up on the phone {} · stepped back {}",
+                x.left, x.stepped_back
+            ),
         ],
     }
 }

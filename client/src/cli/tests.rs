@@ -710,6 +710,8 @@ fn stats_print_a_labelled_rating_distribution_and_the_managers_figures() {
             waited_over_target_permille: Some(118),
             no_show_permille: Some(59),
             paused_secs: 3600,
+            left: 1,
+            stepped_back: 2,
         },
         groups: vec![],
         hours: vec![],
