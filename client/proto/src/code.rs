@@ -218,6 +218,12 @@ error_codes! {
     PhoneAlreadyGiven = "phone_already_given",
     /// Not a mainland China mobile number (11 digits, 1 then 3–9).
     NotMobileNumber = "not_mobile_number",
+    /// A staffing plan names an unknown window or item, a bad time span, or
+    /// a window without items (`hallq simulate --plan-file`).
+    PlanInvalid = "plan_invalid",
+    /// The day asked for has no arrivals in the journal and no past weeks
+    /// to forecast it from (`hallq simulate`, `hallq forecast`).
+    NoRecords = "no_records",
 }
 
 impl fmt::Display for ErrorCode {

@@ -308,6 +308,18 @@ pub enum Request {
         /// A mainland mobile number, as the visitor typed it.
         phone: String,
     },
+    /// Replay a past day's arrivals through the dispatch core under another
+    /// staffing (admin), or search tomorrow's rota (`search`). Answered
+    /// with [`Response::Simulation`].
+    Simulate(Box<crate::staffing::SimulationAsk>),
+    /// Arrivals per hour per item for `day`, from the same weekday of the
+    /// last `weeks` weeks (admin). Answered with [`Response::Forecast`].
+    Forecast {
+        /// The day to forecast, `yyyymmdd`.
+        day: u32,
+        /// How many past weeks to look at.
+        weeks: u8,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -355,6 +367,8 @@ impl Request {
             Request::StatusPage { .. } => "status",
             Request::CancelBookingWithPhone { .. } => "cancel-booking",
             Request::AttachPhone { .. } => "attach-phone",
+            Request::Simulate(_) => "simulate",
+            Request::Forecast { .. } => "forecast",
         }
     }
 
@@ -373,7 +387,9 @@ impl Request {
             | Request::Export { .. }
             | Request::Bookings { .. }
             | Request::KioskView
-            | Request::PrintFailures => true,
+            | Request::PrintFailures
+            | Request::Simulate(_)
+            | Request::Forecast { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -497,6 +513,10 @@ pub enum Response {
         /// People ahead of it now.
         position: u32,
     },
+    /// A simulated day (and with `--plan`, the rota found).
+    Simulation(Box<crate::staffing::SimulationReport>),
+    /// An arrivals forecast.
+    Forecast(Box<crate::staffing::Forecast>),
 }
 
 /// How `hallq stats` breaks the totals down.
