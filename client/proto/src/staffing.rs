@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::types::{ItemCode, Post, WindowNo};
 
 /// A stretch of a local day, minutes after midnight: `from` ≤ t < `to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Written `"09:00-12:00"` in plan files and JSON (a person writes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MinuteSpan {
     /// Start, 0–1439.
     pub from: u16,
@@ -44,6 +45,23 @@ impl std::fmt::Display for MinuteSpan {
     }
 }
 
+impl Serialize for MinuteSpan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MinuteSpan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        MinuteSpan::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a time span like \"09:00-12:00\" (start before end, 24:00 at most)"
+            ))
+        })
+    }
+}
+
 /// `"09:30"` → 570; `"24:00"` is the end of the day.
 pub fn parse_minute(text: &str) -> Option<u16> {
     let (h, m) = text.split_once(':')?;
@@ -58,17 +76,21 @@ pub fn minute_string(minute: u16) -> String {
 }
 
 /// One window in a staffing plan: when it is open, what it serves, who
-/// holds it.
+/// holds it. In a plan file (TOML) a `[[window]]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlannedWindow {
     /// The window's number.
     pub number: WindowNo,
     /// The items it serves in this plan; `None` keeps the configured
     /// mapping (a window the config does not have must say).
+    #[serde(default)]
     pub items: Option<Vec<ItemCode>>,
     /// 无差别窗口 in this plan (serves every item); `None` keeps the config's.
+    #[serde(default)]
     pub universal: Option<bool>,
     /// When it is open (not paused), local time; may be empty (closed).
+    #[serde(default)]
     pub open: Vec<MinuteSpan>,
     /// 午间值班 (seed 000 §四(八)2): open through the hall's lunch period.
     /// A window without lunch duty is closed during lunch even where an
@@ -81,8 +103,10 @@ pub struct PlannedWindow {
 
 /// Which windows are open when, with which mappings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StaffingPlan {
     /// The windows of the plan; a configured window left out stays closed.
+    #[serde(rename = "window", default)]
     pub windows: Vec<PlannedWindow>,
 }
 

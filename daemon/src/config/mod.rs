@@ -47,6 +47,7 @@ mod validate;
 pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
+    DEFAULT_TARGET_WAIT_MINUTES,
     Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_SMS_PER_PHONE_PER_HOUR,
     DEFAULT_TIMEZONE_OFFSET_MINUTES,
 };
@@ -129,6 +130,9 @@ pub struct HallConfig {
     /// SPEC §6: visitor messages one phone gets per hour
     /// (`sms_per_phone_per_hour`, 0: no limit).
     pub sms_per_phone_per_hour: u32,
+    /// The waiting target (`target_wait_minutes`), in seconds: what the
+    /// staffing simulator counts over-target waits against.
+    pub target_wait_secs: u32,
 }
 
 /// Why a config could not be used. Every message starts with

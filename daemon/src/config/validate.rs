@@ -251,6 +251,11 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             };
             problems.push(format!("hall {id:?}: {problem}"));
         }
+        if hall.target_wait_minutes == 0 || hall.target_wait_minutes > 24 * 60 {
+            problems.push(format!(
+                "hall {id:?}: target_wait_minutes must be 1 to 1440 (a wait target of a day at most)"
+            ));
+        }
         let templates = hall.templates.validate(&id, problems);
         if let Some(key) = &hall.export_key {
             if key.expose().len() < MIN_EXPORT_KEY_LEN {
@@ -271,6 +276,7 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 active_tickets_per_item: hall.active_tickets_per_phone_per_item,
             },
             sms_per_phone_per_hour: hall.sms_per_phone_per_hour,
+            target_wait_secs: hall.target_wait_minutes.saturating_mul(60),
         });
     }
     halls

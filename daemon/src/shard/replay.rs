@@ -256,6 +256,8 @@ impl HallShard {
             export_key: None,
             phone_limits,
             sms_per_phone_per_hour,
+            // Not the shard's: only the staffing simulator reads it.
+            target_wait_secs: crate::config::DEFAULT_TARGET_WAIT_MINUTES * 60,
         };
         let (mut rebuilt, writer) = match load(
             &hall,

@@ -10,6 +10,7 @@
 //! | [`window`]          | window actions (call … login, logout), reinstate, rate |
 //! | [`appointments`]    | book, bookings, cancel booking, check in, slots    |
 //! | [`admin`]           | reload, health, stats, export                      |
+//! | [`staffing`]        | simulate (what-if, `--plan`), forecast             |
 //! | [`stream`]          | watch, notifications: the long-lived subscriptions |
 //!
 //! Each family checks the role first (SPEC §3), then asks the hall.
@@ -18,6 +19,7 @@
 
 mod admin;
 mod appointments;
+mod staffing;
 pub(super) mod stream;
 mod tickets;
 mod window;
@@ -95,6 +97,8 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::AttachPhone { ticket, phone } => {
             tickets::attach_phone(session, ticket, phone).await
         }
+        Request::Simulate(ask) => staffing::simulate(daemon, session, *ask).await,
+        Request::Forecast { day, weeks } => staffing::forecast(session, day, weeks).await,
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })
