@@ -188,6 +188,15 @@ pub struct RecordedWaits {
     pub max_secs: u32,
 }
 
+/// An item's code and its name ("社保").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemName {
+    /// The code.
+    pub code: ItemCode,
+    /// The name.
+    pub name: String,
+}
+
 /// One window's day in the simulation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowUse {
@@ -231,6 +240,8 @@ pub struct SimulationReport {
     pub planned: bool,
     /// Tickets replayed.
     pub tickets: u32,
+    /// The hall's items, for people: code and name.
+    pub items: Vec<ItemName>,
     /// Per item, all lanes, then per item and lane.
     pub waits: Vec<WaitFigures>,
     /// The longest queue of the day (tickets waiting, all items) …
@@ -322,6 +333,8 @@ pub struct Forecast {
     pub days_used: Vec<u32>,
     /// Past days asked for that had no records.
     pub days_missing: Vec<u32>,
+    /// The hall's items, for people.
+    pub items: Vec<ItemName>,
     /// Per item and hour.
     pub cells: Vec<ForecastCell>,
 }

@@ -67,6 +67,7 @@ pub fn forecast(
         day,
         days_used: past.iter().map(|d| d.day).collect(),
         days_missing: missing,
+        items: super::item_names(spec),
         cells,
     }
 }

@@ -35,7 +35,7 @@ mod tests;
 use std::collections::HashMap;
 
 use hallq_proto::staffing::{
-    ArrivalSource, HourFigures, LaneKind, MinuteSpan, RecordedWaits, SimulationReport,
+    ArrivalSource, HourFigures, ItemName, LaneKind, MinuteSpan, RecordedWaits, SimulationReport,
     StaffingPlan, WaitFigures, WindowUse,
 };
 use hallq_proto::types::{ItemCode, Lane, PriorityReason, TicketId, Timestamp, WindowNo};
@@ -470,6 +470,17 @@ fn secs(ms: u64) -> u32 {
     (ms / 1000).min(u64::from(u32::MAX)) as u32
 }
 
+/// The hall's items for people.
+pub fn item_names(spec: &HallSpec) -> Vec<ItemName> {
+    spec.items
+        .iter()
+        .map(|i| ItemName {
+            code: i.code,
+            name: i.name.clone(),
+        })
+        .collect()
+}
+
 /// The report of one simulated day.
 pub fn report(
     day: BusinessDay,
@@ -552,6 +563,7 @@ pub fn report(
         target_secs,
         planned: false,
         tickets: outcome.waits.iter().filter(|w| w.is_some()).count() as u32,
+        items: item_names(spec),
         waits,
         longest_queue: outcome.peak,
         longest_queue_at: local_minute(spec, outcome.peak_at),
