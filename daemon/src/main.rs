@@ -130,14 +130,15 @@ fn parse_date(s: &str) -> Result<u32, String> {
 }
 
 /// The hall's spec, target and journal directory, or why not (exit 64).
-fn offline_hall(
-    args: &OfflineHall,
-) -> Result<(hallq_daemon::config::HallConfig, PathBuf), String> {
+fn offline_hall(args: &OfflineHall) -> Result<(hallq_daemon::config::HallConfig, PathBuf), String> {
     let config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::demo(PathBuf::from("./hallq-state")),
     };
-    let state = args.state.clone().unwrap_or_else(|| config.state_dir.clone());
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| config.state_dir.clone());
     let hall = match &args.hall {
         Some(id) => config.halls.iter().find(|h| &h.id == id),
         None if config.halls.len() == 1 => config.halls.first(),

@@ -19,7 +19,9 @@ use hallq_core::staffing::{
 };
 use hallq_core::{Event, HallSpec, Span};
 use hallq_proto::codec;
-use hallq_proto::staffing::{Forecast, MinuteSpan, PlannedWindow, SimulationAsk, SimulationReport, StaffingPlan};
+use hallq_proto::staffing::{
+    Forecast, MinuteSpan, PlannedWindow, SimulationAsk, SimulationReport, StaffingPlan,
+};
 use hallq_proto::ErrorCode;
 
 use crate::clock;
@@ -52,9 +54,8 @@ impl StaffingRefusal {
     pub fn code(&self) -> ErrorCode {
         match self {
             StaffingRefusal::Journal(_) => ErrorCode::JournalUnreadable,
-            StaffingRefusal::Plan(StaffingError::NoArrivals(_)) | StaffingRefusal::NoRecords(..) => {
-                ErrorCode::NoRecords
-            }
+            StaffingRefusal::Plan(StaffingError::NoArrivals(_))
+            | StaffingRefusal::NoRecords(..) => ErrorCode::NoRecords,
             StaffingRefusal::Plan(_) => ErrorCode::PlanInvalid,
             StaffingRefusal::Weeks => ErrorCode::BadRequest,
         }
@@ -82,7 +83,11 @@ pub fn recorded_day(dir: &Path, day: u32) -> Result<RecordedDay, JournalError> {
 
 /// The same weekday of the `weeks` weeks before `day`, newest first: the
 /// days with arrivals, and the days without.
-fn past_weeks(dir: &Path, day: u32, weeks: u8) -> Result<(Vec<RecordedDay>, Vec<u32>), StaffingRefusal> {
+fn past_weeks(
+    dir: &Path,
+    day: u32,
+    weeks: u8,
+) -> Result<(Vec<RecordedDay>, Vec<u32>), StaffingRefusal> {
     if weeks == 0 || weeks > MAX_FORECAST_WEEKS {
         return Err(StaffingRefusal::Weeks);
     }
@@ -119,7 +124,10 @@ pub fn forecast_day(
 /// staffing a forecast day is compared with.
 fn all_windows(spec: &HallSpec, day: u32) -> StaffingPlan {
     let hours = match spec.day.opening_on(day) {
-        Some(Span { from: 0, to: 1440 }) | None => MinuteSpan { from: 540, to: 1020 },
+        Some(Span { from: 0, to: 1440 }) | None => MinuteSpan {
+            from: 540,
+            to: 1020,
+        },
         Some(s) => MinuteSpan {
             from: s.from,
             to: s.to,
@@ -167,9 +175,14 @@ pub fn simulate(
             }
             let f = forecast::forecast(spec, ask.day, &used, missing);
             let arrivals = forecast::arrivals(spec, ask.day, &f, &used, ask.seed);
-            let services: Vec<ServiceSample> =
-                used.iter().flat_map(|d| d.services.iter().copied()).collect();
-            let plan = ask.plan.clone().unwrap_or_else(|| all_windows(spec, ask.day));
+            let services: Vec<ServiceSample> = used
+                .iter()
+                .flat_map(|d| d.services.iter().copied())
+                .collect();
+            let plan = ask
+                .plan
+                .clone()
+                .unwrap_or_else(|| all_windows(spec, ask.day));
             let base = Staffing::from_plan(spec, &plan, ask.day)?;
             (arrivals, services, base)
         };

@@ -115,6 +115,8 @@ pub fn response(r: &Response, now: Timestamp) -> String {
         Response::PhoneAttached { ticket, position } => {
             format!("{ticket}：已登记手机号，叫号时短信通知 · phone left, {position} ahead")
         }
+        Response::Simulation(r) => super::staffing::text::report(r, Default::default()),
+        Response::Forecast(f) => super::staffing::text::forecast(f, Default::default()),
     }
 }
 

@@ -67,6 +67,8 @@ pub fn response(r: &Response) -> Value {
             work_order,
         } => json!({ "ticket": ticket(t), "rating": rating.value(), "work_order": work_order }),
         Response::Stats(stats) => json!(stats),
+        Response::Simulation(r) => json!(r),
+        Response::Forecast(f) => json!(f),
         Response::Export { records, next } => json!({
             "records": records.iter().map(ticket_record).collect::<Vec<_>>(),
             "next": next,

@@ -47,9 +47,8 @@ mod validate;
 pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
-    DEFAULT_TARGET_WAIT_MINUTES,
     Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_SMS_PER_PHONE_PER_HOUR,
-    DEFAULT_TIMEZONE_OFFSET_MINUTES,
+    DEFAULT_TARGET_WAIT_MINUTES, DEFAULT_TIMEZONE_OFFSET_MINUTES,
 };
 pub use templates::Templates;
 pub use tokens::{

@@ -39,7 +39,7 @@ pub struct Script {
     pub shifts: Vec<(WindowNo, u16, u16)>,
     /// Share of no-shows.
     pub no_show: f64,
-    /// Share of priority tickets, and of appointments.
+    /// Share of priority tickets.
     pub priority: f64,
     /// Share of appointments.
     pub appointment: f64,
@@ -49,7 +49,7 @@ pub struct Script {
 
 /// The clerks of a script: Erlang-2 service times around each item's mean.
 #[derive(Debug)]
-struct Clerks<'a>(&'a Script);
+pub(crate) struct Clerks<'a>(pub(crate) &'a Script);
 
 impl ServiceSource for Clerks<'_> {
     fn draw(&self, seed: u64, n: usize, item: ItemCode, window: WindowNo) -> Service {
@@ -79,7 +79,8 @@ impl ServiceSource for Clerks<'_> {
 impl Script {
     /// A demo-like hall: items A (社保, 5 min), B (医保, 8 min), C (公积金,
     /// 3 min); windows 1–3 A/B, 4–5 C, 6 universal; lunch duty 1 and 4;
-    /// `scale` multiplies the visitors (1.0 is about 600 a day).
+    /// `scale` multiplies the visitors (1.0 is about 390 a day, the peak
+    /// hours near what the windows can take).
     pub fn demo(day: BusinessDay, scale: f64, seed: u64) -> Script {
         let item = |c: char, name: &str, secs| ItemSpec {
             code: ItemCode::new(c).unwrap(),
@@ -131,17 +132,17 @@ impl Script {
                 ItemScript {
                     item: code('A'),
                     mean_secs: 300,
-                    per_hour: per(30.0),
+                    per_hour: per(15.0),
                 },
                 ItemScript {
                     item: code('B'),
                     mean_secs: 480,
-                    per_hour: per(12.0),
+                    per_hour: per(6.0),
                 },
                 ItemScript {
                     item: code('C'),
                     mean_secs: 180,
-                    per_hour: per(30.0),
+                    per_hour: per(24.0),
                 },
             ],
             shifts,
@@ -150,6 +151,58 @@ impl Script {
             appointment: 0.05,
             seed,
         }
+    }
+
+    /// A hall of `windows` windows (half A/B, 30% C, the rest universal;
+    /// lunch duty at the first of each mapping) with about `visitors`
+    /// visitors a day on the demo's hourly shape: the benches' 40-window,
+    /// 2,000-ticket day.
+    pub fn sized(day: BusinessDay, windows: u16, visitors: f64, seed: u64) -> Script {
+        let mut s = Script::demo(day, 1.0, seed);
+        let ab = (windows / 2).max(1);
+        let c = (windows * 3 / 10).max(1);
+        let all = windows.saturating_sub(ab + c);
+        let mut specs = Vec::new();
+        let code = |c: char| ItemCode::new(c).unwrap();
+        for n in 1..=windows {
+            let (items, universal) = if n <= ab {
+                (vec![code('A'), code('B')], false)
+            } else if n <= ab + c {
+                (vec![code('C')], false)
+            } else {
+                (Vec::new(), true)
+            };
+            specs.push(WindowSpec {
+                number: WindowNo(n),
+                items,
+                universal,
+                fallback: false,
+            });
+        }
+        s.spec.windows = specs;
+        s.spec.day.duty_windows = [1, ab + 1, ab + c + 1]
+            .into_iter()
+            .filter(|&n| n <= windows)
+            .map(WindowNo)
+            .collect();
+        s.shifts = (1..=windows)
+            .flat_map(|n| {
+                if s.spec.day.duty_windows.contains(&WindowNo(n)) {
+                    vec![(WindowNo(n), 540, 1020)]
+                } else {
+                    vec![(WindowNo(n), 540, 720), (WindowNo(n), 810, 1020)]
+                }
+            })
+            .collect();
+        // The demo's day has about 390 visitors: A 15, B 6, C 24 an hour.
+        let k = visitors / 390.0;
+        for it in &mut s.items {
+            for r in &mut it.per_hour {
+                *r *= k;
+            }
+        }
+        let _ = all;
+        s
     }
 
     /// The day's visitors: Poisson arrivals at each hour's rate.

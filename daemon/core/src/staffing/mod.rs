@@ -126,6 +126,9 @@ impl RecordedDay {
         let mut current: HashMap<WindowNo, (usize, Timestamp)> = HashMap::new();
         // Window → open since (not paused).
         let mut open: HashMap<WindowNo, Timestamp> = HashMap::new();
+        // Window → (its last call, its last finish), for where a shift
+        // really ended (see the close below).
+        let mut last_work: HashMap<WindowNo, (Timestamp, Timestamp)> = HashMap::new();
         let mut last = Timestamp(0);
         let close = |open: &mut HashMap<WindowNo, Timestamp>,
                      shifts: &mut Vec<Shift>,
@@ -174,9 +177,13 @@ impl RecordedDay {
                             a.recorded_wait_ms = Some(at.0.saturating_sub(a.at.0));
                         }
                         current.insert(*window, (i, *at));
+                        last_work.insert(*window, (*at, *at));
                     }
                 }
                 Event::Finished { window, at, .. } | Event::NoShow { window, at, .. } => {
+                    if let Some(w) = last_work.get_mut(window) {
+                        w.1 = *at;
+                    }
                     if let Some((i, called)) = current.remove(window) {
                         day.services.push(ServiceSample {
                             item: day.arrivals[i].item,
@@ -193,7 +200,20 @@ impl RecordedDay {
                     open.insert(*window, *at);
                 }
                 Event::WindowPaused { window, at, .. } | Event::WindowClosed { window, at } => {
-                    close(&mut open, &mut day.shifts, *window, *at)
+                    // A clerk closes after finishing the last visitor: the
+                    // shift ended somewhere between that visitor's call (no
+                    // call after it) and the close. The midpoint, so a
+                    // replay neither gains nor loses half a service per
+                    // shift end.
+                    let end = match last_work.get(window) {
+                        Some(&(call, finish))
+                            if at.0.saturating_sub(finish.0) <= 1000 && call < finish =>
+                        {
+                            Timestamp(call.0 + (finish.0 - call.0) / 2)
+                        }
+                        _ => *at,
+                    };
+                    close(&mut open, &mut day.shifts, *window, end)
                 }
                 _ => {}
             }

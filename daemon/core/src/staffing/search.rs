@@ -344,17 +344,22 @@ impl Search<'_> {
         }
     }
 
-    /// Closes window-hours the target does not need, latest first.
+    /// Closes window-hours the target does not need, latest first. A
+    /// closing stands if every (hour, item) still keeps the target, and a
+    /// shortfall (over the target whatever is open) gets no worse.
     fn prune(&mut self, shortfalls: &[(usize, ItemCode)]) {
-        let ok = |p: &BTreeMap<(usize, ItemCode), u64>, target: u64| {
-            p.iter()
-                .all(|(k, &v)| v <= target || shortfalls.contains(k))
-        };
+        let mut before = self.p90s(None);
         for h in (0..self.hours()).rev() {
             for g in 0..self.groups.len() {
                 while self.open[g][h] > 0 && self.covered_without(g, h) {
                     self.open[g][h] -= 1;
-                    if ok(&self.p90s(None), self.target_ms) {
+                    let after = self.p90s(None);
+                    let ok = after.iter().all(|(k, &v)| {
+                        v <= self.target_ms
+                            || (shortfalls.contains(k) && v <= before.get(k).copied().unwrap_or(0))
+                    });
+                    if ok {
+                        before = after;
                         continue;
                     }
                     self.open[g][h] += 1;

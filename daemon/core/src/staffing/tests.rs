@@ -65,26 +65,142 @@ fn error(sim: u32, truth: u32) -> f64 {
     (f64::from(sim) - f64::from(truth)).abs() / f64::from(truth.max(60))
 }
 
+/// The median of `runs` simulations of `day` (seeds `seed..seed+runs`):
+/// (p50, p90) per item, all lanes.
+fn replicated(
+    script: &Script,
+    day: &RecordedDay,
+    seed: u64,
+    runs: u64,
+) -> Vec<(ItemCode, u32, u32)> {
+    let pool = ServicePool::new(&script.spec, &day.services);
+    let staffing = Staffing::recorded(&script.spec, day);
+    let reports: Vec<_> = (seed..seed + runs)
+        .map(|s| {
+            simulate(DAY, &day.arrivals, &pool, &staffing, s, 1200)
+                .unwrap()
+                .1
+        })
+        .collect();
+    let items: Vec<ItemCode> = reports[0]
+        .waits
+        .iter()
+        .filter(|w| w.lane.is_none())
+        .map(|w| w.item)
+        .collect();
+    items
+        .into_iter()
+        .map(|item| {
+            let mut p50: Vec<u32> = Vec::new();
+            let mut p90: Vec<u32> = Vec::new();
+            for r in &reports {
+                let w = r
+                    .waits
+                    .iter()
+                    .find(|w| w.item == item && w.lane.is_none())
+                    .unwrap();
+                p50.push(w.p50_secs);
+                p90.push(w.p90_secs);
+            }
+            p50.sort_unstable();
+            p90.sort_unstable();
+            (item, p50[p50.len() / 2], p90[p90.len() / 2])
+        })
+        .collect()
+}
+
 #[test]
 fn simulating_a_day_with_its_own_staffing_reproduces_its_waits() {
-    // Five scripted days, busy ones (about 1,300 visitors each): the
-    // simulator sees only their events and must find their waits again.
-    let mut worst_p50: f64 = 0.0;
-    let mut worst_p90: f64 = 0.0;
-    for seed in 1..=5 {
-        let (script, day) = recorded(2.0, seed);
-        let pool = ServicePool::new(&script.spec, &day.services);
-        let staffing = Staffing::recorded(&script.spec, &day);
-        let (_, report) =
-            simulate(DAY, &day.arrivals, &pool, &staffing, 1000 + seed, 1200).unwrap();
-        for w in report.waits.iter().filter(|w| w.lane.is_none()) {
-            let r = w.recorded.expect("a recorded day has its waits");
-            worst_p50 = worst_p50.max(error(w.p50_secs, r.p50_secs));
-            worst_p90 = worst_p90.max(error(w.p90_secs, r.p90_secs));
+    // Ten scripted days, a normal load (about 390 visitors, the peak near
+    // what the windows take) and a heavy one (×1.3, queues of half an hour
+    // and more). The simulator sees only their events and must find their
+    // waits again, with service times resampled from the day's own: the
+    // median of 9 runs (seeds other than the clerks'). `cargo test … --
+    // --nocapture` prints the figures the README quotes.
+    //
+    // A single day's p90 is itself a random draw: the same visitors with
+    // the same clerks' speeds give another p90 on another day. The floor of
+    // any simulator is the model itself: the median of 9 runs with the
+    // script's *true* service distribution (`floor`), against which the
+    // simulator (which only sees the day's recorded services) is measured.
+    let mut p50 = Vec::new();
+    let mut p90 = Vec::new();
+    let mut floor90 = Vec::new();
+    for scale in [1.0, 1.3] {
+        for seed in 1..=5 {
+            let (script, day) = recorded(scale, seed);
+            let arrivals = script.arrivals();
+            let truth_runs: Vec<Outcome> = (0..9)
+                .map(|s| {
+                    engine::run(
+                        DAY,
+                        &arrivals,
+                        &generate::Clerks(&script),
+                        &script.staffing(),
+                        77 + s,
+                        None,
+                    )
+                })
+                .collect();
+            for (item, s50, s90) in replicated(&script, &day, 1000 * seed, 9) {
+                let mut model: Vec<u32> = truth_runs
+                    .iter()
+                    .map(|o| {
+                        let mut w: Vec<u64> = arrivals
+                            .iter()
+                            .zip(&o.waits)
+                            .filter(|(a, _)| a.item == item)
+                            .filter_map(|(_, w)| w.map(|w| w.ms))
+                            .collect();
+                        w.sort_unstable();
+                        secs(percentile(&w, 90))
+                    })
+                    .collect();
+                model.sort_unstable();
+                let m90 = model[model.len() / 2];
+                let mut v: Vec<u64> = day
+                    .arrivals
+                    .iter()
+                    .filter(|a| a.item == item)
+                    .filter_map(|a| a.recorded_wait_ms)
+                    .collect();
+                v.sort_unstable();
+                let (r50, r90) = (secs(percentile(&v, 50)), secs(percentile(&v, 90)));
+                eprintln!(
+                    "scale {scale} seed {seed} item {item}: {} tickets, p50 {s50} s (recorded {r50} s), p90 {s90} s (recorded {r90} s, true model {m90} s)",
+                    v.len()
+                );
+                p50.push(error(s50, r50));
+                p90.push(error(s90, r90));
+                floor90.push(error(m90, r90));
+            }
         }
     }
-    assert!(worst_p50 < 0.5, "p50 off by {worst_p50:.2}");
-    assert!(worst_p90 < 0.35, "p90 off by {worst_p90:.2}");
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let worst = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+    let within = |v: &[f64], x: f64| v.iter().filter(|&&e| e <= x).count();
+    eprintln!(
+        "p50 error: mean {:.3}, worst {:.3}; p90 error: mean {:.3}, worst {:.3}; p90 within 25%: {} of {} item-days; \
+         the true model's own p90 error: mean {:.3}, worst {:.3}",
+        mean(&p50),
+        worst(&p50),
+        mean(&p90),
+        worst(&p90),
+        within(&p90, 0.25),
+        p90.len(),
+        mean(&floor90),
+        worst(&floor90)
+    );
+    // Within a third of the day's own figures on average, and no further
+    // from them than the true model is, give or take 10 points.
+    assert!(mean(&p90) < 0.35, "p90 off by {:.2} on average", mean(&p90));
+    assert!(mean(&p50) < 0.35, "p50 off by {:.2} on average", mean(&p50));
+    assert!(
+        mean(&p90) < mean(&floor90) + 0.10,
+        "p90 error {:.2} against the true model's {:.2}",
+        mean(&p90),
+        mean(&floor90)
+    );
 }
 
 #[test]
