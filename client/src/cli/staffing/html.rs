@@ -19,6 +19,16 @@ const BLUE: RGBColor = RGBColor(0x1f, 0x5f, 0xa8);
 const ORANGE: RGBColor = RGBColor(0xe0, 0x8a, 0x1e);
 const RED: RGBColor = RGBColor(0xc0, 0x27, 0x2d);
 
+/// An hour axis label: `09:00` at whole hours, nothing between (plotters
+/// may put ticks at half hours).
+fn hour_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{:02}:00", x.round() as u32 % 24)
+    } else {
+        String::new()
+    }
+}
+
 /// `&`, `<`, `>`, `"` escaped: item names and everything else come from a
 /// config a person typed.
 fn esc(s: &str) -> String {
@@ -66,7 +76,7 @@ fn hour_bars(
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(hours.len() + 1)
-            .x_label_formatter(&|x| format!("{:02}:00", *x as u32))
+            .x_label_formatter(&hour_label)
             .y_desc(y_desc)
             .label_style(("sans-serif", 14))
             .draw()
@@ -141,7 +151,7 @@ fn p90_chart(title: &str, r: &SimulationReport, lang: Lang) -> Result<String, St
         chart
             .configure_mesh()
             .x_labels(r.hours.len() + 1)
-            .x_label_formatter(&|x| format!("{:02}:00", *x as u32))
+            .x_label_formatter(&hour_label)
             .y_desc(lang.pick("p90 等候（分钟）", "p90 wait (min)"))
             .label_style(("sans-serif", 14))
             .draw()
@@ -195,8 +205,8 @@ fn queue_chart(title: &str, r: &SimulationReport, lang: Lang) -> Result<String, 
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_labels((to.ceil() - from.floor()) as usize + 1)
-            .x_label_formatter(&|x| format!("{:02}:00", *x as u32))
+            .x_labels(((to.ceil() - from.floor()) as usize / 2).max(2) + 1)
+            .x_label_formatter(&hour_label)
             .y_desc(lang.pick("等候人数", "tickets waiting"))
             .label_style(("sans-serif", 14))
             .draw()
@@ -371,8 +381,7 @@ pub fn report(r: &SimulationReport, lang: Lang) -> String {
     if let Some(plan) = &r.plan {
         let _ = write!(page, "<h2>{}</h2>", lang.pick("排班建议", "The rota"));
         let text = super::text::rota(plan, r.day, r.source, r.target_secs, lang);
-        let mut lines = text.lines();
-        if let Some(head) = lines.next() {
+        if let Some(head) = text.lines().next() {
             let _ = write!(page, "<p class=\"note\">{}</p>", esc(head));
         }
         page.push_str("<table><tr><th>");
@@ -411,8 +420,8 @@ pub fn report(r: &SimulationReport, lang: Lang) -> String {
             );
         }
         page.push_str("</table>");
-        for line in lines {
-            let _ = write!(page, "<p class=\"note\">{}</p>", esc(line));
+        for note in super::text::rota_notes(plan, lang) {
+            let _ = write!(page, "<p class=\"note\">{}</p>", esc(&note));
         }
     }
 

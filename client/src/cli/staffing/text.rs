@@ -120,7 +120,11 @@ pub fn report(r: &SimulationReport, lang: Lang) -> String {
             format!("{:02}:00", h.hour),
             h.arrivals.to_string(),
             format!("{:.1}", h.open_windows),
-            wait(h.p90_secs, lang),
+            if h.arrivals == 0 {
+                "—".to_owned()
+            } else {
+                wait(h.p90_secs, lang)
+            },
             h.queue_peak.to_string(),
         ]);
     }
@@ -199,6 +203,18 @@ pub fn rota(plan: &PlanAdvice, day: u32, source: ArrivalSource, target: u32, lan
         h = end;
     }
     out.push_str(&t.render());
+    for note in rota_notes(plan, lang) {
+        out.push_str(&note);
+        out.push('\n');
+    }
+    out
+}
+
+/// What follows the rota's table: its window-hours and lunch duty, and what
+/// no staffing of the mappings can save.
+pub fn rota_notes(plan: &PlanAdvice, lang: Lang) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut out = String::new();
     let lunch: Vec<String> = plan.lunch_windows.iter().map(|w| w.to_string()).collect();
     out.push_str(&match lang {
         Lang::Zh => format!(
@@ -219,26 +235,26 @@ pub fn rota(plan: &PlanAdvice, day: u32, source: ArrivalSource, target: u32, lan
             ),
         });
     }
-    out.push('\n');
+    notes.push(out);
     if !plan.shortfalls.is_empty() {
         let list: Vec<String> = plan
             .shortfalls
             .iter()
             .map(|(h, i)| format!("{h:02}:00 {i}"))
             .collect();
-        out.push_str(&match lang {
+        notes.push(match lang {
             Lang::Zh => format!(
-                "无法达标：{}（现有映射的窗口全开也不够：需增加窗口或调整事项映射）\n",
+                "无法达标：{}（现有映射的窗口全开也不够：需增加窗口或调整事项映射）",
                 list.join("，")
             ),
             Lang::En => format!(
                 "Cannot keep the target: {} (even every window of its mappings is not enough: \
-                 more windows or other mappings are needed)\n",
+                 more windows or other mappings are needed)",
                 list.join(", ")
             ),
         });
     }
-    out
+    notes
 }
 
 /// `hallq forecast`.
