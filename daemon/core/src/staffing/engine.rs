@@ -402,10 +402,13 @@ impl Run<'_> {
         for w in 0..self.wins.len() {
             let win = &self.wins[w];
             let takes = win.serves & (1 << idx) != 0 || (win.fallback && green);
-            if takes && win.open && win.current.is_none() && (win.on_shift || win.draining) {
-                if self.call(w, at) {
-                    break;
-                }
+            if takes
+                && win.open
+                && win.current.is_none()
+                && (win.on_shift || win.draining)
+                && self.call(w, at)
+            {
+                break;
             }
         }
     }

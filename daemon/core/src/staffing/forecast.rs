@@ -23,6 +23,9 @@ use crate::{BusinessDay, HallSpec};
 /// interval.
 const Z80: f64 = 1.2816;
 
+/// A lane as the mix counts it: its kind, and whether green channel.
+type LaneKey = (LaneKind, bool);
+
 /// The forecast of `day` from `past` (the same weekday of earlier weeks,
 /// newest first; days without records in `missing`).
 pub fn forecast(
@@ -84,7 +87,7 @@ pub fn arrivals(
     seed: u64,
 ) -> Vec<Arrival> {
     // Lane mix per item over the past days: (lane kind, green) → count.
-    let mut mix: BTreeMap<ItemCode, Vec<((LaneKind, bool), u32)>> = BTreeMap::new();
+    let mut mix: BTreeMap<ItemCode, Vec<(LaneKey, u32)>> = BTreeMap::new();
     for a in past.iter().flat_map(|d| &d.arrivals) {
         let key = (
             lane_kind(a.lane),
@@ -100,7 +103,7 @@ pub fn arrivals(
     let mut out = Vec::new();
     for (c, cell) in forecast.cells.iter().enumerate() {
         let count = cell.mean.round() as u64;
-        let mut rng = SplitMix64::for_item(seed ^ 0xF0CA_57, c as u64);
+        let mut rng = SplitMix64::for_item(seed ^ 0x00F0_CA57, c as u64);
         let start = midnight + u64::from(cell.hour) * 3_600_000;
         for _ in 0..count {
             let at = start + (rng.unit() * 3_600_000.0) as u64;

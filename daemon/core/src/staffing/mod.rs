@@ -501,6 +501,9 @@ pub fn item_names(spec: &HallSpec) -> Vec<ItemName> {
         .collect()
 }
 
+/// One group's simulated waits, recorded waits and unserved count (ms).
+type Group = (Vec<u64>, Vec<u64>, u32);
+
 /// The report of one simulated day.
 pub fn report(
     day: BusinessDay,
@@ -513,10 +516,8 @@ pub fn report(
     let spec = &staffing.spec;
     let target_ms = u64::from(target_secs) * 1000;
     // (item, lane) → (simulated waits, recorded waits, unserved).
-    let mut groups: std::collections::BTreeMap<
-        (ItemCode, Option<LaneKind>),
-        (Vec<u64>, Vec<u64>, u32),
-    > = Default::default();
+    let mut groups: std::collections::BTreeMap<(ItemCode, Option<LaneKind>), Group> =
+        Default::default();
     for (a, w) in arrivals.iter().zip(&outcome.waits) {
         let Some(w) = w else { continue };
         for key in [(a.item, None), (a.item, Some(lane_kind(a.lane)))] {

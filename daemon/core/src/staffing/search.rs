@@ -88,7 +88,8 @@ pub struct Found {
 }
 
 /// Searches the rota for `arrivals`, with the windows and mappings of
-/// `base` (its shifts give the baseline and, with the arrivals, the hours).
+/// `base` (its shifts give the baseline); the hours planned are those the
+/// visitors come in.
 pub fn search(
     day: BusinessDay,
     arrivals: &[Arrival],
@@ -103,20 +104,12 @@ pub fn search(
     let spec = &base.spec;
     let midnight = local_instant(spec, day, 0).0;
     let hour_of = |t: u64| (t.saturating_sub(midnight) / HOUR_MS).min(23) as u8;
-    let first = arrivals
-        .iter()
-        .map(|a| hour_of(a.at.0))
-        .chain(base.shifts.iter().map(|s| hour_of(s.from.0)))
-        .min()
-        .unwrap_or(9);
+    // The hours visitors come in: windows open after the last of them only
+    // to serve who is still waiting (they drain the queue on their own).
+    let first = arrivals.iter().map(|a| hour_of(a.at.0)).min().unwrap_or(9);
     let last = arrivals
         .iter()
         .map(|a| hour_of(a.at.0))
-        .chain(
-            base.shifts
-                .iter()
-                .map(|s| hour_of(s.to.0.saturating_sub(1))),
-        )
         .max()
         .unwrap_or(first)
         .max(first);
