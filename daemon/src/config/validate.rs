@@ -420,6 +420,8 @@ mod tests {
              "hall \"main\": max_wait_secs must be > 0"),
             ("reinstate_places 0", doc("", KIOSK, &hall_with("reinstate_places = 0")),
              "hall \"main\": reinstate_places must be >= 1"),
+            ("target_wait_minutes 0", doc("", KIOSK, &hall_with("target_wait_minutes = 0")),
+             "hall \"main\": target_wait_minutes must be 1 to 1440"),
             ("item served by no window",
              doc("", KIOSK, &HALL.replace("universal = true", "items = [\"A\"]")),
              "hall \"main\": item B is served by no window"),
