@@ -231,4 +231,37 @@ mod tests {
         assert_eq!(wait(3900, Lang::En), "1 h05 min");
         assert_eq!(wait(600, Lang::Zh), "10分");
     }
+
+    #[test]
+    fn a_forecast_reads_per_hour_and_item_with_its_interval() {
+        use hallq_proto::staffing::{Forecast, ForecastCell};
+        let a = ItemCode::new('A').unwrap();
+        let f = Forecast {
+            day: 20261130,
+            days_used: vec![20261123, 20261116],
+            days_missing: vec![20261109],
+            items: vec![ItemName {
+                code: a,
+                name: "社保".into(),
+            }],
+            cells: vec![ForecastCell {
+                item: a,
+                hour: 9,
+                mean: 13.0,
+                low: 7.8,
+                high: 18.2,
+                history: vec![12, 14],
+            }],
+        };
+        let zh = text::forecast(&f, Lang::Zh);
+        assert!(zh.contains("预测 2026-11-30"), "{zh}");
+        assert!(zh.contains("无记录：2026-11-09"), "{zh}");
+        assert!(zh.contains("A 社保") && zh.contains("13 (8–18)"), "{zh}");
+        assert!(zh.contains("全天预计 13 张"), "{zh}");
+        let en = text::forecast(&f, Lang::En);
+        assert!(
+            en.contains("from 2 past day(s)") && en.contains("no records: 2026-11-09"),
+            "{en}"
+        );
+    }
 }
