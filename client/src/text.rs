@@ -282,6 +282,14 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
             "in this hall visitors rate the service themselves",
         ),
         C::VisitorPage => ("访客页面服务出错", "the visitor page's web server failed"),
+        C::PlanInvalid => (
+            "排班方案有误：窗口、事项或时段不存在或格式不对",
+            "the staffing plan names an unknown window or item, or a bad time span",
+        ),
+        C::NoRecords => (
+            "该日没有取号记录，也没有可用于预测的往周数据",
+            "no arrivals on that day and no past weeks to forecast it from",
+        ),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",
             "refused (a reason this version does not know)",

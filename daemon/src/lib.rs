@@ -10,7 +10,7 @@
 //! | layer | modules | what they are |
 //! |---|---|---|
 //! | 1 | [`config`], [`journal`], [`clock`], [`systemd`] | the TOML read and checked; the append-only log (records, group-commit writer, replay); the wall clock; sd_notify |
-//! | 2 | [`fanout`], [`stats`], [`metrics`], [`cluster`] | display snapshots and deltas, the notification outbox; statistics and export from the journal; Prometheus; etcd leases, the fenced log |
+//! | 2 | [`fanout`], [`stats`], [`staffing`], [`metrics`], [`cluster`] | display snapshots and deltas, the notification outbox; statistics and export from the journal; the staffing simulator's journal reading; Prometheus; etcd leases, the fenced log |
 //! | 3 | [`shard`] | one hall: its core behind a lock, journal first, then displays and notifiers; replay on start; its ownership in a cluster |
 //! | 4 | [`daemon`] | every hall of the config, wired to the cluster |
 //! | 5 | [`net`] | QUIC: the listener, one session per connection, one route per request family |
@@ -29,5 +29,6 @@ pub mod net;
 pub mod shard;
 #[cfg(test)]
 mod simulation;
+pub mod staffing;
 pub mod stats;
 pub mod systemd;

@@ -71,6 +71,108 @@ enum Tool {
         #[arg(long)]
         hashed: bool,
     },
+    /// Offline staffing what-if (issue 22) from a state directory (a copy
+    /// will do): the report as JSON on stdout, for `hallq simulate --report`.
+    Simulate {
+        #[command(flatten)]
+        hall: OfflineHall,
+        /// The day whose arrivals are replayed (2026-11-23).
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        date: u32,
+        /// The staffing to try (TOML, `[[window]]` tables); the day's own
+        /// if left out.
+        #[arg(long, value_name = "FILE")]
+        plan_file: Option<PathBuf>,
+        /// Seed of the service-time draws.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Waiting target in minutes (default: the hall's wait_target_minutes).
+        #[arg(long, value_name = "MINUTES")]
+        target_minutes: Option<u32>,
+        /// Search the fewest window-hours keeping p90 under the target.
+        #[arg(long)]
+        plan: bool,
+        /// Arrivals from the forecast of this many past weeks instead of
+        /// the day's own.
+        #[arg(long, value_name = "N")]
+        forecast_weeks: Option<u8>,
+    },
+    /// Offline arrivals forecast from a state directory, as JSON.
+    Forecast {
+        #[command(flatten)]
+        hall: OfflineHall,
+        /// The day to forecast.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        date: u32,
+        /// Past weeks of the same weekday to use.
+        #[arg(long, default_value_t = hallq_daemon::staffing::DEFAULT_FORECAST_WEEKS)]
+        weeks: u8,
+    },
+}
+
+/// Which hall of which state directory an offline tool reads.
+#[derive(Debug, clap::Args)]
+struct OfflineHall {
+    /// The hall's config (its items, windows and calendar); the demo's if
+    /// left out.
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The state directory (default: the config's state_dir).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// The hall (default: the config's only hall).
+    #[arg(long, value_name = "ID")]
+    hall: Option<String>,
+}
+
+fn parse_date(s: &str) -> Result<u32, String> {
+    hallq_proto::appointment::parse_day(s).map_err(|e| e.to_string())
+}
+
+/// The hall's spec, target and journal directory, or why not (exit 64).
+fn offline_hall(args: &OfflineHall) -> Result<(hallq_daemon::config::HallConfig, PathBuf), String> {
+    let config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::demo(PathBuf::from("./hallq-state")),
+    };
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| config.state_dir.clone());
+    let hall = match &args.hall {
+        Some(id) => config.halls.iter().find(|h| &h.id == id),
+        None if config.halls.len() == 1 => config.halls.first(),
+        None => return Err("the config has several halls: name one with --hall".into()),
+    }
+    .ok_or_else(|| format!("no hall {:?} in the config", args.hall))?;
+    let dir = hallq_daemon::daemon::hall_dir(&state, &hall.id);
+    if !dir.is_dir() {
+        return Err(format!("{} is not a hall's state directory", dir.display()));
+    }
+    Ok((hall.clone(), dir))
+}
+
+/// Prints `value` as one JSON object, or the refusal (exit 1, as a
+/// refused request).
+fn print_answer<T: serde::Serialize>(
+    answer: Result<T, hallq_daemon::staffing::StaffingRefusal>,
+) -> ExitCode {
+    match answer {
+        Ok(value) => match serde_json::to_string(&value) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hallqd: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("hallqd: {} ({})", e, e.code());
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -112,6 +214,64 @@ fn main() -> ExitCode {
 
 fn run_tool(tool: Tool) -> ExitCode {
     match tool {
+        Tool::Simulate {
+            hall,
+            date,
+            plan_file,
+            seed,
+            target_minutes,
+            plan,
+            forecast_weeks,
+        } => {
+            let (hall, dir) = match offline_hall(&hall) {
+                Ok(found) => found,
+                Err(e) => {
+                    eprintln!("hallqd: {e}");
+                    return ExitCode::from(EX_CONFIG as u8);
+                }
+            };
+            let staffing = match plan_file.map(|f| {
+                std::fs::read_to_string(&f)
+                    .map_err(|e| format!("{}: {e}", f.display()))
+                    .and_then(|text| {
+                        toml::from_str::<hallq_proto::staffing::StaffingPlan>(&text)
+                            .map_err(|e| format!("{}: {e}", f.display()))
+                    })
+            }) {
+                Some(Err(e)) => {
+                    eprintln!("hallqd: {e}");
+                    return ExitCode::from(2);
+                }
+                Some(Ok(p)) => Some(p),
+                None => None,
+            };
+            let ask = hallq_proto::staffing::SimulationAsk {
+                day: date,
+                plan: staffing,
+                seed,
+                target_secs: target_minutes.map(|m| m.saturating_mul(60)),
+                search: plan,
+                forecast_weeks,
+            };
+            print_answer(hallq_daemon::staffing::simulate(
+                &hall.spec,
+                &dir,
+                &ask,
+                u32::try_from(hall.wait_target_secs).unwrap_or(u32::MAX),
+            ))
+        }
+        Tool::Forecast { hall, date, weeks } => {
+            let (hall, dir) = match offline_hall(&hall) {
+                Ok(found) => found,
+                Err(e) => {
+                    eprintln!("hallqd: {e}");
+                    return ExitCode::from(EX_CONFIG as u8);
+                }
+            };
+            print_answer(hallq_daemon::staffing::forecast_day(
+                &hall.spec, &dir, date, weeks,
+            ))
+        }
         Tool::GenCert { out, mut names } => {
             if out.join("cert.pem").exists() {
                 eprintln!(

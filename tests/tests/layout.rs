@@ -225,7 +225,14 @@ fn no_crate_has_an_import_circle() {
 /// and the network on top).
 const DAEMON_LAYERS: &[&[&str]] = &[
     &["clock", "config", "journal", "systemd"],
-    &["fanout", "stats", "metrics", "cluster", "simulation"],
+    &[
+        "fanout",
+        "stats",
+        "staffing",
+        "metrics",
+        "cluster",
+        "simulation",
+    ],
     &["shard"],
     &["daemon"],
     &["net"],

@@ -239,6 +239,12 @@ error_codes! {
     ClerkRatingOff = "clerk_rating_off",
     /// `hallq visitor --serve` failed locally (its web server).
     VisitorPage = "visitor_page",
+    /// A staffing plan names an unknown window or item, a bad time span, or
+    /// a window without items (`hallq simulate --plan-file`).
+    PlanInvalid = "plan_invalid",
+    /// The day asked for has no arrivals in the journal and no past weeks
+    /// to forecast it from (`hallq simulate`, `hallq forecast`).
+    NoRecords = "no_records",
 }
 
 impl fmt::Display for ErrorCode {

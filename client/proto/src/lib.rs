@@ -14,6 +14,7 @@
 pub mod appointment;
 pub mod code;
 pub mod codec;
+pub mod staffing;
 pub mod types;
 pub mod views;
 pub mod wire;

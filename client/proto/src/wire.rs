@@ -379,6 +379,18 @@ pub enum Request {
         /// The window.
         window: WindowNo,
     },
+    /// Replay a past day's arrivals through the dispatch core under another
+    /// staffing (admin), or search tomorrow's rota (`search`). Answered
+    /// with [`Response::Simulation`].
+    Simulate(Box<crate::staffing::SimulationAsk>),
+    /// Arrivals per hour per item for `day`, from the same weekday of the
+    /// last `weeks` weeks (admin). Answered with [`Response::Forecast`].
+    Forecast {
+        /// The day to forecast, `yyyymmdd`.
+        day: u32,
+        /// How many past weeks to look at.
+        weeks: u8,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -435,6 +447,8 @@ impl Request {
             Request::Leave { .. } => "leave",
             Request::RateService { .. } => "rate",
             Request::WindowRating { .. } => "window-rating",
+            Request::Simulate(_) => "simulate",
+            Request::Forecast { .. } => "forecast",
         }
     }
 
@@ -459,7 +473,9 @@ impl Request {
             | Request::BoardLines
             | Request::FollowLink { .. }
             | Request::Follow { .. }
-            | Request::WindowRating { .. } => true,
+            | Request::WindowRating { .. }
+            | Request::Simulate(_)
+            | Request::Forecast { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -612,6 +628,10 @@ pub enum Response {
         /// The token that rates it, while it may be rated.
         token: Option<String>,
     },
+    /// A simulated day (and with `--plan`, the rota found).
+    Simulation(Box<crate::staffing::SimulationReport>),
+    /// An arrivals forecast.
+    Forecast(Box<crate::staffing::Forecast>),
 }
 
 /// How `hallq stats` breaks the totals down.

@@ -331,6 +331,52 @@ pub enum Command {
         #[arg(long)]
         excel: bool,
     },
+    /// Staffing what-if (admin): replay a past day's arrivals through the
+    /// dispatch core with another staffing, or with --plan search the rota
+    /// that keeps the p90 wait under the hall's target hour by hour. A day
+    /// without records (tomorrow) is forecast from the same weekday of past
+    /// weeks.
+    Simulate {
+        /// The day, YYYY-MM-DD or YYYYMMDD.
+        #[arg(long, value_parser = parse_date, required_unless_present = "report")]
+        date: Option<u32>,
+        /// The staffing to try: a TOML file of [[window]] tables (number,
+        /// open = ["09:00-12:00", …], items, universal, lunch_duty, post);
+        /// the day's own staffing if left out.
+        #[arg(long, value_name = "FILE")]
+        plan_file: Option<PathBuf>,
+        /// Seed of the service-time draws (the same seed, the same report).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Waiting target in minutes (default: the hall's wait_target_minutes).
+        #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+        target_minutes: Option<u32>,
+        /// Search the fewest window-hours per mapping keeping every item's
+        /// p90 wait under the target, and print the rota.
+        #[arg(long)]
+        plan: bool,
+        /// Arrivals from the forecast of this many past weeks (same weekday)
+        /// instead of the day's own records.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=52))]
+        forecast_weeks: Option<u8>,
+        /// Also write the report with charts as one HTML file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Render a saved report (`hallqd simulate`'s JSON output, `-` for
+        /// stdin) instead of asking hallqd: no token needed.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["date", "plan_file", "plan", "forecast_weeks"])]
+        report: Option<PathBuf>,
+    },
+    /// Arrivals per hour and item expected on a day, from the same weekday
+    /// of the last weeks, with an 80% interval (admin).
+    Forecast {
+        /// The day, YYYY-MM-DD or YYYYMMDD.
+        #[arg(long, value_parser = parse_date)]
+        date: u32,
+        /// How many past weeks to look at.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=52))]
+        weeks: u8,
+    },
     /// The SMS gateway bridge: deliver notifications to an SMS provider (and
     /// work orders to the hotline) over HTTP until stopped (notifier).
     SmsBridge {
@@ -592,6 +638,36 @@ pub enum Plan {
         /// The provider file.
         provider: PathBuf,
     },
+    /// Ask hallqd for a staffing simulation (or render a saved one).
+    Simulate(Box<SimulatePlan>),
+    /// Ask hallqd for a forecast.
+    Forecast {
+        /// `yyyymmdd`.
+        day: u32,
+        /// Past weeks.
+        weeks: u8,
+    },
+}
+
+/// What `hallq simulate` was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatePlan {
+    /// The day (`None` only with `report`).
+    pub day: Option<u32>,
+    /// The staffing file.
+    pub plan_file: Option<PathBuf>,
+    /// Seed.
+    pub seed: u64,
+    /// Target, minutes.
+    pub target_minutes: Option<u32>,
+    /// `--plan`.
+    pub search: bool,
+    /// `--forecast-weeks`.
+    pub forecast_weeks: Option<u8>,
+    /// Also write the HTML report here.
+    pub html: Option<PathBuf>,
+    /// A saved report to render instead of asking.
+    pub report: Option<PathBuf>,
 }
 
 impl Command {
@@ -718,6 +794,29 @@ impl Command {
                 day: *date,
                 format: *format,
                 excel: *excel,
+            },
+            Command::Simulate {
+                date,
+                plan_file,
+                seed,
+                target_minutes,
+                plan,
+                forecast_weeks,
+                html,
+                report,
+            } => Plan::Simulate(Box::new(SimulatePlan {
+                day: *date,
+                plan_file: plan_file.clone(),
+                seed: *seed,
+                target_minutes: *target_minutes,
+                search: *plan,
+                forecast_weeks: *forecast_weeks,
+                html: html.clone(),
+                report: report.clone(),
+            })),
+            Command::Forecast { date, weeks } => Plan::Forecast {
+                day: *date,
+                weeks: *weeks,
             },
             Command::SmsBridge { provider } => Plan::SmsBridge {
                 provider: provider.clone(),

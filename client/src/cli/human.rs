@@ -185,6 +185,8 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
             f.state,
             f.position.map_or("-".to_owned(), |p| p.to_string())
         ),
+        Response::Simulation(r) => super::staffing::text::report(r, lang),
+        Response::Forecast(f) => super::staffing::text::forecast(f, lang),
     }
 }
 

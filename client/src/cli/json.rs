@@ -105,6 +105,8 @@ pub fn response(r: &Response) -> Value {
                 .collect::<Vec<_>>(),
             "next": page.next,
         }),
+        Response::Simulation(r) => json!(r),
+        Response::Forecast(f) => json!(f),
         Response::Export { records, next } => json!({
             "records": records.iter().map(ticket_record).collect::<Vec<_>>(),
             "next": next,

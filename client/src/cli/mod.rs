@@ -9,6 +9,7 @@ mod appointments;
 mod args;
 mod human;
 mod json;
+mod staffing;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -216,8 +217,14 @@ fn now() -> Timestamp {
 }
 
 async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
-    let token = cli.token().map_err(Failure::Usage)?;
     let plan = cli.command.plan();
+    // A saved report is rendered here, without hallqd (nor a token).
+    if let Plan::Simulate(sim) = &plan {
+        if let Some(file) = &sim.report {
+            return staffing::render_saved(file, sim, cli.json, out);
+        }
+    }
+    let token = cli.token().map_err(Failure::Usage)?;
     let cert = tls::load_cert_pem(&cli.cert).map_err(ClientError::from)?;
     // Boards, window terminals and the bridge connect (and reconnect) on
     // their own; everything follows the hall to whichever daemon serves it.
@@ -255,6 +262,10 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Watch => watch(&client, cli.json, out).await,
         Plan::Notifications { ack } => notifications(&client, ack, cli.json, out).await,
         Plan::Export { day, format, excel } => export(&client, day, format, excel, out).await,
+        Plan::Simulate(sim) => staffing::simulate(&client, &sim, cli.json, out).await,
+        Plan::Forecast { day, weeks } => {
+            staffing::forecast(&client, day, weeks, cli.json, out).await
+        }
         // Handled above, before connecting: they keep their own connections.
         Plan::Board { .. }
         | Plan::Window { .. }

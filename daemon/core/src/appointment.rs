@@ -194,6 +194,12 @@ impl HallDay {
             .map_or(0, |(_, c)| *c)
     }
 
+    /// Opening hours of business day `day`: `None` closed, the whole day
+    /// for a hall that sets no hours (the staffing planner's working day).
+    pub fn opening_on(&self, day: BusinessDay) -> Option<Span> {
+        self.regular(weekday(days_of(day)))
+    }
+
     /// Opening hours on `weekday` (0 = Monday); always open: the whole day.
     fn regular(&self, weekday: usize) -> Option<Span> {
         match &self.hours {
@@ -209,7 +215,7 @@ pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"
 // ----- calendar arithmetic (pure) ------------------------------------------
 
 /// Days since 1970-01-01 of `yyyymmdd`.
-fn days_of(day: BusinessDay) -> i64 {
+pub fn days_of(day: BusinessDay) -> i64 {
     let (y, m, d) = (
         i64::from(day / 10_000),
         i64::from(day / 100 % 100),

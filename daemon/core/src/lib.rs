@@ -61,6 +61,7 @@ mod event;
 pub mod queue;
 mod reconfigure;
 mod spec;
+pub mod staffing;
 #[cfg(test)]
 mod tests;
 

@@ -48,7 +48,7 @@ pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
     Limits, LogFormat, RoleLimits, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_SMS_PER_PHONE_PER_HOUR,
-    DEFAULT_TIMEZONE_OFFSET_MINUTES,
+    DEFAULT_TIMEZONE_OFFSET_MINUTES, DEFAULT_WAIT_TARGET_MINUTES,
 };
 pub use templates::Templates;
 pub use tokens::{

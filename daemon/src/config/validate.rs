@@ -251,6 +251,11 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             };
             problems.push(format!("hall {id:?}: {problem}"));
         }
+        if hall.wait_target_minutes == 0 || hall.wait_target_minutes > 24 * 60 {
+            problems.push(format!(
+                "hall {id:?}: wait_target_minutes must be 1 to 1440 (a wait target of a day at most)"
+            ));
+        }
         let templates = hall.templates.validate(&id, problems);
         if let Some(key) = &hall.export_key {
             if key.expose().len() < MIN_EXPORT_KEY_LEN {
@@ -462,6 +467,8 @@ mod tests {
              "hall \"main\": max_wait_secs must be > 0"),
             ("reinstate_places 0", doc("", KIOSK, &hall_with("reinstate_places = 0")),
              "hall \"main\": reinstate_places must be >= 1"),
+            ("wait_target_minutes 0", doc("", KIOSK, &hall_with("wait_target_minutes = 0")),
+             "hall \"main\": wait_target_minutes must be 1 to 1440"),
             ("item served by no window",
              doc("", KIOSK, &HALL.replace("universal = true", "items = [\"A\"]")),
              "hall \"main\": item B is served by no window"),

@@ -32,6 +32,7 @@ use crate::cluster::ClusterLink;
 use crate::config::HallConfig;
 use crate::config::Templates;
 use crate::journal::{Entry, Journal, JournalError, JournalHandle};
+use crate::staffing;
 use crate::stats::{self, ExportPage};
 
 mod derived;
@@ -571,6 +572,29 @@ impl HallShard {
     pub fn stats(&self, day: u32, by: Option<StatsBy>) -> Result<DayStats, JournalError> {
         let entries = stats::read_day(&self.dir, day)?;
         Ok(stats::compute(&self.id, day, &entries, by))
+    }
+
+    /// `hallq simulate` on this hall's journal (issue 22): the day replayed
+    /// through a copy of the core, or tomorrow's rota searched. Blocking
+    /// and CPU-bound (a plan search takes seconds): run it off the async
+    /// threads, as [`HallShard::stats`].
+    pub fn simulate(
+        &self,
+        ask: &hallq_proto::staffing::SimulationAsk,
+        target_secs: u32,
+    ) -> Result<hallq_proto::staffing::SimulationReport, staffing::StaffingRefusal> {
+        let spec = self.read(|h| h.spec().clone());
+        staffing::simulate(&spec, &self.dir, ask, target_secs)
+    }
+
+    /// `hallq forecast` on this hall's journal. Blocking file I/O.
+    pub fn forecast(
+        &self,
+        day: u32,
+        weeks: u8,
+    ) -> Result<hallq_proto::staffing::Forecast, staffing::StaffingRefusal> {
+        let spec = self.read(|h| h.spec().clone());
+        staffing::forecast_day(&spec, &self.dir, day, weeks)
     }
 
     /// Per-ticket records of business day `day` for upstream aggregation

@@ -10,6 +10,7 @@
 //! | [`window`]          | window actions (call … login, logout), reinstate, rate |
 //! | [`appointments`]    | book, bookings, cancel booking, check in, slots    |
 //! | [`admin`]           | reload, health, stats, export                      |
+//! | [`staffing`]        | simulate (what-if, `--plan`), forecast             |
 //! | [`stream`]          | watch, notifications: the long-lived subscriptions |
 //! | [`visitor`]         | a ticket's link; follow, step back, leave, rate by the visitor (issue 18) |
 //!
@@ -19,6 +20,7 @@
 
 mod admin;
 mod appointments;
+mod staffing;
 pub(super) mod stream;
 mod tickets;
 mod visitor;
@@ -108,6 +110,8 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::Leave { token } => visitor::leave(session, &token).await,
         Request::RateService { token, rating } => visitor::rate(session, &token, rating).await,
         Request::WindowRating { window } => visitor::window_rating(session, window),
+        Request::Simulate(ask) => staffing::simulate(daemon, session, *ask).await,
+        Request::Forecast { day, weeks } => staffing::forecast(session, day, weeks).await,
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })
