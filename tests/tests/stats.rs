@@ -368,7 +368,8 @@ async fn a_refused_json_export_prints_only_its_json_error() {
 /// and its `--json` is the same in both languages.
 #[tokio::test]
 async fn export_defaults_to_today_and_stats_speak_the_clerks_language() {
-    let hall = TestHall::new().unwrap();
+    // The clerk enters the rating: a hall that allows it (issue 18).
+    let hall = TestHall::with_hall_settings("clerk_rating = true").unwrap();
     let daemon = hall.start().unwrap();
     let kiosk = daemon.connect(hallq_tests::KIOSK).await;
     let clerk = daemon.connect(&hallq_tests::window_token(1)).await;
