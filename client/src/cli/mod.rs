@@ -278,6 +278,31 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
     result
 }
 
+/// Binds a web screen's listener and announces where it is on stdout's
+/// first line, for people and for scripts that start screens:
+/// `{"serving": url}` with `--json`, else `<what> serving on <url>` and
+/// a line of `hints`.
+async fn listen_and_announce(
+    addr: SocketAddr,
+    what: &str,
+    json: bool,
+    out: &mut Output,
+    hints: impl FnOnce(&str) -> String,
+) -> Result<tokio::net::TcpListener, Failure> {
+    let bind = |e: io::Error| Failure::Local {
+        code: ErrorCode::Bind,
+        message: format!("cannot serve the {what} on {addr}: {e}"),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    let url = format!("http://{}/", listener.local_addr().map_err(bind)?);
+    out.line(&if json {
+        serde_json::json!({ "serving": url }).to_string()
+    } else {
+        format!("{what} serving on {url}\n{}", hints(&url))
+    })?;
+    Ok(listener)
+}
+
 /// `hallq board --serve ADDR`: announces where the page is (first line of
 /// stdout, for people and for scripts that start boards), then serves it
 /// until Ctrl-C.
@@ -288,22 +313,10 @@ async fn serve_board(
     json: bool,
     out: &mut Output,
 ) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Failure::Local {
-            code: ErrorCode::Bind,
-            message: format!("cannot serve the board on {addr}: {e}"),
-        })?;
-    let local = listener.local_addr().map_err(|e| Failure::Local {
-        code: ErrorCode::Bind,
-        message: format!("cannot serve the board on {addr}: {e}"),
-    })?;
-    let url = format!("http://{local}/");
-    out.line(&if json {
-        serde_json::json!({ "serving": url }).to_string()
-    } else {
-        format!("board serving on {url}\nwindow-top screens: {url}?window=N · announcements: {url}?speak=1")
-    })?;
+    let listener = listen_and_announce(addr, "board", json, out, |url| {
+        format!("window-top screens: {url}?window=N · announcements: {url}?speak=1")
+    })
+    .await?;
     tokio::select! {
         result = board::serve(hallqd, listener, voice) => result.map_err(board_failure),
         _ = tokio::signal::ctrl_c() => Ok(()),
@@ -320,17 +333,10 @@ async fn serve_visitor(
     out: &mut Output,
 ) -> Result<(), Failure> {
     use hallq_client::visitor;
-    let bind = |e: io::Error| Failure::Local {
-        code: ErrorCode::Bind,
-        message: format!("cannot serve the visitor page on {addr}: {e}"),
-    };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
-    let url = format!("http://{}/", listener.local_addr().map_err(bind)?);
-    out.line(&if json {
-        serde_json::json!({ "serving": url }).to_string()
-    } else {
-        format!("visitor page serving on {url}\na ticket's page: {url}t/<token>")
-    })?;
+    let listener = listen_and_announce(addr, "visitor page", json, out, |url| {
+        format!("a ticket's page: {url}t/<token>")
+    })
+    .await?;
     tokio::select! {
         result = visitor::serve(hallqd, listener, options) => result.map_err(|e| match e {
             visitor::VisitorError::Refused(e) => Failure::Client(e),
@@ -352,17 +358,10 @@ async fn serve_kiosk(
     json: bool,
     out: &mut Output,
 ) -> Result<(), Failure> {
-    let bind = |e: io::Error| Failure::Local {
-        code: ErrorCode::Bind,
-        message: format!("cannot serve the kiosk on {addr}: {e}"),
-    };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
-    let url = format!("http://{}/", listener.local_addr().map_err(bind)?);
-    out.line(&if json {
-        serde_json::json!({ "serving": url }).to_string()
-    } else {
-        format!("kiosk serving on {url}\nEnglish: {url}?lang=en · large type: {url}?large=1")
-    })?;
+    let listener = listen_and_announce(addr, "kiosk", json, out, |url| {
+        format!("English: {url}?lang=en · large type: {url}?large=1")
+    })
+    .await?;
     tokio::select! {
         result = kiosk::serve(hallqd, listener, options) => result.map_err(|e| match e {
             kiosk::KioskError::Refused(e) => Failure::Client(e),

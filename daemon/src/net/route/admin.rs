@@ -12,6 +12,7 @@ use hallq_proto::ErrorCode;
 
 use crate::net::rights::{reply, require, Session};
 use crate::net::Daemon;
+use crate::shard::HallShard;
 
 /// Re-reads the config file and answers with what changed.
 pub(super) async fn reload(daemon: &Daemon, session: &Session) -> Result<Response, ErrorReply> {
@@ -29,6 +30,34 @@ pub(super) fn health(daemon: &Daemon, session: &Session) -> Result<Response, Err
     Ok(Response::Health(daemon.health()))
 }
 
+/// Runs `read`, a read of the hall's journal, off the async threads (a
+/// day's journal may be long); a journal that cannot be read is
+/// `journal_unreadable`.
+async fn read_journal<T, E>(
+    session: &Session,
+    read: impl FnOnce(&HallShard) -> Result<T, E> + Send + 'static,
+) -> Result<T, ErrorReply>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let shard = session.hall.clone();
+    tokio::task::spawn_blocking(move || read(&shard))
+        .await
+        .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+}
+
+/// The hall's `export_key`: phone numbers appear in exports only as hashes
+/// keyed with it, and not at all without it.
+fn export_key(daemon: &Daemon, session: &Session) -> Option<Vec<u8>> {
+    daemon.config().hall(session.hall.id()).and_then(|h| {
+        h.export_key
+            .as_ref()
+            .map(|k| k.0.expose().as_bytes().to_vec())
+    })
+}
+
 /// Statistics of business day `day` (the current one if left out).
 pub(super) async fn stats(
     session: &Session,
@@ -36,13 +65,9 @@ pub(super) async fn stats(
     by: Option<StatsBy>,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    let shard = session.hall.clone();
-    let day = day.unwrap_or_else(|| shard.today());
-    tokio::task::spawn_blocking(move || shard.stats(day, by))
-        .await
-        .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
-        .map(|stats| Response::Stats(Box::new(stats)))
-        .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+    let day = day.unwrap_or_else(|| session.hall.today());
+    let stats = read_journal(session, move |shard| shard.stats(day, by)).await?;
+    Ok(Response::Stats(Box::new(stats)))
 }
 
 /// One page of the per-ticket records of `day`, from record `from`.
@@ -55,21 +80,15 @@ pub(super) async fn export(
     from: u32,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    let key = daemon
-        .config()
-        .hall(session.hall.id())
-        .and_then(|h| h.export_key.clone());
-    let shard = session.hall.clone();
-    tokio::task::spawn_blocking(move || {
-        shard.export(day, from, key.as_ref().map(|k| k.0.expose().as_bytes()))
+    let key = export_key(daemon, session);
+    let page = read_journal(session, move |shard| {
+        shard.export(day, from, key.as_deref())
     })
-    .await
-    .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
-    .map(|page| Response::Export {
+    .await?;
+    Ok(Response::Export {
         records: page.records,
         next: page.next,
     })
-    .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
 }
 
 /// [`stats`] and what a manager asks for besides (issue 17).
@@ -79,13 +98,9 @@ pub(super) async fn report(
     by: Option<StatsBy>,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    let shard = session.hall.clone();
-    let day = day.unwrap_or_else(|| shard.today());
-    tokio::task::spawn_blocking(move || shard.report(day, by))
-        .await
-        .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
-        .map(|report| Response::Report(Box::new(report)))
-        .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+    let day = day.unwrap_or_else(|| session.hall.today());
+    let report = read_journal(session, move |shard| shard.report(day, by)).await?;
+    Ok(Response::Report(Box::new(report)))
 }
 
 /// [`export`] with each record's trail, of `day` or the current day.
@@ -96,17 +111,11 @@ pub(super) async fn export_detailed(
     from: u32,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    let key = daemon
-        .config()
-        .hall(session.hall.id())
-        .and_then(|h| h.export_key.clone());
-    let shard = session.hall.clone();
-    let day = day.unwrap_or_else(|| shard.today());
-    tokio::task::spawn_blocking(move || {
-        shard.export_detailed(day, from, key.as_ref().map(|k| k.0.expose().as_bytes()))
+    let key = export_key(daemon, session);
+    let day = day.unwrap_or_else(|| session.hall.today());
+    let page = read_journal(session, move |shard| {
+        shard.export_detailed(day, from, key.as_deref())
     })
-    .await
-    .map_err(|e| reply(ErrorCode::Internal, e.to_string()))?
-    .map(Response::ExportDetailed)
-    .map_err(|e| reply(ErrorCode::JournalUnreadable, e.to_string()))
+    .await?;
+    Ok(Response::ExportDetailed(page))
 }
