@@ -251,7 +251,10 @@ impl Daemon {
             self.tokens_changed.send_modify(|n| *n += 1);
         }
         for (shard, spec) in reconfigure {
-            if let Err(e) = shard.execute(Command::Reconfigure { spec }, |_, _| ()).await {
+            if let Err(e) = shard
+                .execute(Command::Reconfigure { spec }, |_, _| ())
+                .await
+            {
                 // The check above passed, so only the journal can fail here:
                 // put the old config (and its tokens) back, as a refusal does.
                 *self.served.config.write() = old;
