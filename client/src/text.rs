@@ -310,6 +310,50 @@ pub fn client_error(e: &ClientError, lang: Lang) -> String {
     }
 }
 
+/// Why a display or notification stream ended without an error: hallqd
+/// closed it (a restart, or it no longer serves the hall).
+pub fn stream_ended(lang: Lang) -> &'static str {
+    lang.pick("hallqd 结束了数据推送", "hallqd ended the stream")
+}
+
+/// hallqd dropped a display (a slow reader, SPEC §6): `reason` is the
+/// daemon's word for why, kept as a detail.
+pub fn display_dropped(reason: &str, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => format!("hallqd 断开了本显示屏（{reason}）"),
+        Lang::En => format!("hallqd dropped this display ({reason})"),
+    }
+}
+
+/// How a booking was made (seed 000 §四(七)1).
+pub fn channel(channel: hallq_proto::appointment::Channel, lang: Lang) -> &'static str {
+    use hallq_proto::appointment::Channel as C;
+    let (zh, en) = match channel {
+        C::Onsite => ("现场预约", "onsite"),
+        C::Phone => ("电话预约", "phone"),
+        C::Online => ("网上预约", "online"),
+    };
+    lang.pick(zh, en)
+}
+
+/// Where a booking stands; a checked-in one names its ticket.
+pub fn booking_state(state: hallq_proto::appointment::AppointmentState, lang: Lang) -> String {
+    use hallq_proto::appointment::AppointmentState as S;
+    let (zh, en) = match state {
+        S::Booked => ("已预约", "booked"),
+        S::CheckedIn(ticket) => {
+            return match lang {
+                Lang::Zh => format!("已签到，号码 {ticket}"),
+                Lang::En => format!("checked in as {ticket}"),
+            }
+        }
+        S::CancelledByVisitor => ("已由预约人取消", "cancelled by the visitor"),
+        S::CancelledByHall => ("已由大厅取消", "cancelled by the hall"),
+        S::Forfeited => ("已失效（未按时签到）", "forfeited"),
+    };
+    lang.pick(zh, en).to_owned()
+}
+
 /// A window action's name at the counter.
 pub fn action(action: &WindowAction, lang: Lang) -> &'static str {
     action_name(action.name(), lang)
@@ -434,6 +478,34 @@ mod tests {
         assert_eq!(
             client_error(&e, Lang::En),
             "the ticket's state does not allow this"
+        );
+    }
+
+    #[test]
+    fn stream_and_booking_texts_in_both_languages() {
+        use hallq_proto::appointment::{AppointmentState, Channel};
+        assert!(has_chinese(stream_ended(Lang::Zh)));
+        assert!(!has_chinese(stream_ended(Lang::En)));
+        assert_eq!(
+            display_dropped("fell behind", Lang::Zh),
+            "hallqd 断开了本显示屏（fell behind）"
+        );
+        assert_eq!(
+            display_dropped("fell behind", Lang::En),
+            "hallqd dropped this display (fell behind)"
+        );
+        for c in [Channel::Onsite, Channel::Phone, Channel::Online] {
+            assert!(has_chinese(channel(c, Lang::Zh)));
+            assert!(channel(c, Lang::En).is_ascii());
+        }
+        let a003 = "A003".parse().unwrap();
+        assert_eq!(
+            booking_state(AppointmentState::CheckedIn(a003), Lang::Zh),
+            "已签到，号码 A003"
+        );
+        assert_eq!(
+            booking_state(AppointmentState::Forfeited, Lang::En),
+            "forfeited"
         );
     }
 

@@ -238,30 +238,41 @@ impl Daemon {
                 }
             }
         }
-        for (shard, spec) in reconfigure {
-            shard
-                .execute(Command::Reconfigure { spec }, |_, _| ())
-                .await
-                .map_err(|e| ReloadError::Refused {
-                    hall: shard.id().to_owned(),
-                    reason: e.to_string(),
-                })?;
-            changes.push(format!("hall {:?} reconfigured", shard.id()));
-        }
         let tokens_changed = old.tokens.len() != new.tokens.len()
             || old
                 .tokens
                 .iter()
                 .zip(&new.tokens)
                 .any(|(a, b)| !a.same_as(b));
-        if tokens_changed {
-            changes.push(format!("tokens: {} in force", new.tokens.len()));
-        }
+        // The new tokens come into force before any hall's new mapping is
+        // visible: a client that sees the reconfigured hall must never still
+        // be let in with a token the same reload revoked.
         *self.served.config.write() = Arc::new(new);
         if tokens_changed {
             // After the new config is in force, so a connection that checks
             // its token again sees it.
             self.tokens_changed.send_modify(|n| *n += 1);
+        }
+        for (shard, spec) in reconfigure {
+            if let Err(e) = shard
+                .execute(Command::Reconfigure { spec }, |_, _| ())
+                .await
+            {
+                // The check above passed, so only the journal can fail here:
+                // put the old config (and its tokens) back, as a refusal does.
+                *self.served.config.write() = old;
+                if tokens_changed {
+                    self.tokens_changed.send_modify(|n| *n += 1);
+                }
+                return Err(ReloadError::Refused {
+                    hall: shard.id().to_owned(),
+                    reason: e.to_string(),
+                });
+            }
+            changes.push(format!("hall {:?} reconfigured", shard.id()));
+        }
+        if tokens_changed {
+            changes.push(format!("tokens: {} in force", self.config().tokens.len()));
         }
         tracing::info!(?changes, "config reloaded");
         Ok(changes)

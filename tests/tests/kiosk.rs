@@ -507,14 +507,29 @@ fn a_failed_print_leaves_the_ticket_on_screen_and_tells_the_hall() -> anyhow::Re
         failures.recent[0].reason.to_lowercase().contains("refused"),
         "{failures:?}"
     );
-    // `hallq status` shows it to the hall's staff.
-    let out = Command::new(hallq_path())
-        .args(["--server", &daemon.addr().to_string(), "--cert"])
-        .arg(hall.dir().join("state").join("tls").join("cert.pem"))
-        .args(["--token", ADMIN, "--hall", "main", "status"])
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    // `hallq status` shows it to the hall's staff, in Chinese by default
+    // and in English with --lang en.
+    let status_text = |lang: Option<&str>| -> anyhow::Result<String> {
+        let mut command = Command::new(hallq_path());
+        command
+            .args(["--server", &daemon.addr().to_string(), "--cert"])
+            .arg(hall.dir().join("state").join("tls").join("cert.pem"))
+            .args(["--token", ADMIN, "--hall", "main"])
+            .env_remove("HALLQ_LANG");
+        if let Some(lang) = lang {
+            command.args(["--lang", lang]);
+        }
+        let out = command.arg("status").output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        Ok(text)
+    };
+    let text = status_text(None)?;
+    assert!(
+        text.contains("取号机打印故障（main）：hallqd 启动以来 1 次") && text.contains("A001"),
+        "{text}"
+    );
+    let text = status_text(Some("en"))?;
     assert!(
         text.contains("kiosk print failures (main): 1") && text.contains("A001"),
         "{text}"

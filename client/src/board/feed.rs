@@ -22,6 +22,7 @@ use super::model::Board;
 use super::{now, Hallqd};
 use crate::client::{Client, ClientError, DisplayStream};
 use crate::follow::{FollowingClient, Outcome};
+use crate::text;
 use hallq_proto::wire::DisplayUpdate;
 use hallq_proto::ErrorCode;
 
@@ -80,8 +81,11 @@ pub async fn run(hallqd: &Hallqd, board: watch::Sender<Board>) -> ClientError {
                     reason = follow(&mut stream, &board, &mut backoff, &wanted) => reason,
                     never = read_lines(client.as_ref(), &board, asked, &no_lines) => match never {},
                 };
-                log(format_args!("link to hallqd lost ({reason}); reconnecting"));
-                board.send_modify(|b| b.lost(reason, now()));
+                log(format_args!(
+                    "link to hallqd lost ({}); reconnecting",
+                    reason.log
+                ));
+                board.send_modify(|b| b.lost(reason.shown, now()));
             }
             Err(e @ ClientError::Refused(_))
                 if !ever_connected && Outcome::of(&e) == Outcome::Final =>
@@ -90,11 +94,29 @@ pub async fn run(hallqd: &Hallqd, board: watch::Sender<Board>) -> ClientError {
                 return e;
             }
             Err(e) => {
-                board.send_modify(|b| b.lost(e.to_string(), now()));
+                // The screen tells it from the error's kind, in the board's
+                // language; the transport's own words are for the log.
+                board.send_modify(|b| b.lost(text::client_error(&e, text::lang()), now()));
             }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Why the display stream ended: in the board's language for its screen
+/// (made from the error's code by [`text`]), in full for the log.
+struct Ended {
+    shown: String,
+    log: String,
+}
+
+impl Ended {
+    fn failed(e: &ClientError) -> Ended {
+        Ended {
+            shown: text::client_error(e, text::lang()),
+            log: e.to_string(),
+        }
     }
 }
 
@@ -105,11 +127,14 @@ async fn follow(
     board: &watch::Sender<Board>,
     backoff: &mut Duration,
     lines_wanted: &watch::Sender<()>,
-) -> String {
+) -> Ended {
     loop {
         match stream.next().await {
             Ok(Some(DisplayUpdate::Dropped { reason })) => {
-                return format!("hallqd dropped this board: {reason}")
+                return Ended {
+                    shown: text::display_dropped(&reason, text::lang()),
+                    log: format!("hallqd dropped this board: {reason}"),
+                }
             }
             Ok(Some(update)) => {
                 if matches!(update, DisplayUpdate::Snapshot { .. }) {
@@ -119,8 +144,13 @@ async fn follow(
                 // Every change may move a line's head or add a no-show.
                 lines_wanted.send_replace(());
             }
-            Ok(None) => return "hallqd ended the display stream".into(),
-            Err(e) => return e.to_string(),
+            Ok(None) => {
+                return Ended {
+                    shown: text::stream_ended(text::lang()).to_owned(),
+                    log: "hallqd ended the display stream".into(),
+                }
+            }
+            Err(e) => return Ended::failed(&e),
         }
     }
 }
@@ -170,4 +200,26 @@ async fn read_lines(
         }
     }
     std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_board_tells_a_lost_link_from_its_kind_not_the_transports_words() {
+        // The process's language is Chinese unless set (as on the board).
+        let e = ClientError::Connection("closed by peer: 0x0 ApplicationClose".into());
+        let ended = Ended::failed(&e);
+        assert_eq!(ended.shown, "与 hallqd 的连接已断开");
+        assert!(ended.log.contains("ApplicationClose"), "{}", ended.log);
+        assert_eq!(
+            text::client_error(&ClientError::Timeout, text::Lang::En),
+            "hallqd did not answer in time"
+        );
+        assert_eq!(
+            text::client_error(&e, text::Lang::En),
+            "the connection to hallqd was lost"
+        );
+    }
 }

@@ -193,7 +193,10 @@ impl Board {
                 }
             }
             DisplayUpdate::Dropped { reason } => {
-                self.lost(format!("hallqd dropped this board: {reason}"), now);
+                self.lost(
+                    crate::text::display_dropped(&reason, crate::text::lang()),
+                    now,
+                );
             }
         }
         self.updated_at = now;

@@ -12,6 +12,8 @@ use hallq_proto::appointment::{
 use hallq_proto::types::ItemCode;
 use hallq_proto::wire::{Request, Response};
 
+use hallq_client::text::{self, Lang};
+
 use super::table::Table;
 
 /// `--channel`: how the booking was made (seed 000 §四(七)1).
@@ -140,73 +142,102 @@ fn local(s: SlotAt) -> String {
     format!("{} {}", day_string(s.day), minute_string(s.minute))
 }
 
-/// Text for the appointment answers; `None` for other answers.
-pub fn human(r: &Response) -> Option<String> {
+/// Text for the appointment answers in `lang`; `None` for other answers.
+pub fn human_in(r: &Response, lang: Lang) -> Option<String> {
+    let zh = lang == Lang::Zh;
     Some(match r {
+        Response::Booked(b) if zh => format!(
+            "预约码 {}（事项 {}，{}，{} 分钟，{}）\n请于 {} 至 {} 在取号机签到；手机 {}",
+            b.code,
+            b.item,
+            local(b.slot),
+            b.slot_minutes,
+            text::channel(b.channel, lang),
+            local(b.check_in_from),
+            local(b.check_in_until),
+            b.phone
+        ),
         Response::Booked(b) => format!(
             "Booking {}  (item {}, {}, {} min, {})\nCheck in at a kiosk from {} until {}; phone {}",
             b.code,
             b.item,
             local(b.slot),
             b.slot_minutes,
-            b.channel,
+            text::channel(b.channel, lang),
             local(b.check_in_from),
             local(b.check_in_until),
             b.phone
         ),
-        Response::BookingCancelled(b) => {
-            format!(
-                "Booking {} ({}, item {}) is {}",
-                b.code,
-                local(b.slot),
-                b.item,
-                b.state.label()
-            )
-        }
-        Response::Bookings(d) => day_bookings(d),
+        Response::BookingCancelled(b) if zh => format!(
+            "预约 {}（{}，事项 {}）{}",
+            b.code,
+            local(b.slot),
+            b.item,
+            text::booking_state(b.state, lang)
+        ),
+        Response::BookingCancelled(b) => format!(
+            "Booking {} ({}, item {}) is {}",
+            b.code,
+            local(b.slot),
+            b.item,
+            text::booking_state(b.state, lang)
+        ),
+        Response::Bookings(d) => day_bookings(d, lang),
         _ => return None,
     })
 }
 
-fn day_bookings(d: &DayAppointments) -> String {
-    let mut out = format!("Appointments on {}", day_string(d.day));
+fn day_bookings(d: &DayAppointments, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let mut out = if zh {
+        format!("{} 的预约", day_string(d.day))
+    } else {
+        format!("Appointments on {}", day_string(d.day))
+    };
     if d.closed {
-        out.push_str(" — closed for bookings");
+        out.push_str(lang.pick("（当天已停止预约）", " — closed for bookings"));
     }
-    let mut slots = Table::new(&["ITEM", "SLOT", "BOOKED", "CAPACITY", ""]);
+    let mut slots = Table::new(&if zh {
+        ["事项", "时段", "已约", "容量", ""]
+    } else {
+        ["ITEM", "SLOT", "BOOKED", "CAPACITY", ""]
+    });
     for s in &d.slots {
         slots.row(vec![
             s.item.to_string(),
             minute_string(s.slot.minute),
             s.booked.to_string(),
             s.capacity.to_string(),
-            if s.extended { "extended hours" } else { "" }.into(),
+            if s.extended {
+                lang.pick("延时服务", "extended hours")
+            } else {
+                ""
+            }
+            .into(),
         ]);
     }
     if d.slots.is_empty() {
-        out.push_str("\nNo slots.");
+        out.push_str(lang.pick("\n没有预约时段。", "\nNo slots."));
     } else {
         out.push('\n');
         out.push_str(&slots.render());
     }
     if d.bookings.is_empty() {
-        out.push_str("\nNo bookings.");
+        out.push_str(lang.pick("\n没有预约。", "\nNo bookings."));
     } else {
-        let mut t = Table::new(&["CODE", "ITEM", "SLOT", "CHANNEL", "PHONE", "STATE"]);
+        let mut t = Table::new(&if zh {
+            ["预约码", "事项", "时段", "渠道", "手机", "状态"]
+        } else {
+            ["CODE", "ITEM", "SLOT", "CHANNEL", "PHONE", "STATE"]
+        });
         for b in &d.bookings {
-            let state = match b.state {
-                hallq_proto::appointment::AppointmentState::CheckedIn(ticket) => {
-                    format!("checked in as {ticket}")
-                }
-                other => other.label().to_owned(),
-            };
             t.row(vec![
                 b.code.clone(),
                 b.item.to_string(),
                 minute_string(b.slot.minute),
-                b.channel.to_string(),
+                text::channel(b.channel, lang).to_owned(),
                 b.phone.clone(),
-                state,
+                text::booking_state(b.state, lang),
             ]);
         }
         out.push('\n');
@@ -293,7 +324,7 @@ mod tests {
                 ..slot
             },
         };
-        let text = human(&Response::Booked(b.clone())).unwrap();
+        let text = human_in(&Response::Booked(b.clone()), Lang::En).unwrap();
         assert!(
             text.starts_with("Booking K7M2QX  (item A, 2026-11-23 09:30"),
             "{text}"
@@ -301,6 +332,35 @@ mod tests {
         assert!(
             text.contains("from 2026-11-23 09:00 until 2026-11-23 10:00"),
             "{text}"
+        );
+        let zh = human_in(&Response::Booked(b.clone()), Lang::Zh).unwrap();
+        assert!(
+            zh.starts_with("预约码 K7M2QX（事项 A，2026-11-23 09:30，30 分钟，电话预约）"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("请于 2026-11-23 09:00 至 2026-11-23 10:00 在取号机签到"),
+            "{zh}"
+        );
+        let day = DayAppointments {
+            day: 20261123,
+            closed: true,
+            slots: vec![],
+            bookings: vec![AppointmentView {
+                state: AppointmentState::CheckedIn("A003".parse().unwrap()),
+                ..b.clone()
+            }],
+        };
+        let zh = human_in(&Response::Bookings(day.clone()), Lang::Zh).unwrap();
+        assert!(
+            zh.contains("当天已停止预约") && zh.contains("已签到，号码 A003"),
+            "{zh}"
+        );
+        assert!(zh.contains("没有预约时段"), "{zh}");
+        let en = human_in(&Response::Bookings(day), Lang::En).unwrap();
+        assert!(
+            en.contains("checked in as A003") && en.contains("No slots."),
+            "{en}"
         );
         let v = json(&Response::Booked(b)).unwrap();
         assert_eq!(v["booked"]["code"], "K7M2QX");

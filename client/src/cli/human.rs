@@ -8,7 +8,9 @@
 
 use hallq_proto::types::{Lane, Phone, Post, Timestamp, WindowNo};
 use hallq_proto::views::{HallView, WaitingTicket, WindowState, WindowView};
-use hallq_proto::wire::{CallShown, DisplayUpdate, IssuedTicket, Notification, Response, Status};
+use hallq_proto::wire::{
+    CallShown, DisplayUpdate, IssuedTicket, Notification, NotificationKind, Response, Status,
+};
 
 use hallq_client::text::{self, Lang};
 use hallq_proto::wire::{DayReport, ReportFigures, StatsBy, StatsFigures};
@@ -24,7 +26,7 @@ pub fn response(r: &Response, now: Timestamp) -> String {
 
 /// [`response`] in `lang`.
 pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
-    if let Some(text) = super::appointments::human(r) {
+    if let Some(text) = super::appointments::human_in(r, lang) {
         return text;
     }
     match r {
@@ -80,45 +82,41 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         Response::StatusPage(p) if lang == Lang::Zh => status_zh(&p.status, now),
         Response::Status(s) => status(s, now),
         Response::StatusPage(p) => status(&p.status, now),
-        Response::Watching => "Watching the hall".into(),
-        Response::Notifying => "Receiving notifications".into(),
-        Response::Reloaded { changes } if changes.is_empty() => {
-            "Config reloaded: nothing changed".to_owned()
-        }
-        Response::Reloaded { changes } => format!("Config reloaded:\n  {}", changes.join("\n  ")),
-        Response::Health(report) => {
-            let mut lines = vec![if report.healthy {
-                "healthy".to_owned()
-            } else {
-                "UNHEALTHY: a journal cannot be written".to_owned()
-            }];
-            for h in &report.halls {
-                let fsync = h
-                    .last_fsync_age_secs
-                    .map_or("no fsync yet".to_owned(), |s| {
-                        format!("last fsync {s} s ago")
-                    });
-                let journal = match &h.journal_error {
-                    None => "journal writable".to_owned(),
-                    Some(e) => format!("journal NOT writable: {e}"),
-                };
-                let role = match (h.role.as_str(), &h.owner) {
-                    ("alone", _) => String::new(),
-                    (role, Some(owner)) => {
-                        format!(" · {role}, owned by node {owner} · {} records", h.records)
-                    }
-                    (role, None) => {
-                        format!(" · {role}, no owner right now · {} records", h.records)
-                    }
-                };
-                lines.push(format!(
-                    "{}: {journal} · {fsync} · {} waiting · {} notifications pending{role}",
-                    h.hall, h.waiting, h.pending_notifications
-                ));
-            }
-            lines.join("\n")
+        Response::Watching => lang.pick("正在接收大厅动态", "Watching the hall").into(),
+        Response::Notifying => lang.pick("正在接收通知", "Receiving notifications").into(),
+        Response::Reloaded { changes } if changes.is_empty() => lang
+            .pick(
+                "配置已重新加载：没有改动",
+                "Config reloaded: nothing changed",
+            )
+            .to_owned(),
+        // The changes are hallqd's log words (hall ids, keys): kept as they are.
+        Response::Reloaded { changes } => format!(
+            "{}\n  {}",
+            lang.pick("配置已重新加载：", "Config reloaded:"),
+            changes.join("\n  ")
+        ),
+        Response::Health(report) => health(report, lang),
+        // The code is the contract: its text comes from the catalogue.
+        Response::Error(e) if lang == Lang::Zh => {
+            format!("错误：{}（{}）", text::error(&e.code, lang), e.code)
         }
         Response::Error(e) => format!("error: {} ({})", e.message, e.code),
+        Response::Rated {
+            ticket,
+            rating,
+            work_order,
+        } if lang == Lang::Zh => {
+            let order = if *work_order {
+                " · 差评工单已转12345热线"
+            } else {
+                ""
+            };
+            format!(
+                "{ticket} 已评价：{}{order}",
+                text::rating(rating.value(), lang)
+            )
+        }
         Response::Rated {
             ticket,
             rating,
@@ -131,26 +129,22 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
             };
             format!("{ticket} rated {}{order}", rating.value())
         }
-        Response::Stats(stats) => day_stats(stats),
+        Response::Stats(stats) => day_stats(stats, lang),
         Response::Report(report) => day_report(report, lang),
-        Response::ExportDetailed(page) => {
-            let more = page
-                .next
-                .map_or(String::new(), |n| format!(" (more from {n})"));
-            format!("{} records{more}", page.records.len())
-        }
-        Response::Export { records, next } => {
-            let more = next.map_or(String::new(), |n| format!(" (more from {n})"));
-            format!("{} records{more}", records.len())
-        }
+        Response::ExportDetailed(page) => records(page.records.len(), page.next, lang),
+        Response::Export { records: r, next } => records(r.len(), *next, lang),
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
-            unreachable!("rendered by appointments::human")
+            unreachable!("rendered by appointments::human_in")
         }
-        Response::KioskView(v) => kiosk_view(v),
+        Response::KioskView(v) => kiosk_view(v, lang),
         Response::PrintFailures(p) => print_failures(p),
-        Response::PhoneAttached { ticket, position } => {
-            format!("{ticket}：已登记手机号，叫号时短信通知 · phone left, {position} ahead")
-        }
+        Response::PhoneAttached { ticket, position } => match lang {
+            Lang::Zh => format!("{ticket}：已登记手机号，叫号时短信通知 · 前面 {position} 人"),
+            Lang::En => format!(
+                "{ticket}: phone left, a text comes with the call · {}",
+                ahead(*position)
+            ),
+        },
         // No command asks for it (the web board does); listed for completeness.
         Response::BoardLines(l) => format!(
             "请准备 {} · 过号 {}",
@@ -190,33 +184,145 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
     }
 }
 
-/// What a kiosk offers: one line per item.
-fn kiosk_view(v: &hallq_proto::views::KioskView) -> String {
-    let state = match (v.issuing, v.open_now) {
-        (false, _) => "issuing closed".to_owned(),
-        (true, false) => match v.opens {
-            Some(at) => format!("closed, opens {at}"),
-            None => "closed".to_owned(),
-        },
-        (true, true) => "issuing".to_owned(),
-    };
-    let mut lines = vec![format!("{} ({}) · {state}", v.hall_name, v.hall)];
-    for it in &v.items {
-        let waiting: u32 = it.waiting.iter().sum();
-        let cap = it.daily_cap.map_or(String::new(), |c| {
-            format!(" · {}/{c} issued", it.issued_today)
+/// "12 records (more from 40)": an export page.
+fn records(count: usize, next: Option<u32>, lang: Lang) -> String {
+    match (lang, next) {
+        (Lang::Zh, None) => format!("{count} 条记录"),
+        (Lang::Zh, Some(n)) => format!("{count} 条记录（后续从 {n} 起）"),
+        (Lang::En, None) => format!("{count} records"),
+        (Lang::En, Some(n)) => format!("{count} records (more from {n})"),
+    }
+}
+
+/// `hallq admin health`: one line for the whole, one per hall.
+fn health(report: &hallq_proto::wire::HealthReport, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let mut lines = vec![match (report.healthy, zh) {
+        (true, true) => "运行正常".to_owned(),
+        (false, true) => "异常：有记录文件无法写入".to_owned(),
+        (true, false) => "healthy".to_owned(),
+        (false, false) => "UNHEALTHY: a journal cannot be written".to_owned(),
+    }];
+    for h in &report.halls {
+        let fsync = match (h.last_fsync_age_secs, zh) {
+            (None, true) => "尚未落盘".to_owned(),
+            (Some(s), true) => format!("{s} 秒前落盘"),
+            (None, false) => "no fsync yet".to_owned(),
+            (Some(s), false) => format!("last fsync {s} s ago"),
+        };
+        // The journal's error is the operating system's word: a detail
+        // for the administrator, after the sentence.
+        let journal = match (&h.journal_error, zh) {
+            (None, true) => "记录可写".to_owned(),
+            (Some(e), true) => format!("记录不可写：{e}"),
+            (None, false) => "journal writable".to_owned(),
+            (Some(e), false) => format!("journal NOT writable: {e}"),
+        };
+        let role = match (h.role.as_str(), &h.owner, zh) {
+            ("alone", _, _) => String::new(),
+            (role, Some(owner), true) => {
+                format!(" · {role}，由节点 {owner} 负责 · {} 条记录", h.records)
+            }
+            (role, None, true) => format!(" · {role}，暂无负责节点 · {} 条记录", h.records),
+            (role, Some(owner), false) => {
+                format!(" · {role}, owned by node {owner} · {} records", h.records)
+            }
+            (role, None, false) => {
+                format!(" · {role}, no owner right now · {} records", h.records)
+            }
+        };
+        lines.push(if zh {
+            format!(
+                "{}：{journal} · {fsync} · {} 人等候 · {} 条通知待发{role}",
+                h.hall, h.waiting, h.pending_notifications
+            )
+        } else {
+            format!(
+                "{}: {journal} · {fsync} · {} waiting · {} notifications pending{role}",
+                h.hall, h.waiting, h.pending_notifications
+            )
         });
-        let wait = it.eta_secs.map_or("no open window".to_owned(), eta);
-        lines.push(format!(
-            "  {} {} · {waiting} waiting · {wait}{cap}",
-            it.code, it.name
-        ));
     }
     lines.join("\n")
 }
 
-/// The hall's print failures, for `status` and `admin health`.
+/// What a kiosk offers: one line per item.
+fn kiosk_view(v: &hallq_proto::views::KioskView, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let state = match (v.issuing, v.open_now, zh) {
+        (false, _, true) => "已停止取号".to_owned(),
+        (false, _, false) => "issuing closed".to_owned(),
+        (true, false, true) => match v.opens {
+            Some(at) => format!("未到营业时间，{at} 开始"),
+            None => "非营业时间".to_owned(),
+        },
+        (true, false, false) => match v.opens {
+            Some(at) => format!("closed, opens {at}"),
+            None => "closed".to_owned(),
+        },
+        (true, true, true) => "正在取号".to_owned(),
+        (true, true, false) => "issuing".to_owned(),
+    };
+    let mut lines = vec![if zh {
+        format!("{}（{}）· {state}", v.hall_name, v.hall)
+    } else {
+        format!("{} ({}) · {state}", v.hall_name, v.hall)
+    }];
+    for it in &v.items {
+        let waiting: u32 = it.waiting.iter().sum();
+        lines.push(if zh {
+            let cap = it.daily_cap.map_or(String::new(), |c| {
+                format!(" · 已发 {}/{c}", it.issued_today)
+            });
+            let wait = it
+                .eta_secs
+                .map_or("暂无开放窗口".to_owned(), |secs| match secs {
+                    0 => "无需等候".to_owned(),
+                    1..=59 => "不到 1 分钟".to_owned(),
+                    s => format!("约 {} 分钟", (s + 30) / 60),
+                });
+            format!("  {} {} · {waiting} 人等候 · {wait}{cap}", it.code, it.name)
+        } else {
+            let cap = it.daily_cap.map_or(String::new(), |c| {
+                format!(" · {}/{c} issued", it.issued_today)
+            });
+            let wait = it.eta_secs.map_or("no open window".to_owned(), eta);
+            format!(
+                "  {} {} · {waiting} waiting · {wait}{cap}",
+                it.code, it.name
+            )
+        });
+    }
+    lines.join("\n")
+}
+
+/// The hall's print failures, for `status` and `admin health`, in the
+/// process's language.
 pub fn print_failures(p: &hallq_proto::views::PrintFailures) -> String {
+    print_failures_in(p, text::lang())
+}
+
+/// [`print_failures`] in `lang`. The reason is the kiosk's own word
+/// ("paper out"), kept as a detail.
+pub fn print_failures_in(p: &hallq_proto::views::PrintFailures, lang: Lang) -> String {
+    if lang == Lang::Zh {
+        if p.total == 0 {
+            return format!("取号机打印故障（{}）：无", p.hall);
+        }
+        let mut lines = vec![format!(
+            "取号机打印故障（{}）：hallqd 启动以来 {} 次；号码均已发出，取号人可在取号机屏幕上看到号码",
+            p.hall, p.total
+        )];
+        for f in p.recent.iter().rev() {
+            lines.push(format!(
+                "  {} {} — {}",
+                hallq_client::screen::clock(f.at),
+                f.ticket,
+                f.reason
+            ));
+        }
+        return lines.join("\n");
+    }
     if p.total == 0 {
         return format!("kiosk print failures ({}): none", p.hall);
     }
@@ -468,6 +574,93 @@ fn hall_line(view: &HallView) -> String {
     parts.join(" · ")
 }
 
+/// The windows' table with the hall's words (`status`, `watch`).
+fn windows_table_zh(view: &HallView) -> String {
+    let lang = Lang::Zh;
+    let mut windows = Table::new(&["窗口", "状态", "工作人员", "当前号", "事项"]);
+    for w in &view.windows {
+        windows.row(vec![
+            w.number.to_string(),
+            match &w.state {
+                WindowState::Closed => "未开放".to_owned(),
+                WindowState::Open => "开放".to_owned(),
+                WindowState::Paused(reason) => format!("暂停：{reason}"),
+            },
+            w.staff.as_ref().map_or("-".into(), |(id, post)| {
+                format!("{id}（{}）", text::post(*post, lang))
+            }),
+            match (&w.current, w.serving) {
+                (Some(t), true) => format!("{t} 办理中"),
+                (Some(t), false) => format!("{t} 已叫号"),
+                (None, _) => "-".into(),
+            },
+            {
+                let mut items = if w.universal {
+                    "全部".to_owned()
+                } else {
+                    join(&w.items, " ")
+                };
+                if w.fallback {
+                    items.push_str(" +绿色通道");
+                }
+                items
+            },
+        ]);
+    }
+    windows.render()
+}
+
+/// The items' table with the hall's words (`status`, `watch`).
+fn items_table_zh(view: &HallView) -> String {
+    let mut items = Table::new(&[
+        "事项",
+        "名称",
+        "预约",
+        "优先",
+        "普通",
+        "开放窗口",
+        "今日取号",
+    ]);
+    for i in &view.items {
+        let [appointment, priority, walk_in] = i.waiting;
+        items.row(vec![
+            i.code.to_string(),
+            i.name.clone(),
+            appointment.to_string(),
+            priority.to_string(),
+            walk_in.to_string(),
+            i.open_windows.to_string(),
+            i.issued_today.to_string(),
+        ]);
+    }
+    items.render()
+}
+
+/// [`hall_line`] in `lang`.
+fn hall_line_in(view: &HallView, lang: Lang) -> String {
+    if lang == Lang::En {
+        return hall_line(view);
+    }
+    let mut parts = Vec::new();
+    if let Some(day) = view.day {
+        parts.push(format!(
+            "营业日 {:04}-{:02}-{:02}",
+            day / 10000,
+            day / 100 % 100,
+            day % 100
+        ));
+    }
+    parts.push(
+        if view.issuing {
+            "正在取号"
+        } else {
+            "已停止取号"
+        }
+        .to_owned(),
+    );
+    parts.join(" · ")
+}
+
 /// [`status`] in Chinese: the same tables with the hall's words.
 fn status_zh(s: &Status, now: Timestamp) -> String {
     let lang = Lang::Zh;
@@ -500,36 +693,7 @@ fn status_zh(s: &Status, now: Timestamp) -> String {
         .to_owned(),
     );
     head.push(format!("{waiting_count} 人等候{listed}"));
-    let mut windows = Table::new(&["窗口", "状态", "工作人员", "当前号", "事项"]);
-    for w in &view.windows {
-        windows.row(vec![
-            w.number.to_string(),
-            match &w.state {
-                WindowState::Closed => "未开放".to_owned(),
-                WindowState::Open => "开放".to_owned(),
-                WindowState::Paused(reason) => format!("暂停：{reason}"),
-            },
-            w.staff.as_ref().map_or("-".into(), |(id, post)| {
-                format!("{id}（{}）", text::post(*post, lang))
-            }),
-            match (&w.current, w.serving) {
-                (Some(t), true) => format!("{t} 办理中"),
-                (Some(t), false) => format!("{t} 已叫号"),
-                (None, _) => "-".into(),
-            },
-            {
-                let mut items = if w.universal {
-                    "全部".to_owned()
-                } else {
-                    join(&w.items, " ")
-                };
-                if w.fallback {
-                    items.push_str(" +绿色通道");
-                }
-                items
-            },
-        ]);
-    }
+    let windows = windows_table_zh(view);
     let waiting = if s.waiting.is_empty() {
         "无人等候。\n".to_owned()
     } else {
@@ -547,33 +711,13 @@ fn status_zh(s: &Status, now: Timestamp) -> String {
         }
         t.render()
     };
-    let mut items = Table::new(&[
-        "事项",
-        "名称",
-        "预约",
-        "优先",
-        "普通",
-        "开放窗口",
-        "今日取号",
-    ]);
-    for i in &view.items {
-        let [appointment, priority, walk_in] = i.waiting;
-        items.row(vec![
-            i.code.to_string(),
-            i.name.clone(),
-            appointment.to_string(),
-            priority.to_string(),
-            walk_in.to_string(),
-            i.open_windows.to_string(),
-            i.issued_today.to_string(),
-        ]);
-    }
+    let items = items_table_zh(view);
     format!(
         "{}\n\n{}\n{}\n{}",
         head.join(" · "),
-        windows.render(),
+        windows,
         waiting,
-        items.render()
+        items
     )
     .trim_end()
     .to_owned()
@@ -607,30 +751,41 @@ fn status(s: &Status, now: Timestamp) -> String {
     .to_owned()
 }
 
-fn call_line(c: &CallShown) -> String {
+fn call_line(c: &CallShown, lang: Lang) -> String {
     if c.recall {
-        format!("{} (recall)", c.announcement)
+        format!("{}{}", c.announcement, lang.pick("（重呼）", " (recall)"))
     } else {
         c.announcement.clone()
     }
 }
 
-/// One update of `hallq watch`, each line prefixed with the change number.
+/// One update of `hallq watch` in the process's language, each line
+/// prefixed with the change number.
 pub fn display_update(u: &DisplayUpdate) -> String {
+    display_update_in(u, text::lang())
+}
+
+/// [`display_update`] in `lang`.
+pub fn display_update_in(u: &DisplayUpdate, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
     match u {
         DisplayUpdate::Snapshot {
             seq,
             view,
             recent_calls,
         } => {
+            let (windows, items) = if zh {
+                (windows_table_zh(view), items_table_zh(view))
+            } else {
+                (windows_table(view), items_table(view))
+            };
             let mut out = format!(
-                "#{seq} snapshot · {}\n{}\n{}",
-                hall_line(view),
-                windows_table(view),
-                items_table(view)
+                "#{seq} {} · {}\n{windows}\n{items}",
+                lang.pick("全貌", "snapshot"),
+                hall_line_in(view, lang),
             );
             for c in recent_calls {
-                out.push_str(&format!("\n#{seq} {}", call_line(c)));
+                out.push_str(&format!("\n#{seq} {}", call_line(c, lang)));
             }
             out.trim_end().to_owned()
         }
@@ -641,20 +796,24 @@ pub fn display_update(u: &DisplayUpdate) -> String {
             items,
             issuing,
         } => {
-            let mut lines: Vec<String> = calls.iter().map(call_line).collect();
-            lines.extend(windows.iter().map(window_line));
+            let mut lines: Vec<String> = calls.iter().map(|c| call_line(c, lang)).collect();
+            lines.extend(windows.iter().map(|w| window_line_in(w, lang)));
             lines.extend(items.iter().map(|(code, [appointment, priority, walk_in])| {
-                format!(
-                    "{code} waiting: {appointment} appointment, {priority} priority, {walk_in} walk-in"
-                )
+                if zh {
+                    format!("{code} 等候：预约 {appointment} · 优先 {priority} · 普通 {walk_in}")
+                } else {
+                    format!(
+                        "{code} waiting: {appointment} appointment, {priority} priority, {walk_in} walk-in"
+                    )
+                }
             }));
             match issuing {
-                Some(true) => lines.push("issuing open".into()),
-                Some(false) => lines.push("issuing closed".into()),
+                Some(true) => lines.push(lang.pick("已开始取号", "issuing open").into()),
+                Some(false) => lines.push(lang.pick("已停止取号", "issuing closed").into()),
                 None => {}
             }
             if lines.is_empty() {
-                lines.push("(no visible change)".into());
+                lines.push(lang.pick("（无可见变化）", "(no visible change)").into());
             }
             lines
                 .iter()
@@ -662,32 +821,70 @@ pub fn display_update(u: &DisplayUpdate) -> String {
                 .collect::<Vec<_>>()
                 .join("\n")
         }
+        DisplayUpdate::Dropped { reason } if zh => {
+            format!("hallqd 断开了本显示（{reason}）；重新连接可得到新的全貌")
+        }
         DisplayUpdate::Dropped { reason } => {
             format!("hallqd dropped this display ({reason}); reconnect for a fresh snapshot")
         }
     }
 }
 
-/// One notification, with the phone number masked.
+/// What a notification is, for a person.
+fn kind_label(k: NotificationKind, lang: Lang) -> &'static str {
+    if lang == Lang::En {
+        return kind_name(k);
+    }
+    match k {
+        NotificationKind::Issued => "取号",
+        NotificationKind::Approaching => "即将到号",
+        NotificationKind::Called => "叫号",
+        NotificationKind::WorkOrder => "差评工单",
+        NotificationKind::BookingConfirmed => "预约成功",
+        NotificationKind::BookingCancelled => "预约取消",
+        NotificationKind::BookingForfeited => "预约失效",
+    }
+}
+
+/// One notification in the process's language, with the phone number
+/// masked.
 pub fn notification(n: &Notification) -> String {
+    notification_in(n, text::lang())
+}
+
+/// [`notification`] in `lang`.
+pub fn notification_in(n: &Notification, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
     // An unparsable number is not printed at all rather than risk leaking it.
     let to = match &n.work_order {
+        Some(order) if zh => format!(
+            "12345热线：{}号窗口 · {} · 评价 {}",
+            order.window,
+            order.staff.as_deref().unwrap_or("无人登录"),
+            order.rating
+        ),
         Some(order) => format!(
             "hotline: window {} · {} · rating {}",
             order.window,
             order.staff.as_deref().unwrap_or("no staff logged in"),
             order.rating
         ),
-        None => {
-            Phone::new(n.phone.as_str()).map_or_else(|_| "(invalid number)".into(), |p| p.masked())
-        }
+        None => Phone::new(n.phone.as_str()).map_or_else(
+            |_| lang.pick("（号码无效）", "(invalid number)").into(),
+            |p| p.masked(),
+        ),
     };
     let about = match (&n.ticket, &n.booking) {
         (Some(t), _) => t.to_string(),
-        (None, Some(code)) => format!("booking {code}"),
+        (None, Some(code)) => format!("{}{code}", lang.pick("预约 ", "booking ")),
         (None, None) => "-".to_owned(),
     };
-    format!("{}  {}  {about}  {to}  {}", n.id, kind_name(n.kind), n.text)
+    format!(
+        "{}  {}  {about}  {to}  {}",
+        n.id,
+        kind_label(n.kind, lang),
+        n.text
+    )
 }
 
 fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
@@ -698,8 +895,9 @@ fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
         .join(sep)
 }
 
-/// `hallq stats`: the totals, then one block per group.
-fn day_stats(s: &hallq_proto::wire::DayStats) -> String {
+/// `hallq stats` from a hallqd that predates `Report`: the totals, then
+/// one block per group (headings in `lang`; the figures as they were).
+fn day_stats(s: &hallq_proto::wire::DayStats, lang: Lang) -> String {
     let mut lines = vec![format!(
         "{} · {}-{:02}-{:02}",
         s.hall,
@@ -712,15 +910,9 @@ fn day_stats(s: &hallq_proto::wire::DayStats) -> String {
         "appointments kept {} · bookings forfeited {} · notifications sent {} · failed {}",
         s.appointments_kept, s.forfeited_bookings, s.notifications_sent, s.notifications_failed
     ));
-    let by = match s.by {
-        Some(hallq_proto::wire::StatsBy::Item) => "item",
-        Some(hallq_proto::wire::StatsBy::Window) => "window",
-        Some(hallq_proto::wire::StatsBy::Staff) => "staff",
-        None => "",
-    };
     for g in &s.groups {
         lines.push(String::new());
-        lines.push(format!("{by} {}", g.key));
+        lines.push(group_heading(s.by, &g.key, lang));
         lines.extend(figures(
             &g.figures,
             s.by == Some(hallq_proto::wire::StatsBy::Item),
@@ -821,23 +1013,9 @@ fn day_report(r: &DayReport, lang: Lang) -> String {
         }
         lines.push(t.render().trim_end().to_owned());
     }
-    let by = match (s.by, zh) {
-        (Some(StatsBy::Item), true) => "事项",
-        (Some(StatsBy::Window), true) => "窗口",
-        (Some(StatsBy::Staff), true) => "工作人员",
-        (Some(StatsBy::Item), false) => "item",
-        (Some(StatsBy::Window), false) => "window",
-        (Some(StatsBy::Staff), false) => "staff",
-        (None, _) => "",
-    };
     for (g, extra) in s.groups.iter().zip(&r.groups) {
         lines.push(String::new());
-        let key = if g.key == "-" {
-            lang.pick("（未登录）", "(nobody logged in)").to_owned()
-        } else {
-            g.key.clone()
-        };
-        lines.push(format!("{by} {key}"));
+        lines.push(group_heading(s.by, &g.key, lang));
         lines.extend(report_figures(
             &g.figures,
             &extra.figures,
@@ -847,6 +1025,25 @@ fn day_report(r: &DayReport, lang: Lang) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// A `stats --by` group's heading: 事项 A / 3号窗口 / 工作人员 S1002, or
+/// item A / window 3 / staff S1002; service with nobody logged in is
+/// named as such, not "-".
+fn group_heading(by: Option<StatsBy>, key: &str, lang: Lang) -> String {
+    match (by, lang) {
+        (Some(StatsBy::Staff), _) if key == "-" => lang
+            .pick("工作人员（未登录）", "staff (nobody logged in)")
+            .to_owned(),
+        (_, _) if key == "-" => lang.pick("（无）", "(none)").to_owned(),
+        (Some(StatsBy::Item), Lang::Zh) => format!("事项 {key}"),
+        (Some(StatsBy::Window), Lang::Zh) => format!("{key}号窗口"),
+        (Some(StatsBy::Staff), Lang::Zh) => format!("工作人员 {key}"),
+        (Some(StatsBy::Item), Lang::En) => format!("item {key}"),
+        (Some(StatsBy::Window), Lang::En) => format!("window {key}"),
+        (Some(StatsBy::Staff), Lang::En) => format!("staff {key}"),
+        (None, _) => key.to_owned(),
+    }
 }
 
 fn minutes(secs: u64, lang: Lang) -> String {

@@ -407,10 +407,17 @@ async fn one_request(
 ) -> Result<(), Failure> {
     let response = client.request(request).await.inspect_err(|e| {
         if !json && unsure(request, e) {
+            let kind = request.kind();
             eprintln!(
-                "hallq: the {} may have been carried out before the connection was lost; \
-                 check before repeating it",
-                request.kind()
+                "hallq: {}",
+                match hallq_client::text::lang() {
+                    hallq_client::text::Lang::Zh =>
+                        format!("连接断开前 {kind} 可能已经执行，请先查看结果再决定是否重做"),
+                    hallq_client::text::Lang::En => format!(
+                        "the {kind} may have been carried out before the connection was lost; \
+                         check before repeating it"
+                    ),
+                }
             );
         }
     })?;
@@ -454,7 +461,7 @@ fn unsure(request: &Request, e: &ClientError) -> bool {
 
 /// "subscribing again", in the reader's language.
 fn subscribing_again() -> &'static str {
-    hallq_client::text::lang().pick("正在重新订阅", "subscribing again")
+    hallq_client::text::lang().pick("；正在重新订阅", "; subscribing again")
 }
 
 /// Why a subscription could not be made and when it is tried again.
@@ -480,11 +487,15 @@ fn retry_pause(previous: Duration) -> Duration {
 
 /// Why a subscription ended, if it can be followed by subscribing again;
 /// `Err` for an error that says the stream cannot go on.
+/// The reason is in the reader's language, made from the error's code.
 fn ended<T>(next: Result<Option<T>, ClientError>) -> Result<Result<T, String>, ClientError> {
+    let lang = hallq_client::text::lang();
     match next {
         Ok(Some(item)) => Ok(Ok(item)),
-        Ok(None) => Ok(Err("hallqd ended the stream".into())),
-        Err(e) if Outcome::of(&e) == Outcome::Unreachable => Ok(Err(e.to_string())),
+        Ok(None) => Ok(Err(hallq_client::text::stream_ended(lang).into())),
+        Err(e) if Outcome::of(&e) == Outcome::Unreachable => {
+            Ok(Err(hallq_client::text::client_error(&e, lang)))
+        }
         Err(e) => Err(e),
     }
 }
@@ -534,11 +545,11 @@ async fn watch(client: &FollowingClient, json: bool, out: &mut Output) -> Result
                 human::display_update(&update)
             })?;
             if let DisplayUpdate::Dropped { reason } = update {
-                break format!("hallqd dropped the display stream: {reason}");
+                break hallq_client::text::display_dropped(&reason, hallq_client::text::lang());
             }
         };
         pause = follow::resubscribe_pause(pause, subscribed.elapsed());
-        eprintln!("hallq: {why}; {}", subscribing_again());
+        eprintln!("hallq: {why}{}", subscribing_again());
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = &mut ctrl_c => return Ok(()),
@@ -601,7 +612,7 @@ async fn notifications(
             }
         };
         pause = follow::resubscribe_pause(pause, subscribed.elapsed());
-        eprintln!("hallq: {why}; {}", subscribing_again());
+        eprintln!("hallq: {why}{}", subscribing_again());
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = &mut ctrl_c => return Ok(()),

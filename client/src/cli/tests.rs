@@ -438,7 +438,14 @@ fn display_updates() {
         issuing: Some(false),
     };
     assert_eq!(
-        human::display_update(&change),
+        human::display_update_in(&change, Lang::Zh),
+        "#42 请A012号到3号窗口办理（重呼）\n\
+         #42 3号窗口 · 开放 · 工作人员 S1024（A岗） · 已叫号 A012\n\
+         #42 A 等候：预约 0 · 优先 1 · 普通 2\n\
+         #42 已停止取号"
+    );
+    assert_eq!(
+        human::display_update_in(&change, Lang::En),
         "#42 请A012号到3号窗口办理 (recall)\n\
          #42 Window 3 · open · S1024 (A) · called A012\n\
          #42 A waiting: 0 appointment, 1 priority, 2 walk-in\n\
@@ -464,9 +471,16 @@ fn display_updates() {
         view: hall_view(),
         recent_calls: vec![call],
     };
-    let text = human::display_update(&snapshot);
+    let text = human::display_update_in(&snapshot, Lang::En);
     assert!(text.starts_with("#7 snapshot · day 2025-03-03 · issuing open\nWINDOW"));
     assert!(text.ends_with("#7 请A012号到3号窗口办理 (recall)"));
+    let zh = human::display_update_in(&snapshot, Lang::Zh);
+    assert!(
+        zh.starts_with("#7 全貌 · 营业日 2025-03-03 · 正在取号\n窗口"),
+        "{zh}"
+    );
+    assert!(zh.ends_with("#7 请A012号到3号窗口办理（重呼）"), "{zh}");
+    assert!(!zh.contains("WINDOW") && !zh.contains("issuing"), "{zh}");
     let v = json::display_update(&snapshot);
     assert_eq!(v["type"], "snapshot");
     assert_eq!(v["view"]["windows"][1]["current"], "A012");
@@ -475,7 +489,9 @@ fn display_updates() {
     let dropped = DisplayUpdate::Dropped {
         reason: "fell behind".into(),
     };
-    assert!(human::display_update(&dropped).contains("fell behind"));
+    assert!(human::display_update_in(&dropped, Lang::En).contains("fell behind"));
+    assert!(human::display_update_in(&dropped, Lang::Zh)
+        .starts_with("hallqd 断开了本显示（fell behind）"));
     assert_eq!(
         json::display_update(&dropped),
         json!({"type": "dropped", "reason": "fell behind"})
@@ -487,15 +503,22 @@ fn display_updates() {
 #[test]
 fn notifications_mask_the_phone_for_people_only() {
     let n = notification();
-    let text = human::notification(&n);
+    let text = human::notification_in(&n, Lang::En);
     assert_eq!(
         text,
         "main-17  called  A012  138****8000  请A012号到3号窗口办理"
     );
     assert!(!text.contains("13800138000"));
+    assert_eq!(
+        human::notification_in(&n, Lang::Zh),
+        "main-17  叫号  A012  138****8000  请A012号到3号窗口办理"
+    );
     let mut bad = n.clone();
     bad.phone = "not a number 13800138000".into();
-    assert!(!human::notification(&bad).contains("13800138000"));
+    for lang in [Lang::Zh, Lang::En] {
+        assert!(!human::notification_in(&bad, lang).contains("13800138000"));
+    }
+    assert!(human::notification_in(&bad, Lang::Zh).contains("（号码无效）"));
     // The gateway bridge needs the full number; that is what --json is for.
     assert_eq!(
         json::notification(&n),
@@ -744,4 +767,116 @@ fn stats_print_a_labelled_rating_distribution_and_the_managers_figures() {
     assert_eq!(v["totals"], json!(r.stats.totals));
     assert_eq!(v["report"]["totals"]["satisfied_permille"], 733);
     assert_eq!(v["hall"], "main");
+}
+
+#[test]
+fn health_kiosk_view_and_group_headings_in_both_languages() {
+    use hallq_proto::views::{KioskItem, KioskView};
+    use hallq_proto::wire::{HallHealth, HealthReport};
+    let health = Response::Health(HealthReport {
+        healthy: false,
+        halls: vec![HallHealth {
+            hall: "main".into(),
+            journal_writable: false,
+            journal_error: Some("No space left on device".into()),
+            last_fsync_age_secs: Some(3),
+            waiting: 4,
+            pending_notifications: 1,
+            role: "alone".into(),
+            owner: None,
+            records: 10,
+        }],
+    });
+    let zh = human::response_in(&health, Timestamp(T0), Lang::Zh);
+    assert_eq!(
+        zh,
+        "异常：有记录文件无法写入\n\
+         main：记录不可写：No space left on device · 3 秒前落盘 · 4 人等候 · 1 条通知待发"
+    );
+    let en = human::response_in(&health, Timestamp(T0), Lang::En);
+    assert!(en.starts_with("UNHEALTHY"), "{en}");
+    assert!(en.contains("last fsync 3 s ago · 4 waiting"), "{en}");
+
+    let kiosk = Response::KioskView(Box::new(KioskView {
+        hall: "main".into(),
+        hall_name: "政务服务中心".into(),
+        day: Some(20250303),
+        issuing: true,
+        open_now: true,
+        opens: None,
+        items: vec![KioskItem {
+            code: item('A'),
+            name: "社保".into(),
+            waiting: [0, 1, 2],
+            windows: vec![WindowNo(1)],
+            eta_secs: Some(600),
+            eta_priority_secs: None,
+            daily_cap: Some(100),
+            issued_today: 7,
+        }],
+        print_failures_today: 0,
+    }));
+    let zh = human::response_in(&kiosk, Timestamp(T0), Lang::Zh);
+    assert_eq!(
+        zh,
+        "政务服务中心（main）· 正在取号\n  A 社保 · 3 人等候 · 约 10 分钟 · 已发 7/100"
+    );
+    let en = human::response_in(&kiosk, Timestamp(T0), Lang::En);
+    assert_eq!(
+        en,
+        "政务服务中心 (main) · issuing\n  A 社保 · 3 waiting · about 10 min · 7/100 issued"
+    );
+
+    for (by, key, zh, en) in [
+        (
+            hallq_proto::wire::StatsBy::Window,
+            "3",
+            "3号窗口",
+            "window 3",
+        ),
+        (
+            hallq_proto::wire::StatsBy::Staff,
+            "S1002",
+            "工作人员 S1002",
+            "staff S1002",
+        ),
+        (
+            hallq_proto::wire::StatsBy::Staff,
+            "-",
+            "工作人员（未登录）",
+            "staff (nobody logged in)",
+        ),
+        (hallq_proto::wire::StatsBy::Item, "A", "事项 A", "item A"),
+    ] {
+        let stats = Response::Stats(Box::new(hallq_proto::wire::DayStats {
+            hall: "main".into(),
+            day: 20250303,
+            totals: Default::default(),
+            forfeited_bookings: 0,
+            appointments_kept: 0,
+            notifications_sent: 0,
+            notifications_failed: 0,
+            by: Some(by),
+            groups: vec![hallq_proto::wire::StatsGroup {
+                key: key.into(),
+                figures: Default::default(),
+            }],
+        }));
+        let text = human::response_in(&stats, Timestamp(T0), Lang::Zh);
+        assert!(text.lines().any(|l| l == zh), "{text}");
+        let text = human::response_in(&stats, Timestamp(T0), Lang::En);
+        assert!(text.lines().any(|l| l == en), "{text}");
+    }
+
+    let refused = Response::Error(ErrorReply::new(
+        "window_busy",
+        "window 3 still has ticket C005: finish it",
+    ));
+    let zh = human::response_in(&refused, Timestamp(T0), Lang::Zh);
+    assert!(
+        zh.starts_with("错误：当前号尚未处理完") && !zh.contains("finish it"),
+        "{zh}"
+    );
+    let watching = human::response_in(&Response::Watching, Timestamp(T0), Lang::Zh);
+    assert_eq!(watching, "正在接收大厅动态");
 }
