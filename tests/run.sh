@@ -61,5 +61,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
 fi
 
-echo "tests/run.sh: cargo test --workspace --locked $*"
-exec cargo test --workspace --locked "$@"
+echo "tests/run.sh: cargo test --workspace --locked --no-fail-fast $*"
+# --no-fail-fast: every test binary runs, so one failure does not hide others.
+exec cargo test --workspace --locked --no-fail-fast "$@"
