@@ -272,9 +272,9 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             problems,
         );
         let mut visitor = visitor;
-        if !(30..=1800).contains(&hall.remote_code_seconds) {
+        if !(1..=1800).contains(&hall.remote_code_seconds) {
             problems.push(format!(
-                "hall {id:?}: remote_code_seconds must be 30-1800, got {}",
+                "hall {id:?}: remote_code_seconds must be 1-1800, got {}",
                 hall.remote_code_seconds
             ));
         }
