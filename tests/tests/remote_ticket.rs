@@ -62,7 +62,10 @@ async fn next_code(stream: &mut NotificationStream) -> (String, String) {
     }
 }
 
-async fn ask_code(visitor: &Client, phone: &str) -> Result<Response, hallq_client::client::ClientError> {
+async fn ask_code(
+    visitor: &Client,
+    phone: &str,
+) -> Result<Response, hallq_client::client::ClientError> {
     visitor
         .request(&Request::RemoteCode {
             item: item('A'),
@@ -95,7 +98,10 @@ async fn numbers_from_outside_are_off_by_default() {
     let hall = TestHall::new().unwrap();
     let daemon = hall.start().unwrap();
     let visitor = daemon.connect(VISITOR).await;
-    expect_refused(visitor.request(&Request::RemoteHall).await, "remote_tickets_off");
+    expect_refused(
+        visitor.request(&Request::RemoteHall).await,
+        "remote_tickets_off",
+    );
     expect_refused(ask_code(&visitor, PHONE).await, "remote_tickets_off");
     expect_refused(take(&visitor, PHONE, "123456").await, "remote_tickets_off");
     drop(daemon);
@@ -146,7 +152,10 @@ async fn a_code_by_sms_buys_one_walk_in_ticket_within_the_limits() {
     let (to, code) = next_code(&mut sms).await;
     assert_eq!(to, PHONE);
     for _ in 0..3 {
-        expect_refused(take(&visitor, PHONE, &other_than(&code)).await, "code_wrong");
+        expect_refused(
+            take(&visitor, PHONE, &other_than(&code)).await,
+            "code_wrong",
+        );
     }
     expect_refused(take(&visitor, PHONE, &code).await, "code_tries_used");
     // Another phone's code is not this phone's.
@@ -209,8 +218,7 @@ async fn a_code_by_sms_buys_one_walk_in_ticket_within_the_limits() {
 
 #[tokio::test]
 async fn a_code_expires() {
-    let hall =
-        TestHall::with_hall_settings(&format!("{ON}\nremote_code_seconds = 1")).unwrap();
+    let hall = TestHall::with_hall_settings(&format!("{ON}\nremote_code_seconds = 1")).unwrap();
     let daemon = hall.start().unwrap();
     let visitor = daemon.connect(VISITOR).await;
     let notifier = daemon.connect(NOTIFIER).await;
@@ -318,9 +326,17 @@ fn an_address_asking_for_many_codes_is_turned_away() -> anyhow::Result<()> {
     for n in 0..10 {
         let body = format!(r#"{{"item":"A","phone":"1380013{n:04}"}}"#);
         let (status, answer) = post(page.addr, "/hall/code", &body)?;
-        assert_eq!((status, &answer["ok"]), (200, &Value::Bool(true)), "{answer}");
+        assert_eq!(
+            (status, &answer["ok"]),
+            (200, &Value::Bool(true)),
+            "{answer}"
+        );
     }
-    let (status, answer) = post(page.addr, "/hall/code", r#"{"item":"A","phone":"13900139000"}"#)?;
+    let (status, answer) = post(
+        page.addr,
+        "/hall/code",
+        r#"{"item":"A","phone":"13900139000"}"#,
+    )?;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(answer["code"], "code_rate_limited");
     // Bad input: a clear refusal, nothing sent.
@@ -457,7 +473,7 @@ fn a_phone_takes_a_number_from_outside_with_the_sms_code() -> anyhow::Result<()>
         token: NOTIFIER.into(),
         hall: None,
     };
-    let sender = Sender::new(provider(port))?;
+    let sender = Sender::new(provider(port)).map_err(anyhow::Error::msg)?;
     rt.spawn(bridge::run(target, sender, async {
         let _ = stopped.await;
     }));
@@ -469,7 +485,10 @@ fn a_phone_takes_a_number_from_outside_with_the_sms_code() -> anyhow::Result<()>
     browser.open(&page.url("/hall"))?;
     let shown = browser.wait_page("the items", |p| p["screen"] == "items")?;
     let items = shown["items"].to_string();
-    assert!(items.contains("A 社保") && items.contains("等候 4 人"), "{shown}");
+    assert!(
+        items.contains("A 社保") && items.contains("等候 4 人"),
+        "{shown}"
+    );
     browser.screenshot(&docs.join("remote-hall.png"))?;
 
     browser.click("[data-item=\"A\"]")?;
@@ -484,7 +503,10 @@ fn a_phone_takes_a_number_from_outside_with_the_sms_code() -> anyhow::Result<()>
     browser.type_keys(PHONE)?;
     browser.click("#send")?;
     let shown = browser.wait_page("the code step", |p| p["screen"] == "code-step")?;
-    assert!(shown["sent"].as_str().unwrap().contains("138****8000"), "{shown}");
+    assert!(
+        shown["sent"].as_str().unwrap().contains("138****8000"),
+        "{shown}"
+    );
     browser.screenshot(&docs.join("remote-code.png"))?;
 
     // The SMS, as the provider got it.
@@ -495,7 +517,10 @@ fn a_phone_takes_a_number_from_outside_with_the_sms_code() -> anyhow::Result<()>
             assert_eq!(v["to"], PHONE);
             break code_in(v["text"].as_str().unwrap());
         }
-        assert!(Instant::now() < deadline, "no code SMS reached the provider");
+        assert!(
+            Instant::now() < deadline,
+            "no code SMS reached the provider"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     // A wrong code first: said so, one try used.
@@ -510,7 +535,10 @@ fn a_phone_takes_a_number_from_outside_with_the_sms_code() -> anyhow::Result<()>
     let shown = browser.wait_page("the new ticket's page", |p| {
         p["screen"] == "waiting" && p["number"] == "A005"
     })?;
-    assert!(shown["path"].as_str().unwrap().starts_with("/t/"), "{shown}");
+    assert!(
+        shown["path"].as_str().unwrap().starts_with("/t/"),
+        "{shown}"
+    );
     assert_eq!(shown["ahead"], "4 人", "{shown}");
     assert!(!shown["body"].as_str().unwrap().contains("138"), "{shown}");
     browser.screenshot(&docs.join("remote-ticket.png"))?;

@@ -190,10 +190,18 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         Response::CodeSent {
             phone,
             expires_in_secs,
-        } => lang.pick(
-            &format!("验证码已发送至{phone}，{}分钟内有效", expires_in_secs.div_ceil(60)),
-            &format!("code sent to {phone}, good for {} min", expires_in_secs.div_ceil(60)),
-        ).to_owned(),
+        } => lang
+            .pick(
+                &format!(
+                    "验证码已发送至{phone}，{}分钟内有效",
+                    expires_in_secs.div_ceil(60)
+                ),
+                &format!(
+                    "code sent to {phone}, good for {} min",
+                    expires_in_secs.div_ceil(60)
+                ),
+            )
+            .to_owned(),
     }
 }
 

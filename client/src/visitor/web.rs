@@ -591,7 +591,9 @@ async fn hall_code(
     if !page.admit(address) {
         return limited();
     }
-    let Some((item, phone)) = serde_json::from_str(&body).ok().and_then(|b| item_and_phone(&b))
+    let Some((item, phone)) = serde_json::from_str(&body)
+        .ok()
+        .and_then(|b| item_and_phone(&b))
     else {
         return json_response(&refusal(&ErrorCode::BadRequest));
     };

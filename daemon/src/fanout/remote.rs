@@ -156,7 +156,12 @@ impl RemoteCodes {
             return Err(CodeError::TriesUsed);
         }
         // Constant time: the tag comparison does not leak how much matched.
-        if hmac::verify(&self.key, message(phone, item, code).as_bytes(), p.tag.as_ref()).is_ok()
+        if hmac::verify(
+            &self.key,
+            message(phone, item, code).as_bytes(),
+            p.tag.as_ref(),
+        )
+        .is_ok()
         {
             self.pending.remove(&key);
             return Ok(());
@@ -189,10 +194,15 @@ mod tests {
     #[test]
     fn the_right_code_works_once() {
         let mut c = RemoteCodes::new();
-        let code = c.issue("13800138000", item(), Timestamp(0), settings()).unwrap();
+        let code = c
+            .issue("13800138000", item(), Timestamp(0), settings())
+            .unwrap();
         assert_eq!(code.len(), 6);
         assert!(code.bytes().all(|b| b.is_ascii_digit()));
-        assert_eq!(c.check("13800138000", item(), &code, Timestamp(1000)), Ok(()));
+        assert_eq!(
+            c.check("13800138000", item(), &code, Timestamp(1000)),
+            Ok(())
+        );
         assert_eq!(
             c.check("13800138000", item(), &code, Timestamp(1000)),
             Err(CodeError::Expired)
@@ -202,7 +212,9 @@ mod tests {
     #[test]
     fn three_wrong_tries_void_the_code() {
         let mut c = RemoteCodes::new();
-        let code = c.issue("13800138000", item(), Timestamp(0), settings()).unwrap();
+        let code = c
+            .issue("13800138000", item(), Timestamp(0), settings())
+            .unwrap();
         let wrong = if code == "000000" { "000001" } else { "000000" };
         for left in [2, 1, 0] {
             assert_eq!(
@@ -219,26 +231,34 @@ mod tests {
     #[test]
     fn codes_expire_and_are_limited_per_phone() {
         let mut c = RemoteCodes::new();
-        let code = c.issue("13800138000", item(), Timestamp(0), settings()).unwrap();
+        let code = c
+            .issue("13800138000", item(), Timestamp(0), settings())
+            .unwrap();
         assert_eq!(
             c.check("13800138000", item(), &code, Timestamp(300_000)),
             Err(CodeError::Expired)
         );
-        c.issue("13800138000", item(), Timestamp(1), settings()).unwrap();
-        c.issue("13800138000", item(), Timestamp(2), settings()).unwrap();
+        c.issue("13800138000", item(), Timestamp(1), settings())
+            .unwrap();
+        c.issue("13800138000", item(), Timestamp(2), settings())
+            .unwrap();
         assert_eq!(
             c.issue("13800138000", item(), Timestamp(3), settings()),
             Err(CodeError::RateLimited(3))
         );
         // Another phone is not held back; the first is again 10 minutes on.
-        c.issue("13900139000", item(), Timestamp(3), settings()).unwrap();
-        c.issue("13800138000", item(), Timestamp(600_000), settings()).unwrap();
+        c.issue("13900139000", item(), Timestamp(3), settings())
+            .unwrap();
+        c.issue("13800138000", item(), Timestamp(600_000), settings())
+            .unwrap();
     }
 
     #[test]
     fn a_code_is_for_its_item() {
         let mut c = RemoteCodes::new();
-        let code = c.issue("13800138000", item(), Timestamp(0), settings()).unwrap();
+        let code = c
+            .issue("13800138000", item(), Timestamp(0), settings())
+            .unwrap();
         assert_eq!(
             c.check("13800138000", "B".parse().unwrap(), &code, Timestamp(1)),
             Err(CodeError::Expired)

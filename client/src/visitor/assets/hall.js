@@ -60,6 +60,8 @@ const t = (key, ...args) => {
 
 function show(id) {
   for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== id;
+  // A message of the step before does not belong to this one.
+  $('message').hidden = true;
 }
 
 let messageTimer = null;
@@ -160,8 +162,8 @@ async function take() {
   const a = await post('/hall/ticket', { item: item.code, phone, code });
   $('take').disabled = false;
   if (!a.ok) {
-    say(a.code);
     if (a.code === 'code_expired' || a.code === 'code_tries_used') show('phone-step');
+    say(a.code);
     return;
   }
   location.href = '/t/' + encodeURIComponent(a.token) + (lang === 'en' ? '?lang=en' : '');
