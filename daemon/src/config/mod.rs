@@ -504,6 +504,38 @@ mod tests {
     }
 
     #[test]
+    fn remote_tickets_are_off_by_default_and_their_limits_are_checked() {
+        let c = parse(&doc("", KIOSK, HALL)).unwrap();
+        assert_eq!(c.halls[0].visitor.remote, RemoteSettings::default());
+        assert!(!c.halls[0].visitor.remote.enabled);
+        let on = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nremote_tickets = true\nremote_code_seconds = 120\nremote_codes_per_phone = 5",
+        );
+        let c = parse(&doc("", KIOSK, &on)).unwrap();
+        assert_eq!(
+            c.halls[0].visitor.remote,
+            RemoteSettings {
+                enabled: true,
+                code_secs: 120,
+                codes_per_phone: 5
+            }
+        );
+        let bad = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nremote_code_seconds = 0\nremote_codes_per_phone = 0\n\
+             [hall.templates]\nremote_code = \"没有验证码\"",
+        );
+        let err = error_of(&doc("", KIOSK, &bad));
+        assert!(err.contains("remote_code_seconds must be 1-1800"), "{err}");
+        assert!(err.contains("remote_codes_per_phone must be 1-20"), "{err}");
+        assert!(
+            err.contains("templates.remote_code must contain {code}"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn parse_errors_carry_line_and_column() {
         let err = error_of(&doc("", KIOSK, HALL).replace("number = 1", "number = \"one\""));
         assert!(err.contains("line "), "{err}");
