@@ -490,6 +490,15 @@ fn a_phone_takes_a_number_from_outside_with_the_sms_code() -> anyhow::Result<()>
         "{shown}"
     );
     browser.screenshot(&docs.join("remote-hall.png"))?;
+    // In English by the button, and back.
+    browser.click("#lang")?;
+    browser.wait_page("the items in English", |p| {
+        p["items"].to_string().contains("4 waiting")
+    })?;
+    browser.click("#lang")?;
+    browser.wait_page("the items in Chinese", |p| {
+        p["items"].to_string().contains("等候 4 人")
+    })?;
 
     browser.click("[data-item=\"A\"]")?;
     browser.wait_page("the phone step", |p| p["screen"] == "phone-step")?;
