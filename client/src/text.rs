@@ -290,6 +290,26 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
             "该日没有取号记录，也没有可用于预测的往周数据",
             "no arrivals on that day and no past weeks to forecast it from",
         ),
+        C::RemoteTicketsOff => (
+            "本厅暂未开通线上取号，请到大厅取号机取号",
+            "this hall does not give numbers online; take one at the hall's kiosk",
+        ),
+        C::CodeRateLimited => (
+            "获取验证码过于频繁，请几分钟后再试",
+            "too many codes asked for lately; try again in a few minutes",
+        ),
+        C::CodeWrong => (
+            "验证码不正确，请核对短信后重新输入",
+            "the code is not right; check the SMS and type it again",
+        ),
+        C::CodeExpired => (
+            "验证码已过期，请重新获取",
+            "the code has expired; ask for a new one",
+        ),
+        C::CodeTriesUsed => (
+            "验证码输错次数过多，请重新获取",
+            "the code was typed wrong too many times; ask for a new one",
+        ),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",
             "refused (a reason this version does not know)",

@@ -245,6 +245,18 @@ error_codes! {
     /// The day asked for has no arrivals in the journal and no past weeks
     /// to forecast it from (`hallq simulate`, `hallq forecast`).
     NoRecords = "no_records",
+    /// The hall does not give numbers from outside (线上取号 is off:
+    /// `remote_tickets = false`, the default).
+    RemoteTicketsOff = "remote_tickets_off",
+    /// This phone (or address) asked for too many codes lately: wait a few
+    /// minutes.
+    CodeRateLimited = "code_rate_limited",
+    /// The code is not the one sent (a try is used up).
+    CodeWrong = "code_wrong",
+    /// The code has expired (or none was sent): ask for a new one.
+    CodeExpired = "code_expired",
+    /// The code was tried wrong too many times: ask for a new one.
+    CodeTriesUsed = "code_tries_used",
 }
 
 impl fmt::Display for ErrorCode {

@@ -391,6 +391,31 @@ pub enum Request {
         /// How many past weeks to look at.
         weeks: u8,
     },
+    /// 线上取号 (visitor, admin; issue 18 item 4): the hall page's items,
+    /// with their waiting counts, as a kiosk's start screen shows them.
+    /// Refused with `remote_tickets_off` unless the hall has
+    /// `remote_tickets = true`. Answered with [`Response::KioskView`].
+    RemoteHall,
+    /// 线上取号: send a one-time code by SMS to `phone` for a walk-in
+    /// ticket of `item` (visitor, admin). Answered with
+    /// [`Response::CodeSent`].
+    RemoteCode {
+        /// The item.
+        item: ItemCode,
+        /// A mainland mobile number, as the visitor typed it.
+        phone: String,
+    },
+    /// 线上取号: the code the SMS carried, for the walk-in ticket (visitor,
+    /// admin). Answered with [`Response::FollowLink`]: the new ticket and
+    /// its phone page's token.
+    RemoteTicket {
+        /// The item the code was sent for.
+        item: ItemCode,
+        /// The phone the code was sent to.
+        phone: String,
+        /// The six digits.
+        code: String,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -449,6 +474,9 @@ impl Request {
             Request::WindowRating { .. } => "window-rating",
             Request::Simulate(_) => "simulate",
             Request::Forecast { .. } => "forecast",
+            Request::RemoteHall => "remote-hall",
+            Request::RemoteCode { .. } => "remote-code",
+            Request::RemoteTicket { .. } => "remote-ticket",
         }
     }
 
@@ -475,7 +503,8 @@ impl Request {
             | Request::Follow { .. }
             | Request::WindowRating { .. }
             | Request::Simulate(_)
-            | Request::Forecast { .. } => true,
+            | Request::Forecast { .. }
+            | Request::RemoteHall => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -493,7 +522,9 @@ impl Request {
             | Request::AttachPhone { .. }
             | Request::StepBack { .. }
             | Request::Leave { .. }
-            | Request::RateService { .. } => false,
+            | Request::RateService { .. }
+            | Request::RemoteCode { .. }
+            | Request::RemoteTicket { .. } => false,
         }
     }
 }
@@ -632,6 +663,13 @@ pub enum Response {
     Simulation(Box<crate::staffing::SimulationReport>),
     /// An arrivals forecast.
     Forecast(Box<crate::staffing::Forecast>),
+    /// 线上取号: the code is on its way by SMS.
+    CodeSent {
+        /// The phone, masked (`138****8000`).
+        phone: String,
+        /// Seconds the code is good for.
+        expires_in_secs: u32,
+    },
 }
 
 /// How `hallq stats` breaks the totals down.
@@ -1004,6 +1042,10 @@ pub enum NotificationKind {
     /// A booking was forfeited: not checked in within 30 minutes of its
     /// start (§四(七)8).
     BookingForfeited,
+    /// 线上取号 (issue 18): the one-time code for a ticket taken from
+    /// outside. Not journaled: its id is `<hall>-code<random>` (no
+    /// outbox number), and a code is good for minutes only.
+    RemoteCode,
 }
 
 impl NotificationKind {

@@ -181,6 +181,21 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         ),
         Response::Simulation(r) => super::staffing::text::report(r, lang),
         Response::Forecast(f) => super::staffing::text::forecast(f, lang),
+        Response::CodeSent {
+            phone,
+            expires_in_secs,
+        } => lang
+            .pick(
+                &format!(
+                    "验证码已发送至{phone}，{}分钟内有效",
+                    expires_in_secs.div_ceil(60)
+                ),
+                &format!(
+                    "code sent to {phone}, good for {} min",
+                    expires_in_secs.div_ceil(60)
+                ),
+            )
+            .to_owned(),
     }
 }
 

@@ -107,6 +107,10 @@ pub fn response(r: &Response) -> Value {
         }),
         Response::Simulation(r) => json!(r),
         Response::Forecast(f) => json!(f),
+        Response::CodeSent {
+            phone,
+            expires_in_secs,
+        } => json!({ "phone": phone, "expires_in_secs": expires_in_secs }),
         Response::Export { records, next } => json!({
             "records": records.iter().map(ticket_record).collect::<Vec<_>>(),
             "next": next,
@@ -417,6 +421,7 @@ pub fn kind_name(k: NotificationKind) -> &'static str {
         NotificationKind::BookingConfirmed => "booking_confirmed",
         NotificationKind::BookingCancelled => "booking_cancelled",
         NotificationKind::BookingForfeited => "booking_forfeited",
+        NotificationKind::RemoteCode => "remote_code",
     }
 }
 

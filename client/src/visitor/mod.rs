@@ -4,7 +4,9 @@
 //! people ahead, the wait, the windows, pushed live; "请到3号窗口" full
 //! screen with vibration and a sound when called; the §7.3.5 reminder;
 //! "I need more time", "I'm leaving", and the five grades after the
-//! service.
+//! service; and, when the hall has `remote_tickets = true`, 线上取号 at
+//! `/hall` (the items, a mobile number, the SMS code, then the new
+//! ticket's page).
 //!
 //! - [`web`]: the HTTP server, the embedded page, its event stream, the
 //!   visitor's three actions, and the per-address limits.

@@ -11,6 +11,10 @@
 //! | `POST /t/<token>/rate` | `{"rating":1-5}`: 好差评, once per service |
 //! | `/rate?window=N` | the rating tablet at window N: the service finished there last |
 //! | `/rate/events?window=N` | its stream, `{"ok":true,"ticket":{…}\|null,"token":…}`; for `--tablet` addresses only |
+//! | `/hall` | 线上取号 (when the hall has `remote_tickets = true`): the items, a mobile number, the code |
+//! | `/hall/items` | `{"ok":true,"hall_name":…,"open_now":…,"issuing":…,"items":[{"code","name","waiting","eta_secs","full"}]}` |
+//! | `POST /hall/code` | `{"item":"A","phone":"138…"}`: the code goes out by SMS; `{"ok":true,"phone":"138****8000","expires_in_secs":300}` |
+//! | `POST /hall/ticket` | `{"item":"A","phone":"138…","code":"123456"}`: the walk-in ticket; `{"ok":true,"ticket":"A012","token":…}` |
 //!
 //! Every answer is JSON `{"ok":true,"ticket":{…}}` or `{"ok":false,
 //! "code":"link_invalid"}`: the page words the code, in Chinese or English.
@@ -20,7 +24,8 @@
 //! forwarded for): so many requests a minute, so many refused links an
 //! hour (after which the address is turned away until the hour is over),
 //! and a few open event streams; answered with HTTP 429 and
-//! `rate_limited`.
+//! `rate_limited`. 线上取号's codes are limited per address besides
+//! ([`CODES_PER_ADDRESS_PER_HOUR`]), and per phone by hallqd.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -48,6 +53,12 @@ use crate::follow::FollowingClient;
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const VISITOR_CSS: &str = include_str!("assets/visitor.css");
 const VISITOR_JS: &str = include_str!("assets/visitor.js");
+const HALL_HTML: &str = include_str!("assets/hall.html");
+const HALL_JS: &str = include_str!("assets/hall.js");
+
+/// 线上取号 codes one address may ask for per hour (a family's phones
+/// behind one carrier address share it; hallqd limits each phone too).
+pub const CODES_PER_ADDRESS_PER_HOUR: u32 = 10;
 
 /// How often an idle event stream says it is alive (proxies close silent
 /// connections).
@@ -81,6 +92,8 @@ struct Usage {
     hour_from: Instant,
     bad_links: u32,
     streams: u32,
+    /// 线上取号 codes asked for since `hour_from`.
+    codes: u32,
 }
 
 impl VisitorPage {
@@ -138,6 +151,7 @@ impl VisitorPage {
             hour_from: now,
             bad_links: 0,
             streams: 0,
+            codes: 0,
         });
         if now.duration_since(u.minute_from) >= Duration::from_secs(60) {
             u.minute_from = now;
@@ -146,6 +160,7 @@ impl VisitorPage {
         if now.duration_since(u.hour_from) >= Duration::from_secs(3600) {
             u.hour_from = now;
             u.bad_links = 0;
+            u.codes = 0;
         }
         u.requests = u.requests.saturating_add(1);
         u.requests <= self.options.per_address_per_minute
@@ -157,6 +172,20 @@ impl VisitorPage {
         if let Some(u) = self.usage().get_mut(&address) {
             u.bad_links = u.bad_links.saturating_add(1);
         }
+    }
+
+    /// Counts one code asked for by `address` (already admitted); false
+    /// if it is over [`CODES_PER_ADDRESS_PER_HOUR`].
+    fn code_asked(&self, address: IpAddr) -> bool {
+        let mut limits = self.usage();
+        let Some(u) = limits.get_mut(&address) else {
+            return false;
+        };
+        if u.codes >= CODES_PER_ADDRESS_PER_HOUR {
+            return false;
+        }
+        u.codes += 1;
+        true
     }
 
     fn stream_opened(&self, address: IpAddr) -> bool {
@@ -186,6 +215,35 @@ impl VisitorPage {
                 shown["ticket"] = json!(ticket.ticket.to_string());
                 json!({ "ok": true, "ticket": shown })
             }
+            Ok(Answer::KioskView(v)) => {
+                let items: Vec<Value> = v
+                    .items
+                    .iter()
+                    .map(|i| {
+                        json!({
+                            "code": i.code.to_string(),
+                            "name": i.name,
+                            "waiting": i.waiting.iter().sum::<u32>(),
+                            "eta_secs": i.eta_secs,
+                            "full": i.daily_cap.is_some_and(|c| i.issued_today >= c),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "ok": true,
+                    "hall_name": v.hall_name,
+                    "open_now": v.open_now,
+                    "issuing": v.issuing,
+                    "items": items,
+                })
+            }
+            Ok(Answer::CodeSent {
+                phone,
+                expires_in_secs,
+            }) => json!({ "ok": true, "phone": phone, "expires_in_secs": expires_in_secs }),
+            Ok(Answer::FollowLink { ticket, token, .. }) => {
+                json!({ "ok": true, "ticket": ticket.to_string(), "token": token })
+            }
             Ok(Answer::Rated { ticket, rating, .. }) => {
                 json!({ "ok": true, "rated": ticket.to_string(), "rating": rating.value() })
             }
@@ -198,7 +256,11 @@ impl VisitorPage {
             }
         };
         let code = answer["code"].as_str().unwrap_or("");
-        if code == ErrorCode::LinkInvalid.as_str() || code == ErrorCode::LinkExpired.as_str() {
+        // A wrong 线上取号 code is guessing too: it counts like a bad link.
+        if code == ErrorCode::LinkInvalid.as_str()
+            || code == ErrorCode::LinkExpired.as_str()
+            || code == ErrorCode::CodeWrong.as_str()
+        {
             self.bad_link(address);
         }
         answer
@@ -229,6 +291,14 @@ pub fn router(page: VisitorPage) -> Router {
         .route("/t/{token}/rate", post(rate))
         .route("/rate", get(|| async { Html(INDEX_HTML) }))
         .route("/rate/events", get(tablet_events))
+        .route("/hall", get(|| async { Html(HALL_HTML) }))
+        .route(
+            "/hall.js",
+            get(|| async { asset("text/javascript; charset=utf-8", HALL_JS) }),
+        )
+        .route("/hall/items", get(hall_items))
+        .route("/hall/code", post(hall_code))
+        .route("/hall/ticket", post(hall_ticket))
         .with_state(page)
 }
 
@@ -253,7 +323,9 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 fn json_response(v: &Value) -> Response {
-    let status = if v["code"] == ErrorCode::RateLimited.as_str() {
+    let status = if v["code"] == ErrorCode::RateLimited.as_str()
+        || v["code"] == ErrorCode::CodeRateLimited.as_str()
+    {
         StatusCode::TOO_MANY_REQUESTS
     } else {
         StatusCode::OK
@@ -489,6 +561,63 @@ async fn rate(
         let rating = u8::try_from(body["rating"].as_u64()?).ok()?;
         let rating = Rating::new(rating).ok()?;
         Some(Request::RateService { token, rating })
+    })
+    .await
+}
+
+/// 线上取号's hall page data: the items and their waiting counts.
+async fn hall_items(
+    State(page): State<VisitorPage>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    act(page, peer, &headers, || Some(Request::RemoteHall)).await
+}
+
+/// `{"item":"A","phone":"…"}` from a body, if it is one.
+fn item_and_phone(body: &Value) -> Option<(hallq_proto::types::ItemCode, String)> {
+    let item = body["item"].as_str()?.parse().ok()?;
+    let phone = body["phone"].as_str()?;
+    (phone.len() <= 32).then(|| (item, phone.to_owned()))
+}
+
+async fn hall_code(
+    State(page): State<VisitorPage>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let address = page.address(peer, &headers);
+    if !page.admit(address) {
+        return limited();
+    }
+    let Some((item, phone)) = serde_json::from_str(&body)
+        .ok()
+        .and_then(|b| item_and_phone(&b))
+    else {
+        return json_response(&refusal(&ErrorCode::BadRequest));
+    };
+    if !page.code_asked(address) {
+        return json_response(&refusal(&ErrorCode::CodeRateLimited));
+    }
+    json_response(&page.ask(Request::RemoteCode { item, phone }, address).await)
+}
+
+async fn hall_ticket(
+    State(page): State<VisitorPage>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    act(page, peer, &headers, || {
+        let body: Value = serde_json::from_str(&body).ok()?;
+        let (item, phone) = item_and_phone(&body)?;
+        let code = body["code"].as_str()?;
+        (code.len() <= 16).then(|| Request::RemoteTicket {
+            item,
+            phone,
+            code: code.to_owned(),
+        })
     })
     .await
 }

@@ -152,6 +152,41 @@ pub struct VisitorSettings {
     /// visitor's behalf (off by default: 好差评 is the visitor's own, 国办发
     /// 〔2019〕51号).
     pub clerk_rating: bool,
+    /// 线上取号 (issue 18 item 4): `remote_tickets` (off by default), and
+    /// its limits `remote_code_seconds` (how long a code is good for) and
+    /// `remote_codes_per_phone` (codes one phone may ask for in 10
+    /// minutes).
+    pub remote: RemoteSettings,
+}
+
+/// 线上取号's switch and limits (issue 18 item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteSettings {
+    /// `remote_tickets`: the hall page gives numbers from outside.
+    pub enabled: bool,
+    /// `remote_code_seconds`: a code's life.
+    pub code_secs: u32,
+    /// `remote_codes_per_phone`: codes one phone may ask for per 10 minutes.
+    pub codes_per_phone: u32,
+}
+
+impl RemoteSettings {
+    /// Default `remote_code_seconds`: five minutes, as SMS codes usually are.
+    pub const DEFAULT_CODE_SECS: u32 = 300;
+    /// Default `remote_codes_per_phone` (per 10 minutes).
+    pub const DEFAULT_CODES_PER_PHONE: u32 = 3;
+    /// Wrong tries a code allows before it is void.
+    pub const TRIES: u32 = 3;
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings {
+            enabled: false,
+            code_secs: Self::DEFAULT_CODE_SECS,
+            codes_per_phone: Self::DEFAULT_CODES_PER_PHONE,
+        }
+    }
 }
 
 impl VisitorSettings {
@@ -167,6 +202,7 @@ impl Default for VisitorSettings {
             url: None,
             step_back_places: Self::DEFAULT_STEP_BACK_PLACES,
             clerk_rating: false,
+            remote: RemoteSettings::default(),
         }
     }
 }
@@ -465,6 +501,38 @@ mod tests {
         assert!(twice.contains("window 1 lists item A twice"), "{twice}");
         let zero = error_of(&doc("", KIOSK, &HALL.replace("number = 1", "number = 0")));
         assert!(zero.contains("window number 0"), "{zero}");
+    }
+
+    #[test]
+    fn remote_tickets_are_off_by_default_and_their_limits_are_checked() {
+        let c = parse(&doc("", KIOSK, HALL)).unwrap();
+        assert_eq!(c.halls[0].visitor.remote, RemoteSettings::default());
+        assert!(!c.halls[0].visitor.remote.enabled);
+        let on = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nremote_tickets = true\nremote_code_seconds = 120\nremote_codes_per_phone = 5",
+        );
+        let c = parse(&doc("", KIOSK, &on)).unwrap();
+        assert_eq!(
+            c.halls[0].visitor.remote,
+            RemoteSettings {
+                enabled: true,
+                code_secs: 120,
+                codes_per_phone: 5
+            }
+        );
+        let bad = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nremote_code_seconds = 0\nremote_codes_per_phone = 0\n\
+             [hall.templates]\nremote_code = \"没有验证码\"",
+        );
+        let err = error_of(&doc("", KIOSK, &bad));
+        assert!(err.contains("remote_code_seconds must be 1-1800"), "{err}");
+        assert!(err.contains("remote_codes_per_phone must be 1-20"), "{err}");
+        assert!(
+            err.contains("templates.remote_code must contain {code}"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -231,6 +231,23 @@ pub(super) struct RawHall {
     /// Issue 18: the window terminal may enter ratings (off by default).
     #[serde(default)]
     pub(super) clerk_rating: bool,
+    /// Issue 18 item 4: 线上取号 from the hall page (off by default).
+    #[serde(default)]
+    pub(super) remote_tickets: bool,
+    /// Issue 18 item 4: how long a one-time code is good for.
+    #[serde(default = "default_remote_code_seconds")]
+    pub(super) remote_code_seconds: u32,
+    /// Issue 18 item 4: codes one phone may ask for in 10 minutes.
+    #[serde(default = "default_remote_codes_per_phone")]
+    pub(super) remote_codes_per_phone: u32,
+}
+
+fn default_remote_code_seconds() -> u32 {
+    super::RemoteSettings::DEFAULT_CODE_SECS
+}
+
+fn default_remote_codes_per_phone() -> u32 {
+    super::RemoteSettings::DEFAULT_CODES_PER_PHONE
 }
 
 fn default_step_back_places() -> u32 {

@@ -40,6 +40,9 @@ pub struct Templates {
     /// 差评工单 for the hotline (§四(六)6): `{hall}`, `{window}`, `{staff}`,
     /// `{item}`, `{item_name}`, `{ticket}`, `{rating}` are filled in.
     pub work_order: String,
+    /// 线上取号's one-time code (issue 18 item 4): `{code}` (required),
+    /// `{item}` (the item's name), `{minutes}` (how long it is good for).
+    pub remote_code: String,
 }
 
 impl Default for Templates {
@@ -56,6 +59,7 @@ impl Default for Templates {
             phone_attached: "您的号码{ticket}已登记本手机号，前面还有{position}人，即将轮到您时和叫号时将短信通知您。".into(),
             phone_attached_approaching: "您的号码{ticket}已登记本手机号，前面还有{position}人，即将轮到您，请到等候区等候叫号。".into(),
             work_order: "差评工单：{hall}{window}号窗口（工作人员{staff}）办理{item_name}（{item}），{ticket}号评价{rating}分，请跟进回访。".into(),
+            remote_code: "您正在线上取号办理{item}，验证码{code}，{minutes}分钟内有效。如非本人操作请忽略，切勿告诉他人。".into(),
         }
     }
 }
@@ -75,6 +79,7 @@ pub(super) struct RawTemplates {
     pub(super) work_order: Option<String>,
     pub(super) phone_attached: Option<String>,
     pub(super) phone_attached_approaching: Option<String>,
+    pub(super) remote_code: Option<String>,
 }
 
 impl RawTemplates {
@@ -128,6 +133,15 @@ impl RawTemplates {
                 self.phone_attached_approaching,
                 defaults.phone_attached_approaching,
             ),
+            remote_code: match self.remote_code {
+                Some(text) if !text.contains("{code}") => {
+                    problems.push(format!(
+                        "hall {hall:?}: templates.remote_code must contain {{code}}"
+                    ));
+                    defaults.remote_code
+                }
+                given => pick("remote_code", given, defaults.remote_code),
+            },
         }
     }
 }

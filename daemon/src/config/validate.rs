@@ -271,6 +271,24 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             hall.clerk_rating,
             problems,
         );
+        let mut visitor = visitor;
+        if !(1..=1800).contains(&hall.remote_code_seconds) {
+            problems.push(format!(
+                "hall {id:?}: remote_code_seconds must be 1-1800, got {}",
+                hall.remote_code_seconds
+            ));
+        }
+        if !(1..=20).contains(&hall.remote_codes_per_phone) {
+            problems.push(format!(
+                "hall {id:?}: remote_codes_per_phone must be 1-20, got {}",
+                hall.remote_codes_per_phone
+            ));
+        }
+        visitor.remote = super::RemoteSettings {
+            enabled: hall.remote_tickets,
+            code_secs: hall.remote_code_seconds,
+            codes_per_phone: hall.remote_codes_per_phone,
+        };
         halls.push(HallConfig {
             id,
             name: hall.name,
@@ -326,6 +344,7 @@ fn visitor_settings(
         url,
         step_back_places,
         clerk_rating,
+        remote: super::RemoteSettings::default(),
     }
 }
 

@@ -9,3 +9,4 @@ pub mod appointments;
 pub mod display;
 pub mod link;
 pub mod outbox;
+pub mod remote;

@@ -113,6 +113,9 @@ pub struct HallShard {
     visitor: Mutex<crate::config::VisitorSettings>,
     /// The key of the visitor links (issue 18), kept in `dir`.
     links: Arc<crate::fanout::link::VisitorLinks>,
+    /// 线上取号's pending one-time codes (issue 18 item 4): in memory only,
+    /// see [`crate::fanout::remote`].
+    remote: Mutex<crate::fanout::remote::RemoteCodes>,
 }
 
 /// The print failures a hall's kiosks reported since start.
@@ -180,6 +183,7 @@ impl HallShard {
             pipe_running: std::sync::atomic::AtomicBool::new(false),
             print_failures: Mutex::default(),
             visitor: Mutex::new(config.visitor.clone()),
+            remote: Mutex::new(crate::fanout::remote::RemoteCodes::new()),
             links,
         })
     }
@@ -200,6 +204,74 @@ impl HallShard {
             .set_visitor_link(self.links.clone(), settings.url.clone());
         *now = settings;
         changed
+    }
+
+    /// 线上取号: makes a one-time code for `phone` and `item` and hands it
+    /// to the SMS bridge (a notification of kind `remote_code`, published
+    /// at once and never journaled: a notifier that is not connected now
+    /// misses it, and the visitor asks again). Returns the code's life in
+    /// seconds.
+    pub fn send_remote_code(
+        &self,
+        item: hallq_proto::types::ItemCode,
+        phone: &hallq_proto::types::Phone,
+    ) -> Result<u32, crate::fanout::remote::CodeError> {
+        let settings = self.visitor().remote;
+        let now = clock::now();
+        let code = self
+            .remote
+            .lock()
+            .issue(phone.expose(), item, now, settings)?;
+        let (template, item_name) = {
+            let st = self.state.lock();
+            let name = st
+                .hall
+                .spec()
+                .items
+                .iter()
+                .find(|i| i.code == item)
+                .map_or_else(|| item.to_string(), |i| i.name.clone());
+            (st.derived.outbox.templates().remote_code.clone(), name)
+        };
+        let text = template
+            .replace("{code}", &code)
+            .replace("{item}", &item_name)
+            .replace("{minutes}", &settings.code_secs.div_ceil(60).to_string());
+        let mut nonce = [0u8; 8];
+        use ring::rand::SecureRandom;
+        ring::rand::SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| crate::fanout::remote::CodeError::Random)?;
+        // No outbox number: `<hall>-code<hex>` is unique without one, and
+        // keeps the journaled notifications' numbers as replay makes them.
+        let id = format!("{}-code{:016x}", self.id, u64::from_le_bytes(nonce));
+        let _ = self.notifications.send(Arc::new(Notification {
+            id,
+            hall: self.id.clone(),
+            kind: hallq_proto::wire::NotificationKind::RemoteCode,
+            ticket: None,
+            phone: phone.expose().to_owned(),
+            text,
+            position: None,
+            window: None,
+            at: now,
+            booking: None,
+            work_order: None,
+        }));
+        metrics::counter!("hallq_remote_codes_sent_total", "hall" => self.id.clone()).increment(1);
+        Ok(settings.code_secs)
+    }
+
+    /// 线上取号: checks the code typed back; the right one is used up.
+    pub fn check_remote_code(
+        &self,
+        item: hallq_proto::types::ItemCode,
+        phone: &hallq_proto::types::Phone,
+        code: &str,
+    ) -> Result<(), crate::fanout::remote::CodeError> {
+        self.remote
+            .lock()
+            .check(phone.expose(), item, code, clock::now())
     }
 
     /// The visitor link token of today's `ticket`.

@@ -112,6 +112,11 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::WindowRating { window } => visitor::window_rating(session, window),
         Request::Simulate(ask) => staffing::simulate(daemon, session, *ask).await,
         Request::Forecast { day, weeks } => staffing::forecast(session, day, weeks).await,
+        Request::RemoteHall => visitor::remote_hall(session),
+        Request::RemoteCode { item, phone } => visitor::remote_code(session, item, phone),
+        Request::RemoteTicket { item, phone, code } => {
+            visitor::remote_ticket(session, item, phone, code).await
+        }
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })

@@ -104,6 +104,11 @@ fn page(session: &Session, from: u32, limit: u32) -> StatusPage {
 /// whether walk-ins are taken now and when the hall opens next.
 pub(super) fn kiosk_view(session: &Session) -> Result<Response, ErrorReply> {
     require(session, &[Role::Kiosk, Role::Admin])?;
+    kiosk_view_of(session)
+}
+
+/// The kiosk's start screen, whoever may see it (also 线上取号's hall page).
+pub(super) fn kiosk_view_of(session: &Session) -> Result<Response, ErrorReply> {
     let now = crate::clock::now();
     let (items, day, issuing, (open_now, opens)) = session
         .hall

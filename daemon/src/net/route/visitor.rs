@@ -11,11 +11,12 @@
 //! learns nothing, not even whether the ticket exists.
 
 use hallq_core::{Command, Event};
-use hallq_proto::types::{Rating, Role, TicketNo};
+use hallq_proto::types::{ItemCode, Lane, Phone, Rating, Role, TicketNo};
 use hallq_proto::wire::{ErrorReply, Response};
 use hallq_proto::ErrorCode;
 
 use crate::fanout::link::LinkError;
+use crate::fanout::remote::CodeError;
 use crate::net::rights::{refused, reply, require, Session};
 
 /// The link of today's `ticket`, for its slip's QR code.
@@ -155,4 +156,116 @@ pub(super) async fn rate(
         .await
         .map_err(refused)?
         .ok_or_else(|| reply(ErrorCode::Internal, "no rating was recorded"))
+}
+
+/// 线上取号 is on in this hall, and the caller is the visitor page (or an
+/// admin): else the refusal.
+fn remote_allowed(session: &Session) -> Result<(), ErrorReply> {
+    require(session, &[Role::Visitor, Role::Admin])?;
+    if session.hall.visitor().remote.enabled {
+        Ok(())
+    } else {
+        Err(reply(
+            ErrorCode::RemoteTicketsOff,
+            "this hall does not give numbers from outside (remote_tickets = false)",
+        ))
+    }
+}
+
+/// A refused code, with its own code for the client's text.
+fn code_refused(e: CodeError) -> ErrorReply {
+    let (code, why) = match e {
+        CodeError::RateLimited(_) => (ErrorCode::CodeRateLimited, "rate"),
+        CodeError::Expired => (ErrorCode::CodeExpired, "expired"),
+        CodeError::Wrong(_) => (ErrorCode::CodeWrong, "wrong"),
+        CodeError::TriesUsed => (ErrorCode::CodeTriesUsed, "tries"),
+        CodeError::Random => (ErrorCode::Internal, "random"),
+    };
+    metrics::counter!("hallq_remote_codes_refused_total", "why" => why).increment(1);
+    reply(code, e.to_string())
+}
+
+/// A mainland mobile, as the visitor typed it.
+fn mobile(phone: String) -> Result<Phone, ErrorReply> {
+    Phone::mobile(phone.trim().to_owned()).map_err(|e| reply(ErrorCode::NotMobileNumber, e.0))
+}
+
+/// The hall page: the items and their waiting counts, as at the kiosk.
+pub(super) fn remote_hall(session: &Session) -> Result<Response, ErrorReply> {
+    remote_allowed(session)?;
+    super::tickets::kiosk_view_of(session)
+}
+
+/// Sends a one-time code for `item` to `phone`. The item must exist and
+/// be offered; opening hours, caps and the phone's active tickets are
+/// checked again when the ticket is issued.
+pub(super) fn remote_code(
+    session: &Session,
+    item: ItemCode,
+    phone: String,
+) -> Result<Response, ErrorReply> {
+    remote_allowed(session)?;
+    let phone = mobile(phone)?;
+    let known = session
+        .hall
+        .read(|h| h.spec().items.iter().any(|i| i.code == item));
+    if !known {
+        return Err(reply(ErrorCode::UnknownItem, format!("no item {item}")));
+    }
+    let expires_in_secs = session
+        .hall
+        .send_remote_code(item, &phone)
+        .map_err(code_refused)?;
+    tracing::info!(hall = session.hall.id(), %item, phone = %phone, "remote ticket code sent");
+    Ok(Response::CodeSent {
+        phone: phone.masked(),
+        expires_in_secs,
+    })
+}
+
+/// The code typed back: the walk-in ticket, issued through the dispatch
+/// core as the kiosk's (same hours, caps, closing and per-phone rules;
+/// journaled), with the phone attached for the usual SMS, and its link.
+pub(super) async fn remote_ticket(
+    session: &Session,
+    item: ItemCode,
+    phone: String,
+    code: String,
+) -> Result<Response, ErrorReply> {
+    remote_allowed(session)?;
+    let phone = mobile(phone)?;
+    session
+        .hall
+        .check_remote_code(item, &phone, code.trim())
+        .map_err(code_refused)?;
+    let ticket = session
+        .hall
+        .execute(
+            Command::Issue {
+                item,
+                lane: Lane::WalkIn,
+                phone: Some(phone),
+            },
+            |_, events| {
+                events.iter().find_map(|e| match e {
+                    Event::Issued { issued, .. } => Some(issued.number),
+                    _ => None,
+                })
+            },
+        )
+        .await
+        .map_err(refused)?
+        .ok_or_else(|| reply(ErrorCode::Internal, "no ticket was issued"))?;
+    tracing::info!(hall = session.hall.id(), %ticket, "remote ticket issued");
+    let token = session.hall.link_token(ticket);
+    let link = session
+        .hall
+        .visitor()
+        .url
+        .map(|url| format!("{url}/t/{token}"));
+    Ok(Response::FollowLink {
+        ticket,
+        token,
+        link,
+    })
 }
