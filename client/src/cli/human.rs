@@ -858,6 +858,7 @@ fn kind_label(k: NotificationKind, lang: Lang) -> &'static str {
         NotificationKind::BookingConfirmed => "预约成功",
         NotificationKind::BookingCancelled => "预约取消",
         NotificationKind::BookingForfeited => "预约失效",
+        NotificationKind::RemoteCode => "线上取号验证码",
     }
 }
 
