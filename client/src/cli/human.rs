@@ -534,7 +534,15 @@ fn windows_table(view: &HallView) -> String {
 }
 
 fn items_table(view: &HallView) -> String {
-    let mut t = Table::new(&["ITEM", "NAME", "APPT", "PRIO", "WALK-IN", "OPEN", "ISSUED"]);
+    items_table_headed(
+        view,
+        &["ITEM", "NAME", "APPT", "PRIO", "WALK-IN", "OPEN", "ISSUED"],
+    )
+}
+
+/// The items' table under `headers`: the same rows in either language.
+fn items_table_headed(view: &HallView, headers: &[&str]) -> String {
+    let mut t = Table::new(headers);
     for i in &view.items {
         let [appointment, priority, walk_in] = i.waiting;
         t.row(vec![
@@ -627,28 +635,18 @@ fn windows_table_zh(view: &HallView) -> String {
 
 /// The items' table with the hall's words (`status`, `watch`).
 fn items_table_zh(view: &HallView) -> String {
-    let mut items = Table::new(&[
-        "事项",
-        "名称",
-        "预约",
-        "优先",
-        "普通",
-        "开放窗口",
-        "今日取号",
-    ]);
-    for i in &view.items {
-        let [appointment, priority, walk_in] = i.waiting;
-        items.row(vec![
-            i.code.to_string(),
-            i.name.clone(),
-            appointment.to_string(),
-            priority.to_string(),
-            walk_in.to_string(),
-            i.open_windows.to_string(),
-            i.issued_today.to_string(),
-        ]);
-    }
-    items.render()
+    items_table_headed(
+        view,
+        &[
+            "事项",
+            "名称",
+            "预约",
+            "优先",
+            "普通",
+            "开放窗口",
+            "今日取号",
+        ],
+    )
 }
 
 /// [`hall_line`] in `lang`.
