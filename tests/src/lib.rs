@@ -47,6 +47,7 @@ use tempfile::TempDir;
 
 pub mod browser;
 pub mod cluster;
+pub mod serve;
 
 /// How long a daemon may take to start listening or to exit.
 pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(20);

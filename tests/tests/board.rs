@@ -10,9 +10,7 @@
 //! Without Chromium the browser test fails and says how to install it;
 //! `HALLQ_SKIP_BROWSER_TESTS=1` skips it instead (say so when you do).
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,10 +19,9 @@ use hallq_client::screen::render_text;
 use hallq_client::terminal::{perform, WindowTerminal};
 use hallq_proto::types::{Lane, WindowNo};
 use hallq_proto::wire::WindowAction;
-use hallq_tests::browser::{browser_available, hallq_path, stdout_line, Killed, WebDriver};
-use hallq_tests::{
-    hallqd_path, item, open_windows, window_token, Daemon, TestHall, ADMIN, DISPLAY, KIOSK,
-};
+use hallq_tests::browser::{browser_available, WebDriver};
+use hallq_tests::serve::Screen;
+use hallq_tests::{hallqd_path, item, open_windows, window_token, TestHall, ADMIN, KIOSK};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::Value;
 
@@ -66,7 +63,7 @@ fn the_board_page_follows_the_hall_live_and_shows_a_lost_daemon() -> anyhow::Res
     let rt = tokio::runtime::Runtime::new()?;
     let hall = TestHall::new()?;
     let mut daemon = hall.start()?;
-    let board = BoardProcess::start(&hall, &daemon)?;
+    let board = Screen::board(&hall, &daemon, &[])?;
 
     let admin = rt.block_on(daemon.connect(ADMIN));
     let kiosk = rt.block_on(daemon.connect(KIOSK));
@@ -76,7 +73,7 @@ fn the_board_page_follows_the_hall_live_and_shows_a_lost_daemon() -> anyhow::Res
     }
 
     let browser = WebDriver::start(hall.dir(), 1920, 1080, PROBE)?;
-    browser.open(&format!("{}?speak=1", board.url))?;
+    browser.open(&board.url("/?speak=1"))?;
     let page = browser.wait_page("the board is live", |p| p["link"] == "live")?;
     assert_eq!(page["ticket"], Value::Null, "no call yet: {page}");
 
@@ -142,14 +139,14 @@ fn the_board_page_follows_the_hall_live_and_shows_a_lost_daemon() -> anyhow::Res
 
     // The screen over window 2 says it is paused; the one over window 1
     // shows its ticket.
-    browser.open(&format!("{}?window=2", board.url))?;
+    browser.open(&board.url("/?window=2"))?;
     let page = browser.wait_page("the window-top screen", |p| p["top_state"] == "paused")?;
     let top = page["top"].as_str().unwrap_or_default();
     assert!(
         top.contains("2号窗口") && top.contains("暂停服务") && top.contains("午休"),
         "{page}"
     );
-    browser.open(&format!("{}?window=1", board.url))?;
+    browser.open(&board.url("/?window=1"))?;
     let page = browser.wait_page("window 1's screen", |p| p["top_state"] == "serving")?;
     assert!(
         page["top"].as_str().unwrap_or_default().contains("A001"),
@@ -158,7 +155,7 @@ fn the_board_page_follows_the_hall_live_and_shows_a_lost_daemon() -> anyhow::Res
     browser.screenshot(&artifact_dir().join("board-window-screenshot.png"))?;
 
     // hallqd stops: the board says so instead of showing stale numbers as live.
-    browser.open(&board.url)?;
+    browser.open(&board.url("/"))?;
     browser.wait_page("the board live again", |p| p["link"] == "live")?;
     daemon.stop()?;
     let page = browser.wait_page("the lost link", |p| p["link"] == "lost")?;
@@ -269,43 +266,4 @@ fn artifact_dir() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
-}
-
-/// `hallq board --serve 127.0.0.1:0` following `daemon`.
-struct BoardProcess {
-    _process: Killed,
-    url: String,
-}
-
-impl BoardProcess {
-    fn start(hall: &TestHall, daemon: &Daemon) -> anyhow::Result<BoardProcess> {
-        let cert = hall.dir().join("state").join("tls").join("cert.pem");
-        let server = daemon.addr().to_string();
-        let args: [&OsStr; 9] = [
-            "--server".as_ref(),
-            server.as_ref(),
-            "--cert".as_ref(),
-            cert.as_os_str(),
-            "--token".as_ref(),
-            DISPLAY.as_ref(),
-            "board".as_ref(),
-            "--serve".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ];
-        let mut child = Command::new(hallq_path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start hallq board")?;
-        let url = stdout_line(&mut child, "hallq board", |line| {
-            line.strip_prefix("board serving on ").map(str::to_owned)
-        });
-        let process = Killed(child);
-        Ok(BoardProcess {
-            _process: process,
-            url: url?,
-        })
-    }
 }

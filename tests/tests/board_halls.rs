@@ -15,20 +15,19 @@
 //! Screenshots go to `target/board-screens/` (the README shows the 30 and
 //! 60 window ones, copied to docs/).
 
-use std::ffi::OsString;
-use std::io::{Cursor, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use hallq_client::client::Client;
 use hallq_proto::types::{Lane, WindowNo};
 use hallq_proto::wire::WindowAction;
-use hallq_tests::browser::{browser_available, hallq_path, stdout_line, Killed, WebDriver};
+use hallq_tests::browser::{browser_available, WebDriver};
+use hallq_tests::serve::Screen;
 use hallq_tests::{
-    expect_refused, hallqd_path, item, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT,
+    expect_refused, hallqd_path, item, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -101,12 +100,12 @@ fn the_board_reads_at_7_30_and_60_windows() -> anyhow::Result<()> {
     for (windows, items) in [(7u16, 5usize), (30, 12), (60, 20)] {
         let hall = TestHall::sized(windows, items)?;
         let daemon = hall.start()?;
-        let board = BoardProcess::start(&hall, &daemon, &[])?;
+        let board = Screen::board(&hall, &daemon, &[])?;
         let admin = rt.block_on(daemon.connect(ADMIN));
         let kiosk = rt.block_on(daemon.connect(KIOSK));
         let day = rt.block_on(play_a_morning(&admin, &kiosk, windows, items))?;
 
-        browser.open(&board.url)?;
+        browser.open(&board.url("/"))?;
         let page = browser.wait_page(&format!("{windows} windows, lists and no-shows"), |p| {
             p["link"] == "live"
                 && p["tiles"].as_array().map(Vec::len) == Some(usize::from(windows))
@@ -193,7 +192,7 @@ fn the_board_reads_at_7_30_and_60_windows() -> anyhow::Result<()> {
 
         if windows == 60 {
             // The screen over the paused window: its visitor first.
-            browser.open(&format!("{}?window=2", board.url))?;
+            browser.open(&board.url("/?window=2"))?;
             let page = browser.wait_page("window 2's screen", |p| p["top_state"] == "paused")?;
             let top = page["top"].as_str().unwrap_or_default();
             assert!(
@@ -330,8 +329,8 @@ fn the_board_announces_calls_offline_with_a_chime() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let hall = TestHall::new()?;
     let daemon = hall.start()?;
-    let twice = BoardProcess::start(&hall, &daemon, &[])?;
-    let once = BoardProcess::start(&hall, &daemon, &["--repeat", "1"])?;
+    let twice = Screen::board(&hall, &daemon, &[])?;
+    let once = Screen::board(&hall, &daemon, &["--repeat", "1"])?;
     let admin = rt.block_on(daemon.connect(ADMIN));
     let kiosk = rt.block_on(daemon.connect(KIOSK));
     rt.block_on(admin.window(Some(WindowNo(1)), WindowAction::Open))?;
@@ -377,8 +376,8 @@ fn the_board_announces_calls_offline_with_a_chime() -> anyhow::Result<()> {
     rt.block_on(display.close());
 
     // Only the board's own calls are spoken.
-    let (status, _) = http_get(twice.addr()?, "/announce.wav?call=999")?;
-    assert!(status.contains(" 404 "), "{status}");
+    let unknown = twice.get("/announce.wav?call=999")?;
+    assert_eq!(unknown.status, 404, "{}", unknown.head);
 
     if !browser_available("board_halls")? {
         return Ok(());
@@ -391,7 +390,7 @@ fn the_board_announces_calls_offline_with_a_chime() -> anyhow::Result<()> {
         PROBE,
         &["--autoplay-policy=no-user-gesture-required"],
     )?;
-    browser.open(&format!("{}?speak=1", twice.url))?;
+    browser.open(&twice.url("/?speak=1"))?;
     browser.wait_page("the board live with its voice", |p| {
         p["link"] == "live" && p["voice"] == "espeak"
     })?;
@@ -410,11 +409,10 @@ fn the_board_announces_calls_offline_with_a_chime() -> anyhow::Result<()> {
 
 /// The board's WAV for its newest call: sample rate, the chime's samples
 /// (the first 1.45 s) and all samples.
-fn announcement(board: &BoardProcess) -> anyhow::Result<(u32, Vec<i16>, Vec<i16>)> {
+fn announcement(board: &Screen) -> anyhow::Result<(u32, Vec<i16>, Vec<i16>)> {
     let deadline = Instant::now() + STEP_TIMEOUT;
     let id = loop {
-        let (_, body) = http_get(board.addr()?, "/state")?;
-        let state: Value = serde_json::from_slice(&body)?;
+        let state = board.get("/state")?.json()?;
         if let Some(id) = state["calls"][0]["id"].as_u64() {
             break id;
         }
@@ -423,7 +421,8 @@ fn announcement(board: &BoardProcess) -> anyhow::Result<(u32, Vec<i16>, Vec<i16>
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let (head, wav) = http_get(board.addr()?, &format!("/announce.wav?call={id}"))?;
+    let answer = board.get(&format!("/announce.wav?call={id}"))?;
+    let (head, wav) = (answer.head, answer.body);
     assert!(
         head.contains(" 200 ") && head.to_ascii_lowercase().contains("audio/wav"),
         "{head}: {}",
@@ -465,48 +464,6 @@ fn espeak_available() -> anyhow::Result<bool> {
     )
 }
 
-/// One GET, read to the end (the body as bytes: audio).
-fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(String, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(STEP_TIMEOUT * 2))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut all = Vec::new();
-    stream.read_to_end(&mut all)?;
-    let split = all
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no HTTP head")?;
-    let head = String::from_utf8_lossy(&all[..split]).into_owned();
-    let body = all[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Ok((head, dechunk(&body)?));
-    }
-    Ok((head, body))
-}
-
-fn dechunk(mut body: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .context("bad chunk")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&body[..line_end])?.trim(), 16)?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
-    }
-}
-
 /// `target/board-screens/`.
 fn screens_dir() -> PathBuf {
     let dir = hallqd_path()
@@ -516,48 +473,4 @@ fn screens_dir() -> PathBuf {
         .join("board-screens");
     let _ = std::fs::create_dir_all(&dir);
     dir
-}
-
-/// `hallq board --serve 127.0.0.1:0 [extra]` following `daemon`.
-struct BoardProcess {
-    _process: Killed,
-    url: String,
-}
-
-impl BoardProcess {
-    fn start(hall: &TestHall, daemon: &Daemon, extra: &[&str]) -> anyhow::Result<BoardProcess> {
-        let cert = hall.dir().join("state").join("tls").join("cert.pem");
-        let mut args: Vec<OsString> = vec![
-            "--server".into(),
-            daemon.addr().to_string().into(),
-            "--cert".into(),
-            cert.into(),
-            "--token".into(),
-            DISPLAY.into(),
-            "board".into(),
-            "--serve".into(),
-            "127.0.0.1:0".into(),
-        ];
-        args.extend(extra.iter().map(OsString::from));
-        let mut child = Command::new(hallq_path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start hallq board")?;
-        let url = stdout_line(&mut child, "hallq board", |line| {
-            line.strip_prefix("board serving on ").map(str::to_owned)
-        });
-        let process = Killed(child);
-        Ok(BoardProcess {
-            _process: process,
-            url: url?,
-        })
-    }
-
-    fn addr(&self) -> anyhow::Result<SocketAddr> {
-        let host = self.url.trim_start_matches("http://").trim_end_matches('/');
-        host.parse().context("the board's address")
-    }
 }

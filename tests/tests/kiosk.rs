@@ -18,11 +18,10 @@
 //! Without Chromium the browser test fails and says how to install it;
 //! `HALLQ_SKIP_BROWSER_TESTS=1` skips it instead (say so when you do).
 
-use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,12 +33,13 @@ use hallq_core::HallDay;
 use hallq_proto::appointment::Channel;
 use hallq_proto::types::{Lane, Timestamp};
 use hallq_proto::wire::{Request, Response};
-use hallq_tests::browser::{browser_available, hallq_path, stdout_line, Killed, WebDriver};
+use hallq_tests::browser::{browser_available, hallq_path, WebDriver};
+use hallq_tests::serve::Screen;
 use hallq_tests::{
     hallqd_path, item, open_windows, pending_notifications, Daemon, TestHall, ADMIN, KIOSK,
     STEP_TIMEOUT,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
 const HALF_HOUR_MS: u64 = 30 * 60 * 1000;
 
@@ -120,14 +120,14 @@ fn a_visitor_takes_tickets_at_the_kiosk_page() -> anyhow::Result<()> {
     };
 
     let printer = FakePrinter::start(Behaviour::Prints)?;
-    let page = KioskProcess::start(&hall, &daemon, &format!("tcp:{}", printer.addr))?;
+    let page = kiosk_page(&hall, &daemon, &format!("tcp:{}", printer.addr))?;
     let scratch = tempfile::tempdir()?;
     let browser = WebDriver::start(scratch.path(), 1080, 1920, PROBE)?;
     let docs = docs_dir();
 
     // Portrait, 1080×1920: the start screen.
     browser.viewport(1080, 1920)?;
-    browser.open(&page.url)?;
+    browser.open(&page.url("/"))?;
     let start = browser.wait_page("the items", |p| {
         p["items"][4].is_object() && p["screen"] == "start"
     })?;
@@ -417,11 +417,11 @@ fn the_browser_prints_an_80mm_slip_and_large_type_grows() -> anyhow::Result<()> 
     let daemon = hall.start()?;
     let admin = rt.block_on(daemon.connect(ADMIN));
     rt.block_on(open_windows(&admin, &[1]));
-    let page = KioskProcess::start(&hall, &daemon, "browser")?;
+    let page = kiosk_page(&hall, &daemon, "browser")?;
     let scratch = tempfile::tempdir()?;
     let browser = WebDriver::start(scratch.path(), 1080, 1920, PROBE)?;
     browser.viewport(1080, 1920)?;
-    browser.open(&format!("{}?large=1", page.url))?;
+    browser.open(&page.url("/?large=1"))?;
     browser.wait_page("the items", |p| p["items"][0].is_object())?;
     let size = |b: &WebDriver| -> anyhow::Result<f64> {
         let v = b.script("return parseFloat(getComputedStyle(document.body).fontSize);")?;
@@ -480,8 +480,8 @@ fn a_failed_print_leaves_the_ticket_on_screen_and_tells_the_hall() -> anyhow::Re
     rt.block_on(open_windows(&admin, &[1]));
     // A printer port nobody listens on: the connection is refused.
     let closed = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let page = KioskProcess::start(&hall, &daemon, &format!("tcp:{closed}"))?;
-    page.wait_connected()?;
+    let page = kiosk_page(&hall, &daemon, &format!("tcp:{closed}"))?;
+    wait_connected(&page)?;
     let answer = page.post(
         "/issue",
         &json!({ "item": "A", "lane": "walk_in", "key": "k1" }),
@@ -555,10 +555,9 @@ fn outside_opening_hours_the_kiosk_says_when_and_issues_nothing() -> anyhow::Res
     let rt = tokio::runtime::Runtime::new()?;
     let admin = rt.block_on(daemon.connect(ADMIN));
     rt.block_on(open_windows(&admin, &[1]));
-    let page = KioskProcess::start(&hall, &daemon, "none")?;
-    page.wait_connected()?;
-    let (_, body) = http(page.addr()?, "GET", "/hall", "")?;
-    let view: Value = serde_json::from_str(&body)?;
+    let page = kiosk_page(&hall, &daemon, "none")?;
+    wait_connected(&page)?;
+    let view = page.get("/hall")?.json()?;
     assert_eq!(view["view"]["open_now"], false, "{view}");
     assert_eq!(view["view"]["opens"]["minute"], 540, "{view}");
     let today = view["view"]["day"].as_u64().context("a business day")?;
@@ -722,92 +721,23 @@ impl FakePrinter {
 }
 
 /// `hallq kiosk --serve 127.0.0.1:0 --printer PRINTER` following `daemon`.
-struct KioskProcess {
-    _process: Killed,
-    url: String,
+fn kiosk_page(hall: &TestHall, daemon: &Daemon, printer: &str) -> anyhow::Result<Screen> {
+    Screen::kiosk(hall, daemon, &["--printer", printer, "--idle-secs", "60"])
 }
 
-impl KioskProcess {
-    fn start(hall: &TestHall, daemon: &Daemon, printer: &str) -> anyhow::Result<KioskProcess> {
-        let cert = hall.dir().join("state").join("tls").join("cert.pem");
-        let server = daemon.addr().to_string();
-        let args: [&OsStr; 13] = [
-            "--server".as_ref(),
-            server.as_ref(),
-            "--cert".as_ref(),
-            cert.as_os_str(),
-            "--token".as_ref(),
-            KIOSK.as_ref(),
-            "kiosk".as_ref(),
-            "--serve".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--printer".as_ref(),
-            printer.as_ref(),
-            "--idle-secs".as_ref(),
-            "60".as_ref(),
-        ];
-        let mut child = Command::new(hallq_path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start hallq kiosk")?;
-        let url = stdout_line(&mut child, "hallq kiosk", |line| {
-            line.strip_prefix("kiosk serving on ").map(str::to_owned)
-        });
-        let process = Killed(child);
-        Ok(KioskProcess {
-            _process: process,
-            url: url?,
-        })
-    }
-
-    fn addr(&self) -> anyhow::Result<SocketAddr> {
-        let rest = self.url.strip_prefix("http://").context("http URL")?;
-        Ok(rest.trim_end_matches('/').parse()?)
-    }
-
-    /// Waits until the kiosk has the hall from hallqd.
-    fn wait_connected(&self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let (_, body) = http(self.addr()?, "GET", "/hall", "")?;
-            if serde_json::from_str::<Value>(&body)?["connected"] == true {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                bail!("the kiosk did not reach hallqd: {body}");
-            }
-            thread::sleep(Duration::from_millis(100));
+/// Waits until the kiosk has the hall from hallqd.
+fn wait_connected(page: &Screen) -> anyhow::Result<()> {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let view = page.get("/hall")?.json()?;
+        if view["connected"] == true {
+            return Ok(());
         }
+        if Instant::now() >= deadline {
+            bail!("the kiosk did not reach hallqd: {view}");
+        }
+        thread::sleep(Duration::from_millis(100));
     }
-
-    fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let (_, body) = http(self.addr()?, "POST", path, &body.to_string())?;
-        Ok(serde_json::from_str(&body)?)
-    }
-}
-
-/// One HTTP/1.1 request with `Connection: close`, read to the end.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> anyhow::Result<(String, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(STEP_TIMEOUT * 2))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut all = String::new();
-    stream.read_to_string(&mut all)?;
-    let (head, body) = all.split_once("\r\n\r\n").context("no HTTP head")?;
-    Ok((head.to_owned(), body.to_owned()))
 }
 
 /// `target/kiosk-screens/`, where the screenshots go; copy the good ones

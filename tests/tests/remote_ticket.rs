@@ -15,24 +15,21 @@
 //! Without Chromium the browser test fails and says how to install it;
 //! `HALLQ_SKIP_BROWSER_TESTS=1` skips it instead (say so when you do).
 
-use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use hallq_client::bridge::{self, Provider, Sender};
 use hallq_client::client::{Client, NotificationStream};
 use hallq_proto::types::Lane;
 use hallq_proto::views::TicketState;
 use hallq_proto::wire::{NotificationKind, Request, Response, WindowAction};
-use hallq_tests::browser::{browser_available, hallq_path, stdout_line, Killed, WebDriver};
+use hallq_tests::browser::{browser_available, WebDriver};
+use hallq_tests::serve::{http, Screen};
 use hallq_tests::{
-    expect_refused, hallqd_path, item, next_notification, ticket, window_token, Daemon, TestHall,
-    KIOSK, NOTIFIER, STEP_TIMEOUT, VISITOR,
+    expect_refused, hallqd_path, item, next_notification, ticket, window_token, TestHall, KIOSK,
+    NOTIFIER, VISITOR,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -246,74 +243,10 @@ async fn a_code_expires() {
     drop(daemon);
 }
 
-/// `hallq visitor --serve 127.0.0.1:0` following `daemon`.
-struct VisitorProcess {
-    _process: Killed,
-    addr: SocketAddr,
-}
-
-impl VisitorProcess {
-    fn start(hall: &TestHall, daemon: &Daemon) -> anyhow::Result<VisitorProcess> {
-        let cert = hall.dir().join("state").join("tls").join("cert.pem");
-        let server = daemon.addr().to_string();
-        let args: Vec<&OsStr> = vec![
-            "--server".as_ref(),
-            server.as_ref(),
-            "--cert".as_ref(),
-            cert.as_os_str(),
-            "--token".as_ref(),
-            VISITOR.as_ref(),
-            "visitor".as_ref(),
-            "--serve".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ];
-        let mut child = Command::new(hallq_path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start hallq visitor")?;
-        let url = stdout_line(&mut child, "hallq visitor", |line| {
-            line.strip_prefix("visitor page serving on ")
-                .map(str::to_owned)
-        });
-        let process = Killed(child);
-        let addr = url?
-            .strip_prefix("http://")
-            .context("http URL")?
-            .trim_end_matches('/')
-            .parse()?;
-        Ok(VisitorProcess {
-            _process: process,
-            addr,
-        })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-/// One HTTP/1.1 POST with `Connection: close`: the status and body.
+/// One POST to the page: the status and the answer's JSON.
 fn post(addr: SocketAddr, path: &str, body: &str) -> anyhow::Result<(u16, Value)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(STEP_TIMEOUT * 2))?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no status line")?;
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
-    Ok((status, serde_json::from_str(body)?))
+    let answer = http(addr, "POST", path, "", body)?;
+    Ok((answer.status, answer.json()?))
 }
 
 #[test]
@@ -321,11 +254,11 @@ fn an_address_asking_for_many_codes_is_turned_away() -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let hall = TestHall::with_hall_settings(ON)?;
     let daemon = hall.start()?;
-    let page = VisitorProcess::start(&hall, &daemon)?;
+    let page = Screen::visitor(&hall, &daemon, &[])?;
     // Each its own phone, so only the address's limit can stop them.
     for n in 0..10 {
         let body = format!(r#"{{"item":"A","phone":"1380013{n:04}"}}"#);
-        let (status, answer) = post(page.addr, "/hall/code", &body)?;
+        let (status, answer) = post(page.addr(), "/hall/code", &body)?;
         assert_eq!(
             (status, &answer["ok"]),
             (200, &Value::Bool(true)),
@@ -333,14 +266,14 @@ fn an_address_asking_for_many_codes_is_turned_away() -> anyhow::Result<()> {
         );
     }
     let (status, answer) = post(
-        page.addr,
+        page.addr(),
         "/hall/code",
         r#"{"item":"A","phone":"13900139000"}"#,
     )?;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(answer["code"], "code_rate_limited");
     // Bad input: a clear refusal, nothing sent.
-    let (_, answer) = post(page.addr, "/hall/ticket", r#"{"item":"A"}"#)?;
+    let (_, answer) = post(page.addr(), "/hall/ticket", r#"{"item":"A"}"#)?;
     assert_eq!(answer["code"], "bad_request");
     drop(page);
     drop(rt);
@@ -477,7 +410,7 @@ fn a_phone_takes_a_number_from_outside_with_the_sms_code() -> anyhow::Result<()>
     rt.spawn(bridge::run(target, sender, async {
         let _ = stopped.await;
     }));
-    let page = VisitorProcess::start(&hall, &daemon)?;
+    let page = Screen::visitor(&hall, &daemon, &[])?;
     let scratch = tempfile::tempdir()?;
     let browser = WebDriver::start(scratch.path(), 390, 844, PROBE)?;
     let docs = artifact_dir();

@@ -15,11 +15,7 @@
 //! Without Chromium the browser test fails and says how to install it;
 //! `HALLQ_SKIP_BROWSER_TESTS=1` skips it instead (say so when you do).
 
-use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -28,10 +24,10 @@ use hallq_daemon::fanout::link::VisitorLinks;
 use hallq_proto::types::{Lane, Rating, TicketNo, WindowNo};
 use hallq_proto::views::TicketState;
 use hallq_proto::wire::{Request, Response, WindowAction};
-use hallq_tests::browser::{browser_available, hallq_path, stdout_line, Killed, WebDriver};
+use hallq_tests::browser::{browser_available, WebDriver};
+use hallq_tests::serve::{http, Screen};
 use hallq_tests::{
-    expect_refused, hallqd_path, item, ticket, window_token, Daemon, TestHall, ADMIN, KIOSK,
-    STEP_TIMEOUT, VISITOR,
+    expect_refused, hallqd_path, item, ticket, window_token, TestHall, ADMIN, KIOSK, VISITOR,
 };
 use serde_json::Value;
 
@@ -342,84 +338,6 @@ async fn a_link_follows_one_ticket_and_the_visitor_token_reaches_nothing_else() 
     drop(daemon);
 }
 
-/// `hallq visitor --serve 127.0.0.1:0` following `daemon`.
-struct VisitorProcess {
-    _process: Killed,
-    addr: SocketAddr,
-}
-
-impl VisitorProcess {
-    fn start(hall: &TestHall, daemon: &Daemon, extra: &[&str]) -> anyhow::Result<VisitorProcess> {
-        let cert = hall.dir().join("state").join("tls").join("cert.pem");
-        let server = daemon.addr().to_string();
-        let mut args: Vec<&OsStr> = vec![
-            "--server".as_ref(),
-            server.as_ref(),
-            "--cert".as_ref(),
-            cert.as_os_str(),
-            "--token".as_ref(),
-            VISITOR.as_ref(),
-            "visitor".as_ref(),
-            "--serve".as_ref(),
-            "127.0.0.1:0".as_ref(),
-        ];
-        args.extend(extra.iter().map(OsStr::new));
-        let mut child = Command::new(hallq_path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start hallq visitor")?;
-        let url = stdout_line(&mut child, "hallq visitor", |line| {
-            line.strip_prefix("visitor page serving on ")
-                .map(str::to_owned)
-        });
-        let process = Killed(child);
-        let url = url?;
-        let addr = url
-            .strip_prefix("http://")
-            .context("http URL")?
-            .trim_end_matches('/')
-            .parse()?;
-        Ok(VisitorProcess {
-            _process: process,
-            addr,
-        })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-/// One HTTP/1.1 request with `Connection: close`: the status and body.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &str,
-    body: &str,
-) -> anyhow::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(STEP_TIMEOUT * 2))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no status line")?;
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    Ok((status, body))
-}
-
 /// A phone follows its ticket until called, steps back, is called, rates;
 /// another gives up; a forged link shows why nothing is shown.
 #[test]
@@ -437,7 +355,7 @@ fn a_phone_follows_its_ticket_until_called_and_rates_the_service() -> anyhow::Re
         rt.block_on(kiosk.issue(item('A'), Lane::WalkIn, None))?;
     }
     let token = rt.block_on(link(&kiosk, ticket("A004")));
-    let page = VisitorProcess::start(&hall, &daemon, &[])?;
+    let page = Screen::visitor(&hall, &daemon, &[])?;
     let scratch = tempfile::tempdir()?;
     let browser = WebDriver::start(scratch.path(), 390, 844, PROBE)?;
     let docs = artifact_dir();
@@ -553,7 +471,7 @@ fn guessing_and_floods_from_one_address_are_turned_away() -> anyhow::Result<()> 
     let kiosk = rt.block_on(daemon.connect(KIOSK));
     rt.block_on(kiosk.issue(item('A'), Lane::WalkIn, None))?;
     let good = rt.block_on(link(&kiosk, ticket("A001")));
-    let page = VisitorProcess::start(
+    let page = Screen::visitor(
         &hall,
         &daemon,
         &[
@@ -571,7 +489,7 @@ fn guessing_and_floods_from_one_address_are_turned_away() -> anyhow::Result<()> 
         } else {
             format!("X-Forwarded-For: {forwarded}\r\n")
         };
-        http(page.addr, "POST", path, &headers, "{\"rating\":5}")
+        http(page.addr(), "POST", path, &headers, "{\"rating\":5}").map(|a| (a.status, a.text()))
     };
     let guess = |n: u32| format!("/t/{}/rate", good.replace("A001", &format!("A{n:03}")));
     // Three guesses are refused as such …
@@ -593,7 +511,8 @@ fn guessing_and_floods_from_one_address_are_turned_away() -> anyhow::Result<()> 
     let (status, _) = post(&format!("/t/{good}/step-back"), "198.51.100.9, 203.0.113.7")?;
     assert_eq!(status, 429);
     // The rating tablets' stream is for the --tablet addresses only.
-    let (status, body) = http(page.addr, "GET", "/rate/events?window=2", "", "")?;
+    let events = page.get("/rate/events?window=2")?;
+    let (status, body) = (events.status, events.text());
     assert_eq!(status, 403, "{body}");
     // Ten requests a minute from one address; the eleventh is refused.
     let mut statuses = Vec::new();
@@ -629,7 +548,7 @@ fn the_window_tablet_rates_the_service_just_finished_there() -> anyhow::Result<(
     for _ in 0..2 {
         rt.block_on(kiosk.issue(item('A'), Lane::WalkIn, None))?;
     }
-    let page = VisitorProcess::start(&hall, &daemon, &["--tablet", "127.0.0.1"])?;
+    let page = Screen::visitor(&hall, &daemon, &["--tablet", "127.0.0.1"])?;
     let scratch = tempfile::tempdir()?;
     let browser = WebDriver::start(scratch.path(), 800, 1280, PROBE)?;
     browser.open(&page.url("/rate?window=2"))?;
