@@ -122,7 +122,8 @@ pub fn response(r: &Response) -> Value {
         | Response::Alerts(_)
         | Response::WorkOrders(_)
         | Response::WorkOrder(_)
-        | Response::RatingAppealed(_) => {
+        | Response::RatingAppealed(_)
+        | Response::Appeals(_) => {
             unreachable!("rendered by alerts::json")
         }
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use hallq_core::HallSpec;
 
+mod alerts_config;
 mod cluster_config;
 #[cfg(test)]
 mod fixtures;
@@ -137,6 +138,13 @@ pub struct HallConfig {
     /// The visitor's phone page (issue 18): `visitor_url`,
     /// `step_back_places`, `clerk_rating`.
     pub visitor: VisitorSettings,
+    /// Issue 21, `[hall.alerts]`: when managers are alerted.
+    pub alerts: hallq_core::AlertSettings,
+    /// Issue 21, `[hall.alerts] manager_phones`: whom alerts go to by SMS
+    /// (none: one message for the bridge's webhook).
+    pub manager_phones: Vec<hallq_proto::types::Phone>,
+    /// Issue 21, `[hall.work_orders]`: deadlines of 差评工单.
+    pub work_order_rules: hallq_core::WorkOrderRules,
 }
 
 /// What a hall lets its visitors do from their phones (issue 18).

@@ -240,6 +240,12 @@ pub(super) struct RawHall {
     /// Issue 18 item 4: codes one phone may ask for in 10 minutes.
     #[serde(default = "default_remote_codes_per_phone")]
     pub(super) remote_codes_per_phone: u32,
+    /// Issue 21: `[hall.alerts]`.
+    #[serde(default)]
+    pub(super) alerts: super::alerts_config::RawAlerts,
+    /// Issue 21: `[hall.work_orders]`.
+    #[serde(default)]
+    pub(super) work_orders: super::alerts_config::RawWorkOrders,
 }
 
 fn default_remote_code_seconds() -> u32 {

@@ -289,6 +289,10 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             code_secs: hall.remote_code_seconds,
             codes_per_phone: hall.remote_codes_per_phone,
         };
+        let wait_target_secs = u64::from(hall.wait_target_minutes) * 60;
+        let (alerts, manager_phones) =
+            super::alerts_config::alerts(&id, hall.alerts, wait_target_secs, problems);
+        let work_order_rules = super::alerts_config::work_orders(&id, hall.work_orders, problems);
         halls.push(HallConfig {
             id,
             name: hall.name,
@@ -306,8 +310,11 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 no_show_min_secs: hall.no_show_min_seconds,
                 no_show_after_recall: hall.no_show_after_recall,
             },
-            wait_target_secs: u64::from(hall.wait_target_minutes) * 60,
+            wait_target_secs,
             visitor,
+            alerts,
+            manager_phones,
+            work_order_rules,
         });
     }
     halls

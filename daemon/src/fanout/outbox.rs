@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use hallq_proto::console::{cut, FailedNotification, MAX_DETAIL_CHARS};
 use hallq_proto::types::{Phone, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
 use hallq_proto::wire::{Notification, NotificationKind, WorkOrder};
 
@@ -30,12 +31,17 @@ use crate::config::Templates;
 #[derive(Debug, Clone)]
 pub struct Outbox {
     hall: String,
+    /// The hall's name, for the managers' alerts.
+    hall_name: String,
     templates: Templates,
     /// The number the next notification gets.
     next: u64,
     pending: BTreeMap<u64, Arc<Notification>>,
     failed: u64,
     last_failure: Option<String>,
+    /// The latest failures (issue 21: the console lists them, an alert is
+    /// raised), oldest first, at most [`FAILURES_KEPT`].
+    failures: VecDeque<FailedNotification>,
     /// Visitor messages one phone may get per hour (0: no limit).
     sms_per_hour: u32,
     /// When each phone was last sent a limited message, oldest first,
@@ -57,16 +63,23 @@ impl Outbox {
     pub fn new(hall: &str, templates: Templates) -> Outbox {
         Outbox {
             hall: hall.to_owned(),
+            hall_name: hall.to_owned(),
             templates,
             next: 0,
             pending: BTreeMap::new(),
             failed: 0,
             last_failure: None,
+            failures: VecDeque::new(),
             sms_per_hour: DEFAULT_SMS_PER_PHONE_PER_HOUR,
             sent: HashMap::new(),
             dropped: 0,
             visitor_link: None,
         }
+    }
+
+    /// The hall's name for people, in the managers' alerts.
+    pub fn set_hall_name(&mut self, name: &str) {
+        self.hall_name = name.to_owned();
     }
 
     /// Issue messages from now on carry the ticket's visitor link under
@@ -94,7 +107,10 @@ impl Outbox {
     /// if so.
     fn within_limit(&mut self, phone: &str, kind: NotificationKind, at: Timestamp) -> bool {
         if self.sms_per_hour == 0
-            || matches!(kind, NotificationKind::Called | NotificationKind::WorkOrder)
+            || matches!(
+                kind,
+                NotificationKind::Called | NotificationKind::WorkOrder | NotificationKind::Alert
+            )
         {
             return true;
         }
@@ -202,6 +218,35 @@ impl Outbox {
             if let Some((ticket, number, window, staff, rating, at)) = bad_rating {
                 let order = self.work_order(hall, ticket, number, window, staff, rating, at);
                 out.push(order);
+                continue;
+            }
+            // Issue 21: an alert goes to each manager phone it names (or,
+            // with none, once to the bridge's webhook).
+            if let Event::AlertRaised { alert, notify, at } = event {
+                let text = self.alert_text(alert, hall);
+                let phones: Vec<String> = if notify.is_empty() {
+                    vec![String::new()]
+                } else {
+                    notify.iter().map(|p| p.expose().to_owned()).collect()
+                };
+                for phone in phones {
+                    self.push(
+                        Notification {
+                            id: String::new(),
+                            hall: self.hall.clone(),
+                            kind: NotificationKind::Alert,
+                            ticket: alert.ticket,
+                            phone,
+                            text: text.clone(),
+                            position: None,
+                            window: alert.window,
+                            at: *at,
+                            booking: Some(alert.id.clone()),
+                            work_order: None,
+                        },
+                        &mut out,
+                    );
+                }
                 continue;
             }
             if let Some((kind, code, phone, text)) =
@@ -388,6 +433,63 @@ impl Outbox {
         notification
     }
 
+    /// An alert's SMS text, from the hall's template for its kind.
+    fn alert_text(&self, alert: &hallq_proto::console::AlertView, hall: &Hall) -> String {
+        use hallq_proto::console::AlertKind;
+        let t = &self.templates;
+        let template = match alert.kind {
+            AlertKind::Wait => &t.alert_wait,
+            AlertKind::Paused => &t.alert_paused,
+            AlertKind::NobodyLoggedIn => &t.alert_nobody_logged_in,
+            AlertKind::Idle => &t.alert_idle,
+            AlertKind::BadRating => &t.alert_bad_rating,
+            AlertKind::NotificationFailed => &t.alert_notification_failed,
+            AlertKind::PrintFailed => &t.alert_print_failed,
+            AlertKind::WorkOrderOverdue => &t.alert_work_order_overdue,
+        };
+        let item_name = alert
+            .item
+            .and_then(|c| hall.spec().items.iter().find(|i| i.code == c))
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        let windows = if alert.open_windows.is_empty() {
+            "增开窗口".to_owned()
+        } else {
+            let n: Vec<String> = alert
+                .open_windows
+                .iter()
+                .map(|w| format!("{w}号"))
+                .collect();
+            format!("{}窗口", n.join("、"))
+        };
+        let minutes = |s: Option<u64>| s.map_or(String::new(), |s| (s / 60).to_string());
+        let grade = alert
+            .rating
+            .and_then(|r| Rating::new(r).ok())
+            .map_or("", Rating::grade);
+        template
+            .replace("{hall}", &self.hall_name)
+            .replace("{item_name}", &item_name)
+            .replace(
+                "{item}",
+                &alert.item.map(|i| i.to_string()).unwrap_or_default(),
+            )
+            .replace(
+                "{window}",
+                &alert.window.map(|w| w.to_string()).unwrap_or_default(),
+            )
+            .replace(
+                "{ticket}",
+                &alert.ticket.map(|t| t.to_string()).unwrap_or_default(),
+            )
+            .replace("{minutes}", &minutes(alert.value_secs))
+            .replace("{limit}", &minutes(alert.limit_secs))
+            .replace("{windows}", &windows)
+            .replace("{grade}", grade)
+            .replace("{detail}", &alert.detail)
+            .replace("{id}", &alert.subject)
+    }
+
     /// §7.3.4: the ticket, the people ahead, the windows, the wait.
     fn issued_text(&self, issued: &Issued, day: Option<u32>) -> String {
         let template = if issued.approaching {
@@ -437,18 +539,60 @@ impl Outbox {
         self.pending.remove(&n);
     }
 
-    /// Removes notification `n`: the gateway gave up on it, for `reason`.
-    pub fn fail(&mut self, n: u64, reason: &str) {
-        if self.pending.remove(&n).is_some() {
+    /// Removes notification `n`: the gateway gave up on it, for `reason`,
+    /// at `at` (a journal older than issue 21 does not say: the
+    /// notification's own time stands in).
+    pub fn fail(&mut self, n: u64, reason: &str, at: Option<Timestamp>) {
+        if let Some(gone) = self.pending.remove(&n) {
             self.failed += 1;
             self.last_failure = Some(reason.to_owned());
+            if self.failures.len() == FAILURES_KEPT {
+                self.failures.pop_front();
+            }
+            self.failures.push_back(FailedNotification {
+                id: gone.id.clone(),
+                kind: kind_key(gone.kind).to_owned(),
+                ticket: gone.ticket,
+                reason: cut(reason, MAX_DETAIL_CHARS),
+                at: at.unwrap_or(gone.at).0 / 1000,
+            });
         }
+    }
+
+    /// The latest failures, oldest first.
+    pub fn recent_failures(&self) -> &VecDeque<FailedNotification> {
+        &self.failures
+    }
+
+    /// The latest failure as the alert rules read it.
+    pub fn last_failure_at(&self) -> Option<(Timestamp, String, String)> {
+        self.failures
+            .back()
+            .map(|f| (Timestamp(f.at * 1000), f.id.clone(), f.reason.clone()))
     }
 
     /// Notifications the gateway gave up on since the journal began, and the
     /// last reason.
     pub fn failures(&self) -> (u64, Option<&str>) {
         (self.failed, self.last_failure.as_deref())
+    }
+}
+
+/// How many failures an outbox keeps for the console.
+pub const FAILURES_KEPT: usize = 1000;
+
+/// A notification kind's name as its JSON says it (`called`, `alert`).
+pub fn kind_key(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::Issued => "issued",
+        NotificationKind::Approaching => "approaching",
+        NotificationKind::Called => "called",
+        NotificationKind::WorkOrder => "work_order",
+        NotificationKind::BookingConfirmed => "booking_confirmed",
+        NotificationKind::BookingCancelled => "booking_cancelled",
+        NotificationKind::BookingForfeited => "booking_forfeited",
+        NotificationKind::RemoteCode => "remote_code",
+        NotificationKind::Alert => "alert",
     }
 }
 
