@@ -356,7 +356,11 @@ impl Sender {
     /// the provider accepted it, `Err(reason)` once it should be reported
     /// failed.
     pub async fn deliver(&self, n: &Notification) -> Result<(), String> {
-        let endpoint = if n.kind.is_work_order() {
+        // A work order, and a managers' alert the hall sent to no phone
+        // (issue 21: `manager_phones` empty), go to the webhook.
+        let endpoint = if n.kind.is_work_order()
+            || (n.kind == hallq_proto::wire::NotificationKind::Alert && n.phone.is_empty())
+        {
             match &self.provider.hotline {
                 Some(hotline) => hotline,
                 None => return Err("no hotline endpoint configured for work orders".into()),
