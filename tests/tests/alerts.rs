@@ -421,3 +421,60 @@ async fn a_bad_rating_opens_a_work_order_called_back_and_closed_and_an_appeal_le
     assert!(all[0].appeal.is_some());
     within(STEP_TIMEOUT, admin.close()).await;
 }
+
+/// The console of a 60-window, 26-item hall (every letter; a hall has at
+/// most 26 items) with every window open and staffed, a pause reason at its
+/// longest and people waiting everywhere: one answer, decoded whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_of_a_sixty_window_hall_is_one_answer() {
+    let hall = TestHall::sized(60, 26).unwrap();
+    let daemon = hall.start().unwrap();
+    let admin = daemon.connect(ADMIN).await;
+    let kiosk = daemon.connect(KIOSK).await;
+    for n in 1..=60u16 {
+        open_staffed(&admin, n, &format!("S{n:04}")).await;
+        if n % 2 == 0 {
+            act(
+                &admin,
+                n,
+                WindowAction::Pause {
+                    reason: "暂".repeat(64),
+                },
+            )
+            .await;
+        }
+    }
+    for i in 0..26u8 {
+        for _ in 0..3 {
+            kiosk
+                .issue(item((b'A' + i) as char), Lane::WalkIn, None)
+                .await
+                .unwrap();
+        }
+    }
+    let console = match admin.request(&Request::Console).await.unwrap() {
+        Response::Console(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(console.windows.len(), 60);
+    assert_eq!(console.items.len(), 26);
+    assert!(console.items.iter().all(|i| i.waiting[2] == 3));
+    assert_eq!(
+        console
+            .windows
+            .iter()
+            .filter(|w| matches!(
+                w.state,
+                hallq_proto::console::ConsoleWindowState::Paused { .. }
+            ))
+            .count(),
+        30
+    );
+    let w60 = console.windows.last().unwrap();
+    assert_eq!(
+        w60.items.len(),
+        26,
+        "the universal window serves every item"
+    );
+    assert!(console.now >= w60.state_since);
+}

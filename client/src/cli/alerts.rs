@@ -64,13 +64,13 @@ pub enum RatingCommand {
         reason: String,
         /// The service's day, YYYY-MM-DD; today if left out (a past day's
         /// rating is found through its work order).
-        #[arg(long, value_parser = super::args::parse_date_arg)]
+        #[arg(long, value_parser = parse_date)]
         date: Option<u32>,
     },
     /// A day's appeals (today by default).
     Appeals {
         /// The day, YYYY-MM-DD.
-        #[arg(long, value_parser = super::args::parse_date_arg)]
+        #[arg(long, value_parser = parse_date)]
         date: Option<u32>,
     },
 }
@@ -91,6 +91,16 @@ impl RatingCommand {
             RatingCommand::Appeals { date } => Request::Appeals { day: *date },
         }
     }
+}
+
+/// `--date`: `2026-11-22` (or `20261122`).
+fn parse_date(s: &str) -> Result<u32, String> {
+    let dashed = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..])
+    } else {
+        s.to_owned()
+    };
+    hallq_proto::appointment::parse_day(&dashed).map_err(|e| e.0)
 }
 
 /// The `--json` object of one of this module's answers, if `r` is one.

@@ -924,11 +924,6 @@ fn parse_phone_last4(s: &str) -> Result<String, String> {
 }
 
 /// `--date`: `2026-11-22` or `20261122`, as `yyyymmdd`.
-/// `--date` of the issue-21 commands: [`parse_date`].
-pub(super) fn parse_date_arg(s: &str) -> Result<u32, String> {
-    parse_date(s)
-}
-
 fn parse_date(s: &str) -> Result<u32, String> {
     let bad = || format!("expected a date like 2026-11-22, got {s:?}");
     let digits: String = s.chars().filter(|c| *c != '-').collect();

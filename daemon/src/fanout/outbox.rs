@@ -949,4 +949,88 @@ mod tests {
         }
         assert_eq!((all, open.dropped()), (25, 0));
     }
+
+    /// Issue 21: an alert goes to each manager phone its event names, as
+    /// kind `alert` with its id in `booking`, never held to the visitors'
+    /// hourly limit; with no phone, once, for the webhook. A failure is
+    /// kept with its time for the console.
+    #[test]
+    fn an_alert_goes_to_each_manager_phone_or_once_to_the_webhook() {
+        use hallq_core::AlertChange;
+        use hallq_proto::console::{AlertKind, AlertView};
+        let mut hall = hall();
+        let mut outbox = Outbox::new("main", Templates::default());
+        outbox.set_hall_name("测试大厅");
+        outbox.set_sms_limit(1);
+        let alert = |id: &str| AlertView {
+            id: format!("wait:{id}"),
+            kind: AlertKind::Wait,
+            subject: id.into(),
+            item: Some(ItemCode::new('A').unwrap()),
+            window: None,
+            ticket: None,
+            value_secs: Some(2400),
+            limit_secs: Some(1800),
+            open_windows: vec![WindowNo(1)],
+            rating: None,
+            detail: String::new(),
+            raised_at: 1,
+            cleared_at: None,
+        };
+        let phones = vec![
+            Phone::new("13900139000").unwrap(),
+            Phone::new("13900139001").unwrap(),
+        ];
+        let events = hall
+            .apply(
+                Command::RecordAlerts {
+                    changes: vec![
+                        AlertChange::Raise(alert("A")),
+                        AlertChange::Raise(alert("A")),
+                    ],
+                    notify: phones,
+                },
+                Timestamp(2_000_000),
+            )
+            .unwrap();
+        // The same id twice in one command is raised once.
+        assert_eq!(events.len(), 1);
+        let sent = outbox.on_events(&events, &hall);
+        assert_eq!(sent.len(), 2);
+        for (n, phone) in sent.iter().zip(["13900139000", "13900139001"]) {
+            assert_eq!(n.kind, NotificationKind::Alert);
+            assert_eq!(n.phone, phone);
+            assert_eq!(n.booking.as_deref(), Some("wait:A"));
+            assert_eq!(
+                n.text,
+                "【测试大厅】告警：社保（A）等候已达40分钟，超过目标30分钟，建议开放1号窗口。"
+            );
+        }
+        // A second alert to the same phones within the hour: not limited.
+        let events = hall
+            .apply(
+                Command::RecordAlerts {
+                    changes: vec![AlertChange::Raise(alert("B"))],
+                    notify: Vec::new(),
+                },
+                Timestamp(2_001_000),
+            )
+            .unwrap();
+        let sent = outbox.on_events(&events, &hall);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].phone, "", "no phone: the webhook's");
+        // The gateway gives up on one: kept, with its time.
+        let n = outbox.pending_number(&sent[0].id).unwrap();
+        outbox.fail(
+            n,
+            "no hotline endpoint configured",
+            Some(Timestamp(5_000_000)),
+        );
+        let failed = outbox.recent_failures().back().unwrap();
+        assert_eq!((failed.kind.as_str(), failed.at), ("alert", 5000));
+        assert_eq!(
+            outbox.last_failure_at().map(|f| f.0),
+            Some(Timestamp(5_000_000))
+        );
+    }
 }
