@@ -238,7 +238,7 @@ impl Daemon {
                 }
                 if shard.set_alert_rules(
                     hall.alerts,
-                    hall.manager_phones.clone(),
+                    hall.alert_recipients.clone(),
                     hall.work_order_rules.clone(),
                 ) {
                     changes.push(format!("hall {:?} alert and work order settings", hall.id));

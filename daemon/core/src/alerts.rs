@@ -332,6 +332,7 @@ impl Hall {
         &self,
         changes: Vec<AlertChange>,
         notify: Vec<hallq_proto::types::Phone>,
+        webhook: bool,
         at: Timestamp,
     ) -> Vec<crate::Event> {
         let mut raised = std::collections::BTreeSet::new();
@@ -345,6 +346,7 @@ impl Hall {
                     out.push(crate::Event::AlertRaised {
                         alert,
                         notify: notify.clone(),
+                        webhook,
                         at,
                     });
                 }

@@ -238,6 +238,8 @@ pub enum Command {
         changes: Vec<crate::AlertChange>,
         /// The managers' phones a raised alert goes to.
         notify: Vec<Phone>,
+        /// A raised alert also goes, once, to the bridge's alerts webhook.
+        webhook: bool,
     },
     /// 回访 of an open work order (issue 21).
     CallBackWorkOrder {

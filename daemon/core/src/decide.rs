@@ -107,9 +107,11 @@ impl Hall {
                 day,
                 reason,
             } => self.decide_appeal(ticket, day, reason, now),
-            Command::RecordAlerts { changes, notify } => {
-                return Ok(self.decide_alerts(changes, notify, now))
-            }
+            Command::RecordAlerts {
+                changes,
+                notify,
+                webhook,
+            } => return Ok(self.decide_alerts(changes, notify, webhook, now)),
         }?;
         Ok(vec![event])
     }

@@ -387,9 +387,10 @@ pub enum Event {
         /// The alert.
         alert: AlertView,
         /// The managers' phones it goes to (decided when raised, so a
-        /// replay makes the same messages whatever the config says now);
-        /// empty: one message for the bridge's webhook.
+        /// replay makes the same messages whatever the config says now).
         notify: Vec<Phone>,
+        /// It also goes, once, to the bridge's alerts webhook.
+        webhook: bool,
         /// When.
         at: Timestamp,
     },

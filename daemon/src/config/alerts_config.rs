@@ -4,7 +4,8 @@
 //!
 //! ```toml
 //! [hall.alerts]
-//! manager_phones = ["13800138000"]   # none: the bridge's webhook gets them
+//! manager_phones = ["13800138000"]   # each alert is an SMS to each
+//! webhook = false                    # also one message for the bridge's [alerts] endpoint
 //! paused_max_minutes = 30            # a window paused longer
 //! unstaffed_max_minutes = 5          # open with nobody logged in
 //! idle_max_minutes = 5               # open and idle while people wait
@@ -31,6 +32,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawAlerts {
     manager_phones: Vec<String>,
+    webhook: bool,
     paused_max_minutes: u32,
     unstaffed_max_minutes: u32,
     idle_max_minutes: u32,
@@ -45,6 +47,7 @@ impl Default for RawAlerts {
         let d = AlertSettings::default();
         RawAlerts {
             manager_phones: Vec::new(),
+            webhook: false,
             paused_max_minutes: (d.paused_max_secs / 60) as u32,
             unstaffed_max_minutes: (d.unstaffed_max_secs / 60) as u32,
             idle_max_minutes: (d.idle_max_secs / 60) as u32,
@@ -76,13 +79,24 @@ impl Default for RawWorkOrders {
 /// At most this many manager phones per hall (each alert is one SMS each).
 pub const MAX_MANAGER_PHONES: usize = 10;
 
-/// The hall's alert settings and manager phones; problems pushed.
+/// Whom a hall's alerts go to: `manager_phones` by SMS, and one message for
+/// the bridge's alerts webhook when `webhook` is on. Neither: the alerts are
+/// journaled, shown and counted, and sent to nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlertRecipients {
+    /// Each gets an SMS per alert.
+    pub phones: Vec<Phone>,
+    /// One message per alert for the bridge's `[alerts]` endpoint.
+    pub webhook: bool,
+}
+
+/// The hall's alert settings and recipients; problems pushed.
 pub(super) fn alerts(
     id: &str,
     raw: RawAlerts,
     wait_target_secs: u64,
     problems: &mut Vec<String>,
-) -> (AlertSettings, Vec<Phone>) {
+) -> (AlertSettings, AlertRecipients) {
     let mut phones = Vec::new();
     for p in &raw.manager_phones {
         match Phone::mobile(p.as_str()) {
@@ -131,7 +145,13 @@ pub(super) fn alerts(
             wait_target_secs / 60
         ));
     }
-    (settings, phones)
+    (
+        settings,
+        AlertRecipients {
+            phones,
+            webhook: raw.webhook,
+        },
+    )
 }
 
 /// The hall's work order rules; problems pushed.

@@ -45,6 +45,7 @@ mod templates;
 mod tokens;
 mod validate;
 
+pub use alerts_config::AlertRecipients;
 pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
@@ -140,9 +141,9 @@ pub struct HallConfig {
     pub visitor: VisitorSettings,
     /// Issue 21, `[hall.alerts]`: when managers are alerted.
     pub alerts: hallq_core::AlertSettings,
-    /// Issue 21, `[hall.alerts] manager_phones`: whom alerts go to by SMS
-    /// (none: one message for the bridge's webhook).
-    pub manager_phones: Vec<hallq_proto::types::Phone>,
+    /// Issue 21, `[hall.alerts] manager_phones` and `webhook`: whom alerts
+    /// go to.
+    pub alert_recipients: AlertRecipients,
     /// Issue 21, `[hall.work_orders]`: deadlines of 差评工单.
     pub work_order_rules: hallq_core::WorkOrderRules,
 }

@@ -425,7 +425,10 @@ mod tests {
                 ..hallq_core::AlertSettings::default()
             }
         );
-        assert!(hall.manager_phones.is_empty());
+        assert_eq!(
+            hall.alert_recipients,
+            crate::config::AlertRecipients::default()
+        );
         assert_eq!(hall.work_order_rules.deadline_working_days, 10);
     }
 
@@ -454,7 +457,8 @@ mod tests {
                 event_hold_secs: 3600,
             }
         );
-        assert_eq!(hall.manager_phones[0].expose(), "13800138000");
+        assert_eq!(hall.alert_recipients.phones[0].expose(), "13800138000");
+        assert!(!hall.alert_recipients.webhook);
         assert_eq!(hall.work_order_rules.deadline_working_days, 5);
         assert!(hall.work_order_rules.holidays.contains(&20261001));
     }

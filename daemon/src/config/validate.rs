@@ -290,7 +290,7 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             codes_per_phone: hall.remote_codes_per_phone,
         };
         let wait_target_secs = u64::from(hall.wait_target_minutes) * 60;
-        let (alerts, manager_phones) =
+        let (alerts, alert_recipients) =
             super::alerts_config::alerts(&id, hall.alerts, wait_target_secs, problems);
         let work_order_rules = super::alerts_config::work_orders(&id, hall.work_orders, problems);
         halls.push(HallConfig {
@@ -313,7 +313,7 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             wait_target_secs,
             visitor,
             alerts,
-            manager_phones,
+            alert_recipients,
             work_order_rules,
         });
     }

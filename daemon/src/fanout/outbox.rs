@@ -220,15 +220,21 @@ impl Outbox {
                 out.push(order);
                 continue;
             }
-            // Issue 21: an alert goes to each manager phone it names (or,
-            // with none, once to the bridge's webhook).
-            if let Event::AlertRaised { alert, notify, at } = event {
+            // Issue 21: an alert goes to each manager phone it names, and
+            // once, with no phone, to the bridge's alerts webhook if asked.
+            if let Event::AlertRaised {
+                alert,
+                notify,
+                webhook,
+                at,
+            } = event
+            {
                 let text = self.alert_text(alert, hall);
-                let phones: Vec<String> = if notify.is_empty() {
-                    vec![String::new()]
-                } else {
-                    notify.iter().map(|p| p.expose().to_owned()).collect()
-                };
+                let mut phones: Vec<String> =
+                    notify.iter().map(|p| p.expose().to_owned()).collect();
+                if *webhook {
+                    phones.push(String::new());
+                }
                 for phone in phones {
                     self.push(
                         Notification {
@@ -989,6 +995,7 @@ mod tests {
                         AlertChange::Raise(alert("A")),
                     ],
                     notify: phones,
+                    webhook: false,
                 },
                 Timestamp(2_000_000),
             )
@@ -1010,15 +1017,32 @@ mod tests {
         let events = hall
             .apply(
                 Command::RecordAlerts {
-                    changes: vec![AlertChange::Raise(alert("B"))],
+                    changes: vec![
+                        AlertChange::Raise(alert("B")),
+                        AlertChange::Raise(alert("C")),
+                    ],
                     notify: Vec::new(),
+                    webhook: true,
                 },
                 Timestamp(2_001_000),
             )
             .unwrap();
         let sent = outbox.on_events(&events, &hall);
-        assert_eq!(sent.len(), 1);
+        assert_eq!(sent.len(), 2);
         assert_eq!(sent[0].phone, "", "no phone: the webhook's");
+        // Neither phones nor the webhook: journaled, sent to nobody.
+        let events = hall
+            .apply(
+                Command::RecordAlerts {
+                    changes: vec![AlertChange::Raise(alert("D"))],
+                    notify: Vec::new(),
+                    webhook: false,
+                },
+                Timestamp(2_002_000),
+            )
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(outbox.on_events(&events, &hall).is_empty());
         // The gateway gives up on one: kept, with its time.
         let n = outbox.pending_number(&sent[0].id).unwrap();
         outbox.fail(

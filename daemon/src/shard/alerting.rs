@@ -18,12 +18,13 @@ use hallq_proto::console::{
     AlertView, ConsoleItem, ConsoleView, ConsoleWindow, ConsoleWindowState, FailedPrint,
     WorkOrderState, CONSOLE_LIST_MAX,
 };
-use hallq_proto::types::{Phone, Timestamp};
+use hallq_proto::types::Timestamp;
 use hallq_proto::views::WindowState;
 use hallq_proto::wire::WorkOrderPage;
 
 use super::{HallShard, State};
 use crate::clock;
+use crate::config::AlertRecipients;
 
 /// After a change, the rules run again only this long after their last
 /// run (a bad rating's work order runs them at once).
@@ -35,8 +36,8 @@ pub const EVALUATE_EVERY_MS: u64 = 1000;
 pub(super) struct AlertState {
     /// Thresholds and delays (`[hall.alerts]`).
     pub(super) settings: AlertSettings,
-    /// Whom a raised alert goes to (`manager_phones`).
-    pub(super) phones: Vec<Phone>,
+    /// Whom a raised alert goes to (`manager_phones`, `webhook`).
+    pub(super) recipients: AlertRecipients,
     /// Since when pending conditions hold and active ones have ended.
     tracker: Tracker,
     /// When the rules last ran.
@@ -44,10 +45,10 @@ pub(super) struct AlertState {
 }
 
 impl AlertState {
-    pub(super) fn new(settings: AlertSettings, phones: Vec<Phone>) -> AlertState {
+    pub(super) fn new(settings: AlertSettings, recipients: AlertRecipients) -> AlertState {
         AlertState {
             settings,
-            phones,
+            recipients,
             tracker: Tracker::new(),
             last_run: Timestamp(0),
         }
@@ -95,7 +96,8 @@ impl HallShard {
         }
         let command = Command::RecordAlerts {
             changes,
-            notify: alerts.phones.clone(),
+            notify: alerts.recipients.phones.clone(),
+            webhook: alerts.recipients.webhook,
         };
         match hall.apply(command, now) {
             Ok(recorded) => {
@@ -120,15 +122,15 @@ impl HallShard {
     pub fn set_alert_rules(
         &self,
         settings: AlertSettings,
-        phones: Vec<Phone>,
+        recipients: AlertRecipients,
         rules: hallq_core::WorkOrderRules,
     ) -> bool {
         let mut st = self.state.lock();
         let changed = st.alerts.settings != settings
-            || st.alerts.phones != phones
+            || st.alerts.recipients != recipients
             || st.hall.work_order_rules() != &rules;
         st.alerts.settings = settings;
-        st.alerts.phones = phones;
+        st.alerts.recipients = recipients;
         st.hall.set_work_order_rules(rules);
         changed
     }

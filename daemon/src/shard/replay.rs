@@ -104,7 +104,7 @@ pub(super) fn load(
         mode,
         next_seq: replay.next_seq,
         wait_target_secs: config.wait_target_secs,
-        alerts: super::AlertState::new(config.alerts, config.manager_phones.clone()),
+        alerts: super::AlertState::new(config.alerts, config.alert_recipients.clone()),
     };
     Ok((state, writer))
 }
@@ -257,7 +257,7 @@ impl HallShard {
             sms_per_phone_per_hour,
             counter_rules,
             wait_target_secs,
-            (alerts, manager_phones, work_order_rules),
+            (alerts, alert_recipients, work_order_rules),
         ) = {
             let st = self.state.lock();
             (
@@ -268,7 +268,7 @@ impl HallShard {
                 st.wait_target_secs,
                 (
                     st.alerts.settings,
-                    st.alerts.phones.clone(),
+                    st.alerts.recipients.clone(),
                     st.hall.work_order_rules().clone(),
                 ),
             )
@@ -286,7 +286,7 @@ impl HallShard {
             wait_target_secs,
             visitor: self.visitor(),
             alerts,
-            manager_phones,
+            alert_recipients,
             work_order_rules,
         };
         let (mut rebuilt, writer) = match load(

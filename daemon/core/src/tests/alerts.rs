@@ -23,6 +23,7 @@ fn evaluate_with(
         run.ok(Command::RecordAlerts {
             changes: changes.clone(),
             notify: Vec::new(),
+            webhook: false,
         });
     }
     changes
