@@ -310,6 +310,20 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
             "验证码输错次数过多，请重新获取",
             "the code was typed wrong too many times; ask for a new one",
         ),
+        C::UnknownWorkOrder => ("没有这个编号的差评工单", "no work order has that number"),
+        C::WorkOrderState => (
+            "该工单当前状态不允许此操作（已回访或已办结）",
+            "the work order's state does not allow that (called back or closed already)",
+        ),
+        C::NoteRequired => (
+            "请填写回访记录、处理结果或申诉理由",
+            "a note (callback, outcome or appeal reason) is required",
+        ),
+        C::NotRated => (
+            "该次服务没有评价，无法申诉",
+            "that service has no rating to appeal",
+        ),
+        C::AlreadyAppealed => ("该评价已申诉复核过", "that rating was appealed already"),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",
             "refused (a reason this version does not know)",
@@ -442,6 +456,33 @@ pub fn post(post: Post, lang: Lang) -> &'static str {
         (Post::A, Lang::En) => "post A",
         (Post::B, Lang::En) => "post B",
     }
+}
+
+/// An alert's kind for a person (issue 21).
+pub fn alert_kind(kind: hallq_proto::console::AlertKind, lang: Lang) -> &'static str {
+    use hallq_proto::console::AlertKind as K;
+    let (zh, en) = match kind {
+        K::Wait => ("等候超时", "long wait"),
+        K::Paused => ("暂停过久", "paused too long"),
+        K::NobodyLoggedIn => ("窗口无人登录", "open, nobody logged in"),
+        K::Idle => ("窗口空闲有人等候", "idle while people wait"),
+        K::BadRating => ("差评", "bad rating"),
+        K::NotificationFailed => ("短信发送失败", "SMS failed"),
+        K::PrintFailed => ("出票失败", "print failed"),
+        K::WorkOrderOverdue => ("工单超期", "work order overdue"),
+    };
+    lang.pick(zh, en)
+}
+
+/// A work order's state for a person (issue 21).
+pub fn work_order_state(state: hallq_proto::console::WorkOrderState, lang: Lang) -> &'static str {
+    use hallq_proto::console::WorkOrderState as S;
+    let (zh, en) = match state {
+        S::Open => ("待回访", "open"),
+        S::CalledBack => ("已回访", "called back"),
+        S::Closed => ("已办结", "closed"),
+    };
+    lang.pick(zh, en)
 }
 
 /// The five grades (seed 000 §四(六)), index 0 is 1 非常不满意.
