@@ -14,8 +14,11 @@
 //! - [`Client::connect_any`] drives it: connects to the hall wherever it is.
 //! - [`FollowingClient`] keeps following after that: a request refused with
 //!   `not_owner` is sent again to the owner; after a lost connection a read
-//!   is sent again but a change is not ([`after_failure`]), because the
-//!   first may have been carried out.
+//!   is sent again, and so is a change that went with its change id
+//!   (`Request::Once`, issue 20): the daemon, or the hall's new owner,
+//!   carries it out once and answers a resend as the first time. A change
+//!   to a daemon too old for ids is not sent again ([`after_failure`]),
+//!   because the first may have been carried out.
 //! - [`Hallqd`] is what the long-running clients (boards, window
 //!   terminals, the SMS bridge) keep to (re)connect on their own.
 //!
@@ -41,7 +44,7 @@ use crate::client::{
 use crate::tls::TlsError;
 use hallq_proto::types::{ItemCode, Lane, WindowNo};
 use hallq_proto::wire::{
-    ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction,
+    ChangeId, ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction,
 };
 
 /// How long a client looks for its hall before it gives up and returns the
@@ -487,10 +490,14 @@ impl Hallqd {
 /// It connects when first used (through [`Client::connect_any`]), and
 /// again whenever its connection is gone. A request refused with
 /// `not_owner` is sent again to the owner; a request whose connection was
-/// lost is sent again only if it certainly did not leave or changes
-/// nothing ([`after_failure`]). Otherwise the error is returned, code
-/// `connection_lost` or `timeout`: a ticket may have been issued, a call
-/// made, and only the next [`status`](FollowingClient::status) can say.
+/// lost is sent again if it certainly did not leave, changes nothing, or
+/// is a change that went with its id ([`after_failure`]): every change
+/// gets a fresh id ([`ChangeIds`]) and keeps it through its resends, so
+/// the daemon carries it out once and a resend gets the first answer (the
+/// same ticket). Only a change to a daemon too old for ids, lost in
+/// flight, returns `connection_lost` or `timeout`: a ticket may have been
+/// issued, a call made, and only the next
+/// [`status`](FollowingClient::status) can say.
 /// A call spends at most [`FOLLOW_BUDGET`] looking for the hall (from its
 /// start, or from its request's first failure), then returns the last
 /// error; each request sent waits at most
@@ -516,6 +523,54 @@ impl Hallqd {
 pub struct FollowingClient {
     hallqd: Hallqd,
     link: Mutex<Link>,
+    changes: ChangeIds,
+}
+
+/// The ids a client gives its changes: one random 128-bit number for the
+/// client's life, and a counter. A new process (each `hallq issue`) is a
+/// new client; a kiosk's page server is one client for all its visitors.
+#[derive(Debug)]
+pub struct ChangeIds {
+    client: u128,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl ChangeIds {
+    /// A new client number from the system's secure random source.
+    pub fn new() -> ChangeIds {
+        let mut bytes = [0u8; 16];
+        let random = rustls::crypto::ring::default_provider()
+            .secure_random
+            .fill(&mut bytes);
+        if random.is_err() {
+            // No random source: the clock and the process id, unique enough
+            // among a hall's clients (a collision needs the same both).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            bytes = (now ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+        }
+        ChangeIds {
+            client: u128::from_le_bytes(bytes),
+            next: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// The next change's id.
+    pub fn next(&self) -> ChangeId {
+        ChangeId {
+            client: self.client,
+            seq: self
+                .next
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+impl Default for ChangeIds {
+    fn default() -> Self {
+        ChangeIds::new()
+    }
 }
 
 /// The connection of a [`FollowingClient`], and how to make the next one.
@@ -536,6 +591,7 @@ impl FollowingClient {
         FollowingClient {
             hallqd,
             link: Mutex::new(Link::default()),
+            changes: ChangeIds::new(),
         }
     }
 
@@ -558,13 +614,33 @@ impl FollowingClient {
     }
 
     /// Sends one request and waits for its answer, following the hall; a
-    /// refusal is an error.
+    /// refusal is an error. A change goes with a fresh change id, kept
+    /// through its resends.
     pub async fn request(&self, request: &Request) -> Result<Response, ClientError> {
-        self.follow(request, |client| async move { client.send(request).await })
-            .await
+        let id = (!request.is_read_only()).then(|| self.changes.next());
+        self.request_as(request, id).await
     }
 
-    /// Issues a ticket (kiosk). Not sent again after a lost connection.
+    /// [`FollowingClient::request`] with the change id given (`None`:
+    /// none), for a caller that keeps its own ids.
+    pub async fn request_as(
+        &self,
+        request: &Request,
+        id: Option<ChangeId>,
+    ) -> Result<Response, ClientError> {
+        self.follow(request, |client| async move {
+            client.send_once(request, id).await
+        })
+        .await
+    }
+
+    /// The ids this client gives its changes.
+    pub fn change_ids(&self) -> &ChangeIds {
+        &self.changes
+    }
+
+    /// Issues a ticket (kiosk). Sent again after a lost connection only
+    /// with its change id (the same ticket comes back).
     pub async fn issue(
         &self,
         item: ItemCode,
@@ -574,7 +650,7 @@ impl FollowingClient {
         crate::client::issued(self.request(&Request::Issue { item, lane, phone }).await?)
     }
 
-    /// Carries out a window action. Not sent again after a lost connection.
+    /// Carries out a window action; resent as [`FollowingClient::issue`].
     pub async fn window(
         &self,
         window: Option<WindowNo>,
@@ -631,12 +707,14 @@ impl FollowingClient {
         let mut resends = 0;
         loop {
             let (client, server) = self.connection(started).await?;
-            let Failed { error, sent } = match send(client.clone()).await {
+            let Failed { error, sent, once } = match send(client.clone()).await {
                 Ok(answer) => return Ok(answer),
                 Err(failed) => failed,
             };
             let outcome = Outcome::of(&error);
-            let owner = match after_failure(request, &outcome, sent) {
+            // With its id a change is carried out once however often it
+            // is sent: as good as one that never left.
+            let owner = match after_failure(request, &outcome, sent && !once) {
                 AfterFailure::GiveUp => {
                     if outcome == Outcome::Unreachable {
                         // The next request starts elsewhere.

@@ -26,7 +26,7 @@ use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, Signatur
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use hallq_proto::codec::ALPN;
+use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS};
 
 /// Server name sent in the handshake. The pinning verifier ignores it; it
 /// only has to be a syntactically valid DNS name for rustls.
@@ -36,14 +36,52 @@ const SERVER_NAME: &str = "hallq";
 /// than the idle timeout so a wrong address fails fast at the counter.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Keep-alive interval; well under the idle timeout (and under typical NAT
-/// UDP timeouts) so a quiet display connection is not dropped.
-const KEEP_ALIVE: Duration = Duration::from_secs(2);
+/// Default keep-alive interval (`HALLQ_KEEP_ALIVE_MS`): a quarter of the
+/// idle timeout, so a link counts as dead only after several keep-alives
+/// in a row got no answer (and far under NAT UDP timeouts).
+pub const KEEP_ALIVE: Duration = Duration::from_millis(250);
 
-/// Idle timeout: a daemon silent for this long is considered gone. Short,
-/// because a display board must not show stale numbers as live for long
-/// after the daemon's machine died (keep-alives answer every 2 s).
-pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
+/// Default idle timeout (`HALLQ_IDLE_TIMEOUT_MS`): a daemon silent for this
+/// long is gone (issue 20: a killed node was noticed after 8 s; a kiosk's
+/// change in flight is now resent to the daemon's successor about a second
+/// after it died). A hall network that loses packets in bursts longer than
+/// this can have more (`HALLQ_IDLE_TIMEOUT_MS=3000`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The keep-alive and idle timeout in force: the defaults, or
+/// `HALLQ_KEEP_ALIVE_MS` and `HALLQ_IDLE_TIMEOUT_MS` (milliseconds). A
+/// value that is not a number, or an idle timeout not longer than the
+/// keep-alive, is reported once and the default used.
+pub fn liveness() -> (Duration, Duration) {
+    static CHOSEN: std::sync::OnceLock<(Duration, Duration)> = std::sync::OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        let read = |name: &str, default: Duration| match std::env::var(name) {
+            Err(_) => default,
+            Ok(text) => match text.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => {
+                    tracing::warn!(variable = name, value = %text, "not a number of milliseconds > 0; using the default");
+                    default
+                }
+            },
+        };
+        let keep_alive = read("HALLQ_KEEP_ALIVE_MS", KEEP_ALIVE);
+        let idle = read("HALLQ_IDLE_TIMEOUT_MS", IDLE_TIMEOUT);
+        if idle <= keep_alive {
+            tracing::warn!(
+                keep_alive_ms = keep_alive.as_millis() as u64,
+                idle_timeout_ms = idle.as_millis() as u64,
+                "the idle timeout must be longer than the keep-alive; using the defaults"
+            );
+            return (KEEP_ALIVE, IDLE_TIMEOUT);
+        }
+        (keep_alive, idle)
+    })
+}
+
+/// The protocols a client offers, its preference first: protocol 1 with
+/// change ids, then protocol 1 as older daemons speak it.
+pub const OFFERED: &[&[u8]] = &[ALPN_CHANGE_IDS, ALPN];
 
 /// Why a secure connection to `hallqd` could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +212,7 @@ impl ServerCertVerifier for PinnedCertVerifier {
 /// Builds the client config and returns the verifier's mismatch flag with it.
 fn build_client_config(
     pinned_cert_der: CertificateDer<'static>,
-    alpn: &[u8],
+    alpn: &[&[u8]],
 ) -> Result<(quinn::ClientConfig, Arc<AtomicBool>), TlsError> {
     let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
     let mismatch_seen = Arc::new(AtomicBool::new(false));
@@ -189,7 +227,7 @@ fn build_client_config(
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    tls.alpn_protocols = vec![alpn.to_vec()];
+    tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
 
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| TlsError::Config(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
@@ -198,20 +236,30 @@ fn build_client_config(
 }
 
 fn client_transport() -> Result<quinn::TransportConfig, TlsError> {
+    let (keep_alive, idle) = liveness();
     let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    transport.keep_alive_interval(Some(keep_alive));
     transport.max_idle_timeout(Some(
-        quinn::IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|e| TlsError::Config(e.to_string()))?,
+        quinn::IdleTimeout::try_from(idle).map_err(|e| TlsError::Config(e.to_string()))?,
     ));
     Ok(transport)
 }
 
 /// QUIC client configuration that trusts exactly `pinned_cert_der`, offers
-/// ALPN [`ALPN`], and keeps the connection alive while idle.
+/// the protocols in [`OFFERED`], and keeps the connection alive while idle.
 pub fn client_config(
     pinned_cert_der: CertificateDer<'static>,
 ) -> Result<quinn::ClientConfig, TlsError> {
-    build_client_config(pinned_cert_der, ALPN).map(|(config, _)| config)
+    build_client_config(pinned_cert_der, OFFERED).map(|(config, _)| config)
+}
+
+/// Whether the daemon chose protocol 1 with change ids on `connection`.
+pub fn takes_change_ids(connection: &quinn::Connection) -> bool {
+    connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol)
+        .is_some_and(|p| p == ALPN_CHANGE_IDS)
 }
 
 /// Reads the first certificate from a PEM file (the daemon's `cert.pem`).
@@ -258,7 +306,7 @@ pub async fn connect_on(
     server: SocketAddr,
     pinned: CertificateDer<'static>,
 ) -> Result<quinn::Connection, TlsError> {
-    connect_with(endpoint, server, pinned, ALPN, CONNECT_TIMEOUT).await
+    connect_with(endpoint, server, pinned, OFFERED, CONNECT_TIMEOUT).await
 }
 
 /// The body of [`connect_on`], with ALPN and timeout as parameters so tests
@@ -267,7 +315,7 @@ pub(crate) async fn connect_with(
     endpoint: &quinn::Endpoint,
     server: SocketAddr,
     pinned: CertificateDer<'static>,
-    alpn: &[u8],
+    alpn: &[&[u8]],
     timeout: Duration,
 ) -> Result<quinn::Connection, TlsError> {
     let (config, mismatch_seen) = build_client_config(pinned, alpn)?;
@@ -397,7 +445,7 @@ mod tests {
         let addr = silent.local_addr().unwrap();
         let cert = CertificateDer::from(vec![0x30, 0x00]);
         let endpoint = client_endpoint(addr).unwrap();
-        let attempt = connect_with(&endpoint, addr, cert, ALPN, Duration::from_millis(300));
+        let attempt = connect_with(&endpoint, addr, cert, OFFERED, Duration::from_millis(300));
         let err = tokio::time::timeout(Duration::from_secs(5), attempt)
             .await
             .expect("connect must give up by itself")

@@ -70,10 +70,7 @@ pub fn recorded_day(dir: &Path, day: u32) -> Result<RecordedDay, JournalError> {
         .collect();
     let events: Vec<&Event> = entries
         .iter()
-        .filter_map(|e| match e {
-            Entry::Events(events) => Some(events),
-            _ => None,
-        })
+        .filter_map(Entry::events)
         .flatten()
         .collect();
     let mut recorded = RecordedDay::from_events(events);

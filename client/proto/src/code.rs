@@ -257,6 +257,13 @@ error_codes! {
     CodeExpired = "code_expired",
     /// The code was tried wrong too many times: ask for a new one.
     CodeTriesUsed = "code_tries_used",
+    /// A change id the daemon has seen came with another request (a client
+    /// that reuses ids is broken); nothing was changed.
+    ChangeIdReused = "change_id_reused",
+    /// A change id older than the daemon remembers for this client (it
+    /// keeps the last ones of each client, see the README); it may have
+    /// been carried out, and it is not carried out again.
+    ChangeIdExpired = "change_id_expired",
 }
 
 impl fmt::Display for ErrorCode {

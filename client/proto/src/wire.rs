@@ -416,6 +416,32 @@ pub enum Request {
         /// The six digits.
         code: String,
     },
+    /// A change with the client's id for it (SPEC §6; ALPN `hallq/1.1`):
+    /// carried out at most once however often it is sent. A resend of a
+    /// change the daemon remembers gets the original answer and changes
+    /// nothing; the same id with another request is refused with
+    /// `change_id_reused`; an id older than the daemon remembers for this
+    /// client with `change_id_expired`. Answered as `request` is. A read
+    /// inside is simply answered; a `Once` inside a `Once` is refused.
+    Once {
+        /// The client's id for this change.
+        id: ChangeId,
+        /// The change.
+        request: Box<Request>,
+    },
+}
+
+/// A client's id for one change: `client`, a random number the client
+/// chose once (a process, a kiosk's page server), and `seq`, counting its
+/// changes up from 1. Unique without coordination; the daemon remembers
+/// the recent ones of each client with their answers (see
+/// [`Request::Once`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChangeId {
+    /// The client's random 128-bit id.
+    pub client: u128,
+    /// The change's number among the client's, from 1, increasing.
+    pub seq: u64,
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -477,6 +503,7 @@ impl Request {
             Request::RemoteHall => "remote-hall",
             Request::RemoteCode { .. } => "remote-code",
             Request::RemoteTicket { .. } => "remote-ticket",
+            Request::Once { request, .. } => request.kind(),
         }
     }
 
@@ -525,6 +552,7 @@ impl Request {
             | Request::RateService { .. }
             | Request::RemoteCode { .. }
             | Request::RemoteTicket { .. } => false,
+            Request::Once { request, .. } => request.is_read_only(),
         }
     }
 }

@@ -27,6 +27,10 @@ pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 /// decides when a hall's business day starts (ticket numbers restart daily).
 pub const DEFAULT_TIMEZONE_OFFSET_MINUTES: i32 = 8 * 60;
 
+/// Default `[limits] keep_alive_ms`: well under `hallq`'s 1 s idle
+/// timeout, so that three keep-alives are lost before a link counts as dead.
+pub const DEFAULT_KEEP_ALIVE_MS: u64 = 300;
+
 /// `[limits]`: what one client, or all of them, may take of the daemon.
 /// Every limit refuses with a clear error or close reason and counts in the
 /// metrics.
@@ -47,9 +51,15 @@ pub struct Limits {
     /// a client that opens streams and never finishes a frame (slow loris)
     /// is cut off.
     pub frame_timeout_secs: u64,
-    /// Seconds of silence after which a connection is closed (clients send
-    /// keep-alives every 2 s).
+    /// Seconds of silence after which a connection is closed. QUIC takes
+    /// the shorter of the two sides' idle timeouts: `hallq` asks for 1 s
+    /// (`HALLQ_IDLE_TIMEOUT_MS`), so this bounds older clients.
     pub idle_timeout_secs: u64,
+    /// Milliseconds between the daemon's QUIC keep-alives on a quiet
+    /// connection (0: none): with them a client notices a dead daemon
+    /// within its idle timeout even if it sends none itself, and the
+    /// daemon sees a vanished client as soon.
+    pub keep_alive_ms: u64,
     /// Display subscribers per hall.
     pub displays_per_hall: usize,
 }
@@ -63,6 +73,7 @@ impl Default for Limits {
             requests_per_second: 100,
             frame_timeout_secs: 10,
             idle_timeout_secs: 30,
+            keep_alive_ms: DEFAULT_KEEP_ALIVE_MS,
             displays_per_hall: 2048,
         }
     }

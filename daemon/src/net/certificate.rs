@@ -21,7 +21,7 @@ use quinn::crypto::rustls::QuicServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use hallq_proto::codec::ALPN;
+use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS};
 
 /// Names and addresses the generated certificate is issued for. Clients pin
 /// the certificate rather than check names, but other tools (curl, openssl
@@ -277,7 +277,9 @@ pub fn server_config(
         .map_err(|e| TlsError::Config(e.to_string()))?;
     // Without this a client offering `hallq/1` is refused with
     // NoApplicationProtocol (quinn's with_single_cert sets no ALPN).
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    // The daemon's preference first: a client offering both gets change
+    // ids; an older one, offering `hallq/1` alone, is served as before.
+    tls.alpn_protocols = vec![ALPN_CHANGE_IDS.to_vec(), ALPN.to_vec()];
     // max_early_data_size stays 0: no 0-RTT, because a replayed "take a
     // ticket" or "call next" would act twice.
 

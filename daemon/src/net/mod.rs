@@ -108,15 +108,18 @@ impl Drop for Seat {
     }
 }
 
-/// QUIC transport settings from `[limits]`: streams per connection and the
-/// idle timeout.
+/// QUIC transport settings from `[limits]`: streams per connection, the
+/// keep-alive interval and the idle timeout.
 pub fn transport(limits: &Limits) -> quinn::TransportConfig {
     let mut transport = quinn::TransportConfig::default();
     transport
         .max_concurrent_bidi_streams(limits.streams_per_connection.into())
         .max_concurrent_uni_streams(0u32.into())
-        // Clients keep the connection alive; the server only notices absence.
-        .keep_alive_interval(None)
+        // Both sides send keep-alives (issue 20): whichever end is left
+        // alive notices the other's death within the idle timeout.
+        .keep_alive_interval(
+            (limits.keep_alive_ms > 0).then(|| Duration::from_millis(limits.keep_alive_ms)),
+        )
         .max_idle_timeout(
             quinn::IdleTimeout::try_from(Duration::from_secs(limits.idle_timeout_secs)).ok(),
         );
