@@ -316,7 +316,7 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
         ),
         C::ChangeIdExpired => (
             "重发的操作已过期，未再执行：请查看当前状态后再操作",
-            "the resent change is too old to be checked; it was not done again — look at the status first",
+            "the resent change is too old to be checked; it was not done again: look at the status first",
         ),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",

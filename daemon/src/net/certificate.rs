@@ -503,7 +503,8 @@ mod tests {
             conn.handshake_data()
                 .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
                 .and_then(|d| d.protocol),
-            Some(ALPN.to_vec())
+            Some(ALPN_CHANGE_IDS.to_vec()),
+            "a client offering both gets change ids"
         );
         let (mut send, mut recv) = tokio::time::timeout(STEP, conn.open_bi())
             .await
@@ -565,6 +566,43 @@ mod tests {
         // The server saw a failed handshake, not a connection.
         let served = tokio::time::timeout(STEP, server).await.unwrap().unwrap();
         assert!(served.is_err(), "{served:?}");
+        endpoint.close(0u32.into(), b"");
+    }
+
+    #[tokio::test]
+    async fn an_older_client_offering_hallq_1_alone_is_served_hallq_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let (endpoint, pinned, addr) = server_endpoint(dir.path());
+        let server = spawn_echo(endpoint.clone());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pinned).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut client_tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client_tls.alpn_protocols = vec![ALPN.to_vec()];
+        let client_config = quinn::ClientConfig::new(Arc::new(
+            quinn::crypto::rustls::QuicClientConfig::try_from(client_tls).unwrap(),
+        ));
+        let client = tls::client_endpoint(addr).unwrap();
+        let conn = tokio::time::timeout(
+            STEP,
+            client.connect_with(client_config, addr, "localhost").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            conn.handshake_data()
+                .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                .and_then(|d| d.protocol),
+            Some(ALPN.to_vec())
+        );
+        conn.close(0u32.into(), b"");
+        server.abort();
+        client.close(0u32.into(), b"");
         endpoint.close(0u32.into(), b"");
     }
 
