@@ -321,7 +321,9 @@ pub enum AfterFailure {
 /// A `not_owner` refusal changed nothing: always sent again, to the owner.
 /// A request lost with its connection is sent again only if it certainly
 /// did not leave, or if it changes nothing ([`Request::is_read_only`]):
-/// a ticket issued twice, a call made twice cannot be taken back.
+/// a ticket issued twice, a call made twice cannot be taken back. A change
+/// that went with its change id is carried out at most once however often
+/// it is sent, so [`FollowingClient`] passes `sent = false` for it.
 pub fn after_failure(request: &Request, outcome: &Outcome, sent: bool) -> AfterFailure {
     match outcome {
         Outcome::Redirected(owner) => AfterFailure::Resend {
@@ -782,7 +784,7 @@ impl FollowingClient {
 }
 
 // Keep the request timeout longer than the idle timeout: a daemon that
-// died is noticed by the idle timeout (keep-alives every 2 s) as a
+// died is noticed by the idle timeout (keep-alives every 250 ms) as a
 // lost connection, which a read may be resent after, before a request
 // times out; a shorter request timeout would also cut off slow reads (a
 // long day's stats) and make slow changes ambiguous.

@@ -426,7 +426,7 @@ async fn displays_and_the_outbox_follow_the_hall_to_its_new_owner() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     nodes.kill(owner);
-    // Both streams end: the node is gone (keep-alive notices within 8 s).
+    // Both streams end: the node is gone (keep-alive notices within about 1 s).
     let ended = within(Duration::from_secs(20), async {
         loop {
             match board.next().await {
