@@ -562,9 +562,7 @@ impl ChangeIds {
     pub fn next(&self) -> ChangeId {
         ChangeId {
             client: self.client,
-            seq: self
-                .next
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            seq: self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }

@@ -67,7 +67,10 @@ async fn killing_the_owner_with_changes_in_flight_issues_each_ticket_once() {
                             seen.count.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(e) => {
-                            seen.errors.lock().unwrap().push(format!("{} ({e})", e.code()));
+                            seen.errors
+                                .lock()
+                                .unwrap()
+                                .push(format!("{} ({e})", e.code()));
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }
@@ -93,6 +96,16 @@ async fn killing_the_owner_with_changes_in_flight_issues_each_ticket_once() {
         within(SETTLE, k).await.expect("kiosk task");
     }
 
+    // Informational: resends the new owners answered from the records.
+    let resent: usize = (0..3)
+        .map(|i| {
+            nodes
+                .stderr(i)
+                .matches("resent change answered as first")
+                .count()
+        })
+        .sum();
+    eprintln!("{resent} resends answered from the replayed log by the running nodes");
     let errors = seen.errors.lock().unwrap().clone();
     let acked = seen.acked.lock().unwrap().clone();
     eprintln!(

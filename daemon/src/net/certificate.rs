@@ -589,7 +589,9 @@ mod tests {
         let client = tls::client_endpoint(addr).unwrap();
         let conn = tokio::time::timeout(
             STEP,
-            client.connect_with(client_config, addr, "localhost").unwrap(),
+            client
+                .connect_with(client_config, addr, "localhost")
+                .unwrap(),
         )
         .await
         .unwrap()

@@ -306,7 +306,10 @@ mod tests {
         let idle = clients - TOTAL as u128 - 1;
         assert_eq!(log.lookup(id(idle, 1), &[0; 16]), Lookup::Expired);
         assert_eq!(
-            log.lookup(id(clients - TOTAL as u128 - IDLE_CLIENTS as u128, 1), &[0; 16]),
+            log.lookup(
+                id(clients - TOTAL as u128 - IDLE_CLIENTS as u128, 1),
+                &[0; 16]
+            ),
             Lookup::Expired
         );
         // and the oldest not at all.
@@ -319,7 +322,13 @@ mod tests {
         let play = |log: &mut ChangeLog| {
             for r in 0..(TOTAL as u64 * 2) {
                 let client = u128::from(r % 37);
-                log.remember(id(client, r / 37 + 1), [r as u8; 16], answer(r), r, r % 3 == 0);
+                log.remember(
+                    id(client, r / 37 + 1),
+                    [r as u8; 16],
+                    answer(r),
+                    r,
+                    r % 3 == 0,
+                );
             }
         };
         let (mut live, mut replayed) = (ChangeLog::default(), ChangeLog::default());
@@ -328,7 +337,10 @@ mod tests {
         assert_eq!(live.len(), replayed.len());
         for r in 0..(TOTAL as u64 * 2) {
             let i = id(u128::from(r % 37), r / 37 + 1);
-            let (a, b) = (live.lookup(i, &[r as u8; 16]), replayed.lookup(i, &[r as u8; 16]));
+            let (a, b) = (
+                live.lookup(i, &[r as u8; 16]),
+                replayed.lookup(i, &[r as u8; 16]),
+            );
             assert_eq!(a, b, "{r}");
         }
     }
@@ -347,7 +359,10 @@ mod tests {
         // Client 1 is active again; client 2 is the one pushed out now.
         assert_eq!(log.idle_count, 1);
         assert_eq!(log.lookup(id(2, 1), &[0; 16]), Lookup::Expired);
-        assert!(matches!(log.lookup(id(1, 2), &[0; 16]), Lookup::Known { .. }));
+        assert!(matches!(
+            log.lookup(id(1, 2), &[0; 16]),
+            Lookup::Known { .. }
+        ));
         assert_eq!(log.lookup(id(1, 1), &[0; 16]), Lookup::Expired);
     }
 }

@@ -11,8 +11,8 @@ use hallq_core::{Event, Hall};
 use hallq_proto::codec;
 use hallq_proto::wire::Notification;
 
-use crate::fanout::display::{self, RecentCalls, RecentNoShows};
 use super::changes::ChangeLog;
+use crate::fanout::display::{self, RecentCalls, RecentNoShows};
 use crate::fanout::outbox::Outbox;
 use crate::journal::Entry;
 

@@ -24,7 +24,9 @@ use std::sync::Arc;
 use hallq_core::{Command, Event, Hall};
 use hallq_proto::codec;
 use hallq_proto::types::Timestamp;
-use hallq_proto::wire::{ChangeId, DayReport, DayStats, HallHealth, Notification, Response, StatsBy};
+use hallq_proto::wire::{
+    ChangeId, DayReport, DayStats, HallHealth, Notification, Response, StatsBy,
+};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
@@ -509,22 +511,25 @@ impl HallShard {
                     return known.map(R::recalled);
                 }
             }
-            let applied = {
-                let mut st = self.state.lock();
-                // Looked up again under the lock that applies: a resend
-                // racing its original is carried out by one of them only,
-                // the other waits for its answer (the loop).
-                if tag.is_some_and(|tag| {
-                    !matches!(st.derived.changes.lookup(tag.id, &tag.digest), Lookup::Fresh)
-                }) {
-                    None
-                } else {
-                    Some(
-                        job.take()
-                            .map(|(command, answer)| self.apply_locked(&mut st, tag, command, answer)),
-                    )
-                }
-            };
+            let applied =
+                {
+                    let mut st = self.state.lock();
+                    // Looked up again under the lock that applies: a resend
+                    // racing its original is carried out by one of them only,
+                    // the other waits for its answer (the loop).
+                    if tag.is_some_and(|tag| {
+                        !matches!(
+                            st.derived.changes.lookup(tag.id, &tag.digest),
+                            Lookup::Fresh
+                        )
+                    }) {
+                        None
+                    } else {
+                        Some(job.take().map(|(command, answer)| {
+                            self.apply_locked(&mut st, tag, command, answer)
+                        }))
+                    }
+                };
             let Some(applied) = applied else { continue };
             // Taken once: every path after applying returns.
             let Some(applied) = applied else {
@@ -620,8 +625,8 @@ impl HallShard {
                     "the change's first sending is not confirmed yet".into(),
                 )));
             }
-            let _ = tokio::time::timeout(left.min(std::time::Duration::from_millis(500)), woken)
-                .await;
+            let _ =
+                tokio::time::timeout(left.min(std::time::Duration::from_millis(500)), woken).await;
         }
     }
 

@@ -46,7 +46,9 @@ pub(super) async fn book(
                 },
                 |h, events| {
                     events.iter().find_map(|e| match e {
-                        Event::Booked { booking, .. } => h.booking(&booking.code).map(Response::Booked),
+                        Event::Booked { booking, .. } => {
+                            h.booking(&booking.code).map(Response::Booked)
+                        }
                         _ => None,
                     })
                 },

@@ -32,8 +32,8 @@ mod window;
 use hallq_proto::wire::{ChangeId, ErrorReply, Request, Response};
 
 use super::rights::{refused, serving, Session};
-use crate::shard::ChangeTag;
 use super::Daemon;
+use crate::shard::ChangeTag;
 
 /// Where a request went.
 #[derive(Debug)]
@@ -164,7 +164,12 @@ async fn once(daemon: &Daemon, session: &Session, id: ChangeId, request: Request
 fn digest(session: &Session, request: &Request) -> [u8; 16] {
     let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
     hash.update(session.role.as_str().as_bytes());
-    hash.update(&session.window.map_or(0, |w| u32::from(w.0) + 1).to_le_bytes());
+    hash.update(
+        &session
+            .window
+            .map_or(0, |w| u32::from(w.0) + 1)
+            .to_le_bytes(),
+    );
     // A request that decoded encodes again (the frame it came in is gone).
     if let Ok(frame) = hallq_proto::codec::encode(request) {
         hash.update(&frame);

@@ -59,9 +59,7 @@ fn ticket_of(session: &Session, token: &str) -> Result<TicketNo, ErrorReply> {
 fn follow_view(session: &Session, ticket: TicketNo) -> Result<Response, ErrorReply> {
     let places = session.hall.visitor().step_back_places;
     let name = session.hall.name().to_owned();
-    session
-        .hall
-        .read(|h| follow_in(h, ticket, &name, places))
+    session.hall.read(|h| follow_in(h, ticket, &name, places))
 }
 
 /// [`follow_view`] of a hall already in hand (the answer to a change is
