@@ -60,6 +60,9 @@ struct Seen {
     acked: std::sync::Mutex<Vec<(String, u64)>>,
     failures: std::sync::Mutex<Vec<String>>,
     count: AtomicUsize,
+    /// The slowest issue, in ms (informational: across a kill it is the
+    /// time to notice the death, reconnect and resend).
+    slowest_ms: AtomicUsize,
 }
 
 /// One kiosk: issues A and B tickets until told to stop.
@@ -68,7 +71,11 @@ async fn kiosk(client: FollowingClient, seen: Arc<Seen>, stop: Arc<AtomicBool>) 
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let letter = if n % 2 == 0 { 'A' } else { 'B' };
-        match client.issue(item(letter), Lane::WalkIn, None).await {
+        let started = std::time::Instant::now();
+        let issued = client.issue(item(letter), Lane::WalkIn, None).await;
+        seen.slowest_ms
+            .fetch_max(started.elapsed().as_millis() as usize, Ordering::Relaxed);
+        match issued {
             Ok(ticket) => {
                 seen.acked
                     .lock()
@@ -178,8 +185,10 @@ async fn kill_9_with_changes_in_flight_issues_each_ticket_once() {
     );
     assert!(acked.len() >= ROUNDS * ACKS_PER_ROUND);
     eprintln!(
-        "{} tickets over {ROUNDS} kills, each once; {resent} resends answered from the journal",
-        acked.len()
+        "{} tickets over {ROUNDS} kills, each once; {resent} resends answered from the journal; \
+         slowest issue (across a kill and restart) {} ms",
+        acked.len(),
+        seen.slowest_ms.load(Ordering::Relaxed)
     );
     admin.close().await;
     daemon.stop().expect("hallqd stops");
