@@ -7,13 +7,13 @@
 //! replayed the ids from its journal, answers a change it had made with
 //! the first answer and makes one it had not.
 //!
-//! - [`kill_9_with_changes_in_flight_issues_each_ticket_once`]: kiosks
+//! - `kill_9_with_changes_in_flight_issues_each_ticket_once`: kiosks
 //!   issue without pause while the daemon is killed with SIGKILL and
 //!   restarted, round after round. Every issue must succeed (none reports
 //!   `connection_lost`), and the hall must hold exactly the tickets that
 //!   were acknowledged: one more would be a change carried out twice, one
 //!   less an acknowledged change lost.
-//! - [`a_resend_after_a_restart_gets_the_original_ticket`]: the same id
+//! - `a_resend_after_a_restart_gets_the_original_ticket`: the same id
 //!   sent before and after a restart gets the same ticket and changes
 //!   nothing; the same id with another request is refused.
 //!
