@@ -12,6 +12,12 @@
 //! then one frame per change ([`DisplayUpdate`], [`Notification`]); a
 //! notifier writes [`NotifierMessage::Ack`] frames back on the same stream.
 //!
+//! Protocol `hallq/1.1` (ALPN [`crate::codec::ALPN_CHANGE_IDS`]) is this
+//! protocol plus [`Request::Once`]: a change wrapped with the client's
+//! [`ChangeId`], carried out at most once however often it is sent (SPEC
+//! §6). A daemon that offers `hallq/1.1` takes it; a client sends it only
+//! when the daemon chose `hallq/1.1`.
+//!
 //! Frames are built by [`crate::codec`], the only place that knows how.
 
 use serde::{Deserialize, Serialize};
