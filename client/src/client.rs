@@ -244,7 +244,7 @@ impl Client {
     /// [`Client::request`], saying on failure whether the request left in
     /// full (so the daemon may have carried it out).
     pub(crate) async fn send(&self, request: &Request) -> Result<Response, Failed> {
-        self.send_once(request, None).await
+        self.send_once(request, None, None).await
     }
 
     /// Whether the daemon takes change ids on this connection (it chose
@@ -255,11 +255,15 @@ impl Client {
 
     /// [`Client::send`] of a change with its id `id`, if the daemon takes
     /// ids (else as it is): a failure says whether the id went with it, so
-    /// that it may be sent again without being carried out twice.
+    /// that it may be sent again without being carried out twice. With
+    /// `dead_after`, a connection that hears nothing from the daemon for
+    /// that long while the request waits is closed as dead
+    /// ([`tls::DEAD_AFTER`]), for a caller that sends again.
     pub(crate) async fn send_once(
         &self,
         request: &Request,
         id: Option<ChangeId>,
+        dead_after: Option<Duration>,
     ) -> Result<Response, Failed> {
         let wrapped = match id {
             Some(id) if self.change_ids && !request.is_read_only() => Some(Request::Once {
@@ -270,7 +274,23 @@ impl Client {
         };
         let once = wrapped.is_some();
         let sent = wrapped.as_ref().unwrap_or(request);
-        match exchange(&self.connection, sent, REQUEST_TIMEOUT).await {
+        let answer = match dead_after {
+            None => exchange(&self.connection, sent, REQUEST_TIMEOUT).await,
+            Some(limit) => {
+                let exchanged = exchange(&self.connection, sent, REQUEST_TIMEOUT);
+                tokio::pin!(exchanged);
+                tokio::select! {
+                    answer = &mut exchanged => answer,
+                    silence = silent_for(&self.connection, limit) => {
+                        // Closed here, so that the next request connects
+                        // anew (a dead daemon never closes it).
+                        self.connection.close(0u32.into(), b"hallqd fell silent");
+                        Err(Failed { error: silence, sent: true, once: false })
+                    }
+                }
+            }
+        };
+        match answer {
             Ok(Response::Error(reply)) => Err(Failed {
                 error: ClientError::Refused(reply),
                 sent: true,
@@ -419,6 +439,29 @@ pub(crate) struct Failed {
 impl From<Failed> for ClientError {
     fn from(failed: Failed) -> Self {
         failed.error
+    }
+}
+
+/// Resolves once `connection` has received nothing for `limit`: its
+/// daemon's machine died or the network to it went. A live daemon
+/// acknowledges the client's keep-alives ([`tls::KEEP_ALIVE`]) even while
+/// it works on a slow request, so silence is not slowness.
+async fn silent_for(connection: &quinn::Connection, limit: Duration) -> ClientError {
+    let tick = (limit / 4).max(Duration::from_millis(10));
+    let mut heard = connection.stats().udp_rx.datagrams;
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = connection.stats().udp_rx.datagrams;
+        if now != heard {
+            heard = now;
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() >= limit {
+            return ClientError::Connection(format!(
+                "hallqd silent for {} ms",
+                limit.as_millis()
+            ));
+        }
     }
 }
 

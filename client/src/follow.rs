@@ -396,6 +396,13 @@ pub(crate) async fn pursue(
 }
 
 /// One attempt at `server`: resolve, handshake, Hello.
+///
+/// The handshake alone gets at most [`ATTEMPT_TIMEOUT`] even when the
+/// attempt has longer: a handshake begun with a daemon that was killed
+/// halfway (its successor on the same address drops the dead one's
+/// packets) would otherwise wait out the whole idle timeout (issue 20: a
+/// kiosk resending after a `kill -9` and restart waited 9 s). Tried again,
+/// it reaches the restarted daemon at once.
 async fn attempt(
     server: &str,
     pinned: &CertificateDer<'static>,
@@ -404,7 +411,8 @@ async fn attempt(
     timeout: Duration,
 ) -> Result<Client, ClientError> {
     let addr = resolve(server).await?;
-    Client::connect_within(addr, pinned.clone(), token, hall, timeout, timeout)
+    let handshake = timeout.min(ATTEMPT_TIMEOUT);
+    Client::connect_within(addr, pinned.clone(), token, hall, handshake, timeout)
         .await
         .map_err(|e| match e {
             // Said in the attempt's terms: REQUEST_TIMEOUT is not what ran out.
@@ -628,8 +636,9 @@ impl FollowingClient {
         request: &Request,
         id: Option<ChangeId>,
     ) -> Result<Response, ClientError> {
+        let dead_after = crate::tls::liveness().dead_after;
         self.follow(request, |client| async move {
-            client.send_once(request, id).await
+            client.send_once(request, id, Some(dead_after)).await
         })
         .await
     }
@@ -782,7 +791,8 @@ impl FollowingClient {
 }
 
 // Keep the request timeout longer than the idle timeout: a daemon that
-// died is noticed by the idle timeout (keep-alives every 250 ms) as a
+// died is noticed (within DEAD_AFTER of silence while a request waits,
+// else by the idle timeout; keep-alives every 250 ms) as a
 // lost connection, which a read may be resent after, before a request
 // times out; a shorter request timeout would also cut off slow reads (a
 // long day's stats) and make slow changes ambiguous.

@@ -36,46 +36,76 @@ const SERVER_NAME: &str = "hallq";
 /// than the idle timeout so a wrong address fails fast at the counter.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Default keep-alive interval (`HALLQ_KEEP_ALIVE_MS`): a quarter of the
-/// idle timeout, so a link counts as dead only after several keep-alives
-/// in a row got no answer (and far under NAT UDP timeouts).
+/// Default keep-alive interval (`HALLQ_KEEP_ALIVE_MS`): a quarter of
+/// [`DEAD_AFTER`]. Every keep-alive is answered (acknowledged) by a live
+/// daemon, so a request waiting on a live but busy daemon still hears from
+/// it several times a second.
 pub const KEEP_ALIVE: Duration = Duration::from_millis(250);
 
-/// Default idle timeout (`HALLQ_IDLE_TIMEOUT_MS`): a daemon silent for this
-/// long is gone (issue 20: a killed node was noticed after 8 s; a kiosk's
-/// change in flight is now resent to the daemon's successor about a second
-/// after it died). A hall network that loses packets in bursts longer than
-/// this can have more (`HALLQ_IDLE_TIMEOUT_MS=3000`).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default for `HALLQ_DEAD_AFTER_MS`: a request in flight on a connection
+/// that heard nothing from hallqd (not even an acknowledgement of a
+/// keep-alive) for this long takes the daemon for dead, closes the
+/// connection and, in [`crate::follow::FollowingClient`], sends the request
+/// again elsewhere or after a restart, with its change id (issue 20: a
+/// killed node was noticed after the 8 s idle timeout).
+pub const DEAD_AFTER: Duration = Duration::from_secs(1);
 
-/// The keep-alive and idle timeout in force: the defaults, or
-/// `HALLQ_KEEP_ALIVE_MS` and `HALLQ_IDLE_TIMEOUT_MS` (milliseconds). A
-/// value that is not a number, or an idle timeout not longer than the
-/// keep-alive, is reported once and the default used.
-pub fn liveness() -> (Duration, Duration) {
-    static CHOSEN: std::sync::OnceLock<(Duration, Duration)> = std::sync::OnceLock::new();
+/// Default QUIC idle timeout (`HALLQ_IDLE_TIMEOUT_MS`): a connection with
+/// nothing in flight (a display's stream) is gone after this much silence.
+/// It is not 1 s like [`DEAD_AFTER`] because QUIC's idle timeout is the
+/// shorter of both sides' (RFC 9000 §10.1) and binds the daemon too: a
+/// daemon busy for a second (a handshake flood) would drop every healthy
+/// connection it has. Only the client that waits on an answer gives up
+/// that early, and it sends again.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The liveness settings in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// QUIC keep-alive interval.
+    pub keep_alive: Duration,
+    /// Silence after which a request in flight takes the daemon for dead.
+    pub dead_after: Duration,
+    /// QUIC idle timeout.
+    pub idle_timeout: Duration,
+}
+
+/// The defaults, or `HALLQ_KEEP_ALIVE_MS`, `HALLQ_DEAD_AFTER_MS` and
+/// `HALLQ_IDLE_TIMEOUT_MS` (milliseconds) for a hall network that needs
+/// more slack. A value that is not a number of milliseconds above 0, or a
+/// keep-alive not shorter than the other two, is reported once (a warning
+/// in the log) and the defaults are used.
+pub fn liveness() -> Liveness {
+    static CHOSEN: std::sync::OnceLock<Liveness> = std::sync::OnceLock::new();
     *CHOSEN.get_or_init(|| {
         let read = |name: &str, default: Duration| match std::env::var(name) {
             Err(_) => default,
             Ok(text) => match text.trim().parse::<u64>() {
                 Ok(ms) if ms > 0 => Duration::from_millis(ms),
                 _ => {
-                    tracing::warn!(variable = name, value = %text, "not a number of milliseconds > 0; using the default");
+                    tracing::warn!(variable = name, value = %text, "not a number of milliseconds above 0; using the default");
                     default
                 }
             },
         };
-        let keep_alive = read("HALLQ_KEEP_ALIVE_MS", KEEP_ALIVE);
-        let idle = read("HALLQ_IDLE_TIMEOUT_MS", IDLE_TIMEOUT);
-        if idle <= keep_alive {
+        let chosen = Liveness {
+            keep_alive: read("HALLQ_KEEP_ALIVE_MS", KEEP_ALIVE),
+            dead_after: read("HALLQ_DEAD_AFTER_MS", DEAD_AFTER),
+            idle_timeout: read("HALLQ_IDLE_TIMEOUT_MS", IDLE_TIMEOUT),
+        };
+        if chosen.keep_alive >= chosen.dead_after || chosen.keep_alive >= chosen.idle_timeout {
             tracing::warn!(
-                keep_alive_ms = keep_alive.as_millis() as u64,
-                idle_timeout_ms = idle.as_millis() as u64,
-                "the idle timeout must be longer than the keep-alive; using the defaults"
+                ?chosen,
+                "the keep-alive must be shorter than the dead-after time and the idle timeout; \
+                 using the defaults"
             );
-            return (KEEP_ALIVE, IDLE_TIMEOUT);
+            return Liveness {
+                keep_alive: KEEP_ALIVE,
+                dead_after: DEAD_AFTER,
+                idle_timeout: IDLE_TIMEOUT,
+            };
         }
-        (keep_alive, idle)
+        chosen
     })
 }
 
@@ -236,11 +266,12 @@ fn build_client_config(
 }
 
 fn client_transport() -> Result<quinn::TransportConfig, TlsError> {
-    let (keep_alive, idle) = liveness();
+    let liveness = liveness();
     let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(keep_alive));
+    transport.keep_alive_interval(Some(liveness.keep_alive));
     transport.max_idle_timeout(Some(
-        quinn::IdleTimeout::try_from(idle).map_err(|e| TlsError::Config(e.to_string()))?,
+        quinn::IdleTimeout::try_from(liveness.idle_timeout)
+            .map_err(|e| TlsError::Config(e.to_string()))?,
     ));
     Ok(transport)
 }

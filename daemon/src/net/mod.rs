@@ -115,8 +115,9 @@ pub fn transport(limits: &Limits) -> quinn::TransportConfig {
     transport
         .max_concurrent_bidi_streams(limits.streams_per_connection.into())
         .max_concurrent_uni_streams(0u32.into())
-        // Both sides send keep-alives (issue 20): whichever end is left
-        // alive notices the other's death within the idle timeout.
+        // Clients send keep-alives and take the daemon for dead when a
+        // request hears nothing back for a second (issue 20); the daemon's
+        // own are for clients that send none (`[limits] keep_alive_ms`).
         .keep_alive_interval(
             (limits.keep_alive_ms > 0).then(|| Duration::from_millis(limits.keep_alive_ms)),
         )
