@@ -457,10 +457,7 @@ async fn silent_for(connection: &quinn::Connection, limit: Duration) -> ClientEr
             heard = now;
             since = tokio::time::Instant::now();
         } else if since.elapsed() >= limit {
-            return ClientError::Connection(format!(
-                "hallqd silent for {} ms",
-                limit.as_millis()
-            ));
+            return ClientError::Connection(format!("hallqd silent for {} ms", limit.as_millis()));
         }
     }
 }

@@ -59,6 +59,11 @@ pub const DEAD_AFTER: Duration = Duration::from_secs(1);
 /// that early, and it sends again.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
 
+// A live daemon answers several keep-alives within the silence that
+// counts as dead, and the dead-after time is what a request meets first.
+const _: () = assert!(4 * KEEP_ALIVE.as_millis() <= DEAD_AFTER.as_millis());
+const _: () = assert!(DEAD_AFTER.as_millis() < IDLE_TIMEOUT.as_millis());
+
 /// The liveness settings in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Liveness {

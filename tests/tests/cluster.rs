@@ -260,7 +260,7 @@ async fn a_paused_owner_that_lost_its_lease_steps_down_when_resumed() {
             .success();
         assert!(ok, "kill {sig} failed");
     };
-    let mut kiosk = old_daemon.connect(KIOSK).await;
+    let kiosk = old_daemon.connect(KIOSK).await;
     kiosk
         .issue(item('A'), Lane::WalkIn, None)
         .await
@@ -300,17 +300,7 @@ async fn a_paused_owner_that_lost_its_lease_steps_down_when_resumed() {
                 assert_eq!(reply.code, "not_owner", "{reply:?}");
                 named |= reply.redirect.as_deref() == Some(new_owner.as_str());
             }
-            // The connection does not outlive a pause longer than the 1 s
-            // idle timeout (issue 20): ask the resumed node afresh, whose
-            // hello is refused the same way.
-            Err(ClientError::Connection(_)) => match old_daemon.client(KIOSK).await {
-                Ok(again) => kiosk = again,
-                Err(ClientError::Refused(reply)) => {
-                    assert_eq!(reply.code, "not_owner", "{reply:?}");
-                    named |= reply.redirect.as_deref() == Some(new_owner.as_str());
-                }
-                Err(_) => {}
-            },
+            Err(ClientError::Connection(_)) => {}
             other => panic!("the resumed old owner answered {other:?}"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -436,7 +426,7 @@ async fn displays_and_the_outbox_follow_the_hall_to_its_new_owner() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     nodes.kill(owner);
-    // Both streams end: the node is gone (keep-alive notices within about 1 s).
+    // Both streams end: the node is gone (keep-alive notices within 8 s).
     let ended = within(Duration::from_secs(20), async {
         loop {
             match board.next().await {

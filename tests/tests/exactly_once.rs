@@ -2,7 +2,7 @@
 //!
 //! Every change a `FollowingClient` sends goes with its change id
 //! (`Request::Once`, ALPN `hallq/1.1`). When the daemon dies with changes
-//! in flight, the client notices within its 1 s idle timeout, reconnects
+//! in flight, the client notices within a second of silence, reconnects
 //! and sends them again with the same ids; the restarted daemon, which
 //! replayed the ids from its journal, answers a change it had made with
 //! the first answer and makes one it had not.

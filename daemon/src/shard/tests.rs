@@ -210,9 +210,6 @@ async fn a_change_id_is_carried_out_once_and_survives_a_reopen() {
     assert_eq!(resent, first);
     assert_eq!(reopened.read(|h| h.waiting_count()), 1);
     // Without an id the same request is a new change.
-    reopened
-        .execute(issue('A', None), |_, _| ())
-        .await
-        .unwrap();
+    reopened.execute(issue('A', None), |_, _| ()).await.unwrap();
     assert_eq!(reopened.read(|h| h.waiting_count()), 2);
 }
