@@ -23,8 +23,8 @@ use crate::tls::{self, TlsError};
 use hallq_proto::codec::{self, CodecError};
 use hallq_proto::types::{ItemCode, Lane, WindowNo};
 use hallq_proto::wire::{
-    DisplayUpdate, ErrorReply, Hello, IssuedTicket, Notification, NotifierFrame, NotifierMessage,
-    Request, Response, Status, Welcome, WindowAction,
+    ChangeId, DisplayUpdate, ErrorReply, Hello, IssuedTicket, Notification, NotifierFrame,
+    NotifierMessage, Request, Response, Status, Welcome, WindowAction,
 };
 
 /// How long a request may take before the client gives up on it.
@@ -111,6 +111,8 @@ pub struct Client {
     endpoint: quinn::Endpoint,
     connection: quinn::Connection,
     welcome: Welcome,
+    /// The daemon chose protocol `hallq/1.1`: changes may carry ids.
+    change_ids: bool,
 }
 
 impl Client {
@@ -149,7 +151,7 @@ impl Client {
     ) -> Result<Client, ClientError> {
         let endpoint = tls::client_endpoint(server)?;
         let connection =
-            match tls::connect_with(&endpoint, server, pinned, codec::ALPN, handshake).await {
+            match tls::connect_with(&endpoint, server, pinned, tls::OFFERED, handshake).await {
                 Ok(connection) => connection,
                 Err(e) => {
                     // Nothing to drain: do not leave the socket's task behind.
@@ -189,11 +191,13 @@ impl Client {
             });
         let refusal = match answer {
             Ok(Response::Welcome(welcome)) => {
+                let change_ids = tls::takes_change_ids(&connection);
                 return Ok(Client {
                     endpoint,
                     connection,
                     welcome,
-                })
+                    change_ids,
+                });
             }
             Ok(Response::Error(reply)) => ClientError::Refused(reply),
             Ok(other) => ClientError::Unexpected(format!("{other:?}")),
@@ -240,12 +244,60 @@ impl Client {
     /// [`Client::request`], saying on failure whether the request left in
     /// full (so the daemon may have carried it out).
     pub(crate) async fn send(&self, request: &Request) -> Result<Response, Failed> {
-        match exchange(&self.connection, request, REQUEST_TIMEOUT).await? {
-            Response::Error(reply) => Err(Failed {
+        self.send_once(request, None, None).await
+    }
+
+    /// Whether the daemon takes change ids on this connection (it chose
+    /// protocol `hallq/1.1`; an older daemon speaks `hallq/1` only).
+    pub fn takes_change_ids(&self) -> bool {
+        self.change_ids
+    }
+
+    /// [`Client::send`] of a change with its id `id`, if the daemon takes
+    /// ids (else as it is): a failure says whether the id went with it, so
+    /// that it may be sent again without being carried out twice. With
+    /// `dead_after`, a connection that hears nothing from the daemon for
+    /// that long while the request waits is closed as dead
+    /// ([`tls::DEAD_AFTER`]), for a caller that sends again.
+    pub(crate) async fn send_once(
+        &self,
+        request: &Request,
+        id: Option<ChangeId>,
+        dead_after: Option<Duration>,
+    ) -> Result<Response, Failed> {
+        let wrapped = match id {
+            Some(id) if self.change_ids && !request.is_read_only() => Some(Request::Once {
+                id,
+                request: Box::new(request.clone()),
+            }),
+            _ => None,
+        };
+        let once = wrapped.is_some();
+        let sent = wrapped.as_ref().unwrap_or(request);
+        let answer = match dead_after {
+            None => exchange(&self.connection, sent, REQUEST_TIMEOUT).await,
+            Some(limit) => {
+                let exchanged = exchange(&self.connection, sent, REQUEST_TIMEOUT);
+                tokio::pin!(exchanged);
+                tokio::select! {
+                    answer = &mut exchanged => answer,
+                    silence = silent_for(&self.connection, limit) => {
+                        // Closed here, so that the next request connects
+                        // anew (a dead daemon never closes it).
+                        self.connection.close(0u32.into(), b"hallqd fell silent");
+                        Err(Failed { error: silence, sent: true, once: false })
+                    }
+                }
+            }
+        };
+        match answer {
+            Ok(Response::Error(reply)) => Err(Failed {
                 error: ClientError::Refused(reply),
                 sent: true,
+                once,
             }),
-            response => Ok(response),
+            Ok(response) => Ok(response),
+            Err(failed) => Err(Failed { once, ..failed }),
         }
     }
 
@@ -326,7 +378,11 @@ impl Client {
         request: &Request,
         expected: &str,
     ) -> Result<(quinn::SendStream, quinn::RecvStream), Failed> {
-        let unsent = |error: ClientError| Failed { error, sent: false };
+        let unsent = |error: ClientError| Failed {
+            error,
+            sent: false,
+            once: false,
+        };
         let frame = codec::encode(request).map_err(|e| unsent(e.into()))?;
         let (mut send, mut recv) = self
             .connection
@@ -336,7 +392,11 @@ impl Client {
         codec::write_frame(&mut send, &frame)
             .await
             .map_err(|e| unsent(e.into()))?;
-        let sent = |error: ClientError| Failed { error, sent: true };
+        let sent = |error: ClientError| Failed {
+            error,
+            sent: true,
+            once: false,
+        };
         let answer =
             tokio::time::timeout(REQUEST_TIMEOUT, codec::read_frame::<Response>(&mut recv))
                 .await
@@ -371,11 +431,34 @@ pub(crate) struct Failed {
     /// have received and carried it out (unless `error` is its refusal).
     /// `false` means it certainly did not: it may be sent again.
     pub(crate) sent: bool,
+    /// It went with its change id (`Request::Once`): sent again with the
+    /// same id, it is carried out at most once, so it may be.
+    pub(crate) once: bool,
 }
 
 impl From<Failed> for ClientError {
     fn from(failed: Failed) -> Self {
         failed.error
+    }
+}
+
+/// Resolves once `connection` has received nothing for `limit`: its
+/// daemon's machine died or the network to it went. A live daemon
+/// acknowledges the client's keep-alives ([`tls::KEEP_ALIVE`]) even while
+/// it works on a slow request, so silence is not slowness.
+async fn silent_for(connection: &quinn::Connection, limit: Duration) -> ClientError {
+    let tick = (limit / 4).max(Duration::from_millis(10));
+    let mut heard = connection.stats().udp_rx.datagrams;
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = connection.stats().udp_rx.datagrams;
+        if now != heard {
+            heard = now;
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() >= limit {
+            return ClientError::Connection(format!("hallqd silent for {} ms", limit.as_millis()));
+        }
     }
 }
 
@@ -388,6 +471,7 @@ async fn exchange<T: serde::Serialize>(
     let frame = codec::encode(message).map_err(|e| Failed {
         error: e.into(),
         sent: false,
+        once: false,
     })?;
     // Set once the whole frame is written: the daemon acts on a request
     // only once it has read all of it, so before that nothing happened.
@@ -414,7 +498,11 @@ async fn exchange<T: serde::Serialize>(
         }),
         Err(_elapsed) => Err(ClientError::Timeout),
     };
-    result.map_err(|error| Failed { error, sent })
+    result.map_err(|error| Failed {
+        error,
+        sent,
+        once: false,
+    })
 }
 
 /// A display subscription.

@@ -14,8 +14,11 @@
 //! - [`Client::connect_any`] drives it: connects to the hall wherever it is.
 //! - [`FollowingClient`] keeps following after that: a request refused with
 //!   `not_owner` is sent again to the owner; after a lost connection a read
-//!   is sent again but a change is not ([`after_failure`]), because the
-//!   first may have been carried out.
+//!   is sent again, and so is a change that went with its change id
+//!   (`Request::Once`, issue 20): the daemon, or the hall's new owner,
+//!   carries it out once and answers a resend as the first time. A change
+//!   to a daemon too old for ids is not sent again ([`after_failure`]),
+//!   because the first may have been carried out.
 //! - [`Hallqd`] is what the long-running clients (boards, window
 //!   terminals, the SMS bridge) keep to (re)connect on their own.
 //!
@@ -41,7 +44,7 @@ use crate::client::{
 use crate::tls::TlsError;
 use hallq_proto::types::{ItemCode, Lane, WindowNo};
 use hallq_proto::wire::{
-    ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction,
+    ChangeId, ErrorReply, IssuedTicket, Request, Response, Status, Welcome, WindowAction,
 };
 
 /// How long a client looks for its hall before it gives up and returns the
@@ -318,7 +321,9 @@ pub enum AfterFailure {
 /// A `not_owner` refusal changed nothing: always sent again, to the owner.
 /// A request lost with its connection is sent again only if it certainly
 /// did not leave, or if it changes nothing ([`Request::is_read_only`]):
-/// a ticket issued twice, a call made twice cannot be taken back.
+/// a ticket issued twice, a call made twice cannot be taken back. A change
+/// that went with its change id is carried out at most once however often
+/// it is sent, so [`FollowingClient`] passes `sent = false` for it.
 pub fn after_failure(request: &Request, outcome: &Outcome, sent: bool) -> AfterFailure {
     match outcome {
         Outcome::Redirected(owner) => AfterFailure::Resend {
@@ -391,6 +396,13 @@ pub(crate) async fn pursue(
 }
 
 /// One attempt at `server`: resolve, handshake, Hello.
+///
+/// The handshake alone gets at most [`ATTEMPT_TIMEOUT`] even when the
+/// attempt has longer: a handshake begun with a daemon that was killed
+/// halfway (its successor on the same address drops the dead one's
+/// packets) would otherwise wait out the whole idle timeout (issue 20: a
+/// kiosk resending after a `kill -9` and restart waited 9 s). Tried again,
+/// it reaches the restarted daemon at once.
 async fn attempt(
     server: &str,
     pinned: &CertificateDer<'static>,
@@ -399,7 +411,8 @@ async fn attempt(
     timeout: Duration,
 ) -> Result<Client, ClientError> {
     let addr = resolve(server).await?;
-    Client::connect_within(addr, pinned.clone(), token, hall, timeout, timeout)
+    let handshake = timeout.min(ATTEMPT_TIMEOUT);
+    Client::connect_within(addr, pinned.clone(), token, hall, handshake, timeout)
         .await
         .map_err(|e| match e {
             // Said in the attempt's terms: REQUEST_TIMEOUT is not what ran out.
@@ -487,10 +500,14 @@ impl Hallqd {
 /// It connects when first used (through [`Client::connect_any`]), and
 /// again whenever its connection is gone. A request refused with
 /// `not_owner` is sent again to the owner; a request whose connection was
-/// lost is sent again only if it certainly did not leave or changes
-/// nothing ([`after_failure`]). Otherwise the error is returned, code
-/// `connection_lost` or `timeout`: a ticket may have been issued, a call
-/// made, and only the next [`status`](FollowingClient::status) can say.
+/// lost is sent again if it certainly did not leave, changes nothing, or
+/// is a change that went with its id ([`after_failure`]): every change
+/// gets a fresh id ([`ChangeIds`]) and keeps it through its resends, so
+/// the daemon carries it out once and a resend gets the first answer (the
+/// same ticket). Only a change to a daemon too old for ids, lost in
+/// flight, returns `connection_lost` or `timeout`: a ticket may have been
+/// issued, a call made, and only the next
+/// [`status`](FollowingClient::status) can say.
 /// A call spends at most [`FOLLOW_BUDGET`] looking for the hall (from its
 /// start, or from its request's first failure), then returns the last
 /// error; each request sent waits at most
@@ -516,6 +533,52 @@ impl Hallqd {
 pub struct FollowingClient {
     hallqd: Hallqd,
     link: Mutex<Link>,
+    changes: ChangeIds,
+}
+
+/// The ids a client gives its changes: one random 128-bit number for the
+/// client's life, and a counter. A new process (each `hallq issue`) is a
+/// new client; a kiosk's page server is one client for all its visitors.
+#[derive(Debug)]
+pub struct ChangeIds {
+    client: u128,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl ChangeIds {
+    /// A new client number from the system's secure random source.
+    pub fn new() -> ChangeIds {
+        let mut bytes = [0u8; 16];
+        let random = rustls::crypto::ring::default_provider()
+            .secure_random
+            .fill(&mut bytes);
+        if random.is_err() {
+            // No random source: the clock and the process id, unique enough
+            // among a hall's clients (a collision needs the same both).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            bytes = (now ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+        }
+        ChangeIds {
+            client: u128::from_le_bytes(bytes),
+            next: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// The next change's id.
+    pub fn next(&self) -> ChangeId {
+        ChangeId {
+            client: self.client,
+            seq: self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+impl Default for ChangeIds {
+    fn default() -> Self {
+        ChangeIds::new()
+    }
 }
 
 /// The connection of a [`FollowingClient`], and how to make the next one.
@@ -536,6 +599,7 @@ impl FollowingClient {
         FollowingClient {
             hallqd,
             link: Mutex::new(Link::default()),
+            changes: ChangeIds::new(),
         }
     }
 
@@ -558,13 +622,34 @@ impl FollowingClient {
     }
 
     /// Sends one request and waits for its answer, following the hall; a
-    /// refusal is an error.
+    /// refusal is an error. A change goes with a fresh change id, kept
+    /// through its resends.
     pub async fn request(&self, request: &Request) -> Result<Response, ClientError> {
-        self.follow(request, |client| async move { client.send(request).await })
-            .await
+        let id = (!request.is_read_only()).then(|| self.changes.next());
+        self.request_as(request, id).await
     }
 
-    /// Issues a ticket (kiosk). Not sent again after a lost connection.
+    /// [`FollowingClient::request`] with the change id given (`None`:
+    /// none), for a caller that keeps its own ids.
+    pub async fn request_as(
+        &self,
+        request: &Request,
+        id: Option<ChangeId>,
+    ) -> Result<Response, ClientError> {
+        let dead_after = crate::tls::liveness().dead_after;
+        self.follow(request, |client| async move {
+            client.send_once(request, id, Some(dead_after)).await
+        })
+        .await
+    }
+
+    /// The ids this client gives its changes.
+    pub fn change_ids(&self) -> &ChangeIds {
+        &self.changes
+    }
+
+    /// Issues a ticket (kiosk). Sent again after a lost connection only
+    /// with its change id (the same ticket comes back).
     pub async fn issue(
         &self,
         item: ItemCode,
@@ -574,7 +659,7 @@ impl FollowingClient {
         crate::client::issued(self.request(&Request::Issue { item, lane, phone }).await?)
     }
 
-    /// Carries out a window action. Not sent again after a lost connection.
+    /// Carries out a window action; resent as [`FollowingClient::issue`].
     pub async fn window(
         &self,
         window: Option<WindowNo>,
@@ -631,12 +716,14 @@ impl FollowingClient {
         let mut resends = 0;
         loop {
             let (client, server) = self.connection(started).await?;
-            let Failed { error, sent } = match send(client.clone()).await {
+            let Failed { error, sent, once } = match send(client.clone()).await {
                 Ok(answer) => return Ok(answer),
                 Err(failed) => failed,
             };
             let outcome = Outcome::of(&error);
-            let owner = match after_failure(request, &outcome, sent) {
+            // With its id a change is carried out once however often it
+            // is sent: as good as one that never left.
+            let owner = match after_failure(request, &outcome, sent && !once) {
                 AfterFailure::GiveUp => {
                     if outcome == Outcome::Unreachable {
                         // The next request starts elsewhere.
@@ -704,7 +791,8 @@ impl FollowingClient {
 }
 
 // Keep the request timeout longer than the idle timeout: a daemon that
-// died is noticed by the idle timeout (keep-alives every 2 s) as a
+// died is noticed (within DEAD_AFTER of silence while a request waits,
+// else by the idle timeout; keep-alives every 250 ms) as a
 // lost connection, which a read may be resent after, before a request
 // times out; a shorter request timeout would also cut off slow reads (a
 // long day's stats) and make slow changes ambiguous.

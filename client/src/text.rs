@@ -324,6 +324,14 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
             "that service has no rating to appeal",
         ),
         C::AlreadyAppealed => ("该评价已申诉复核过", "that rating was appealed already"),
+        C::ChangeIdReused => (
+            "操作编号与先前的操作不符，未执行（客户端程序有误）",
+            "this change's id was used before for another change; nothing was done (a client bug)",
+        ),
+        C::ChangeIdExpired => (
+            "重发的操作已过期，未再执行：请查看当前状态后再操作",
+            "the resent change is too old to be checked; it was not done again: look at the status first",
+        ),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",
             "refused (a reason this version does not know)",

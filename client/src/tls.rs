@@ -26,7 +26,7 @@ use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, Signatur
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use hallq_proto::codec::ALPN;
+use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS};
 
 /// Server name sent in the handshake. The pinning verifier ignores it; it
 /// only has to be a syntactically valid DNS name for rustls.
@@ -36,14 +36,87 @@ const SERVER_NAME: &str = "hallq";
 /// than the idle timeout so a wrong address fails fast at the counter.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Keep-alive interval; well under the idle timeout (and under typical NAT
-/// UDP timeouts) so a quiet display connection is not dropped.
-const KEEP_ALIVE: Duration = Duration::from_secs(2);
+/// Default keep-alive interval (`HALLQ_KEEP_ALIVE_MS`): a quarter of
+/// [`DEAD_AFTER`]. Every keep-alive is answered (acknowledged) by a live
+/// daemon, so a request waiting on a live but busy daemon still hears from
+/// it several times a second.
+pub const KEEP_ALIVE: Duration = Duration::from_millis(250);
 
-/// Idle timeout: a daemon silent for this long is considered gone. Short,
-/// because a display board must not show stale numbers as live for long
-/// after the daemon's machine died (keep-alives answer every 2 s).
-pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
+/// Default for `HALLQ_DEAD_AFTER_MS`: a request in flight on a connection
+/// that heard nothing from hallqd (not even an acknowledgement of a
+/// keep-alive) for this long takes the daemon for dead, closes the
+/// connection and, in [`crate::follow::FollowingClient`], sends the request
+/// again elsewhere or after a restart, with its change id (issue 20: a
+/// killed node was noticed after the 8 s idle timeout).
+pub const DEAD_AFTER: Duration = Duration::from_secs(1);
+
+/// Default QUIC idle timeout (`HALLQ_IDLE_TIMEOUT_MS`): a connection with
+/// nothing in flight (a display's stream) is gone after this much silence.
+/// It is not 1 s like [`DEAD_AFTER`] because QUIC's idle timeout is the
+/// shorter of both sides' (RFC 9000 §10.1) and binds the daemon too: a
+/// daemon busy for a second (a handshake flood) would drop every healthy
+/// connection it has. Only the client that waits on an answer gives up
+/// that early, and it sends again.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
+
+// A live daemon answers several keep-alives within the silence that
+// counts as dead, and the dead-after time is what a request meets first.
+const _: () = assert!(4 * KEEP_ALIVE.as_millis() <= DEAD_AFTER.as_millis());
+const _: () = assert!(DEAD_AFTER.as_millis() < IDLE_TIMEOUT.as_millis());
+
+/// The liveness settings in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// QUIC keep-alive interval.
+    pub keep_alive: Duration,
+    /// Silence after which a request in flight takes the daemon for dead.
+    pub dead_after: Duration,
+    /// QUIC idle timeout.
+    pub idle_timeout: Duration,
+}
+
+/// The defaults, or `HALLQ_KEEP_ALIVE_MS`, `HALLQ_DEAD_AFTER_MS` and
+/// `HALLQ_IDLE_TIMEOUT_MS` (milliseconds) for a hall network that needs
+/// more slack. A value that is not a number of milliseconds above 0, or a
+/// keep-alive not shorter than the other two, is reported once (a warning
+/// in the log) and the defaults are used.
+pub fn liveness() -> Liveness {
+    static CHOSEN: std::sync::OnceLock<Liveness> = std::sync::OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        let read = |name: &str, default: Duration| match std::env::var(name) {
+            Err(_) => default,
+            Ok(text) => match text.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => {
+                    tracing::warn!(variable = name, value = %text, "not a number of milliseconds above 0; using the default");
+                    default
+                }
+            },
+        };
+        let chosen = Liveness {
+            keep_alive: read("HALLQ_KEEP_ALIVE_MS", KEEP_ALIVE),
+            dead_after: read("HALLQ_DEAD_AFTER_MS", DEAD_AFTER),
+            idle_timeout: read("HALLQ_IDLE_TIMEOUT_MS", IDLE_TIMEOUT),
+        };
+        if chosen.keep_alive >= chosen.dead_after || chosen.keep_alive >= chosen.idle_timeout {
+            tracing::warn!(
+                ?chosen,
+                "the keep-alive must be shorter than the dead-after time and the idle timeout; \
+                 using the defaults"
+            );
+            return Liveness {
+                keep_alive: KEEP_ALIVE,
+                dead_after: DEAD_AFTER,
+                idle_timeout: IDLE_TIMEOUT,
+            };
+        }
+        chosen
+    })
+}
+
+/// The protocols a client offers, its preference first: protocol 1 with
+/// change ids, then protocol 1 as older daemons speak it.
+pub const OFFERED: &[&[u8]] = &[ALPN_CHANGE_IDS, ALPN];
 
 /// Why a secure connection to `hallqd` could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +247,7 @@ impl ServerCertVerifier for PinnedCertVerifier {
 /// Builds the client config and returns the verifier's mismatch flag with it.
 fn build_client_config(
     pinned_cert_der: CertificateDer<'static>,
-    alpn: &[u8],
+    alpn: &[&[u8]],
 ) -> Result<(quinn::ClientConfig, Arc<AtomicBool>), TlsError> {
     let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
     let mismatch_seen = Arc::new(AtomicBool::new(false));
@@ -189,7 +262,7 @@ fn build_client_config(
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    tls.alpn_protocols = vec![alpn.to_vec()];
+    tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
 
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| TlsError::Config(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
@@ -198,20 +271,31 @@ fn build_client_config(
 }
 
 fn client_transport() -> Result<quinn::TransportConfig, TlsError> {
+    let liveness = liveness();
     let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    transport.keep_alive_interval(Some(liveness.keep_alive));
     transport.max_idle_timeout(Some(
-        quinn::IdleTimeout::try_from(IDLE_TIMEOUT).map_err(|e| TlsError::Config(e.to_string()))?,
+        quinn::IdleTimeout::try_from(liveness.idle_timeout)
+            .map_err(|e| TlsError::Config(e.to_string()))?,
     ));
     Ok(transport)
 }
 
 /// QUIC client configuration that trusts exactly `pinned_cert_der`, offers
-/// ALPN [`ALPN`], and keeps the connection alive while idle.
+/// the protocols in [`OFFERED`], and keeps the connection alive while idle.
 pub fn client_config(
     pinned_cert_der: CertificateDer<'static>,
 ) -> Result<quinn::ClientConfig, TlsError> {
-    build_client_config(pinned_cert_der, ALPN).map(|(config, _)| config)
+    build_client_config(pinned_cert_der, OFFERED).map(|(config, _)| config)
+}
+
+/// Whether the daemon chose protocol 1 with change ids on `connection`.
+pub fn takes_change_ids(connection: &quinn::Connection) -> bool {
+    connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol)
+        .is_some_and(|p| p == ALPN_CHANGE_IDS)
 }
 
 /// Reads the first certificate from a PEM file (the daemon's `cert.pem`).
@@ -258,7 +342,7 @@ pub async fn connect_on(
     server: SocketAddr,
     pinned: CertificateDer<'static>,
 ) -> Result<quinn::Connection, TlsError> {
-    connect_with(endpoint, server, pinned, ALPN, CONNECT_TIMEOUT).await
+    connect_with(endpoint, server, pinned, OFFERED, CONNECT_TIMEOUT).await
 }
 
 /// The body of [`connect_on`], with ALPN and timeout as parameters so tests
@@ -267,7 +351,7 @@ pub(crate) async fn connect_with(
     endpoint: &quinn::Endpoint,
     server: SocketAddr,
     pinned: CertificateDer<'static>,
-    alpn: &[u8],
+    alpn: &[&[u8]],
     timeout: Duration,
 ) -> Result<quinn::Connection, TlsError> {
     let (config, mismatch_seen) = build_client_config(pinned, alpn)?;
@@ -397,7 +481,7 @@ mod tests {
         let addr = silent.local_addr().unwrap();
         let cert = CertificateDer::from(vec![0x30, 0x00]);
         let endpoint = client_endpoint(addr).unwrap();
-        let attempt = connect_with(&endpoint, addr, cert, ALPN, Duration::from_millis(300));
+        let attempt = connect_with(&endpoint, addr, cert, OFFERED, Duration::from_millis(300));
         let err = tokio::time::timeout(Duration::from_secs(5), attempt)
             .await
             .expect("connect must give up by itself")

@@ -68,14 +68,7 @@ pub fn recorded_day(dir: &Path, day: u32) -> Result<RecordedDay, JournalError> {
         .iter()
         .filter_map(|payload| codec::decode_record::<Entry>(payload).ok())
         .collect();
-    let events: Vec<&Event> = entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Events(events) => Some(events),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let events: Vec<&Event> = entries.iter().filter_map(Entry::events).flatten().collect();
     let mut recorded = RecordedDay::from_events(events);
     recorded.day = day;
     Ok(recorded)

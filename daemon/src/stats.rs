@@ -209,8 +209,8 @@ impl Day {
         };
         for entry in entries {
             match entry {
-                Entry::Events(events) => {
-                    for event in events {
+                Entry::Events(_) | Entry::Change(_) => {
+                    for event in entry.events().unwrap_or_default() {
                         day.last = day.last.max(event.at().0);
                         day.apply(event);
                     }

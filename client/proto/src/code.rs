@@ -271,6 +271,13 @@ error_codes! {
     NotRated = "not_rated",
     /// That rating was appealed already.
     AlreadyAppealed = "already_appealed",
+    /// A change id the daemon has seen came with another request (a client
+    /// that reuses ids is broken); nothing was changed.
+    ChangeIdReused = "change_id_reused",
+    /// A change id older than the daemon remembers for this client (it
+    /// keeps the last ones of each client, see the README); it may have
+    /// been carried out, and it is not carried out again.
+    ChangeIdExpired = "change_id_expired",
 }
 
 impl fmt::Display for ErrorCode {

@@ -12,6 +12,12 @@
 //! then one frame per change ([`DisplayUpdate`], [`Notification`]); a
 //! notifier writes [`NotifierMessage::Ack`] frames back on the same stream.
 //!
+//! Protocol `hallq/1.1` (ALPN [`crate::codec::ALPN_CHANGE_IDS`]) is this
+//! protocol plus [`Request::Once`]: a change wrapped with the client's
+//! [`ChangeId`], carried out at most once however often it is sent (SPEC
+//! §6). A daemon that offers `hallq/1.1` takes it; a client sends it only
+//! when the daemon chose `hallq/1.1`.
+//!
 //! Frames are built by [`crate::codec`], the only place that knows how.
 
 use serde::{Deserialize, Serialize};
@@ -466,6 +472,32 @@ pub enum Request {
         /// `yyyymmdd`; today if left out.
         day: Option<u32>,
     },
+    /// A change with the client's id for it (SPEC §6; ALPN `hallq/1.1`):
+    /// carried out at most once however often it is sent. A resend of a
+    /// change the daemon remembers gets the original answer and changes
+    /// nothing; the same id with another request is refused with
+    /// `change_id_reused`; an id older than the daemon remembers for this
+    /// client with `change_id_expired`. Answered as `request` is. A read
+    /// inside is simply answered; a `Once` inside a `Once` is refused.
+    Once {
+        /// The client's id for this change.
+        id: ChangeId,
+        /// The change.
+        request: Box<Request>,
+    },
+}
+
+/// A client's id for one change: `client`, a random number the client
+/// chose once (a process, a kiosk's page server), and `seq`, counting its
+/// changes up from 1. Unique without coordination; the daemon remembers
+/// the recent ones of each client with their answers (see
+/// [`Request::Once`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChangeId {
+    /// The client's random 128-bit id.
+    pub client: u128,
+    /// The change's number among the client's, from 1, increasing.
+    pub seq: u64,
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -533,6 +565,7 @@ impl Request {
             Request::WorkOrderUpdate { .. } => "workorder",
             Request::AppealRating { .. } => "rating-appeal",
             Request::Appeals { .. } => "appeals",
+            Request::Once { request, .. } => request.kind(),
         }
     }
 
@@ -587,6 +620,7 @@ impl Request {
             | Request::RemoteTicket { .. }
             | Request::WorkOrderUpdate { .. }
             | Request::AppealRating { .. } => false,
+            Request::Once { request, .. } => request.is_read_only(),
         }
     }
 }

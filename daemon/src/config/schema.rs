@@ -27,6 +27,12 @@ pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 /// decides when a hall's business day starts (ticket numbers restart daily).
 pub const DEFAULT_TIMEZONE_OFFSET_MINUTES: i32 = 8 * 60;
 
+/// Default `[limits] keep_alive_ms`: none. `hallq` sends keep-alives every
+/// 250 ms and the daemon's acknowledgements of them are what tells a
+/// client the daemon lives; the daemon's own would only add packets (a
+/// PING every 300 ms to each of 5,000 displays is 16,000 a second).
+pub const DEFAULT_KEEP_ALIVE_MS: u64 = 0;
+
 /// `[limits]`: what one client, or all of them, may take of the daemon.
 /// Every limit refuses with a clear error or close reason and counts in the
 /// metrics.
@@ -47,9 +53,14 @@ pub struct Limits {
     /// a client that opens streams and never finishes a frame (slow loris)
     /// is cut off.
     pub frame_timeout_secs: u64,
-    /// Seconds of silence after which a connection is closed (clients send
-    /// keep-alives every 2 s).
+    /// Seconds of silence after which a connection is closed. QUIC takes
+    /// the shorter of the two sides' idle timeouts (`hallq` asks for 8 s,
+    /// `HALLQ_IDLE_TIMEOUT_MS`).
     pub idle_timeout_secs: u64,
+    /// Milliseconds between the daemon's own QUIC keep-alives on a quiet
+    /// connection (0, the default: none; clients send theirs). For clients
+    /// that send none, so that they still hear from the daemon.
+    pub keep_alive_ms: u64,
     /// Display subscribers per hall.
     pub displays_per_hall: usize,
 }
@@ -63,6 +74,7 @@ impl Default for Limits {
             requests_per_second: 100,
             frame_timeout_secs: 10,
             idle_timeout_secs: 30,
+            keep_alive_ms: DEFAULT_KEEP_ALIVE_MS,
             displays_per_hall: 2048,
         }
     }

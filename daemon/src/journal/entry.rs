@@ -12,6 +12,7 @@
 //! format: variants are only ever appended, never reordered or removed.
 
 use hallq_core::Event;
+use hallq_proto::wire::{ChangeId, Response};
 use serde::{Deserialize, Serialize};
 
 /// One journal record: what one request changed.
@@ -42,4 +43,37 @@ pub enum Entry {
         /// When (the daemon's clock).
         at: hallq_proto::types::Timestamp,
     },
+    /// [`Entry::Events`] of a change the client sent with its id
+    /// (`Request::Once`), with the id and the answer it got: one record,
+    /// so an acknowledged change and its id are never separated, and a
+    /// replay (a restart, a cluster follower, a takeover) remembers both.
+    Change(Box<ChangeRecord>),
+}
+
+/// What [`Entry::Change`] holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The client's id for the change.
+    pub id: ChangeId,
+    /// A digest of who sent what (role, window, request): a resend must
+    /// match it.
+    pub digest: [u8; 16],
+    /// The answer the change got; `None` if it had none to give.
+    pub answer: Option<Response>,
+    /// What the change did, as in [`Entry::Events`].
+    pub events: Vec<Event>,
+}
+
+impl Entry {
+    /// The events the record holds, if it is one of a command.
+    pub fn events(&self) -> Option<&[Event]> {
+        match self {
+            Entry::Events(events) => Some(events),
+            Entry::Change(change) => Some(&change.events),
+            Entry::Acked(_)
+            | Entry::NotificationFailed { .. }
+            | Entry::NotificationFailedAt { .. }
+            | Entry::Probe => None,
+        }
+    }
 }

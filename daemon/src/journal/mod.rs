@@ -81,7 +81,7 @@ mod writer;
 use std::io;
 use std::path::PathBuf;
 
-pub use entry::Entry;
+pub use entry::{ChangeRecord, Entry};
 pub use reader::{open, open_in, read_day, Record, Replay, TruncatedTail};
 pub use record::{FILE_HEADER_LEN, FORMAT_VERSION, MAGIC, RECORD_HEADER_LEN};
 pub use writer::{AppendReceiver, Journal, JournalHandle, JournalStats, OnCommit};

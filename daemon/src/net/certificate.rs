@@ -21,7 +21,7 @@ use quinn::crypto::rustls::QuicServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use hallq_proto::codec::ALPN;
+use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS};
 
 /// Names and addresses the generated certificate is issued for. Clients pin
 /// the certificate rather than check names, but other tools (curl, openssl
@@ -277,7 +277,9 @@ pub fn server_config(
         .map_err(|e| TlsError::Config(e.to_string()))?;
     // Without this a client offering `hallq/1` is refused with
     // NoApplicationProtocol (quinn's with_single_cert sets no ALPN).
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    // The daemon's preference first: a client offering both gets change
+    // ids; an older one, offering `hallq/1` alone, is served as before.
+    tls.alpn_protocols = vec![ALPN_CHANGE_IDS.to_vec(), ALPN.to_vec()];
     // max_early_data_size stays 0: no 0-RTT, because a replayed "take a
     // ticket" or "call next" would act twice.
 
@@ -501,7 +503,8 @@ mod tests {
             conn.handshake_data()
                 .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
                 .and_then(|d| d.protocol),
-            Some(ALPN.to_vec())
+            Some(ALPN_CHANGE_IDS.to_vec()),
+            "a client offering both gets change ids"
         );
         let (mut send, mut recv) = tokio::time::timeout(STEP, conn.open_bi())
             .await
@@ -563,6 +566,45 @@ mod tests {
         // The server saw a failed handshake, not a connection.
         let served = tokio::time::timeout(STEP, server).await.unwrap().unwrap();
         assert!(served.is_err(), "{served:?}");
+        endpoint.close(0u32.into(), b"");
+    }
+
+    #[tokio::test]
+    async fn an_older_client_offering_hallq_1_alone_is_served_hallq_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let (endpoint, pinned, addr) = server_endpoint(dir.path());
+        let server = spawn_echo(endpoint.clone());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pinned).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut client_tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client_tls.alpn_protocols = vec![ALPN.to_vec()];
+        let client_config = quinn::ClientConfig::new(Arc::new(
+            quinn::crypto::rustls::QuicClientConfig::try_from(client_tls).unwrap(),
+        ));
+        let client = tls::client_endpoint(addr).unwrap();
+        let conn = tokio::time::timeout(
+            STEP,
+            client
+                .connect_with(client_config, addr, "localhost")
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            conn.handshake_data()
+                .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+                .and_then(|d| d.protocol),
+            Some(ALPN.to_vec())
+        );
+        conn.close(0u32.into(), b"");
+        server.abort();
+        client.close(0u32.into(), b"");
         endpoint.close(0u32.into(), b"");
     }
 

@@ -108,15 +108,19 @@ impl Drop for Seat {
     }
 }
 
-/// QUIC transport settings from `[limits]`: streams per connection and the
-/// idle timeout.
+/// QUIC transport settings from `[limits]`: streams per connection, the
+/// keep-alive interval and the idle timeout.
 pub fn transport(limits: &Limits) -> quinn::TransportConfig {
     let mut transport = quinn::TransportConfig::default();
     transport
         .max_concurrent_bidi_streams(limits.streams_per_connection.into())
         .max_concurrent_uni_streams(0u32.into())
-        // Clients keep the connection alive; the server only notices absence.
-        .keep_alive_interval(None)
+        // Clients send keep-alives and take the daemon for dead when a
+        // request hears nothing back for a second (issue 20); the daemon's
+        // own are for clients that send none (`[limits] keep_alive_ms`).
+        .keep_alive_interval(
+            (limits.keep_alive_ms > 0).then(|| Duration::from_millis(limits.keep_alive_ms)),
+        )
         .max_idle_timeout(
             quinn::IdleTimeout::try_from(Duration::from_secs(limits.idle_timeout_secs)).ok(),
         );

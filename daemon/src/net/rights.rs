@@ -13,7 +13,7 @@ use hallq_proto::wire::ErrorReply;
 use hallq_proto::ErrorCode;
 
 use super::Daemon;
-use crate::shard::{HallShard, ShardError};
+use crate::shard::{Answer, ChangeTag, HallShard, ShardError};
 
 /// Who is on the other end, as their token says.
 #[derive(Debug, Clone)]
@@ -25,6 +25,25 @@ pub(super) struct Session {
     /// several: `hall` is then only a stand-in, and only the daemon-wide
     /// requests (health, reload) are answered (issue 19).
     pub(super) hall_named: bool,
+    /// The id the request being carried out came with (`Request::Once`),
+    /// for the hall to remember it with the change.
+    pub(super) change: Option<ChangeTag>,
+}
+
+impl Session {
+    /// Applies `command` to the session's hall, as
+    /// [`HallShard::execute`], with the request's change id if it came
+    /// with one: every route changes the hall through here, so every
+    /// change sent with an id is carried out once.
+    pub(super) async fn execute<R: Answer>(
+        &self,
+        command: hallq_core::Command,
+        answer: impl FnOnce(&hallq_core::Hall, &[hallq_core::Event]) -> R,
+    ) -> Result<R, ShardError> {
+        self.hall
+            .execute_tagged(self.change.as_ref(), command, answer)
+            .await
+    }
 }
 
 /// A refusal with `code` and the `message` logged beside it.

@@ -286,6 +286,7 @@ impl Handler {
             hall,
             window: grant.window,
             hall_named,
+            change: None,
         })
     }
 }

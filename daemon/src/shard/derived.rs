@@ -11,6 +11,7 @@ use hallq_core::{Event, Hall};
 use hallq_proto::codec;
 use hallq_proto::wire::Notification;
 
+use super::changes::ChangeLog;
 use crate::fanout::display::{self, RecentCalls, RecentNoShows};
 use crate::fanout::outbox::Outbox;
 use crate::journal::Entry;
@@ -29,6 +30,8 @@ pub(super) struct Derived {
     /// The number of the record that began the current business day (the
     /// cluster keeps the day's records in etcd from here on).
     pub(super) day_start_seq: u64,
+    /// The change ids remembered with their answers.
+    pub(super) changes: ChangeLog,
 }
 
 impl Derived {
@@ -41,6 +44,14 @@ impl Derived {
                     hall.replay(event);
                 }
                 self.absorb(hall, &events, record);
+            }
+            Entry::Change(change) => {
+                for event in &change.events {
+                    hall.replay(event);
+                }
+                self.absorb(hall, &change.events, record);
+                self.changes
+                    .remember(change.id, change.digest, change.answer, record, false);
             }
             Entry::Acked(n) => self.outbox.ack(n),
             Entry::NotificationFailed { n, reason } => self.outbox.fail(n, &reason, None),

@@ -34,6 +34,9 @@ pub enum ShardError {
          recorded — look before repeating it"
     )]
     Unconfirmed(String),
+    /// A change id was refused (`Request::Once`); nothing was changed.
+    #[error(transparent)]
+    ChangeId(#[from] super::changes::ChangeIdError),
 }
 
 impl ShardError {
@@ -44,6 +47,7 @@ impl ShardError {
             ShardError::Storage(_) => ErrorCode::StorageFailed,
             ShardError::NotOwner(_) => ErrorCode::NotOwner,
             ShardError::Unconfirmed(_) => ErrorCode::ClusterUnavailable,
+            ShardError::ChangeId(e) => e.code(),
         }
     }
 }

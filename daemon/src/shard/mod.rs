@@ -14,6 +14,7 @@
 //! | `replay.rs` | opening a hall from its journal; rebuilding it after a journal failure |
 //! | `alerting.rs` | the alert rules run on the daemon's clock, the console's view, work order pages (issue 21) |
 //! | `feeds.rs` | what is published once durable (the commit hook), display and notifier subscriptions |
+//! | `changes.rs` | the change ids the hall remembers with their answers (exactly once across resends) |
 //! | `ownership.rs` | cluster mode: the hall's `Mode` here, owning it through etcd or following its log |
 //! | `error.rs` | [`ShardError`], [`OpenError`] |
 
@@ -24,7 +25,9 @@ use std::sync::Arc;
 use hallq_core::{Command, Event, Hall};
 use hallq_proto::codec;
 use hallq_proto::types::Timestamp;
-use hallq_proto::wire::{DayReport, DayStats, HallHealth, Notification, StatsBy};
+use hallq_proto::wire::{
+    ChangeId, DayReport, DayStats, HallHealth, Notification, Response, StatsBy,
+};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
@@ -32,11 +35,12 @@ use crate::clock;
 use crate::cluster::ClusterLink;
 use crate::config::HallConfig;
 use crate::config::Templates;
-use crate::journal::{Entry, Journal, JournalError, JournalHandle};
+use crate::journal::{ChangeRecord, Entry, Journal, JournalError, JournalHandle};
 use crate::staffing;
 use crate::stats::{self, ExportPage};
 
 mod alerting;
+pub mod changes;
 mod derived;
 mod error;
 mod feeds;
@@ -46,6 +50,7 @@ mod replay;
 mod tests;
 
 use alerting::AlertState;
+use changes::{ChangeIdError, Lookup};
 use derived::Derived;
 pub use error::{OpenError, ShardError};
 use feeds::{empty_publish, Commits};
@@ -121,7 +126,75 @@ pub struct HallShard {
     /// 线上取号's pending one-time codes (issue 18 item 4): in memory only,
     /// see [`crate::fanout::remote`].
     remote: Mutex<crate::fanout::remote::RemoteCodes>,
+    /// Woken whenever a change sent with an id became durable (or failed):
+    /// a resend of it waits for that.
+    settled: tokio::sync::Notify,
 }
+
+/// A change's id and the digest of who asked what, as the net layer read
+/// them from `Request::Once`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeTag {
+    /// The client's id.
+    pub id: ChangeId,
+    /// Of the role, window and request: a resend must match.
+    pub digest: [u8; 16],
+}
+
+/// An answer a change id is remembered with: what [`HallShard::execute_tagged`]
+/// journals of a command's answer, and makes of it again for a resend.
+pub trait Answer: Sized {
+    /// The answer to remember, if it is one.
+    fn remembered(&self) -> Option<Response>;
+    /// The remembered answer as this type.
+    fn recalled(answer: Response) -> Self;
+}
+
+impl Answer for () {
+    fn remembered(&self) -> Option<Response> {
+        None
+    }
+    fn recalled(_: Response) -> Self {}
+}
+
+impl Answer for Response {
+    fn remembered(&self) -> Option<Response> {
+        Some(self.clone())
+    }
+    fn recalled(answer: Response) -> Self {
+        answer
+    }
+}
+
+impl Answer for Option<Response> {
+    fn remembered(&self) -> Option<Response> {
+        self.clone()
+    }
+    fn recalled(answer: Response) -> Self {
+        Some(answer)
+    }
+}
+
+impl<E> Answer for Result<Response, E> {
+    fn remembered(&self) -> Option<Response> {
+        self.as_ref().ok().cloned()
+    }
+    fn recalled(answer: Response) -> Self {
+        Ok(answer)
+    }
+}
+
+/// What [`HallShard::apply_locked`] did.
+enum Applied<R> {
+    /// Nothing to journal (refused, or a command that changes nothing).
+    Unjournaled(Result<R, hallq_core::DispatchError>),
+    /// Queued to the journal: answer once the receipt says it is durable.
+    Journaled(Result<R, hallq_core::DispatchError>, Option<Receipt>),
+}
+
+/// How long a resend waits for the original of its change, still on its
+/// way to the disk (or to etcd), before it is told to try again.
+const PENDING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The print failures a hall's kiosks reported since start.
 #[derive(Debug, Default)]
@@ -190,6 +263,7 @@ impl HallShard {
             visitor: Mutex::new(config.visitor.clone()),
             remote: Mutex::new(crate::fanout::remote::RemoteCodes::new()),
             links,
+            settled: tokio::sync::Notify::new(),
         })
     }
 
@@ -282,6 +356,14 @@ impl HallShard {
     /// The visitor link token of today's `ticket`.
     pub fn link_token(&self, ticket: hallq_proto::types::TicketNo) -> String {
         self.links.token(&self.id, self.today(), ticket)
+    }
+
+    /// [`HallShard::link_token`] with the hall in hand (under its lock, as
+    /// in a change's answer).
+    pub fn link_token_in(&self, hall: &Hall, ticket: hallq_proto::types::TicketNo) -> String {
+        let today = clock::business_day(clock::now(), self.offset_minutes);
+        let day = hall.day().map_or(today, |d| d.max(today));
+        self.links.token(&self.id, day, ticket)
     }
 
     /// The ticket a visitor link token names, if this hall made it today.
@@ -408,41 +490,157 @@ impl HallShard {
 
     /// Applies `command` now and, once its events are durable, answers with
     /// what `answer` made of the hall right after it.
-    pub async fn execute<R>(
+    pub async fn execute<R: Answer>(
         &self,
         command: Command,
         answer: impl FnOnce(&Hall, &[Event]) -> R,
     ) -> Result<R, ShardError> {
-        let (outcome, receiver) = {
-            let mut st = self.state.lock();
-            self.check_serving(&st)?;
-            let now = clock::now();
-            let mut events = self.roll_day(&mut st, now);
-            let outcome = st.hall.apply(command, now).map(|command_events| {
-                let reply = answer(&st.hall, &command_events);
-                events.extend(command_events);
-                reply
-            });
-            // Issue 21: a change may raise or clear alerts, in the same
-            // record; a bad rating's at once.
-            if !events.is_empty() {
-                let urgent = events
-                    .iter()
-                    .any(|e| matches!(e, Event::WorkOrderOpened { .. }));
-                self.evaluate_alerts(&mut st, now, urgent, &mut events);
+        self.execute_tagged(None, command, answer).await
+    }
+
+    /// [`HallShard::execute`] for a change its client sent with an id
+    /// (`tag`): carried out once. A resend of a change already carried
+    /// out gets the answer it got then (once that is durable) and changes
+    /// nothing; see [`changes`]. The id, the answer and the events go into
+    /// one journal record.
+    pub async fn execute_tagged<R: Answer>(
+        &self,
+        tag: Option<&ChangeTag>,
+        command: Command,
+        answer: impl FnOnce(&Hall, &[Event]) -> R,
+    ) -> Result<R, ShardError> {
+        let mut job = Some((command, answer));
+        loop {
+            if let Some(tag) = tag {
+                if let Some(known) = self.recall_change(tag).await {
+                    return known.map(R::recalled);
+                }
             }
-            if crate::metrics::enabled() && !events.is_empty() {
-                crate::metrics::record_events(&self.id, &st.hall, &events);
-                metrics::gauge!("hallq_outbox_pending", "hall" => self.id.clone())
-                    .set(st.derived.outbox.pending_count() as f64);
+            let applied =
+                {
+                    let mut st = self.state.lock();
+                    // Looked up again under the lock that applies: a resend
+                    // racing its original is carried out by one of them only,
+                    // the other waits for its answer (the loop).
+                    if tag.is_some_and(|tag| {
+                        !matches!(
+                            st.derived.changes.lookup(tag.id, &tag.digest),
+                            Lookup::Fresh
+                        )
+                    }) {
+                        None
+                    } else {
+                        Some(job.take().map(|(command, answer)| {
+                            self.apply_locked(&mut st, tag, command, answer)
+                        }))
+                    }
+                };
+            let Some(applied) = applied else { continue };
+            // Taken once: every path after applying returns.
+            let Some(applied) = applied else {
+                return Err(ShardError::Unconfirmed("applied twice".into()));
+            };
+            let (outcome, receiver) = match applied? {
+                Applied::Unjournaled(outcome) => return outcome.map_err(ShardError::from),
+                Applied::Journaled(outcome, receiver) => (outcome, receiver),
+            };
+            let durable = self.await_durable(receiver).await;
+            if let Some(tag) = tag {
+                if durable.is_ok() {
+                    self.state.lock().derived.changes.settle(tag.id);
+                }
+                self.settled.notify_waiters();
             }
-            if events.is_empty() {
-                return outcome.map_err(ShardError::from);
-            }
-            (outcome, self.journal_events(&mut st, events))
+            durable?;
+            return outcome.map_err(ShardError::from);
+        }
+    }
+
+    /// Applies `command` under the lock and queues its record (with `tag`'s
+    /// id and the answer, if any) to the journal.
+    fn apply_locked<R: Answer>(
+        &self,
+        st: &mut State,
+        tag: Option<&ChangeTag>,
+        command: Command,
+        answer: impl FnOnce(&Hall, &[Event]) -> R,
+    ) -> Result<Applied<R>, ShardError> {
+        self.check_serving(st)?;
+        let now = clock::now();
+        let mut events = self.roll_day(st, now);
+        let outcome = st.hall.apply(command, now).map(|command_events| {
+            let reply = answer(&st.hall, &command_events);
+            events.extend(command_events);
+            reply
+        });
+        // Issue 21: a change may raise or clear alerts, in the same
+        // record; a bad rating's at once.
+        if !events.is_empty() {
+            let urgent = events
+                .iter()
+                .any(|e| matches!(e, Event::WorkOrderOpened { .. }));
+            self.evaluate_alerts(st, now, urgent, &mut events);
+        }
+        if crate::metrics::enabled() && !events.is_empty() {
+            crate::metrics::record_events(&self.id, &st.hall, &events);
+            metrics::gauge!("hallq_outbox_pending", "hall" => self.id.clone())
+                .set(st.derived.outbox.pending_count() as f64);
+        }
+        if events.is_empty() {
+            return Ok(Applied::Unjournaled(outcome));
+        }
+        let change = match (tag, &outcome) {
+            (Some(tag), Ok(reply)) => Some((*tag, reply.remembered())),
+            _ => None,
         };
-        self.await_durable(receiver).await?;
-        outcome.map_err(ShardError::from)
+        let receipt = self.journal_events(st, events, change);
+        Ok(Applied::Journaled(outcome, receipt))
+    }
+
+    /// What the hall remembers of change `tag`: `None` if it is new;
+    /// else its original answer (waiting, for at most [`PENDING_WAIT`],
+    /// until that is durable) or the refusal of the id.
+    pub async fn recall_change(&self, tag: &ChangeTag) -> Option<Result<Response, ShardError>> {
+        let deadline = tokio::time::Instant::now() + PENDING_WAIT;
+        loop {
+            let woken = self.settled.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            {
+                let st = self.state.lock();
+                let shown = || changes::shown(tag.id);
+                match st.derived.changes.lookup(tag.id, &tag.digest) {
+                    Lookup::Fresh => return None,
+                    Lookup::Known {
+                        answer,
+                        pending: false,
+                    } => {
+                        metrics::counter!("hallq_changes_resent_total", "hall" => self.id.clone())
+                            .increment(1);
+                        tracing::info!(hall = %self.id, change = %shown(), "resent change answered as first");
+                        return Some(
+                            answer
+                                .clone()
+                                .ok_or_else(|| ChangeIdError::NoAnswer(shown()).into()),
+                        );
+                    }
+                    Lookup::Known { pending: true, .. } => {}
+                    Lookup::Reused => return Some(Err(ChangeIdError::Reused(shown()).into())),
+                    Lookup::Expired => return Some(Err(ChangeIdError::Expired(shown()).into())),
+                }
+            }
+            // Its first sending is still on its way to the disk: answer
+            // once it is there (or, if it failed, carry it out afresh).
+            // The timeout also covers a wake-up missed by a rebuild.
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Some(Err(ShardError::Unconfirmed(
+                    "the change's first sending is not confirmed yet".into(),
+                )));
+            }
+            let _ =
+                tokio::time::timeout(left.min(std::time::Duration::from_millis(500)), woken).await;
+        }
     }
 
     /// A business day that has begun since the last command (at the hall's
@@ -486,14 +684,20 @@ impl HallShard {
             if events.is_empty() {
                 return Ok(());
             }
-            self.journal_events(&mut st, events)
+            self.journal_events(&mut st, events, None)
         };
         self.await_durable(receiver).await
     }
 
-    /// Queues `events` (already applied) to the journal; derives their
+    /// Queues `events` (already applied) to the journal, in one record with
+    /// the change's id and answer if it came with one; derives their
     /// display update and notifications for the commit hook.
-    fn journal_events(&self, st: &mut State, events: Vec<Event>) -> Option<Receipt> {
+    fn journal_events(
+        &self,
+        st: &mut State,
+        events: Vec<Event>,
+        change: Option<(ChangeTag, Option<Response>)>,
+    ) -> Option<Receipt> {
         let dropped = st.derived.outbox.dropped();
         let (display, notifications) = st.derived.absorb(&st.hall, &events, st.next_seq);
         // Counted live only: a replay drops the same messages again.
@@ -507,7 +711,21 @@ impl HallShard {
             notifications,
             notifications_upto: st.derived.outbox.next_number(),
         };
-        self.append(st, &Entry::Events(events), published)
+        let entry = match change {
+            None => Entry::Events(events),
+            Some((tag, answer)) => {
+                st.derived
+                    .changes
+                    .remember(tag.id, tag.digest, answer.clone(), st.next_seq, true);
+                Entry::Change(Box::new(ChangeRecord {
+                    id: tag.id,
+                    digest: tag.digest,
+                    answer,
+                    events,
+                }))
+            }
+        };
+        self.append(st, &entry, published)
     }
 
     fn append(&self, st: &mut State, entry: &Entry, published: Published) -> Option<Receipt> {

@@ -68,6 +68,7 @@ pub(super) fn load(
         seq: 0,
         configured: false,
         day_start_seq: 0,
+        changes: Default::default(),
     };
     for (seq, record) in replay.records.iter().enumerate() {
         let entry: Entry =

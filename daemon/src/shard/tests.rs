@@ -153,3 +153,63 @@ async fn a_display_feed_continues_its_snapshot_after_a_commit() {
     );
     shard.close();
 }
+
+/// Issue 20: a change sent with an id is carried out once; its id and
+/// answer are in the change's own record, so a reopened hall answers a
+/// resend as the first time, and a journal failure's rebuild forgets only
+/// what was never stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_id_is_carried_out_once_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_hall();
+    let tag = ChangeTag {
+        id: ChangeId { client: 42, seq: 1 },
+        digest: [7; 16],
+    };
+    let ticket = |hall: &Hall, _: &[Event]| {
+        Some(Response::Issuing {
+            open: hall.waiting_count() % 2 == 0,
+        })
+    };
+    let shard = open(&config, dir.path()).await;
+    let first = shard
+        .execute_tagged(Some(&tag), issue('A', None), ticket)
+        .await
+        .unwrap();
+    let again = shard
+        .execute_tagged(Some(&tag), issue('A', None), ticket)
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(shard.read(|h| h.waiting_count()), 1, "carried out once");
+    // Another request under the id: refused, nothing changed.
+    let other = ChangeTag {
+        digest: [8; 16],
+        ..tag
+    };
+    let refused = shard
+        .execute_tagged(Some(&other), issue('B', None), ticket)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::ChangeIdReused);
+    let before = seen(&shard);
+    shard.close();
+    drop(shard);
+
+    let reopened = open(&config, dir.path()).await;
+    assert_eq!(seen(&reopened), before, "the same hall");
+    assert_eq!(
+        reopened.recall_change(&tag).await.unwrap().unwrap(),
+        first.clone().unwrap(),
+        "the answer, from the journal"
+    );
+    let resent = reopened
+        .execute_tagged(Some(&tag), issue('A', None), ticket)
+        .await
+        .unwrap();
+    assert_eq!(resent, first);
+    assert_eq!(reopened.read(|h| h.waiting_count()), 1);
+    // Without an id the same request is a new change.
+    reopened.execute(issue('A', None), |_, _| ()).await.unwrap();
+    assert_eq!(reopened.read(|h| h.waiting_count()), 2);
+}

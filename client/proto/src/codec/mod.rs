@@ -27,6 +27,14 @@ pub const MAX_FRAME: usize = 64 * 1024;
 /// ALPN protocol id; bump it when the wire format changes incompatibly.
 pub const ALPN: &[u8] = b"hallq/1";
 
+/// ALPN of protocol 1 with change ids ([`crate::wire::Request::Once`]):
+/// the same frames, plus that one request. A client offers it before
+/// [`ALPN`] and sends change ids only when the daemon chose it, so a new
+/// client talking to an older daemon (which offers `hallq/1` alone) sends
+/// its changes as before, without ids, and an older client is served as it
+/// always was. A later `hallq/2` carries the same [`crate::wire::ChangeId`].
+pub const ALPN_CHANGE_IDS: &[u8] = b"hallq/1.1";
+
 /// Size of the length prefix in front of every payload.
 pub(crate) const PREFIX_LEN: usize = 4;
 

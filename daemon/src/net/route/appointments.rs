@@ -36,7 +36,6 @@ pub(super) async fn book(
     loop {
         tries -= 1;
         let result = session
-            .hall
             .execute(
                 Command::Book {
                     item,
@@ -47,7 +46,9 @@ pub(super) async fn book(
                 },
                 |h, events| {
                     events.iter().find_map(|e| match e {
-                        Event::Booked { booking, .. } => h.booking(&booking.code),
+                        Event::Booked { booking, .. } => {
+                            h.booking(&booking.code).map(Response::Booked)
+                        }
                         _ => None,
                     })
                 },
@@ -62,7 +63,6 @@ pub(super) async fn book(
             other => {
                 return other
                     .map_err(refused)?
-                    .map(Response::Booked)
                     .ok_or_else(|| reply(ErrorCode::Internal, "no booking was made"))
             }
         }
@@ -133,18 +133,16 @@ pub(super) async fn cancel(
     }
     let code = hallq_core::appointment::normalize_code(code);
     session
-        .hall
         .execute(
             Command::CancelBooking {
                 code: code.clone(),
                 by_hall,
                 phone_tail: phone_last4,
             },
-            |h, _| h.booking(&code),
+            |h, _| h.booking(&code).map(Response::BookingCancelled),
         )
         .await
         .map_err(refused)?
-        .map(Response::BookingCancelled)
         .ok_or_else(|| reply(ErrorCode::Internal, "the booking is gone"))
 }
 
@@ -153,7 +151,6 @@ pub(super) async fn check_in(session: &Session, code: &str) -> Result<Response, 
     require(session, &[Role::Kiosk, Role::Admin])?;
     let code = hallq_core::appointment::normalize_code(code);
     let result = session
-        .hall
         .execute(Command::CheckIn { code: code.clone() }, |h, events| {
             for e in events {
                 match e {
@@ -188,7 +185,6 @@ pub(super) async fn adjust_slots(
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
     session
-        .hall
         .execute(Command::AdjustSlots { day, change }, |h, _| {
             Response::Bookings(h.day_bookings(day))
         })

@@ -45,15 +45,20 @@ pub(super) async fn update_work_order(
         WorkOrderAction::CalledBack { note } => Command::CallBackWorkOrder { id, note },
         WorkOrderAction::Closed { note } => Command::CloseWorkOrder { id, note },
     };
+    // The answer is made inside the change, so a resend of it (a change
+    // id, issue 20) gets the same one back.
     session
-        .hall
-        .execute(command, |_, _| ())
+        .execute(command, |hall, _| {
+            hall.work_order(id).map(|order| {
+                Response::WorkOrder(Box::new(hall.work_order_view(
+                    order,
+                    crate::clock::now(),
+                    false,
+                )))
+            })
+        })
         .await
-        .map_err(refused)?;
-    session
-        .hall
-        .work_order_view(id)
-        .map(|order| Response::WorkOrder(Box::new(order)))
+        .map_err(refused)?
         .ok_or_else(|| {
             reply(
                 ErrorCode::Internal,
@@ -78,7 +83,6 @@ pub(super) async fn appeal(
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
     session
-        .hall
         .execute(
             Command::AppealRating {
                 ticket,
@@ -86,29 +90,31 @@ pub(super) async fn appeal(
                 reason,
             },
             |_, events| {
-                events.iter().find_map(|e| match e {
-                    Event::RatingAppealed {
-                        day,
-                        ticket,
-                        rating,
-                        reason,
-                        at,
-                    } => Some(hallq_core::workorders::appeal_view(
-                        *day,
-                        *ticket,
-                        &hallq_core::Appeal {
-                            rating: *rating,
-                            reason: reason.clone(),
-                            at: *at,
-                        },
-                        false,
-                    )),
-                    _ => None,
-                })
+                events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::RatingAppealed {
+                            day,
+                            ticket,
+                            rating,
+                            reason,
+                            at,
+                        } => Some(hallq_core::workorders::appeal_view(
+                            *day,
+                            *ticket,
+                            &hallq_core::Appeal {
+                                rating: *rating,
+                                reason: reason.clone(),
+                                at: *at,
+                            },
+                            false,
+                        )),
+                        _ => None,
+                    })
+                    .map(Response::RatingAppealed)
             },
         )
         .await
         .map_err(refused)?
-        .map(Response::RatingAppealed)
         .ok_or_else(|| reply(ErrorCode::Internal, "the appeal made no event"))
 }

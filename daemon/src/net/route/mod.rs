@@ -16,6 +16,9 @@
 //! | [`console`]         | the manager's console, alerts, work orders, 申诉复核 (issue 21) |
 //!
 //! Each family checks the role first (SPEC §3), then asks the hall.
+//! A change that comes with the client's id (`Request::Once`) is routed
+//! as itself, with the id in its session ([`once`]): the hall remembers it
+//! with the change, and a resend gets the first answer.
 //! Subscriptions keep their stream, so [`handle`] hands them back to the
 //! connection ([`super::session`]) instead of answering them.
 
@@ -28,10 +31,11 @@ mod tickets;
 mod visitor;
 mod window;
 
-use hallq_proto::wire::{ErrorReply, Request, Response};
+use hallq_proto::wire::{ChangeId, ErrorReply, Request, Response};
 
-use super::rights::{serving, Session};
+use super::rights::{refused, serving, Session};
 use super::Daemon;
+use crate::shard::ChangeTag;
 
 /// Where a request went.
 #[derive(Debug)]
@@ -138,5 +142,58 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::Appeals { day } => console::appeals(session, day),
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
+        Request::Once { id, request } => return once(daemon, session, id, *request).await,
     })
+}
+
+/// A change sent with the client's id (SPEC §6). A resend of one the hall
+/// has carried out is answered as the first time before anything else is
+/// looked at (the route's own checks may no longer pass: a one-time code
+/// is used up, a window's ticket is finished); a new one is routed as
+/// itself, and the hall journals the id with it. A read needs no id.
+async fn once(daemon: &Daemon, session: &Session, id: ChangeId, request: Request) -> Routed {
+    if matches!(request, Request::Once { .. }) {
+        return Routed::Answer(Err(super::rights::reply(
+            hallq_proto::ErrorCode::BadRequest,
+            "a change id wraps one change, not another change id",
+        )));
+    }
+    if request.is_read_only() || !session.hall_named {
+        return Box::pin(handle(daemon, session, request)).await;
+    }
+    let tag = ChangeTag {
+        id,
+        digest: digest(session, &request),
+    };
+    if session.hall.serving() {
+        if let Some(known) = session.hall.recall_change(&tag).await {
+            return Routed::Answer(known.map_err(refused));
+        }
+    }
+    let tagged = Session {
+        change: Some(tag),
+        ..session.clone()
+    };
+    Box::pin(handle(daemon, &tagged, request)).await
+}
+
+/// What a resend must match: who sent it (role and window: another
+/// token's resend is not this change) and what it asks, as encoded on the
+/// wire. SHA-256, cut to 128 bits.
+fn digest(session: &Session, request: &Request) -> [u8; 16] {
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    hash.update(session.role.as_str().as_bytes());
+    hash.update(
+        &session
+            .window
+            .map_or(0, |w| u32::from(w.0) + 1)
+            .to_le_bytes(),
+    );
+    // A request that decoded encodes again (the frame it came in is gone).
+    if let Ok(frame) = hallq_proto::codec::encode(request) {
+        hash.update(&frame);
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash.finish().as_ref()[..16]);
+    out
 }

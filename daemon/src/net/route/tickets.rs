@@ -30,7 +30,6 @@ pub(super) async fn issue(
         .transpose()
         .map_err(|e| reply(ErrorCode::BadRequest, e.0))?;
     session
-        .hall
         .execute(Command::Issue { item, lane, phone }, |hall, events| {
             events.iter().find_map(|e| match e {
                 Event::Issued { issued, at } => {
@@ -165,7 +164,6 @@ pub(super) async fn attach_phone(
     let phone = Phone::mobile(phone).map_err(|e| reply(ErrorCode::NotMobileNumber, e.0))?;
     let masked = phone.masked();
     let answer = session
-        .hall
         .execute(Command::AttachPhone { ticket, phone }, |_, events| {
             events.iter().find_map(|e| match e {
                 Event::PhoneAttached {
@@ -199,7 +197,6 @@ pub(super) async fn issuing(session: &Session, open: bool) -> Result<Response, E
         Command::CloseIssuing
     };
     session
-        .hall
         .execute(command, |_, _| Response::Issuing { open })
         .await
         .map_err(refused)

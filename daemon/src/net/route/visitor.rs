@@ -59,9 +59,18 @@ fn ticket_of(session: &Session, token: &str) -> Result<TicketNo, ErrorReply> {
 fn follow_view(session: &Session, ticket: TicketNo) -> Result<Response, ErrorReply> {
     let places = session.hall.visitor().step_back_places;
     let name = session.hall.name().to_owned();
-    session
-        .hall
-        .read(|h| h.ticket_follow(ticket, &name, places))
+    session.hall.read(|h| follow_in(h, ticket, &name, places))
+}
+
+/// [`follow_view`] of a hall already in hand (the answer to a change is
+/// made under the hall's lock, to be remembered with its id).
+fn follow_in(
+    h: &hallq_core::Hall,
+    ticket: TicketNo,
+    name: &str,
+    places: u32,
+) -> Result<Response, ErrorReply> {
+    h.ticket_follow(ticket, name, places)
         .map(|f| Response::Follow(Box::new(f)))
         .map_err(|e| reply(e.code(), e.to_string()))
 }
@@ -105,25 +114,30 @@ pub(super) fn follow(session: &Session, token: &str) -> Result<Response, ErrorRe
 pub(super) async fn step_back(session: &Session, token: &str) -> Result<Response, ErrorReply> {
     let ticket = ticket_of(session, token)?;
     let places = session.hall.visitor().step_back_places;
-    session
-        .hall
-        .execute(Command::StepBack { ticket, places }, |_, _| ())
+    let name = session.hall.name().to_owned();
+    let answer = session
+        .execute(Command::StepBack { ticket, places }, |h, _| {
+            follow_in(h, ticket, &name, places)
+        })
         .await
         .map_err(refused)?;
     tracing::info!(hall = session.hall.id(), %ticket, places, "visitor stepped back");
-    follow_view(session, ticket)
+    answer
 }
 
 /// "I'm leaving": the ticket is given up.
 pub(super) async fn leave(session: &Session, token: &str) -> Result<Response, ErrorReply> {
     let ticket = ticket_of(session, token)?;
-    session
-        .hall
-        .execute(Command::Leave { ticket }, |_, _| ())
+    let places = session.hall.visitor().step_back_places;
+    let name = session.hall.name().to_owned();
+    let answer = session
+        .execute(Command::Leave { ticket }, |h, _| {
+            follow_in(h, ticket, &name, places)
+        })
         .await
         .map_err(refused)?;
     tracing::info!(hall = session.hall.id(), %ticket, "visitor gave up the ticket");
-    follow_view(session, ticket)
+    answer
 }
 
 /// 好差评 by the visitor: one rating per service (a batch's is its lead's).
@@ -134,7 +148,6 @@ pub(super) async fn rate(
 ) -> Result<Response, ErrorReply> {
     let ticket = ticket_of(session, token)?;
     session
-        .hall
         .execute(
             Command::Rate {
                 ticket,
@@ -238,17 +251,26 @@ pub(super) async fn remote_ticket(
         .hall
         .check_remote_code(item, &phone, code.trim())
         .map_err(code_refused)?;
-    let ticket = session
-        .hall
+    let url = session.hall.visitor().url;
+    let hall = &session.hall;
+    let answer = session
         .execute(
             Command::Issue {
                 item,
                 lane: Lane::WalkIn,
                 phone: Some(phone),
             },
-            |_, events| {
+            |h, events| {
                 events.iter().find_map(|e| match e {
-                    Event::Issued { issued, .. } => Some(issued.number),
+                    Event::Issued { issued, .. } => {
+                        let ticket = issued.number;
+                        let token = hall.link_token_in(h, ticket);
+                        Some(Response::FollowLink {
+                            ticket,
+                            link: url.as_ref().map(|url| format!("{url}/t/{token}")),
+                            token,
+                        })
+                    }
                     _ => None,
                 })
             },
@@ -256,16 +278,8 @@ pub(super) async fn remote_ticket(
         .await
         .map_err(refused)?
         .ok_or_else(|| reply(ErrorCode::Internal, "no ticket was issued"))?;
-    tracing::info!(hall = session.hall.id(), %ticket, "remote ticket issued");
-    let token = session.hall.link_token(ticket);
-    let link = session
-        .hall
-        .visitor()
-        .url
-        .map(|url| format!("{url}/t/{token}"));
-    Ok(Response::FollowLink {
-        ticket,
-        token,
-        link,
-    })
+    if let Response::FollowLink { ticket, .. } = &answer {
+        tracing::info!(hall = session.hall.id(), %ticket, "remote ticket issued");
+    }
+    Ok(answer)
 }

@@ -51,7 +51,6 @@ pub(super) async fn act(
     let name = action.name().to_owned();
     let command = window_command(window, action);
     session
-        .hall
         .execute(command, |hall, events| {
             let (ticket, announced) = events
                 .iter()
@@ -90,7 +89,6 @@ pub(super) async fn reinstate(session: &Session, ticket: TicketNo) -> Result<Res
             .map_err(|e| reply(e.code(), e.to_string()))?;
     }
     session
-        .hall
         .execute(Command::Reinstate { ticket }, |_, events| {
             reinstated(ticket, events)
         })
@@ -109,7 +107,6 @@ pub(super) async fn rate(
     // A window's rating terminal rates only what it served.
     let window = session.window.filter(|_| session.role == Role::Window);
     session
-        .hall
         .execute(
             Command::Rate {
                 ticket,
