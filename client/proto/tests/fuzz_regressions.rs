@@ -17,7 +17,10 @@ fn round_trip<T: Serialize + DeserializeOwned + Debug>(payload: &[u8]) -> bool {
         return false;
     };
     let frame = codec::encode(&value).expect("a decoded message re-encodes");
-    assert!(frame.len() - 4 <= payload.len(), "re-encoding grew the message");
+    assert!(
+        frame.len() - 4 <= payload.len(),
+        "re-encoding grew the message"
+    );
     let again: T = codec::decode(&frame[4..]).expect("a re-encoded message decodes");
     let frame_again = codec::encode(&again).expect("a decoded message re-encodes");
     assert_eq!(frame_again, frame, "round trip changed {value:?}");
@@ -47,6 +50,9 @@ fn a_simulation_report_with_nan_hours_round_trips() {
         27, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 241, 3, 255, 255, 0,
     ];
     let report: hallq_proto::wire::Response = codec::decode(&payload).expect("decodes");
-    assert!(format!("{report:?}").contains("window_hours: NaN"), "{report:?}");
+    assert!(
+        format!("{report:?}").contains("window_hours: NaN"),
+        "{report:?}"
+    );
     assert!(every_type(&payload) >= 1);
 }

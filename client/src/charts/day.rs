@@ -283,7 +283,8 @@ fn quality_chart(
         let ratings: u64 = stats.map_or(0, |s| s.figures.ratings.iter().sum());
         let no_shows = stats.map_or(0, |s| s.figures.no_shows);
         let orders = stats.map_or(0, |s| s.figures.work_orders);
-        let opt = |p: Option<u32>| p.map_or(String::new(), |p| format!("{:.1}", f64::from(p) / 10.0));
+        let opt =
+            |p: Option<u32>| p.map_or(String::new(), |p| format!("{:.1}", f64::from(p) / 10.0));
         csv.push_str(&format!(
             "{},{ratings},{},{no_shows},{},{},{orders}\n",
             field(label),
@@ -315,7 +316,10 @@ pub fn charts(data: &DayData, lang: Lang) -> Vec<Chart> {
         } else {
             (
                 "arrivals",
-                lang.pick("每 15 分钟到达（按事项）", "Arrivals per 15 minutes, by item"),
+                lang.pick(
+                    "每 15 分钟到达（按事项）",
+                    "Arrivals per 15 minutes, by item",
+                ),
                 lang.pick("到达", "arrivals"),
             )
         };
@@ -335,7 +339,11 @@ pub fn charts(data: &DayData, lang: Lang) -> Vec<Chart> {
             &series,
             lang.pick("张", "tickets"),
         );
-        let mut csv = format!("{},{},{what}\n", lang.pick("时段", "from"), lang.pick("事项", "item"));
+        let mut csv = format!(
+            "{},{},{what}\n",
+            lang.pick("时段", "from"),
+            lang.pick("事项", "item")
+        );
         for (item, counts) in &rows {
             for (i, c) in counts.iter().enumerate().filter(|(_, &c)| c > 0) {
                 let at = from + SLOT_MINUTES * i as u32;
@@ -408,7 +416,10 @@ pub fn charts(data: &DayData, lang: Lang) -> Vec<Chart> {
     let svg = draw::category_bars(
         title,
         &labels,
-        &[Series::new(lang.pick("利用率 %", "use %"), utilisation.clone())],
+        &[Series::new(
+            lang.pick("利用率 %", "use %"),
+            utilisation.clone(),
+        )],
         lang.pick("窗口", "window"),
         lang.pick("利用率 %", "use %"),
         Some(100.0),
@@ -435,7 +446,10 @@ pub fn charts(data: &DayData, lang: Lang) -> Vec<Chart> {
     let svg = draw::category_bars(
         title,
         &labels,
-        &[Series::new(lang.pick("暂停（分钟）", "paused (min)"), paused.clone())],
+        &[Series::new(
+            lang.pick("暂停（分钟）", "paused (min)"),
+            paused.clone(),
+        )],
         lang.pick("窗口", "window"),
         lang.pick("分钟", "minutes"),
         None,
@@ -454,8 +468,11 @@ pub fn charts(data: &DayData, lang: Lang) -> Vec<Chart> {
 
     out.push(quality_chart(
         "quality-items",
-        lang.pick("满意率与过号率（按事项）", "Satisfaction and no-shows, by item")
-            .to_string(),
+        lang.pick(
+            "满意率与过号率（按事项）",
+            "Satisfaction and no-shows, by item",
+        )
+        .to_string(),
         &data.by_item,
         |k| {
             k.parse::<ItemCode>()
@@ -466,8 +483,11 @@ pub fn charts(data: &DayData, lang: Lang) -> Vec<Chart> {
     ));
     out.push(quality_chart(
         "quality-windows",
-        lang.pick("满意率与过号率（按窗口）", "Satisfaction and no-shows, by window")
-            .to_string(),
+        lang.pick(
+            "满意率与过号率（按窗口）",
+            "Satisfaction and no-shows, by window",
+        )
+        .to_string(),
         &data.by_window,
         |k| k.to_string(),
         lang.pick("窗口", "window"),
@@ -475,8 +495,11 @@ pub fn charts(data: &DayData, lang: Lang) -> Vec<Chart> {
     ));
     out.push(quality_chart(
         "quality-staff",
-        lang.pick("满意率与过号率（按工作人员）", "Satisfaction and no-shows, by staff")
-            .to_string(),
+        lang.pick(
+            "满意率与过号率（按工作人员）",
+            "Satisfaction and no-shows, by staff",
+        )
+        .to_string(),
         &data.by_staff,
         |k| {
             if k == "-" {

@@ -25,6 +25,8 @@ pub const BLUE: RGBColor = RGBColor(0x1f, 0x5f, 0xa8);
 pub const ORANGE: RGBColor = RGBColor(0xe0, 0x8a, 0x1e);
 /// Over the target.
 pub const RED: RGBColor = RGBColor(0xc0, 0x27, 0x2d);
+/// The fine grid lines: barely there, so the bars read first.
+const LIGHT: RGBColor = RGBColor(0xf2, 0xf3, 0xf5);
 
 /// Colours of the series of one chart (items, p50/p90), in order; told
 /// apart by people with the common colour blindness (Okabe–Ito order).
@@ -81,18 +83,35 @@ pub fn hour_label(x: &f64) -> String {
     }
 }
 
+/// A value axis label: `8` for a count, `2.5` between.
+pub fn value_label(y: &f64) -> String {
+    if (y - y.round()).abs() < 1e-6 {
+        format!("{}", y.round() as i64)
+    } else {
+        format!("{y:.1}")
+    }
+}
+
 fn font(size: u32) -> (&'static str, u32) {
     (FONT, size)
 }
 
+/// How much higher than the tallest bar the axis goes, so that a legend
+/// of `rows` lines in the upper right corner stays clear of the bars: a
+/// legend row takes about 16 of the plot's 190 units of height.
+fn headroom(rows: usize) -> f64 {
+    let legend = (rows as f64 * 16.0 + 24.0) / 190.0;
+    1.0 / (1.0 - legend.clamp(0.15, 0.65))
+}
+
 /// The largest value of `series` (at least `floor`), with headroom for
-/// the legend.
-fn top(series: &[Series], floor: f64) -> f64 {
+/// a legend of `rows` lines.
+fn top(series: &[Series], floor: f64, rows: usize) -> f64 {
     series
         .iter()
         .flat_map(|s| s.values.iter().copied())
         .fold(floor, f64::max)
-        * 1.2
+        * headroom(rows)
 }
 
 /// Bars per hour (`values[i]` for `hours[i]`), with an optional line on a
@@ -111,7 +130,7 @@ pub fn hour_bars(
         root.fill(&WHITE).map_err(err)?;
         let first = f64::from(*hours.first().unwrap_or(&9));
         let last = f64::from(*hours.last().unwrap_or(&17)) + 1.0;
-        let top = values.iter().cloned().fold(1.0, f64::max) * 1.15;
+        let top = values.iter().cloned().fold(1.0, f64::max) * headroom(2);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, font(20))
             .margin(12)
@@ -123,15 +142,17 @@ pub fn hour_bars(
             .set_secondary_coord(
                 first..last,
                 0.0..line
-                    .map(|(_, v, _)| v.iter().cloned().fold(1.0, f64::max) * 1.15)
+                    .map(|(_, v, _)| v.iter().cloned().fold(1.0, f64::max) * headroom(2))
                     .unwrap_or(1.0),
             );
         chart
             .configure_mesh()
+            .light_line_style(LIGHT)
             .disable_x_mesh()
             .x_labels(hours.len() + 1)
             .x_label_formatter(&hour_label)
             .y_desc(y_desc)
+            .y_label_formatter(&value_label)
             .label_style(font(14))
             .axis_desc_style(font(14))
             .draw()
@@ -171,6 +192,7 @@ pub fn hour_bars(
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK.mix(0.3))
             .label_font(font(14))
@@ -197,7 +219,8 @@ pub fn hour_groups(
         root.fill(&WHITE).map_err(err)?;
         let first = f64::from(*hours.first().unwrap_or(&9));
         let last = f64::from(*hours.last().unwrap_or(&17)) + 1.0;
-        let top = top(series, target.map_or(1.0, |(t, _)| t).max(1.0));
+        let rows = series.len() + usize::from(target.is_some());
+        let top = top(series, target.map_or(1.0, |(t, _)| t).max(1.0), rows);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, font(20))
             .margin(12)
@@ -207,9 +230,11 @@ pub fn hour_groups(
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(LIGHT)
             .x_labels(hours.len() + 1)
             .x_label_formatter(&hour_label)
             .y_desc(y_desc)
+            .y_label_formatter(&value_label)
             .label_style(font(14))
             .axis_desc_style(font(14))
             .draw()
@@ -232,13 +257,17 @@ pub fn hour_groups(
         }
         if let Some((t, name)) = target {
             chart
-                .draw_series(LineSeries::new([(first, t), (last, t)], RED.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    [(first, t), (last, t)],
+                    RED.stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(name)
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], RED.stroke_width(2)));
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK.mix(0.3))
             .label_font(font(14))
@@ -273,9 +302,11 @@ pub fn area(
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(LIGHT)
             .x_labels(((to.ceil() - from.floor()) as usize / 2).max(2) + 1)
             .x_label_formatter(&hour_label)
             .y_desc(y_desc)
+            .y_label_formatter(&value_label)
             .label_style(font(14))
             .axis_desc_style(font(14))
             .draw()
@@ -315,7 +346,7 @@ pub fn stacked_slots(
             .collect();
         let to = from + step * slots.max(1) as f64;
         let (x0, x1) = (from.floor(), to.ceil().max(from.floor() + 1.0));
-        let top = totals.iter().copied().fold(1.0, f64::max) * 1.25;
+        let top = totals.iter().copied().fold(1.0, f64::max) * headroom(series.len());
         let mut chart = ChartBuilder::on(&root)
             .caption(title, font(20))
             .margin(12)
@@ -325,10 +356,12 @@ pub fn stacked_slots(
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(LIGHT)
             .disable_x_mesh()
             .x_labels((x1 - x0) as usize + 1)
             .x_label_formatter(&hour_label)
             .y_desc(y_desc)
+            .y_label_formatter(&value_label)
             .label_style(font(14))
             .axis_desc_style(font(14))
             .draw()
@@ -385,7 +418,22 @@ pub fn category_bars(
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let n = labels.len().max(1) as f64;
-        let top = y_top.unwrap_or_else(|| top(series, 1.0));
+        let rows = if series.len() > 1 { series.len() } else { 0 };
+        // A fixed axis (per cent) goes on above its end for the legend,
+        // with no labels there: 120 % would read as a value.
+        let top = match y_top {
+            Some(t) if rows > 0 => t * headroom(rows),
+            Some(t) => t,
+            None => top(series, 1.0, rows),
+        };
+        let end = y_top.unwrap_or(f64::INFINITY);
+        let y_label = move |y: &f64| {
+            if *y > end + 1e-6 {
+                String::new()
+            } else {
+                value_label(y)
+            }
+        };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, font(20))
             .margin(12)
@@ -395,6 +443,7 @@ pub fn category_bars(
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(LIGHT)
             .disable_x_mesh()
             .x_labels(labels.len() * 2 + 1)
             .x_label_formatter(&|x| {
@@ -407,6 +456,7 @@ pub fn category_bars(
             })
             .x_desc(x_desc)
             .y_desc(y_desc)
+            .y_label_formatter(&y_label)
             .label_style(font(14))
             .axis_desc_style(font(14))
             .draw()
@@ -427,6 +477,7 @@ pub fn category_bars(
         if series.len() > 1 {
             chart
                 .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.9))
                 .border_style(BLACK.mix(0.3))
                 .label_font(font(14))

@@ -267,7 +267,9 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Forecast { day, weeks } => {
             staffing::forecast(&client, day, weeks, cli.json, out).await
         }
-        Plan::Report { day, out: file } => report(&client, day, &file, cli.lang, cli.json, out).await,
+        Plan::Report { day, out: file } => {
+            report(&client, day, &file, cli.lang, cli.json, out).await
+        }
         // Handled above, before connecting: they keep their own connections.
         Plan::Board { .. }
         | Plan::Window { .. }

@@ -124,7 +124,13 @@ async fn read(link: &FollowingClient) -> Result<Answers, ClientError> {
         _ => None,
     };
     let report = |by| async move {
-        match link.request(&Request::Report { day: None, by: Some(by) }).await {
+        match link
+            .request(&Request::Report {
+                day: None,
+                by: Some(by),
+            })
+            .await
+        {
             Ok(Response::Report(r)) => Some(*r),
             _ => None,
         }
@@ -136,11 +142,13 @@ async fn read(link: &FollowingClient) -> Result<Answers, ClientError> {
         _ => None,
     };
     let mut records = Vec::new();
+    let mut offset_minutes = None;
     let mut from = 0;
     let day = by_item.as_ref().map(|r| r.stats.day);
     loop {
         match link.request(&Request::ExportDetailed { day, from }).await {
             Ok(Response::ExportDetailed(page)) => {
+                offset_minutes = Some(page.offset_minutes);
                 records.extend(page.records.into_iter().zip(page.trails));
                 match page.next {
                     Some(n) if n > from => from = n,
@@ -157,5 +165,6 @@ async fn read(link: &FollowingClient) -> Result<Answers, ClientError> {
         by_item,
         print_failures,
         records,
+        offset_minutes,
     })
 }

@@ -32,6 +32,31 @@ pub struct Answers {
     pub print_failures: Option<PrintFailures>,
     /// Today's records with their trails.
     pub records: Vec<(TicketRecord, RecordTrail)>,
+    /// The hall's local time minus UTC, minutes (from the records' answer;
+    /// UTC+8, hallqd's default, without it).
+    pub offset_minutes: Option<i32>,
+}
+
+/// The console's "now": the local clock, or the newest instant hallqd's
+/// answers name if that is later. A console PC whose clock runs behind
+/// hallqd's would otherwise show waits that shrink or a visitor served
+/// for no time; the answers carry no clock of their own, and the newest
+/// instant in them is a floor for hallqd's.
+pub fn hall_now(a: &Answers, local: Timestamp) -> Timestamp {
+    let records = a
+        .records
+        .iter()
+        .flat_map(|(r, _)| [Some(r.issued), r.called, r.started, r.finished]);
+    let waiting = a.status.waiting.iter().map(|t| Some(t.waiting_since));
+    let prints = a
+        .print_failures
+        .iter()
+        .flat_map(|p| p.recent.iter().map(|f| Some(f.at)));
+    records
+        .chain(waiting)
+        .chain(prints)
+        .flatten()
+        .fold(local, Timestamp::max)
 }
 
 /// Served, paused and busy seconds of group `key` of a report.
@@ -55,8 +80,9 @@ fn state_name(state: &WindowState) -> (&'static str, Option<&str>) {
 }
 
 /// The console's view as the page reads it (see console.js for the
-/// fields' use).
-pub fn view(a: &Answers, now: Timestamp) -> Value {
+/// fields' use), at `local` by the console's clock (see [`hall_now`]).
+pub fn view(a: &Answers, local: Timestamp) -> Value {
+    let now = hall_now(a, local);
     let target = a
         .by_item
         .as_ref()
@@ -92,7 +118,13 @@ pub fn view(a: &Answers, now: Timestamp) -> Value {
             let (state, reason) = state_name(&w.state);
             let current = w.current.map(|t| t.to_string());
             let record = current.as_ref().and_then(|t| by_ticket.get(t));
-            let since = record.and_then(|r| if w.serving { r.started.or(r.called) } else { r.called });
+            let since = record.and_then(|r| {
+                if w.serving {
+                    r.started.or(r.called)
+                } else {
+                    r.called
+                }
+            });
             let (served, paused) = group_figures(a.by_window.as_ref(), &w.number.to_string());
             let (busy_secs, first, last) = busy.get(&w.number).copied().unwrap_or_default();
             // A window at work now counts up to now, not its last finish.
@@ -217,6 +249,7 @@ pub fn view(a: &Answers, now: Timestamp) -> Value {
         "day": a.status.view.day,
         "issuing": a.status.view.issuing,
         "now": now.0,
+        "offset_minutes": a.offset_minutes.unwrap_or(480),
         "wait_target_secs": target,
         "waiting_total": a.status.view.items.iter().map(|i| i.waiting.iter().sum::<u32>()).sum::<u32>(),
         "windows": windows,
@@ -230,5 +263,6 @@ pub fn view(a: &Answers, now: Timestamp) -> Value {
             "at": f.at.0,
         })).collect::<Vec<_>>()).unwrap_or_default(),
         "print_failures_total": prints.map_or(0, |p| p.total),
+        "print_failures_today": a.kiosk.as_ref().map_or(0, |k| k.print_failures_today),
     })
 }

@@ -176,10 +176,18 @@ impl DayAsked {
         let digits: String = text.chars().filter(|c| *c != '-').collect();
         let ok = digits.len() == 8 && digits.chars().all(|c| c.is_ascii_digit());
         match digits.parse::<u32>() {
-            Ok(day) if ok && (1..=12).contains(&(day / 100 % 100)) && (1..=31).contains(&(day % 100)) => {
+            Ok(day)
+                if ok
+                    && (1..=12).contains(&(day / 100 % 100))
+                    && (1..=31).contains(&(day % 100)) =>
+            {
                 Ok(Some(day))
             }
-            _ => Err(refusal(StatusCode::BAD_REQUEST, "usage", "date: YYYY-MM-DD")),
+            _ => Err(refusal(
+                StatusCode::BAD_REQUEST,
+                "usage",
+                "date: YYYY-MM-DD",
+            )),
         }
     }
 

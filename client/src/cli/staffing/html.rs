@@ -8,9 +8,9 @@
 
 use std::fmt::Write as _;
 
-use hallq_proto::staffing::{minute_string, SimulationReport};
 use hallq_client::charts::draw::{self, Series};
 use hallq_client::charts::page::esc;
+use hallq_proto::staffing::{minute_string, SimulationReport};
 
 use super::{date, item, lane, mapping, wait, Lang};
 

@@ -29,6 +29,7 @@
       notif: (n) => '短信发送失败 ' + n + ' 条（见 hallq notifications / 短信网关日志）',
       print: (p) => '打印失败：' + p.reason,
       printsTotal: (n) => '自启动以来打印失败 ' + n + ' 次',
+      printsToday: (n) => '今日打印失败 ' + n + ' 次',
       grades: ['', '非常不满意', '不满意', '基本满意', '满意', '非常满意'],
       s: ' 秒', m: ' 分', h: ' 小时 ',
       date: '日期', show: '显示', today: '今天', report: '下载日报', loading: '正在生成…',
@@ -57,6 +58,7 @@
       notif: (n) => n + ' SMS failed today (see hallq notifications / the gateway log)',
       print: (p) => 'print failed: ' + p.reason,
       printsTotal: (n) => n + ' print failures since start',
+      printsToday: (n) => n + ' print failures today',
       grades: ['', 'very dissatisfied', 'dissatisfied', 'fairly satisfied', 'satisfied', 'very satisfied'],
       s: ' s', m: ' min', h: ' h ',
       date: 'Day', show: 'Show', today: 'Today', report: 'Download report', loading: 'drawing…',
@@ -84,6 +86,13 @@
     return (secs >= 3600 ? Math.floor(secs / 3600) + ':' : '') + mm + ':' + ss;
   }
   function grade(r) { return t.grades[r] || ''; }
+  // hh:mm[:ss] in the hall's zone (the browser's may be another).
+  function hallTime(ms, seconds) {
+    const off = console_ && console_.view ? console_.view.offset_minutes : 480;
+    const d = new Date(ms + off * 60000);
+    const two = (n) => String(n).padStart(2, '0');
+    return two(d.getUTCHours()) + ':' + two(d.getUTCMinutes()) + (seconds ? ':' + two(d.getUTCSeconds()) : '');
+  }
   // hallqd's "now" advanced by the time since the push.
   function nowMs() { return console_ && console_.view ? console_.view.now + (Date.now() - pushedAt) : Date.now(); }
 
@@ -159,7 +168,7 @@
   function drawOrders(v) {
     $('orders').innerHTML = v.work_orders.length ? v.work_orders.map((o) =>
       '<div class="order" data-ticket="' + esc(o.ticket) + '"><b>' + esc(o.ticket) + '</b><span>' + esc(t.order(o)) +
-      '</span><span class="muted">' + (o.at ? new Date(o.at).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit' }) : '') +
+      '</span><span class="muted">' + (o.at ? hallTime(o.at) : '') +
       '</span></div>').join('') : '<div class="muted">' + t.noOrders + '</div>';
   }
 
@@ -168,9 +177,10 @@
     if (v.failed_notifications > 0) rows.push('<div class="fail"><b>SMS</b><span>' + esc(t.notif(v.failed_notifications)) + '</span></div>');
     for (const p of v.print_failures) {
       rows.push('<div class="fail"><b>' + esc(p.ticket) + '</b><span>' + esc(t.print(p)) + '</span><span class="muted">' +
-        new Date(p.at).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit' }) + '</span></div>');
+        hallTime(p.at) + '</span></div>');
     }
-    if (v.print_failures_total > v.print_failures.length) rows.push('<div class="muted">' + esc(t.printsTotal(v.print_failures_total)) + '</div>');
+    if (v.print_failures_today > v.print_failures.length) rows.push('<div class="muted">' + esc(t.printsToday(v.print_failures_today)) + '</div>');
+    else if (v.print_failures_total > v.print_failures.length) rows.push('<div class="muted">' + esc(t.printsTotal(v.print_failures_total)) + '</div>');
     $('failures').innerHTML = rows.length ? rows.join('') : '<div class="muted">' + t.noFailures + '</div>';
   }
 
@@ -182,7 +192,7 @@
     $('hall').textContent = v.hall_name + ' · ' + t.title;
     document.title = v.hall_name + ' · ' + t.title;
     const open = v.windows.filter((w) => w.state === 'open').length;
-    $('summary').textContent = t.summary(Object.assign({ open: open, windows: v.windows.length }, v));
+    $('summary').textContent = t.summary(Object.assign({}, v, { open: open, windows: v.windows.length }));
     drawAlerts(v);
     drawWindows(v);
     drawItems(v);
@@ -196,7 +206,7 @@
   // holds the line up).
   function tick() {
     const now = nowMs();
-    $('clock').textContent = new Date(now).toLocaleTimeString('zh-CN', { hour12: false });
+    $('clock').textContent = hallTime(now, true);
     const target = console_ && console_.view ? console_.view.wait_target_secs : 0;
     for (const cur of document.querySelectorAll('.cur[data-since]')) {
       const since = Number(cur.dataset.since);
