@@ -310,6 +310,23 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
             "验证码输错次数过多，请重新获取",
             "the code was typed wrong too many times; ask for a new one",
         ),
+        C::UnknownWorkOrder => ("没有这个编号的差评工单", "no work order has that number"),
+        C::WorkOrderState => (
+            "该工单当前状态不允许此操作（已回访或已办结）",
+            "the work order's state does not allow that (called back or closed already)",
+        ),
+        C::NoteRequired => (
+            "请填写回访记录、处理结果或申诉理由",
+            "a note (callback, outcome or appeal reason) is required",
+        ),
+        C::NotRated => (
+            "该次服务没有评价，无法申诉",
+            "that service has no rating to appeal",
+        ),
+        C::AlreadyAppealed => (
+            "该评价已申诉复核过",
+            "that rating was appealed already",
+        ),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",
             "refused (a reason this version does not know)",

@@ -257,6 +257,20 @@ error_codes! {
     CodeExpired = "code_expired",
     /// The code was tried wrong too many times: ask for a new one.
     CodeTriesUsed = "code_tries_used",
+
+    // The manager's console (issue 21).
+    /// No work order has that number in this hall.
+    UnknownWorkOrder = "unknown_work_order",
+    /// The work order is not in a state that allows it (closed already, or
+    /// called back already).
+    WorkOrderState = "work_order_state",
+    /// A note or reason is required and was empty.
+    NoteRequired = "note_required",
+    /// That service has no rating to appeal (not rated, or no such service
+    /// that day).
+    NotRated = "not_rated",
+    /// That rating was appealed already.
+    AlreadyAppealed = "already_appealed",
 }
 
 impl fmt::Display for ErrorCode {

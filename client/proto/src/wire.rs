@@ -416,6 +416,49 @@ pub enum Request {
         /// The six digits.
         code: String,
     },
+    /// The hall manager's console (admin, issue 21): every window, every
+    /// item, the open work orders, the failures and the active alerts, in
+    /// one answer that fits one frame. Answered with [`Response::Console`].
+    Console,
+    /// The hall's alerts (admin): the active ones and, with
+    /// `include_cleared_since` (unix seconds), those cleared since then,
+    /// newest first, as many as fit one frame. Answered with
+    /// [`Response::Alerts`].
+    Alerts {
+        /// Also the alerts cleared at or after this instant, unix seconds.
+        include_cleared_since: Option<u64>,
+    },
+    /// The hall's 差评工单 (admin), by number: the open and called back
+    /// ones, and with `include_closed` the closed ones too; from number
+    /// `after + 1` on, as many as fit one frame. Answered with
+    /// [`Response::WorkOrders`]; ask again with its `next` for more.
+    WorkOrders {
+        /// Closed ones too.
+        include_closed: bool,
+        /// Only work orders numbered above this (`None`: from the first).
+        after: Option<u64>,
+    },
+    /// 回访 or close a work order (admin). Answered with
+    /// [`Response::WorkOrder`]: the work order afterwards.
+    WorkOrderUpdate {
+        /// The work order's number.
+        id: u64,
+        /// What was done.
+        action: crate::console::WorkOrderAction,
+    },
+    /// 申诉复核 (admin): the rating of service `ticket` is marked appealed
+    /// and invalid, for `reason`: it leaves the satisfaction figures, stays
+    /// in the journal and the export. `day` is the service's business day
+    /// (`None`: today); a past day's rating is found through its work
+    /// order. Answered with [`Response::RatingAppealed`].
+    AppealRating {
+        /// The service's (lead) ticket.
+        ticket: TicketNo,
+        /// `yyyymmdd`; today if left out.
+        day: Option<u32>,
+        /// Why, 1–500 characters.
+        reason: String,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -477,6 +520,11 @@ impl Request {
             Request::RemoteHall => "remote-hall",
             Request::RemoteCode { .. } => "remote-code",
             Request::RemoteTicket { .. } => "remote-ticket",
+            Request::Console => "console",
+            Request::Alerts { .. } => "alerts",
+            Request::WorkOrders { .. } => "workorders",
+            Request::WorkOrderUpdate { .. } => "workorder",
+            Request::AppealRating { .. } => "rating-appeal",
         }
     }
 
@@ -504,7 +552,10 @@ impl Request {
             | Request::WindowRating { .. }
             | Request::Simulate(_)
             | Request::Forecast { .. }
-            | Request::RemoteHall => true,
+            | Request::RemoteHall
+            | Request::Console
+            | Request::Alerts { .. }
+            | Request::WorkOrders { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -524,7 +575,9 @@ impl Request {
             | Request::Leave { .. }
             | Request::RateService { .. }
             | Request::RemoteCode { .. }
-            | Request::RemoteTicket { .. } => false,
+            | Request::RemoteTicket { .. }
+            | Request::WorkOrderUpdate { .. }
+            | Request::AppealRating { .. } => false,
         }
     }
 }
@@ -670,6 +723,26 @@ pub enum Response {
         /// Seconds the code is good for.
         expires_in_secs: u32,
     },
+    /// The hall manager's console.
+    Console(Box<crate::console::ConsoleView>),
+    /// The hall's alerts: the active ones first, then the cleared ones,
+    /// each group newest first.
+    Alerts(Vec<crate::console::AlertView>),
+    /// A page of the hall's work orders.
+    WorkOrders(WorkOrderPage),
+    /// One work order, after an update.
+    WorkOrder(Box<crate::console::WorkOrderView>),
+    /// A rating was set aside (申诉复核).
+    RatingAppealed(crate::console::AppealView),
+}
+
+/// [`Response::WorkOrders`]: work orders by number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkOrderPage {
+    /// In number order.
+    pub orders: Vec<crate::console::WorkOrderView>,
+    /// More follow: ask again with `after` = this; `None`: that was all.
+    pub next: Option<u64>,
 }
 
 /// How `hallq stats` breaks the totals down.
@@ -1046,6 +1119,11 @@ pub enum NotificationKind {
     /// outside. Not journaled: its id is `<hall>-code<random>` (no
     /// outbox number), and a code is good for minutes only.
     RemoteCode,
+    /// An alert for the hall's managers (issue 21): to each of the hall's
+    /// `manager_phones` by SMS, or, with none, with an empty `phone` for
+    /// the bridge's webhook. `ticket` and `window` name what it is about
+    /// when they can; `booking` carries the alert's id (`wait:A`).
+    Alert,
 }
 
 impl NotificationKind {

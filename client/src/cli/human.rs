@@ -29,6 +29,9 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
     if let Some(text) = super::appointments::human_in(r, lang) {
         return text;
     }
+    if let Some(text) = super::alerts::human_in(r, lang) {
+        return text;
+    }
     match r {
         Response::Welcome(w) if lang == Lang::Zh => {
             let window = w.window.map_or(String::new(), |n| format!("，{n}号窗口"));
@@ -133,6 +136,13 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         Response::Report(report) => day_report(report, lang),
         Response::ExportDetailed(page) => records(page.records.len(), page.next, lang),
         Response::Export { records: r, next } => records(r.len(), *next, lang),
+        Response::Console(_)
+        | Response::Alerts(_)
+        | Response::WorkOrders(_)
+        | Response::WorkOrder(_)
+        | Response::RatingAppealed(_) => {
+            unreachable!("rendered by alerts::human_in")
+        }
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
             unreachable!("rendered by appointments::human_in")
         }
@@ -857,6 +867,7 @@ fn kind_label(k: NotificationKind, lang: Lang) -> &'static str {
         NotificationKind::BookingCancelled => "预约取消",
         NotificationKind::BookingForfeited => "预约失效",
         NotificationKind::RemoteCode => "线上取号验证码",
+        NotificationKind::Alert => "大厅告警",
     }
 }
 

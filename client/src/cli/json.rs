@@ -20,6 +20,9 @@ pub fn response(r: &Response) -> Value {
     if let Some(value) = super::appointments::json(r) {
         return value;
     }
+    if let Some(value) = super::alerts::json(r) {
+        return value;
+    }
     match r {
         Response::Welcome(w) => json!({
             "role": w.role.as_str(),
@@ -115,6 +118,13 @@ pub fn response(r: &Response) -> Value {
             "records": records.iter().map(ticket_record).collect::<Vec<_>>(),
             "next": next,
         }),
+        Response::Console(_)
+        | Response::Alerts(_)
+        | Response::WorkOrders(_)
+        | Response::WorkOrder(_)
+        | Response::RatingAppealed(_) => {
+            unreachable!("rendered by alerts::json")
+        }
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
             unreachable!("rendered by appointments::json")
         }
@@ -422,6 +432,7 @@ pub fn kind_name(k: NotificationKind) -> &'static str {
         NotificationKind::BookingCancelled => "booking_cancelled",
         NotificationKind::BookingForfeited => "booking_forfeited",
         NotificationKind::RemoteCode => "remote_code",
+        NotificationKind::Alert => "alert",
     }
 }
 

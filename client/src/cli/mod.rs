@@ -5,6 +5,7 @@
 //! Parsing lives in [`args`], rendering in [`human`] and [`json`] as pure
 //! functions; this module is the only one that does I/O.
 
+mod alerts;
 mod appointments;
 mod args;
 mod human;

@@ -13,6 +13,7 @@
 //! | [`staffing`]        | simulate (what-if, `--plan`), forecast             |
 //! | [`stream`]          | watch, notifications: the long-lived subscriptions |
 //! | [`visitor`]         | a ticket's link; follow, step back, leave, rate by the visitor (issue 18) |
+//! | [`console`]         | the manager's console, alerts, work orders, 申诉复核 (issue 21) |
 //!
 //! Each family checks the role first (SPEC §3), then asks the hall.
 //! Subscriptions keep their stream, so [`handle`] hands them back to the
@@ -20,6 +21,7 @@
 
 mod admin;
 mod appointments;
+mod console;
 mod staffing;
 pub(super) mod stream;
 mod tickets;
@@ -117,6 +119,22 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::RemoteTicket { item, phone, code } => {
             visitor::remote_ticket(session, item, phone, code).await
         }
+        Request::Console => console::console(session),
+        Request::Alerts {
+            include_cleared_since,
+        } => console::alerts(session, include_cleared_since),
+        Request::WorkOrders {
+            include_closed,
+            after,
+        } => console::work_orders(session, include_closed, after),
+        Request::WorkOrderUpdate { id, action } => {
+            console::update_work_order(session, id, action).await
+        }
+        Request::AppealRating {
+            ticket,
+            day,
+            reason,
+        } => console::appeal(session, ticket, day, reason).await,
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })
