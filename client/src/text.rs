@@ -323,10 +323,7 @@ pub fn error(code: &ErrorCode, lang: Lang) -> &'static str {
             "该次服务没有评价，无法申诉",
             "that service has no rating to appeal",
         ),
-        C::AlreadyAppealed => (
-            "该评价已申诉复核过",
-            "that rating was appealed already",
-        ),
+        C::AlreadyAppealed => ("该评价已申诉复核过", "that rating was appealed already"),
         C::Other(_) => (
             "操作未成功（新版本的原因代码）",
             "refused (a reason this version does not know)",

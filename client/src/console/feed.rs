@@ -9,6 +9,7 @@
 //! When the daemon goes away the console says so (the last view stays,
 //! marked stale) and reconnects with backoff for as long as it runs.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::follow::{FollowingClient, Outcome};
 use crate::screen::now;
 use crate::text;
 use hallq_proto::wire::{DisplayUpdate, Request, Response, StatsBy};
+use hallq_proto::ErrorCode;
 
 /// How often the view is read without a display change.
 pub const TICK: Duration = Duration::from_secs(5);
@@ -36,6 +38,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(link: Arc<FollowingClient>, console: watch::Sender<Console>) -> ClientError {
     let mut backoff = FIRST_BACKOFF;
     let mut ever_connected = false;
+    let no_console = AtomicBool::new(false);
     loop {
         match link.watch().await {
             Ok(mut stream) => {
@@ -57,7 +60,7 @@ pub async fn run(link: Arc<FollowingClient>, console: watch::Sender<Console>) ->
                             }
                         }
                     } => why,
-                    never = refresh(&link, &console, asked) => match never {},
+                    never = refresh(&link, &console, asked, &no_console) => match never {},
                 };
                 eprintln!("hallq console: link to hallqd lost ({why}); reconnecting");
                 console.send_modify(|c| {
@@ -90,9 +93,10 @@ async fn refresh(
     link: &FollowingClient,
     console: &watch::Sender<Console>,
     mut asked: watch::Receiver<()>,
+    no_console: &AtomicBool,
 ) -> std::convert::Infallible {
     loop {
-        match read(link).await {
+        match read(link, no_console).await {
             Ok(answers) => {
                 let view = model::view(&answers, now());
                 console.send_modify(|c| {
@@ -117,7 +121,7 @@ async fn refresh(
 
 /// One refresh's answers. `Status` must come; the rest add what they can
 /// (an older hallqd or a missing right leaves a part empty).
-async fn read(link: &FollowingClient) -> Result<Answers, ClientError> {
+async fn read(link: &FollowingClient, no_console: &AtomicBool) -> Result<Answers, ClientError> {
     let status = link.status().await?;
     let kiosk = match link.request(&Request::KioskView).await {
         Ok(Response::KioskView(k)) => Some(*k),
@@ -158,7 +162,32 @@ async fn read(link: &FollowingClient) -> Result<Answers, ClientError> {
             _ => break,
         }
     }
+    // An older hallqd cannot decode the request (it answers
+    // `malformed_frame` and drops the connection): asked once only.
+    let console = if no_console.load(Ordering::Relaxed) {
+        None
+    } else {
+        match tokio::time::timeout(Duration::from_secs(2), link.request(&Request::Console)).await {
+            Ok(Ok(Response::Console(c))) => Some(*c),
+            Ok(Err(ClientError::Refused(reply)))
+                if matches!(
+                    reply.code,
+                    ErrorCode::MalformedFrame | ErrorCode::BadRequest
+                ) =>
+            {
+                eprintln!(
+                    "hallq console: hallqd does not answer the console request ({}); \
+                     alerts and work orders are the console's own",
+                    reply.message
+                );
+                no_console.store(true, Ordering::Relaxed);
+                None
+            }
+            _ => None,
+        }
+    };
     Ok(Answers {
+        console,
         status,
         kiosk,
         by_window,

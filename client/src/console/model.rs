@@ -9,9 +9,18 @@
 //! waits, caps), today's `Report` by window and by item (served, paused),
 //! `PrintFailures`, and today's records (`ExportDetailed`: when the
 //! current ticket was called, the bad ratings that raised work orders).
+//!
+//! A hallqd that answers `Console` (issue 21's daemon half) adds what only
+//! it knows: the alerts its rules raised (with hysteresis, journaled), the
+//! work orders with their lifecycle and deadlines (回访, 关闭, 申诉复核), and
+//! the failed notifications with the gateway's reason. Those replace the
+//! console's own stand-ins (its wait-over-target warning, the day's bad
+//! ratings); the window and item figures stay from the answers above until
+//! `ConsoleView` carries them in full (its first version leaves them 0).
 
 use std::collections::HashMap;
 
+use hallq_proto::console::{AlertView, ConsoleView, WorkOrderState, WorkOrderView};
 use hallq_proto::types::{ItemCode, Timestamp, WindowNo};
 use hallq_proto::views::{KioskView, PrintFailures, WindowState};
 use hallq_proto::wire::{DayReport, RecordTrail, Status, TicketRecord};
@@ -35,6 +44,8 @@ pub struct Answers {
     /// The hall's local time minus UTC, minutes (from the records' answer;
     /// UTC+8, hallqd's default, without it).
     pub offset_minutes: Option<i32>,
+    /// hallqd's console answer, if it gives one.
+    pub console: Option<ConsoleView>,
 }
 
 /// The console's "now": the local clock, or the newest instant hallqd's
@@ -52,9 +63,15 @@ pub fn hall_now(a: &Answers, local: Timestamp) -> Timestamp {
         .print_failures
         .iter()
         .flat_map(|p| p.recent.iter().map(|f| Some(f.at)));
+    // hallqd's own clock, when it answers the console request.
+    let daemon = a
+        .console
+        .as_ref()
+        .map(|c| Timestamp(c.now.saturating_mul(1000)));
     records
         .chain(waiting)
         .chain(prints)
+        .chain([daemon])
         .flatten()
         .fold(local, Timestamp::max)
 }
@@ -243,7 +260,35 @@ pub fn view(a: &Answers, local: Timestamp) -> Value {
         .as_ref()
         .map_or(0, |r| r.stats.notifications_failed);
     let prints = a.print_failures.as_ref();
+    let (alerts, work_orders, lifecycle) = match &a.console {
+        Some(c) => (
+            c.alerts.iter().map(alert).collect(),
+            c.work_orders.iter().map(work_order).collect(),
+            true,
+        ),
+        None => (alerts, work_orders, false),
+    };
+    let failed_notifications = a
+        .console
+        .as_ref()
+        .map_or(failed_notifications, |c| u64::from(c.failed_notifications));
+    let failed_list: Vec<Value> = a
+        .console
+        .iter()
+        .flat_map(|c| &c.latest_failed_notifications)
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "kind": n.kind,
+                "ticket": n.ticket.map(|t| t.to_string()),
+                "reason": n.reason,
+                "at": n.at.saturating_mul(1000),
+            })
+        })
+        .collect();
     json!({
+        "lifecycle": lifecycle,
+        "failed_list": failed_list,
         "hall": a.status.hall,
         "hall_name": a.status.hall_name,
         "day": a.status.view.day,
@@ -265,4 +310,143 @@ pub fn view(a: &Answers, local: Timestamp) -> Value {
         "print_failures_total": prints.map_or(0, |p| p.total),
         "print_failures_today": a.kiosk.as_ref().map_or(0, |k| k.print_failures_today),
     })
+}
+
+/// One of hallqd's alerts as the page reads it (instants in ms).
+fn alert(a: &AlertView) -> Value {
+    json!({
+        "id": a.id,
+        "kind": a.kind.key(),
+        "subject": a.subject,
+        "item": a.item.map(|i| i.to_string()),
+        "window": a.window.map(|w| w.0),
+        "ticket": a.ticket.map(|t| t.to_string()),
+        "value_secs": a.value_secs,
+        "limit_secs": a.limit_secs,
+        "open": a.open_windows.iter().map(|w| w.0).collect::<Vec<_>>(),
+        "rating": a.rating,
+        "detail": a.detail,
+        "raised_at": a.raised_at.saturating_mul(1000),
+    })
+}
+
+/// One of hallqd's work orders as the page reads it (instants in ms).
+fn work_order(w: &WorkOrderView) -> Value {
+    let state = match w.state {
+        WorkOrderState::Open => "open",
+        WorkOrderState::CalledBack => "called_back",
+        WorkOrderState::Closed => "closed",
+    };
+    json!({
+        "id": w.id,
+        "day": w.day,
+        "ticket": w.ticket.to_string(),
+        "item": w.item.to_string(),
+        "item_name": w.item_name,
+        "window": w.window.0,
+        "staff": w.staff.as_ref().map(|s| s.to_string()),
+        "rating": w.rating,
+        "state": state,
+        "at": w.opened_at.saturating_mul(1000),
+        "deadline": w.deadline.saturating_mul(1000),
+        "deadline_day": w.deadline_day,
+        "overdue": w.overdue,
+        "callback_note": w.callback_note,
+        "close_note": w.close_note,
+        "appealed": w.appeal.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hallq_proto::console::AlertKind;
+    use hallq_proto::types::TicketNo;
+    use hallq_proto::views::{HallView, WaitingTicket};
+
+    fn answers() -> Answers {
+        Answers {
+            status: Status {
+                hall: "main".into(),
+                hall_name: "测试大厅".into(),
+                view: HallView {
+                    day: Some(20261202),
+                    issuing: true,
+                    windows: Vec::new(),
+                    items: Vec::new(),
+                },
+                waiting: vec![WaitingTicket {
+                    ticket: TicketNo {
+                        item: ItemCode::new('A').unwrap(),
+                        seq: 1,
+                    },
+                    lane: hallq_proto::types::Lane::WalkIn,
+                    position: 0,
+                    for_window: None,
+                    waiting_since: Timestamp(5_000_000),
+                }],
+            },
+            kiosk: None,
+            by_window: None,
+            by_item: None,
+            print_failures: None,
+            records: Vec::new(),
+            offset_minutes: None,
+            console: None,
+        }
+    }
+
+    #[test]
+    fn a_console_behind_hallqds_clock_counts_from_hallqds_newest_instant() {
+        let a = answers();
+        assert_eq!(hall_now(&a, Timestamp(1_000)), Timestamp(5_000_000));
+        assert_eq!(hall_now(&a, Timestamp(9_000_000)), Timestamp(9_000_000));
+    }
+
+    #[test]
+    fn hallqds_alerts_and_work_orders_replace_the_consoles_own() {
+        let mut a = answers();
+        let v = view(&a, Timestamp(6_000_000));
+        assert_eq!(v["lifecycle"], false);
+        assert_eq!(v["alerts"], json!([]));
+        a.console = Some(ConsoleView {
+            hall: "main".into(),
+            hall_name: "测试大厅".into(),
+            now: 7_000,
+            day: 20261202,
+            issuing: true,
+            wait_target_secs: 1800,
+            windows: Vec::new(),
+            items: Vec::new(),
+            open_work_orders: 0,
+            overdue_work_orders: 0,
+            work_orders: Vec::new(),
+            failed_notifications: 3,
+            latest_failed_notifications: Vec::new(),
+            print_failures: 0,
+            latest_print_failures: Vec::new(),
+            active_alerts: 1,
+            alerts: vec![AlertView {
+                id: "paused:3".into(),
+                kind: AlertKind::Paused,
+                subject: "3".into(),
+                item: None,
+                window: Some(WindowNo(3)),
+                ticket: None,
+                value_secs: Some(2400),
+                limit_secs: Some(1800),
+                open_windows: Vec::new(),
+                rating: None,
+                detail: String::new(),
+                raised_at: 6_900,
+                cleared_at: None,
+            }],
+        });
+        let v = view(&a, Timestamp(6_000_000));
+        assert_eq!(v["lifecycle"], true);
+        assert_eq!(v["now"], 7_000_000, "hallqd's clock");
+        assert_eq!(v["alerts"][0]["kind"], "paused");
+        assert_eq!(v["alerts"][0]["window"], 3);
+        assert_eq!(v["failed_notifications"], 3);
+    }
 }

@@ -10,6 +10,11 @@
 //! | `/state` | the console as JSON once, for scripts and monitoring |
 //! | `/charts?date=YYYY-MM-DD&lang=zh` | the day's headline figures and charts as an HTML fragment (today without `date`) |
 //! | `/report.html?date=…&lang=…` | the same day as `hallq report` writes it, to save or mail |
+//! | `POST /workorder` | `{"id", "action": "called_back"\|"closed", "note", "lang"}`: 回访 or close a work order |
+//! | `POST /appeal` | `{"ticket", "day", "reason", "lang"}`: 申诉复核 of a rating |
+//!
+//! The two POSTs answer `{"ok": true}` or `{"code", "text"}`, the text made
+//! here from hallqd's error code in the page's language.
 //!
 //! Pushing the whole view (tens of kilobytes for a 40-window hall) rather
 //! than deltas keeps the page trivially correct: whatever it missed, the
@@ -23,7 +28,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::Stream;
 use tokio::net::TcpListener;
@@ -65,6 +70,8 @@ pub fn router(console: watch::Receiver<Console>, charts: Arc<FollowingClient>) -
         .route("/events", get(events))
         .route("/charts", get(day_charts))
         .route("/report.html", get(report))
+        .route("/workorder", post(work_order))
+        .route("/appeal", post(appeal))
         .with_state(Arc::new(Page { console, charts }))
 }
 
@@ -257,4 +264,93 @@ async fn report(State(page): State<Arc<Page>>, RawQuery(query): RawQuery) -> Res
         html,
     )
         .into_response()
+}
+
+/// The answer to a manager's action: `{"ok": true}`, or the refusal's
+/// code with its text in `lang`.
+fn done(
+    result: Result<hallq_proto::wire::Response, crate::client::ClientError>,
+    lang: Lang,
+) -> Response {
+    match result {
+        Ok(_) => asset(
+            "application/json",
+            serde_json::json!({ "ok": true }).to_string(),
+        ),
+        Err(e) => {
+            let body = serde_json::json!({
+                "code": e.code().as_str(),
+                "text": crate::text::client_error(&e, lang),
+            });
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The JSON body of a POST, or a `usage` refusal.
+fn body_json(body: &str) -> Result<serde_json::Value, Response> {
+    serde_json::from_str(body)
+        .map_err(|e| refusal(StatusCode::BAD_REQUEST, "usage", &format!("not JSON: {e}")))
+}
+
+fn lang_of(v: &serde_json::Value) -> Lang {
+    v["lang"]
+        .as_str()
+        .and_then(Lang::from_name)
+        .unwrap_or_default()
+}
+
+/// 回访 or close a work order (seed 000 §四(六)6), with the manager's note.
+async fn work_order(State(page): State<Arc<Page>>, body: String) -> Response {
+    use hallq_proto::console::WorkOrderAction;
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let note = v["note"].as_str().unwrap_or_default().to_string();
+    let action = match v["action"].as_str() {
+        Some("called_back") => WorkOrderAction::CalledBack { note },
+        Some("closed") => WorkOrderAction::Closed { note },
+        _ => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "usage",
+                "action: called_back or closed",
+            )
+        }
+    };
+    let Some(id) = v["id"].as_u64() else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "usage",
+            "id: the work order's number",
+        );
+    };
+    let request = hallq_proto::wire::Request::WorkOrderUpdate { id, action };
+    done(page.charts.request(&request).await, lang_of(&v))
+}
+
+/// 申诉复核: a rating set aside for a reason.
+async fn appeal(State(page): State<Arc<Page>>, body: String) -> Response {
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let Some(ticket) = v["ticket"]
+        .as_str()
+        .and_then(|t| t.parse::<hallq_proto::types::TicketNo>().ok())
+    else {
+        return refusal(StatusCode::BAD_REQUEST, "usage", "ticket: A012");
+    };
+    let request = hallq_proto::wire::Request::AppealRating {
+        ticket,
+        day: v["day"].as_u64().and_then(|d| u32::try_from(d).ok()),
+        reason: v["reason"].as_str().unwrap_or_default().to_string(),
+    };
+    done(page.charts.request(&request).await, lang_of(&v))
 }

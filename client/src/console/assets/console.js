@@ -24,6 +24,22 @@
       overTarget: (a) => a.name + '（' + a.item + '）' + (a.oldest_secs != null ? '最久已等 ' + dur(a.oldest_secs) : '') +
         (a.eta_secs != null ? '，新取号预计等 ' + dur(a.eta_secs) : '') + '，超过目标 ' + dur(a.target_secs),
       openThese: (ws) => ws.length ? '：建议开放 ' + ws.map((w) => w + '号').join('、') + '窗口' : '：没有可再开放的窗口',
+      kinds: {
+        wait: (a) => '事项 ' + a.item + ' 等候 ' + dur(a.value_secs) + '，超过目标 ' + dur(a.limit_secs) +
+          (a.open.length ? '：建议开放 ' + a.open.map((w) => w + '号').join('、') + '窗口' : ''),
+        paused: (a) => a.window + '号窗口已暂停 ' + dur(a.value_secs) + '（上限 ' + dur(a.limit_secs) + '）',
+        nobody_logged_in: (a) => a.window + '号窗口开放但无人登录（' + dur(a.value_secs) + '）',
+        idle: (a) => a.window + '号窗口空闲 ' + dur(a.value_secs) + '，其事项有人等候',
+        bad_rating: (a) => (a.window ? a.window + '号窗口 ' : '') + (a.ticket || '') + ' 收到差评：' + grade(a.rating),
+        notification_failed: (a) => '短信发送失败' + (a.ticket ? '（' + a.ticket + '）' : ''),
+        print_failed: (a) => '打印失败' + (a.ticket ? '（' + a.ticket + '）' : ''),
+        work_order_overdue: (a) => '差评工单 ' + a.subject + ' 已超期 ' + dur(a.value_secs),
+      },
+      woState: { open: '待回访', called_back: '已回访', closed: '已办结' },
+      deadline: (d) => '期限 ' + d, overdue: '已超期', appealed: '已申诉',
+      callBack: '回访', close: '关闭', appeal: '申诉复核',
+      askCallBack: '回访记录（访客怎么说）：', askClose: '处理结果：', askAppeal: '申诉复核的理由：',
+      failedAction: (t) => '操作未成功：' + t,
       alert: '告警', noOrders: '今日没有差评', noFailures: '今日没有发送或打印失败',
       order: (o) => (o.window ? o.window + '号窗口' : '') + (o.staff ? ' · ' + o.staff : '') + ' · ' + grade(o.rating),
       notif: (n) => '短信发送失败 ' + n + ' 条（见 hallq notifications / 短信网关日志）',
@@ -53,6 +69,22 @@
       overTarget: (a) => a.name + ' (' + a.item + ')' + (a.oldest_secs != null ? ': oldest waiting ' + dur(a.oldest_secs) : '') +
         (a.eta_secs != null ? ', a new ticket waits ' + dur(a.eta_secs) : '') + ', over the target of ' + dur(a.target_secs),
       openThese: (ws) => ws.length ? ': open window ' + ws.join(', ') : ': no other window serves it',
+      kinds: {
+        wait: (a) => 'item ' + a.item + ' waits ' + dur(a.value_secs) + ', over the target of ' + dur(a.limit_secs) +
+          (a.open.length ? ': open window ' + a.open.join(', ') : ''),
+        paused: (a) => 'window ' + a.window + ' paused for ' + dur(a.value_secs) + ' (limit ' + dur(a.limit_secs) + ')',
+        nobody_logged_in: (a) => 'window ' + a.window + ' open with nobody logged in (' + dur(a.value_secs) + ')',
+        idle: (a) => 'window ' + a.window + ' idle for ' + dur(a.value_secs) + ' while its items have people waiting',
+        bad_rating: (a) => (a.window ? 'window ' + a.window + ' ' : '') + (a.ticket || '') + ' rated ' + grade(a.rating),
+        notification_failed: (a) => 'SMS failed' + (a.ticket ? ' (' + a.ticket + ')' : ''),
+        print_failed: (a) => 'print failed' + (a.ticket ? ' (' + a.ticket + ')' : ''),
+        work_order_overdue: (a) => 'work order ' + a.subject + ' overdue by ' + dur(a.value_secs),
+      },
+      woState: { open: 'to call back', called_back: 'called back', closed: 'closed' },
+      deadline: (d) => 'due ' + d, overdue: 'overdue', appealed: 'appealed',
+      callBack: 'Call back', close: 'Close', appeal: 'Appeal',
+      askCallBack: 'Call-back note (what the visitor said):', askClose: 'Outcome:', askAppeal: 'Reason for setting the rating aside:',
+      failedAction: (t) => 'Not done: ' + t,
       alert: 'Alert', noOrders: 'No bad ratings today', noFailures: 'No failed notifications or prints today',
       order: (o) => (o.window ? 'window ' + o.window : '') + (o.staff ? ' · ' + o.staff : '') + ' · ' + grade(o.rating),
       notif: (n) => n + ' SMS failed today (see hallq notifications / the gateway log)',
@@ -161,20 +193,57 @@
         return '<div class="alert red" data-kind="' + a.kind + '"><b>' + t.alert + '</b>' +
           esc(t.overTarget(a) + t.openThese(a.open)) + '</div>';
       }
-      return '<div class="alert amber" data-kind="' + esc(a.kind) + '">' + esc(a.kind) + '</div>';
+      const say = t.kinds[a.kind];
+      const red = a.kind === 'wait' || a.kind === 'work_order_overdue' || a.kind === 'bad_rating';
+      return '<div class="alert ' + (red ? 'red' : 'amber') + '" data-kind="' + esc(a.kind) + '"><b>' + t.alert + '</b>' +
+        esc(say ? say(a) : a.kind) + (a.detail ? ' <span class="muted">' + esc(a.detail) + '</span>' : '') + '</div>';
     }).join('');
   }
 
   function drawOrders(v) {
-    $('orders').innerHTML = v.work_orders.length ? v.work_orders.map((o) =>
-      '<div class="order" data-ticket="' + esc(o.ticket) + '"><b>' + esc(o.ticket) + '</b><span>' + esc(t.order(o)) +
-      '</span><span class="muted">' + (o.at ? hallTime(o.at) : '') +
-      '</span></div>').join('') : '<div class="muted">' + t.noOrders + '</div>';
+    if (!v.work_orders.length) { $('orders').innerHTML = '<div class="muted">' + t.noOrders + '</div>'; return; }
+    $('orders').innerHTML = v.work_orders.map((o) => {
+      let life = '';
+      if (v.lifecycle) {
+        const d = String(o.deadline_day);
+        life = '<span class="wo-state" data-state="' + o.state + '">' + t.woState[o.state] + '</span>' +
+          '<span class="' + (o.overdue ? 'over' : 'muted') + '">' + esc(t.deadline(d.slice(4, 6) + '-' + d.slice(6))) +
+          (o.overdue ? ' · ' + t.overdue : '') + '</span>' + (o.appealed ? '<span class="muted">' + t.appealed + '</span>' : '') +
+          '<span class="acts">' +
+          (o.state === 'open' ? '<button type="button" data-act="called_back" data-id="' + o.id + '">' + t.callBack + '</button>' : '') +
+          (o.state !== 'closed' ? '<button type="button" data-act="closed" data-id="' + o.id + '">' + t.close + '</button>' : '') +
+          (o.appealed ? '' : '<button type="button" data-act="appeal" data-ticket="' + esc(o.ticket) + '" data-day="' + o.day + '">' + t.appeal + '</button>') +
+          '</span>';
+      }
+      return '<div class="order" data-ticket="' + esc(o.ticket) + '"' + (o.id ? ' data-id="' + o.id + '"' : '') + '><b>' + esc(o.ticket) +
+        '</b><span>' + esc(t.order(o)) + '</span><span class="muted">' + (o.at ? hallTime(o.at) : '') + '</span>' + life + '</div>';
+    }).join('');
   }
+
+  // 回访 / 关闭 / 申诉复核: a note first (hallqd refuses an empty one), then
+  // the console server asks hallqd; a refusal is shown in words.
+  $('orders').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-act]');
+    if (!b) return;
+    const act = b.dataset.act;
+    const note = window.prompt(act === 'called_back' ? t.askCallBack : act === 'closed' ? t.askClose : t.askAppeal);
+    if (note === null) return;
+    const body = act === 'appeal'
+      ? { ticket: b.dataset.ticket, day: Number(b.dataset.day), reason: note, lang: lang }
+      : { id: Number(b.dataset.id), action: act, note: note, lang: lang };
+    fetch(act === 'appeal' ? '/appeal' : '/workorder', { method: 'POST', body: JSON.stringify(body) })
+      .then((r) => r.json()).then((answer) => {
+        document.body.dataset.lastAction = answer.ok ? 'ok' : answer.code;
+        if (!answer.ok) window.alert(t.failedAction(answer.text || answer.code));
+      });
+  });
 
   function drawFailures(v) {
     const rows = [];
     if (v.failed_notifications > 0) rows.push('<div class="fail"><b>SMS</b><span>' + esc(t.notif(v.failed_notifications)) + '</span></div>');
+    for (const n of v.failed_list || []) {
+      rows.push('<div class="fail"><b>' + esc(n.ticket || 'SMS') + '</b><span>' + esc(n.reason) + '</span><span class="muted">' + hallTime(n.at) + '</span></div>');
+    }
     for (const p of v.print_failures) {
       rows.push('<div class="fail"><b>' + esc(p.ticket) + '</b><span>' + esc(t.print(p)) + '</span><span class="muted">' +
         hallTime(p.at) + '</span></div>');
@@ -189,6 +258,7 @@
     const v = console_ && console_.view;
     if (!v) return;
     document.body.dataset.refreshes = console_.refreshes;
+    document.body.dataset.lifecycle = String(!!v.lifecycle);
     $('hall').textContent = v.hall_name + ' · ' + t.title;
     document.title = v.hall_name + ' · ' + t.title;
     const open = v.windows.filter((w) => w.state === 'open').length;

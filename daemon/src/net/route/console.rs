@@ -128,5 +128,8 @@ pub(super) async fn appeal(
     _reason: String,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    Err(reply(ErrorCode::NotRated, format!("{ticket} has no rating")))
+    Err(reply(
+        ErrorCode::NotRated,
+        format!("{ticket} has no rating"),
+    ))
 }
