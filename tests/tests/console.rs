@@ -621,6 +621,29 @@ fn the_console_shows_the_hall_live_and_the_day_in_charts() -> anyhow::Result<()>
     );
     browser.click("#tab-live")?;
 
+    // A manager's action goes to hallqd; a refusal comes back as its code
+    // with the words made here (no work order 999 in this hall).
+    let answer = browser.script(
+        "const x = new XMLHttpRequest(); x.open('POST', '/workorder', false); \
+         x.send(JSON.stringify({id: 999, action: 'closed', note: '已电话回访', lang: 'zh'})); \
+         return {status: x.status, body: JSON.parse(x.responseText)};",
+    )?;
+    assert_eq!(answer["status"], 422, "{answer}");
+    assert_eq!(answer["body"]["code"], "unknown_work_order", "{answer}");
+    assert!(
+        answer["body"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("差评工单"),
+        "{answer}"
+    );
+    let answer = browser.script(
+        "const x = new XMLHttpRequest(); x.open('POST', '/appeal', false); \
+         x.send('not json'); return {status: x.status, body: JSON.parse(x.responseText)};",
+    )?;
+    assert_eq!(answer["status"], 400, "{answer}");
+    assert_eq!(answer["body"]["code"], "usage", "{answer}");
+
     // hallqd stops: the console says so, the last state stays, dimmed.
     rt.block_on(admin.close());
     daemon.stop()?;

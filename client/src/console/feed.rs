@@ -149,16 +149,13 @@ async fn read(link: &FollowingClient, no_console: &AtomicBool) -> Result<Answers
     let mut offset_minutes = None;
     let mut from = 0;
     let day = by_item.as_ref().map(|r| r.stats.day);
-    loop {
-        match link.request(&Request::ExportDetailed { day, from }).await {
-            Ok(Response::ExportDetailed(page)) => {
-                offset_minutes = Some(page.offset_minutes);
-                records.extend(page.records.into_iter().zip(page.trails));
-                match page.next {
-                    Some(n) if n > from => from = n,
-                    _ => break,
-                }
-            }
+    while let Ok(Response::ExportDetailed(page)) =
+        link.request(&Request::ExportDetailed { day, from }).await
+    {
+        offset_minutes = Some(page.offset_minutes);
+        records.extend(page.records.into_iter().zip(page.trails));
+        match page.next {
+            Some(n) if n > from => from = n,
             _ => break,
         }
     }

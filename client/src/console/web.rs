@@ -176,7 +176,7 @@ impl DayAsked {
     }
 
     /// The day as `yyyymmdd` (`None`: today), or why not.
-    fn day(&self) -> Result<Option<u32>, Response> {
+    fn day(&self) -> Result<Option<u32>, Box<Response>> {
         let Some(text) = self.date.as_deref().filter(|d| !d.is_empty()) else {
             return Ok(None);
         };
@@ -190,11 +190,11 @@ impl DayAsked {
             {
                 Ok(Some(day))
             }
-            _ => Err(refusal(
+            _ => Err(Box::new(refusal(
                 StatusCode::BAD_REQUEST,
                 "usage",
                 "date: YYYY-MM-DD",
-            )),
+            ))),
         }
     }
 
@@ -218,7 +218,7 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The day's data, or hallqd's refusal as a JSON error for the page.
 async fn day_data(page: &Page, asked: &DayAsked) -> Result<charts::day::DayData, Response> {
-    let day = asked.day()?;
+    let day = asked.day().map_err(|r| *r)?;
     charts::fetch(&page.charts, day).await.map_err(|e| {
         let code = e.code();
         refusal(StatusCode::BAD_GATEWAY, code.as_str(), &e.to_string())
@@ -293,9 +293,14 @@ fn done(
 }
 
 /// The JSON body of a POST, or a `usage` refusal.
-fn body_json(body: &str) -> Result<serde_json::Value, Response> {
-    serde_json::from_str(body)
-        .map_err(|e| refusal(StatusCode::BAD_REQUEST, "usage", &format!("not JSON: {e}")))
+fn body_json(body: &str) -> Result<serde_json::Value, Box<Response>> {
+    serde_json::from_str(body).map_err(|e| {
+        Box::new(refusal(
+            StatusCode::BAD_REQUEST,
+            "usage",
+            &format!("not JSON: {e}"),
+        ))
+    })
 }
 
 fn lang_of(v: &serde_json::Value) -> Lang {
@@ -310,7 +315,7 @@ async fn work_order(State(page): State<Arc<Page>>, body: String) -> Response {
     use hallq_proto::console::WorkOrderAction;
     let v = match body_json(&body) {
         Ok(v) => v,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let note = v["note"].as_str().unwrap_or_default().to_string();
     let action = match v["action"].as_str() {
@@ -339,7 +344,7 @@ async fn work_order(State(page): State<Arc<Page>>, body: String) -> Response {
 async fn appeal(State(page): State<Arc<Page>>, body: String) -> Response {
     let v = match body_json(&body) {
         Ok(v) => v,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(ticket) = v["ticket"]
         .as_str()
