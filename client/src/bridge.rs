@@ -187,6 +187,10 @@ pub struct Provider {
     /// Where work orders (差评工单) go; without it they are reported failed
     /// ("no hotline configured") rather than sent by SMS to nobody.
     pub hotline: Option<Endpoint>,
+    /// Where managers' alerts (issue 21) of a hall with `[hall.alerts]
+    /// webhook = true` go; without it they are reported failed ("no alerts
+    /// endpoint configured"). Alerts to `manager_phones` go by SMS.
+    pub alerts: Option<Endpoint>,
     /// Retries.
     #[serde(default)]
     pub retry: RetryPolicy,
@@ -213,6 +217,7 @@ impl Provider {
         for (name, endpoint) in [
             ("sms", Some(&provider.sms)),
             ("hotline", provider.hotline.as_ref()),
+            ("alerts", provider.alerts.as_ref()),
         ] {
             let Some(endpoint) = endpoint else { continue };
             if !(endpoint.url.starts_with("http://") || endpoint.url.starts_with("https://")) {
@@ -356,7 +361,15 @@ impl Sender {
     /// the provider accepted it, `Err(reason)` once it should be reported
     /// failed.
     pub async fn deliver(&self, n: &Notification) -> Result<(), String> {
-        let endpoint = if n.kind.is_work_order() {
+        // Issue 21: a managers' alert for the webhook (no phone) goes to
+        // the alerts endpoint; one to a manager's phone is an SMS.
+        let endpoint = if n.kind == hallq_proto::wire::NotificationKind::Alert && n.phone.is_empty()
+        {
+            match &self.provider.alerts {
+                Some(alerts) => alerts,
+                None => return Err("no alerts endpoint configured".into()),
+            }
+        } else if n.kind.is_work_order() {
             match &self.provider.hotline {
                 Some(hotline) => hotline,
                 None => return Err("no hotline endpoint configured for work orders".into()),

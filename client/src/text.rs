@@ -458,6 +458,33 @@ pub fn post(post: Post, lang: Lang) -> &'static str {
     }
 }
 
+/// An alert's kind for a person (issue 21).
+pub fn alert_kind(kind: hallq_proto::console::AlertKind, lang: Lang) -> &'static str {
+    use hallq_proto::console::AlertKind as K;
+    let (zh, en) = match kind {
+        K::Wait => ("等候超时", "long wait"),
+        K::Paused => ("暂停过久", "paused too long"),
+        K::NobodyLoggedIn => ("窗口无人登录", "open, nobody logged in"),
+        K::Idle => ("窗口空闲有人等候", "idle while people wait"),
+        K::BadRating => ("差评", "bad rating"),
+        K::NotificationFailed => ("短信发送失败", "SMS failed"),
+        K::PrintFailed => ("出票失败", "print failed"),
+        K::WorkOrderOverdue => ("工单超期", "work order overdue"),
+    };
+    lang.pick(zh, en)
+}
+
+/// A work order's state for a person (issue 21).
+pub fn work_order_state(state: hallq_proto::console::WorkOrderState, lang: Lang) -> &'static str {
+    use hallq_proto::console::WorkOrderState as S;
+    let (zh, en) = match state {
+        S::Open => ("待回访", "open"),
+        S::CalledBack => ("已回访", "called back"),
+        S::Closed => ("已办结", "closed"),
+    };
+    lang.pick(zh, en)
+}
+
 /// The five grades (seed 000 §四(六)), index 0 is 1 非常不满意.
 pub fn rating(value: u8, lang: Lang) -> &'static str {
     let (zh, en) = match value {

@@ -47,6 +47,14 @@ pub fn business_day(at: Timestamp, offset_minutes: i32) -> BusinessDay {
     hallq_core::appointment::day_of(local_ms.div_euclid(86_400_000))
 }
 
+/// The instant business day `day` begins (local midnight) in a hall
+/// `offset_minutes` east of UTC.
+pub fn day_start(day: BusinessDay, offset_minutes: i32) -> Timestamp {
+    let ms =
+        hallq_core::appointment::days_of(day) * 86_400_000 - i64::from(offset_minutes) * 60_000;
+    Timestamp(ms.max(0) as u64)
+}
+
 /// `20261122` → `"2026-11-22"`, the journal's file-name form.
 pub fn day_string(day: BusinessDay) -> String {
     format!(

@@ -236,6 +236,13 @@ impl Daemon {
                 if shard.set_templates(hall.templates.clone()) {
                     changes.push(format!("hall {:?} message templates", hall.id));
                 }
+                if shard.set_alert_rules(
+                    hall.alerts,
+                    hall.alert_recipients.clone(),
+                    hall.work_order_rules.clone(),
+                ) {
+                    changes.push(format!("hall {:?} alert and work order settings", hall.id));
+                }
             }
         }
         let tokens_changed = old.tokens.len() != new.tokens.len()

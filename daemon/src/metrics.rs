@@ -20,6 +20,8 @@
 //! | `hallq_display_dropped_total` | counter | hall |
 //! | `hallq_outbox_pending` | gauge | hall |
 //! | `hallq_connections` | gauge | role |
+//! | `hallq_alerts_raised_total` | counter | hall, kind (issue 21) |
+//! | `hallq_alerts_active` | gauge | hall, kind |
 //!
 //! Recording is a no-op until [`install`] runs, so tests and a daemon
 //! without `metrics_listen` pay next to nothing.
@@ -121,6 +123,14 @@ fn describe() {
         "hallq_kiosk_print_failures_total",
         "Ticket slips a kiosk could not print (the ticket stays issued; §7.3.4)."
     );
+    describe_counter!(
+        "hallq_alerts_raised_total",
+        "Alerts raised to the hall's managers, by kind (issue 21)."
+    );
+    describe_gauge!(
+        "hallq_alerts_active",
+        "Alerts active now, by kind (issue 21)."
+    );
 }
 
 /// Counts what `events` did in hall `hall_id` (live commands only: a
@@ -146,10 +156,32 @@ pub fn record_events(hall_id: &str, hall: &Hall, events: &[Event]) {
             Event::NoShow { number, .. } => {
                 metrics::counter!("hallq_tickets_no_show_total", "hall" => hall_id.to_owned(), "item" => item_of(number)).increment(1);
             }
+            Event::AlertRaised { alert, .. } => {
+                metrics::counter!("hallq_alerts_raised_total", "hall" => hall_id.to_owned(), "kind" => alert.kind.key()).increment(1);
+            }
             _ => {}
         }
     }
+    if events
+        .iter()
+        .any(|e| matches!(e, Event::AlertRaised { .. } | Event::AlertCleared { .. }))
+    {
+        record_alerts(hall_id, hall);
+    }
     record_gauges(hall_id, hall);
+}
+
+/// Sets `hallq_alerts_active` of every kind from the hall's active set.
+pub fn record_alerts(hall_id: &str, hall: &Hall) {
+    for kind in hallq_proto::console::AlertKind::ALL {
+        let active = hall
+            .active_alerts()
+            .values()
+            .filter(|a| a.kind == kind)
+            .count();
+        metrics::gauge!("hallq_alerts_active", "hall" => hall_id.to_owned(), "kind" => kind.key())
+            .set(active as f64);
+    }
 }
 
 /// Sets the hall's gauges from its state. O(I + W).

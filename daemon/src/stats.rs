@@ -5,7 +5,7 @@
 //!
 //! Pure functions of the day's records: [`read_day`] is the only I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use hallq_proto::codec;
@@ -96,6 +96,8 @@ struct Ticket {
     no_show: bool,
     /// Stepped back from the visitor's phone ("I need more time").
     stepped_back: bool,
+    /// Its rating was set aside (申诉复核, issue 21).
+    appealed: bool,
 }
 
 /// The key a staff group has when nobody was logged in: calls without a
@@ -193,12 +195,16 @@ struct Day {
     last: u64,
     sent: u64,
     failed: u64,
+    /// Issue 21, 申诉复核: services whose rating was set aside; they count
+    /// in no rating figure (distribution, 满意率, work orders raised).
+    appealed: BTreeSet<TicketNo>,
 }
 
 impl Day {
-    fn read(entries: &[Entry], offset_minutes: i32) -> Day {
+    fn read(entries: &[Entry], offset_minutes: i32, appealed: &BTreeSet<TicketNo>) -> Day {
         let mut day = Day {
             offset_minutes,
+            appealed: appealed.clone(),
             ..Day::default()
         };
         for entry in entries {
@@ -210,9 +216,14 @@ impl Day {
                     }
                 }
                 Entry::Acked(_) => day.sent += 1,
-                Entry::NotificationFailed { .. } => day.failed += 1,
+                Entry::NotificationFailed { .. } | Entry::NotificationFailedAt { .. } => {
+                    day.failed += 1
+                }
                 Entry::Probe => {}
             }
+        }
+        for t in day.tickets.values_mut() {
+            t.appealed = day.appealed.contains(&t.number);
         }
         // A pause still running when the records end counts up to then.
         for (window, since) in std::mem::take(&mut day.paused) {
@@ -253,6 +264,7 @@ impl Day {
                     last,
                     sent: self.sent,
                     failed: self.failed,
+                    appealed: std::mem::take(&mut self.appealed),
                     ..Day::default()
                 };
             }
@@ -279,6 +291,7 @@ impl Day {
                         trail: Vec::new(),
                         no_show: false,
                         stepped_back: false,
+                        appealed: false,
                     },
                 );
             }
@@ -334,7 +347,7 @@ impl Day {
                     .last_started
                     .or(t.last_called)
                     .map(|from| at.0.saturating_sub(from.0));
-                let rating = t.rating;
+                let rating = t.rating.filter(|_| !self.appealed.contains(&t.number));
                 self.at(*window, |t| {
                     t.served += 1;
                     t.services.extend(service);
@@ -362,6 +375,9 @@ impl Day {
                     return;
                 };
                 t.rating = Some(rating.value());
+                if self.appealed.contains(&t.number) {
+                    return;
+                }
                 // To whoever gave the service: its window and staff, even
                 // if someone else is logged in there by now.
                 let r = rating.value();
@@ -486,7 +502,7 @@ fn tally<'a>(
                 all.services.push(finished.0.saturating_sub(from.0));
             }
         }
-        if let Some(r) = t.rating {
+        if let Some(r) = t.rating.filter(|_| !t.appealed) {
             f.ratings[usize::from(r.clamp(1, 5)) - 1] += 1;
             if r <= 2 {
                 f.work_orders += 1;
@@ -519,8 +535,15 @@ fn durations(mut ms: Vec<u64>) -> Durations {
 }
 
 /// The statistics of hall `hall`'s day `day` from its journal `entries`.
-pub fn compute(hall: &str, day: u32, entries: &[Entry], by: Option<StatsBy>) -> DayStats {
-    report(hall, day, entries, by, 0, 0).stats
+/// `appealed`: the day's services whose rating was set aside (申诉复核).
+pub fn compute(
+    hall: &str,
+    day: u32,
+    entries: &[Entry],
+    by: Option<StatsBy>,
+    appealed: &BTreeSet<TicketNo>,
+) -> DayStats {
+    report(hall, day, entries, by, 0, 0, appealed).stats
 }
 
 /// [`compute`] and what a manager asks for besides: `offset_minutes` is
@@ -532,8 +555,9 @@ pub fn report(
     by: Option<StatsBy>,
     offset_minutes: i32,
     target_secs: u64,
+    appealed: &BTreeSet<TicketNo>,
 ) -> DayReport {
-    let d = Day::read(entries, offset_minutes);
+    let d = Day::read(entries, offset_minutes, appealed);
     let target_ms = target_secs * 1000;
     let all = || d.tickets.values();
     let mut groups: Vec<(String, StatsFigures, ReportFigures)> = Vec::new();
@@ -650,7 +674,7 @@ fn export_page(
     key: Option<&[u8]>,
     page: usize,
 ) -> (Vec<TicketRecord>, Vec<RecordTrail>, Option<u32>) {
-    let d = Day::read(entries, 0);
+    let d = Day::read(entries, 0, &BTreeSet::new());
     let from = from as usize;
     let (records, trails): (Vec<TicketRecord>, Vec<RecordTrail>) = d
         .tickets
@@ -940,7 +964,15 @@ mod tests {
                 (50, Command::Leave { ticket: t("A001") }),
             ],
         );
-        let r = report("main", 20261122, &day, Some(StatsBy::Item), 480, 1800);
+        let r = report(
+            "main",
+            20261122,
+            &day,
+            Some(StatsBy::Item),
+            480,
+            1800,
+            &BTreeSet::new(),
+        );
         assert_eq!((r.totals.left, r.totals.stepped_back), (1, 1));
         let (f, x) = group(&r, "A");
         assert_eq!((f.issued, f.served, x.left, x.stepped_back), (3, 0, 1, 1));
@@ -969,7 +1001,15 @@ mod tests {
     #[test]
     fn each_event_is_counted_where_and_by_whom_it_happened() {
         let day = scripted_day();
-        let r = report("main", 20261122, &day, Some(StatsBy::Window), 480, 1800);
+        let r = report(
+            "main",
+            20261122,
+            &day,
+            Some(StatsBy::Window),
+            480,
+            1800,
+            &BTreeSet::new(),
+        );
         // The no-show at window 2, not at window 6 where A003 was served.
         let (f, x) = group(&r, "2");
         assert_eq!(
@@ -991,7 +1031,15 @@ mod tests {
         assert_eq!(x.satisfied_permille, Some(1000));
         assert_eq!(f.service.max_secs, 290);
 
-        let r = report("main", 20261122, &day, Some(StatsBy::Staff), 480, 1800);
+        let r = report(
+            "main",
+            20261122,
+            &day,
+            Some(StatsBy::Staff),
+            480,
+            1800,
+            &BTreeSet::new(),
+        );
         let (f, _) = group(&r, "S1002");
         assert_eq!((f.no_shows, f.served), (1, 0));
         let (f, _) = group(&r, "S1001");
@@ -1025,7 +1073,15 @@ mod tests {
         assert_eq!(h.mean_wait_secs, (60 + 120 + 200 + 2000) / 4);
 
         // By item: the no-show rate per item (A003 of A's three).
-        let r = report("main", 20261122, &day, Some(StatsBy::Item), 480, 1800);
+        let r = report(
+            "main",
+            20261122,
+            &day,
+            Some(StatsBy::Item),
+            480,
+            1800,
+            &BTreeSet::new(),
+        );
         let (f, x) = group(&r, "A");
         assert_eq!((f.issued, f.no_shows), (2, 1), "A001 ended in B");
         assert_eq!(x.no_show_permille, Some(500));

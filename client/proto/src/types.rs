@@ -335,6 +335,18 @@ impl Rating {
     pub fn value(self) -> u8 {
         self.0
     }
+
+    /// The grade as the national 好差评 rules (国办发〔2019〕51号) name it:
+    /// 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意.
+    pub fn grade(self) -> &'static str {
+        match self.0 {
+            5 => "非常满意",
+            4 => "满意",
+            3 => "基本满意",
+            2 => "不满意",
+            _ => "非常不满意",
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Rating {

@@ -459,6 +459,13 @@ pub enum Request {
         /// Why, 1–500 characters.
         reason: String,
     },
+    /// The appeals (申诉复核) of business day `day`, today if `None`
+    /// (admin): the export's `appeal` column. Answered with
+    /// [`Response::Appeals`].
+    Appeals {
+        /// `yyyymmdd`; today if left out.
+        day: Option<u32>,
+    },
 }
 
 /// The most waiting tickets one answer carries: [`Request::StatusPage`]'s
@@ -525,6 +532,7 @@ impl Request {
             Request::WorkOrders { .. } => "workorders",
             Request::WorkOrderUpdate { .. } => "workorder",
             Request::AppealRating { .. } => "rating-appeal",
+            Request::Appeals { .. } => "appeals",
         }
     }
 
@@ -555,7 +563,8 @@ impl Request {
             | Request::RemoteHall
             | Request::Console
             | Request::Alerts { .. }
-            | Request::WorkOrders { .. } => true,
+            | Request::WorkOrders { .. }
+            | Request::Appeals { .. } => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -734,6 +743,8 @@ pub enum Response {
     WorkOrder(Box<crate::console::WorkOrderView>),
     /// A rating was set aside (申诉复核).
     RatingAppealed(crate::console::AppealView),
+    /// A day's appeals.
+    Appeals(Vec<crate::console::AppealView>),
 }
 
 /// [`Response::WorkOrders`]: work orders by number.

@@ -445,6 +445,29 @@ pub enum Command {
     /// Change one day's appointment slots (admin).
     #[command(subcommand)]
     Slots(super::appointments::SlotsCommand),
+    /// The hall's alerts (admin): the active ones; `--all` also those
+    /// cleared lately.
+    Alerts {
+        /// Also the cleared alerts the hall keeps.
+        #[arg(long)]
+        all: bool,
+    },
+    /// The hall's 差评工单 (admin): open and called back; `--all` also the
+    /// closed ones.
+    Workorders {
+        /// Closed ones too.
+        #[arg(long)]
+        all: bool,
+        /// Only work orders numbered above this (the next page).
+        #[arg(long, value_name = "ID")]
+        after: Option<u64>,
+    },
+    /// 回访 or close a work order (admin).
+    #[command(subcommand)]
+    Workorder(super::alerts::WorkOrderCommand),
+    /// 申诉复核: set a rating aside, or list a day's appeals (admin).
+    #[command(subcommand)]
+    Rating(super::alerts::RatingCommand),
 }
 
 /// `stats --by`.
@@ -887,6 +910,15 @@ impl Command {
             }),
             Command::CheckIn { code } => Plan::Request(Request::CheckIn { code: code.clone() }),
             Command::Slots(slots) => Plan::Request(slots.request()),
+            Command::Alerts { all } => Plan::Request(Request::Alerts {
+                include_cleared_since: all.then_some(0),
+            }),
+            Command::Workorders { all, after } => Plan::Request(Request::WorkOrders {
+                include_closed: *all,
+                after: *after,
+            }),
+            Command::Workorder(command) => Plan::Request(command.request()),
+            Command::Rating(command) => Plan::Request(command.request()),
         }
     }
 }

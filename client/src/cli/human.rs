@@ -29,7 +29,7 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
     if let Some(text) = super::appointments::human_in(r, lang) {
         return text;
     }
-    if let Some(text) = super::alerts::human_in(r, lang) {
+    if let Some(text) = super::alerts::human_in(r, now, lang) {
         return text;
     }
     match r {
@@ -140,7 +140,8 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         | Response::Alerts(_)
         | Response::WorkOrders(_)
         | Response::WorkOrder(_)
-        | Response::RatingAppealed(_) => {
+        | Response::RatingAppealed(_)
+        | Response::Appeals(_) => {
             unreachable!("rendered by alerts::human_in")
         }
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {

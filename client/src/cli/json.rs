@@ -122,7 +122,8 @@ pub fn response(r: &Response) -> Value {
         | Response::Alerts(_)
         | Response::WorkOrders(_)
         | Response::WorkOrder(_)
-        | Response::RatingAppealed(_) => {
+        | Response::RatingAppealed(_)
+        | Response::Appeals(_) => {
             unreachable!("rendered by alerts::json")
         }
         Response::Booked(_) | Response::Bookings(_) | Response::BookingCancelled(_) => {
@@ -139,6 +140,31 @@ pub const CSV_HEADER: &str =
 /// [`CSV_HEADER`] unchanged (a contract), then the new ones at the end.
 pub fn csv_header_detailed() -> String {
     format!("{CSV_HEADER},{CSV_ADDED}")
+}
+
+/// `hallq export`'s header: [`csv_header_detailed`] and the column issue
+/// 21 added at the end, `appeal`: the reason a rating was set aside
+/// (申诉复核), empty if it was not.
+pub fn csv_header_export() -> String {
+    format!("{},appeal", csv_header_detailed())
+}
+
+/// One `hallq export` CSV line: [`csv_record_detailed`] and the `appeal`
+/// column (quoted as RFC 4180 asks when it holds a comma, quote or line
+/// break: a manager types the reason freely).
+pub fn csv_record_export(
+    r: &hallq_proto::wire::TicketRecord,
+    t: &hallq_proto::wire::RecordTrail,
+    offset_minutes: i32,
+    appeal: Option<&str>,
+) -> String {
+    let appeal = appeal.unwrap_or_default();
+    let cell = if appeal.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", appeal.replace('"', "\"\""))
+    } else {
+        appeal.to_owned()
+    };
+    format!("{},{cell}", csv_record_detailed(r, t, offset_minutes))
 }
 
 /// The columns issue 17 added: ISO 8601 local times, the trail, seconds.

@@ -29,7 +29,7 @@ use hallq_client::follow::{self, FollowingClient, Hallqd, Outcome};
 use hallq_client::kiosk;
 use hallq_client::terminal::{self, TerminalError};
 use hallq_client::tls;
-use hallq_proto::types::Timestamp;
+use hallq_proto::types::{TicketNo, Timestamp};
 use hallq_proto::wire::{DisplayUpdate, ErrorReply, Request, Response};
 
 use args::{Cli, Plan};
@@ -713,6 +713,13 @@ async fn export(
     // The first page fixes the day: the rest must not move to the next
     // day should midnight pass while paging.
     let mut day = day;
+    // Issue 21: the day's appeals (申诉复核), for the last column. A daemon
+    // that predates them cannot answer: the column stays empty.
+    let appeals: std::collections::HashMap<TicketNo, String> =
+        match client.request(&Request::Appeals { day }).await {
+            Ok(Response::Appeals(list)) => list.into_iter().map(|a| (a.ticket, a.reason)).collect(),
+            _ => Default::default(),
+        };
     loop {
         let page = match client
             .request(&Request::ExportDetailed { day, from })
@@ -724,15 +731,18 @@ async fn export(
         day = Some(page.day);
         if std::mem::take(&mut header) {
             let bom = if excel { "\u{feff}" } else { "" };
-            out.line(&format!("{bom}{}", json::csv_header_detailed()))?;
+            out.line(&format!("{bom}{}", json::csv_header_export()))?;
         }
         for (record, trail) in page.records.iter().zip(&page.trails) {
+            let appeal = appeals.get(&record.ticket).map(String::as_str);
             out.line(&match format {
                 args::ExportFormat::Csv => {
-                    json::csv_record_detailed(record, trail, page.offset_minutes)
+                    json::csv_record_export(record, trail, page.offset_minutes, appeal)
                 }
                 args::ExportFormat::Jsonl => {
-                    json::ticket_record_detailed(record, trail, page.offset_minutes).to_string()
+                    let mut v = json::ticket_record_detailed(record, trail, page.offset_minutes);
+                    v["appeal"] = serde_json::json!(appeal);
+                    v.to_string()
                 }
             })?;
         }

@@ -660,6 +660,15 @@ fn record() -> hallq_proto::wire::TicketRecord {
     }
 }
 
+fn trail_for_appeal() -> hallq_proto::wire::RecordTrail {
+    hallq_proto::wire::RecordTrail {
+        original_item: "A".parse().unwrap(),
+        transfers: vec![],
+        waiting_secs: None,
+        service_secs: None,
+    }
+}
+
 #[test]
 fn export_csv_keeps_its_columns_and_adds_iso_times_and_the_trail() {
     // The old columns first, unchanged (a contract), the new at the end.
@@ -670,6 +679,14 @@ fn export_csv_keeps_its_columns_and_adds_iso_times_and_the_trail() {
     assert!(header.ends_with(
         ",issued_at,called_at,started_at,finished_at,original_item,transfers,waiting_secs,service_secs"
     ));
+    // Issue 21: `hallq export` adds the appeal's reason last, quoted when
+    // it must be.
+    assert_eq!(json::csv_header_export(), format!("{header},appeal"));
+    let plain = json::csv_record_export(&record(), &trail_for_appeal(), 480, None);
+    assert!(plain.ends_with(','), "{plain}");
+    let quoted =
+        json::csv_record_export(&record(), &trail_for_appeal(), 480, Some("误评,经\"核实\""));
+    assert!(quoted.ends_with(",\"误评,经\"\"核实\"\"\""), "{quoted}");
     let trail = hallq_proto::wire::RecordTrail {
         original_item: "A".parse().unwrap(),
         transfers: vec!["2>B".into(), "4>W6".into()],

@@ -415,6 +415,11 @@ pub(super) type AppointmentsDump = (
 );
 
 impl Appointments {
+    /// Whether an admin closed `day` (for bookings: the hall is closed).
+    pub(super) fn is_closed(&self, day: BusinessDay) -> bool {
+        self.closed.contains(&day)
+    }
+
     pub(super) fn dump(&self) -> AppointmentsDump {
         (
             self.bookings.iter().map(|(n, b)| (*n, b.clone())).collect(),

@@ -230,6 +230,40 @@ pub enum Command {
         /// The ticket.
         ticket: TicketNo,
     },
+    /// Alerts raised and cleared by the daemon's [`crate::Tracker`] (issue
+    /// 21). A raise of an active id or a clear of an inactive one is
+    /// skipped, so a repeated command changes nothing.
+    RecordAlerts {
+        /// What to raise and clear.
+        changes: Vec<crate::AlertChange>,
+        /// The managers' phones a raised alert goes to.
+        notify: Vec<Phone>,
+        /// A raised alert also goes, once, to the bridge's alerts webhook.
+        webhook: bool,
+    },
+    /// 回访 of an open work order (issue 21).
+    CallBackWorkOrder {
+        /// The work order.
+        id: u64,
+        /// 回访记录.
+        note: String,
+    },
+    /// Close a work order, open or called back (issue 21).
+    CloseWorkOrder {
+        /// The work order.
+        id: u64,
+        /// 处理结果.
+        note: String,
+    },
+    /// 申诉复核 (issue 21): set a service's rating aside.
+    AppealRating {
+        /// The service's ticket.
+        ticket: TicketNo,
+        /// Its business day; today if `None`.
+        day: Option<BusinessDay>,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Command {
@@ -265,6 +299,10 @@ impl Command {
             Command::AttachPhone { .. } => "attach_phone",
             Command::StepBack { .. } => "step_back",
             Command::Leave { .. } => "leave",
+            Command::RecordAlerts { .. } => "record_alerts",
+            Command::CallBackWorkOrder { .. } => "call_back_work_order",
+            Command::CloseWorkOrder { .. } => "close_work_order",
+            Command::AppealRating { .. } => "appeal_rating",
         }
     }
 }

@@ -99,6 +99,19 @@ impl Hall {
                 return self.decide_check_in(&appointment::normalize_code(&code), now)
             }
             Command::ForfeitOverdue => return Ok(self.decide_forfeits(now)),
+            // Issue 21: work orders, appeals, alerts.
+            Command::CallBackWorkOrder { id, note } => self.decide_call_back(id, note, now),
+            Command::CloseWorkOrder { id, note } => self.decide_close_work_order(id, note, now),
+            Command::AppealRating {
+                ticket,
+                day,
+                reason,
+            } => self.decide_appeal(ticket, day, reason, now),
+            Command::RecordAlerts {
+                changes,
+                notify,
+                webhook,
+            } => return Ok(self.decide_alerts(changes, notify, webhook, now)),
         }?;
         Ok(vec![event])
     }

@@ -258,6 +258,26 @@ pub enum DispatchError {
     /// The visitor has stepped back once already (issue 18).
     #[error("ticket {0} has stepped back once already; once per ticket")]
     AlreadySteppedBack(TicketNo),
+    /// No work order with this number (issue 21).
+    #[error("there is no work order {0}")]
+    UnknownWorkOrder(u64),
+    /// The work order's state does not allow the action.
+    #[error("work order {id} is {state:?}: that is not allowed now")]
+    WorkOrderState {
+        /// The work order.
+        id: u64,
+        /// Its state.
+        state: hallq_proto::console::WorkOrderState,
+    },
+    /// A note or reason is required.
+    #[error("a note is required")]
+    NoteRequired,
+    /// The service has no rating to appeal.
+    #[error("ticket {0}'s service has no rating that day")]
+    NotRated(TicketNo),
+    /// The rating was appealed already.
+    #[error("ticket {0}'s rating was appealed already")]
+    AlreadyAppealed(TicketNo),
 }
 
 impl DispatchError {
@@ -308,6 +328,11 @@ impl DispatchError {
             DispatchError::LoginRequired(_) => ErrorCode::LoginRequired,
             DispatchError::NoShowTooSoon { .. } => ErrorCode::NoShowTooSoon,
             DispatchError::AlreadySteppedBack(_) => ErrorCode::AlreadySteppedBack,
+            DispatchError::UnknownWorkOrder(_) => ErrorCode::UnknownWorkOrder,
+            DispatchError::WorkOrderState { .. } => ErrorCode::WorkOrderState,
+            DispatchError::NoteRequired => ErrorCode::NoteRequired,
+            DispatchError::NotRated(_) => ErrorCode::NotRated,
+            DispatchError::AlreadyAppealed(_) => ErrorCode::AlreadyAppealed,
         }
     }
 }

@@ -11,7 +11,9 @@ use super::command::{BusinessDay, TransferTarget};
 use hallq_proto::appointment::SlotChange;
 
 use super::appointment::NewAppointment;
+use super::workorders::WorkOrder;
 use super::HallSpec;
+use hallq_proto::console::AlertView;
 
 /// A ticket was issued (DB33/T 2036.4 §7.3.4: the visitor is told their
 /// number, how many wait ahead and which windows serve them).
@@ -339,6 +341,66 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// A bad rating opened a 差评工单 (seed 000 §四(六)6), its deadline
+    /// fixed (issue 21). Follows the `Finished` or `Rated` in the same
+    /// record. Added after the rest.
+    WorkOrderOpened {
+        /// The work order.
+        order: WorkOrder,
+        /// When.
+        at: Timestamp,
+    },
+    /// 回访: the visitor was called back.
+    WorkOrderCalledBack {
+        /// The work order.
+        id: u64,
+        /// 回访记录.
+        note: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A work order was handled and closed.
+    WorkOrderClosed {
+        /// The work order.
+        id: u64,
+        /// 处理结果.
+        note: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// 申诉复核: a rating was set aside (kept here and in the export,
+    /// counted in no satisfaction figure).
+    RatingAppealed {
+        /// The business day of the service.
+        day: BusinessDay,
+        /// The service's (lead) ticket.
+        ticket: TicketNo,
+        /// The rating set aside.
+        rating: Rating,
+        /// Why.
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// An alert was raised (issue 21), to be sent to `notify`.
+    AlertRaised {
+        /// The alert.
+        alert: AlertView,
+        /// The managers' phones it goes to (decided when raised, so a
+        /// replay makes the same messages whatever the config says now).
+        notify: Vec<Phone>,
+        /// It also goes, once, to the bridge's alerts webhook.
+        webhook: bool,
+        /// When.
+        at: Timestamp,
+    },
+    /// An active alert was cleared: its condition ended.
+    AlertCleared {
+        /// The alert's id.
+        id: String,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -374,6 +436,12 @@ impl Event {
             | Event::PhoneAttached { at, .. }
             | Event::SteppedBack { at, .. }
             | Event::Left { at, .. } => *at,
+            Event::WorkOrderOpened { at, .. }
+            | Event::WorkOrderCalledBack { at, .. }
+            | Event::WorkOrderClosed { at, .. }
+            | Event::RatingAppealed { at, .. }
+            | Event::AlertRaised { at, .. }
+            | Event::AlertCleared { at, .. } => *at,
         }
     }
 }

@@ -53,17 +53,20 @@
 //! bounded by the configuration (items I ≤ 26, windows W, the reminder
 //! prefix k = ⌈factor × open windows⌉); each command says its cost.
 
+pub mod alerts;
 pub mod appointment;
 mod command;
 mod decide;
 mod error;
 mod event;
+pub mod floor;
 pub mod queue;
 mod reconfigure;
 mod spec;
 pub mod staffing;
 #[cfg(test)]
 mod tests;
+pub mod workorders;
 
 use hallq_proto::types::{
     ItemCode, Lane, Phone, Post, PriorityReason, StaffId, TicketId, TicketNo, Timestamp, WindowNo,
@@ -72,11 +75,13 @@ use hallq_proto::views::{HallView, ItemView, TicketState, WaitingTicket, WindowS
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+pub use alerts::{AlertChange, AlertSettings, Outside, Reading, Tracker};
 pub use appointment::{HallDay, Span};
 pub use command::{BusinessDay, Command, TransferTarget};
 pub use error::DispatchError;
 pub use event::{Event, Issued};
 pub use spec::{CounterRules, HallSpec, ItemSpec, PhoneLimits, WindowSpec};
+pub use workorders::{Appeal, WorkOrder, WorkOrderRules};
 
 use queue::OrderedQueue;
 
@@ -160,6 +165,8 @@ struct Service {
     lead: Option<TicketId>,
     /// Rated already.
     rated: bool,
+    /// The rating, once rated (for 申诉复核).
+    rating: Option<hallq_proto::types::Rating>,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +270,15 @@ pub struct Hall {
     /// Today's tickets by the phone they were issued to, so the §6 limit is
     /// checked over one visitor's tickets, never by a scan of the hall.
     tickets_by_phone: HashMap<Phone, Vec<TicketId>>,
+    /// Issue 21: the floor's day so far (from events).
+    floor: floor::Floor,
+    /// Issue 21: 差评工单 and appeals (from events; kept across days).
+    work_orders: workorders::WorkOrderBook,
+    /// Issue 21: how work orders are handled; set by the daemon, never
+    /// replayed.
+    work_order_rules: WorkOrderRules,
+    /// Issue 21: the alerts active and lately cleared (from events).
+    alerts: alerts::Alerts,
 }
 
 impl Hall {
@@ -326,6 +342,10 @@ impl Hall {
             phone_limits: PhoneLimits::NONE,
             counter_rules: CounterRules::NONE,
             tickets_by_phone: HashMap::new(),
+            floor: Default::default(),
+            work_orders: Default::default(),
+            work_order_rules: Default::default(),
+            alerts: Default::default(),
         })
     }
 
@@ -384,6 +404,10 @@ impl Hall {
     pub fn apply(&mut self, command: Command, now: Timestamp) -> Result<Vec<Event>, DispatchError> {
         let mut touched = Touched::default();
         let mut events = self.decide(command, now, &mut touched)?;
+        // Seed 000 §四(六)6: a bad rating opens its work order in the same
+        // record, with its deadline fixed now.
+        let orders = self.work_orders_for(&events);
+        events.extend(orders);
         for event in &events {
             self.replay(event);
         }
@@ -394,6 +418,13 @@ impl Hall {
     /// Applies one event, as [`Hall::apply`] did when it produced it. The
     /// journal's replay calls this for every event in order.
     pub fn replay(&mut self, event: &Event) {
+        let before = self.floor_before(event);
+        self.replay_state(event);
+        self.track_floor(event, before);
+    }
+
+    /// [`Hall::replay`] without the floor's figures.
+    fn replay_state(&mut self, event: &Event) {
         match event {
             Event::DayBegun { day, .. } => self.begin_day(*day),
             Event::IssuingClosed { .. } => self.issuing = false,
@@ -479,6 +510,7 @@ impl Hall {
                     staff: staff.clone(),
                     lead: None,
                     rated: rating.is_some(),
+                    rating: *rating,
                 });
                 self.clear_current(*window);
                 let w = self.window_idx(*window).expect("known window");
@@ -498,11 +530,13 @@ impl Hall {
                     staff: None,
                     lead: Some(*lead),
                     rated: false,
+                    rating: None,
                 });
             }
-            Event::Rated { ticket, .. } => {
+            Event::Rated { ticket, rating, .. } => {
                 if let Some(service) = &mut self.ticket_mut(*ticket).service {
                     service.rated = true;
+                    service.rating = Some(*rating);
                 }
             }
             Event::NoShow { ticket, window, .. } => {
@@ -606,6 +640,12 @@ impl Hall {
             | Event::CheckedIn { .. }
             | Event::BookingForfeited { .. }
             | Event::SlotsAdjusted { .. } => self.replay_appointment(event),
+            Event::WorkOrderOpened { .. }
+            | Event::WorkOrderCalledBack { .. }
+            | Event::WorkOrderClosed { .. }
+            | Event::RatingAppealed { .. } => self.replay_work_order(event),
+            Event::AlertRaised { alert, .. } => self.alerts.raise(alert),
+            Event::AlertCleared { id, at } => self.alerts.clear(id, *at),
         }
     }
 

@@ -115,6 +115,12 @@ impl Hall {
         next.phone_limits = self.phone_limits;
         next.counter_rules = self.counter_rules;
         next.tickets_by_phone = std::mem::take(&mut self.tickets_by_phone);
+        // Issue 21: the day's floor figures, work orders and alerts are the
+        // hall's, not its layout's.
+        next.floor = std::mem::take(&mut self.floor);
+        next.work_orders = std::mem::take(&mut self.work_orders);
+        next.work_order_rules = std::mem::take(&mut self.work_order_rules);
+        next.alerts = std::mem::take(&mut self.alerts);
         for (i, item) in next.items.iter().enumerate() {
             for (lane, q) in item.lanes.iter().enumerate() {
                 if !q.is_empty() {

@@ -1196,6 +1196,7 @@ fn a_window_mapped_to_an_item_raises_its_reminder_threshold() {
     assert_eq!(Run::reminders(&events), vec![(no("A003"), 2)]);
 }
 
+mod alerts;
 mod properties;
 mod ratings;
 mod visitor;

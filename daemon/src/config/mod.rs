@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use hallq_core::HallSpec;
 
+mod alerts_config;
 mod cluster_config;
 #[cfg(test)]
 mod fixtures;
@@ -44,6 +45,7 @@ mod templates;
 mod tokens;
 mod validate;
 
+pub use alerts_config::AlertRecipients;
 pub use cluster_config::{ClusterConfig, DEFAULT_LEASE_TTL_SECS};
 pub use hallq_proto::types::Role;
 pub use schema::{
@@ -137,6 +139,13 @@ pub struct HallConfig {
     /// The visitor's phone page (issue 18): `visitor_url`,
     /// `step_back_places`, `clerk_rating`.
     pub visitor: VisitorSettings,
+    /// Issue 21, `[hall.alerts]`: when managers are alerted.
+    pub alerts: hallq_core::AlertSettings,
+    /// Issue 21, `[hall.alerts] manager_phones` and `webhook`: whom alerts
+    /// go to.
+    pub alert_recipients: AlertRecipients,
+    /// Issue 21, `[hall.work_orders]`: deadlines of 差评工单.
+    pub work_order_rules: hallq_core::WorkOrderRules,
 }
 
 /// What a hall lets its visitors do from their phones (issue 18).

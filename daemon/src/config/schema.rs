@@ -240,6 +240,12 @@ pub(super) struct RawHall {
     /// Issue 18 item 4: codes one phone may ask for in 10 minutes.
     #[serde(default = "default_remote_codes_per_phone")]
     pub(super) remote_codes_per_phone: u32,
+    /// Issue 21: `[hall.alerts]`.
+    #[serde(default)]
+    pub(super) alerts: super::alerts_config::RawAlerts,
+    /// Issue 21: `[hall.work_orders]`.
+    #[serde(default)]
+    pub(super) work_orders: super::alerts_config::RawWorkOrders,
 }
 
 fn default_remote_code_seconds() -> u32 {
@@ -410,6 +416,51 @@ mod tests {
         // Counter rules off by default: existing halls keep working.
         assert_eq!(hall.counter_rules, hallq_core::CounterRules::NONE);
         assert_eq!(hall.wait_target_secs, 30 * 60);
+        // Issue 21: alerts on, to nobody's phone; work orders due in 10
+        // working days (seed 000 §四(六)6).
+        assert_eq!(
+            hall.alerts,
+            hallq_core::AlertSettings {
+                wait_target_secs: 30 * 60,
+                ..hallq_core::AlertSettings::default()
+            }
+        );
+        assert_eq!(
+            hall.alert_recipients,
+            crate::config::AlertRecipients::default()
+        );
+        assert_eq!(hall.work_order_rules.deadline_working_days, 10);
+    }
+
+    #[test]
+    fn alert_and_work_order_settings_are_read() {
+        let halls = HALL.replace(
+            "name = \"测试大厅\"",
+            "name = \"测试大厅\"\nwait_target_minutes = 20\n[hall.alerts]\n\
+             manager_phones = [\"13800138000\"]\npaused_max_minutes = 15\n\
+             unstaffed_max_minutes = 2\nidle_max_minutes = 3\nwait_clear_margin_minutes = 4\n\
+             raise_after_seconds = 30\nclear_after_seconds = 120\nevent_alert_minutes = 60\n\
+             [hall.work_orders]\ndeadline_working_days = 5\nholidays = [\"2026-10-01\"]",
+        );
+        let c = parse(&doc("", KIOSK, &halls)).unwrap();
+        let hall = &c.halls[0];
+        assert_eq!(
+            hall.alerts,
+            hallq_core::AlertSettings {
+                wait_target_secs: 1200,
+                wait_clear_margin_secs: 240,
+                paused_max_secs: 900,
+                unstaffed_max_secs: 120,
+                idle_max_secs: 180,
+                raise_after_secs: 30,
+                clear_after_secs: 120,
+                event_hold_secs: 3600,
+            }
+        );
+        assert_eq!(hall.alert_recipients.phones[0].expose(), "13800138000");
+        assert!(!hall.alert_recipients.webhook);
+        assert_eq!(hall.work_order_rules.deadline_working_days, 5);
+        assert!(hall.work_order_rules.holidays.contains(&20261001));
     }
 
     #[test]

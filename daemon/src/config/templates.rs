@@ -43,6 +43,28 @@ pub struct Templates {
     /// 线上取号's one-time code (issue 18 item 4): `{code}` (required),
     /// `{item}` (the item's name), `{minutes}` (how long it is good for).
     pub remote_code: String,
+    // Issue 21: the alerts to the hall's managers. Filled in: `{hall}` (the
+    // hall's name), `{item}`, `{item_name}`, `{window}`, `{ticket}`,
+    // `{minutes}` (the figure), `{limit}` (the limit, minutes), `{windows}`
+    // (the windows to open, "5号、6号窗口"), `{grade}` (满意度 as the national
+    // rules name it), `{detail}` (a device's or the gateway's words, or the
+    // work order's number), `{id}` (a work order's number).
+    /// Issue 21: the `wait` alert to managers.
+    pub alert_wait: String,
+    /// Issue 21: the `paused` alert to managers.
+    pub alert_paused: String,
+    /// Issue 21: the `nobody_logged_in` alert to managers.
+    pub alert_nobody_logged_in: String,
+    /// Issue 21: the `idle` alert to managers.
+    pub alert_idle: String,
+    /// Issue 21: the `bad_rating` alert to managers.
+    pub alert_bad_rating: String,
+    /// Issue 21: the `notification_failed` alert to managers.
+    pub alert_notification_failed: String,
+    /// Issue 21: the `print_failed` alert to managers.
+    pub alert_print_failed: String,
+    /// Issue 21: the `work_order_overdue` alert to managers.
+    pub alert_work_order_overdue: String,
 }
 
 impl Default for Templates {
@@ -60,6 +82,14 @@ impl Default for Templates {
             phone_attached_approaching: "您的号码{ticket}已登记本手机号，前面还有{position}人，即将轮到您，请到等候区等候叫号。".into(),
             work_order: "差评工单：{hall}{window}号窗口（工作人员{staff}）办理{item_name}（{item}），{ticket}号评价{rating}分，请跟进回访。".into(),
             remote_code: "您正在线上取号办理{item}，验证码{code}，{minutes}分钟内有效。如非本人操作请忽略，切勿告诉他人。".into(),
+            alert_wait: "【{hall}】告警：{item_name}（{item}）等候已达{minutes}分钟，超过目标{limit}分钟，建议开放{windows}。".into(),
+            alert_paused: "【{hall}】告警：{window}号窗口暂停办理已{minutes}分钟（{detail}），超过{limit}分钟。".into(),
+            alert_nobody_logged_in: "【{hall}】告警：{window}号窗口开放但无人登录已{minutes}分钟。".into(),
+            alert_idle: "【{hall}】告警：{window}号窗口空闲{minutes}分钟，但其事项有群众在等候。".into(),
+            alert_bad_rating: "【{hall}】告警：{window}号窗口{ticket}号收到“{grade}”评价，差评工单{detail}已生成，请及时回访。".into(),
+            alert_notification_failed: "【{hall}】告警：短信发送失败（{detail}）。".into(),
+            alert_print_failed: "【{hall}】告警：取号机出票失败（{ticket}：{detail}），请检查打印机。".into(),
+            alert_work_order_overdue: "【{hall}】告警：差评工单{id}（{ticket}号，{window}号窗口）已超过办理时限，请尽快处理。".into(),
         }
     }
 }
@@ -80,20 +110,29 @@ pub(super) struct RawTemplates {
     pub(super) phone_attached: Option<String>,
     pub(super) phone_attached_approaching: Option<String>,
     pub(super) remote_code: Option<String>,
+    pub(super) alert_wait: Option<String>,
+    pub(super) alert_paused: Option<String>,
+    pub(super) alert_nobody_logged_in: Option<String>,
+    pub(super) alert_idle: Option<String>,
+    pub(super) alert_bad_rating: Option<String>,
+    pub(super) alert_notification_failed: Option<String>,
+    pub(super) alert_print_failed: Option<String>,
+    pub(super) alert_work_order_overdue: Option<String>,
 }
 
 impl RawTemplates {
     pub(super) fn validate(self, hall: &str, problems: &mut Vec<String>) -> Templates {
         let defaults = Templates::default();
+        let mut empty = Vec::new();
         let mut pick = |name: &str, given: Option<String>, default: String| match given {
             Some(text) if text.trim().is_empty() => {
-                problems.push(format!("hall {hall:?}: templates.{name} is empty"));
+                empty.push(format!("hall {hall:?}: templates.{name} is empty"));
                 default
             }
             Some(text) => text,
             None => default,
         };
-        Templates {
+        let templates = Templates {
             issued: pick("issued", self.issued, defaults.issued),
             issued_approaching: pick(
                 "issued_approaching",
@@ -142,6 +181,36 @@ impl RawTemplates {
                 }
                 given => pick("remote_code", given, defaults.remote_code),
             },
-        }
+            alert_wait: pick("alert_wait", self.alert_wait, defaults.alert_wait),
+            alert_paused: pick("alert_paused", self.alert_paused, defaults.alert_paused),
+            alert_nobody_logged_in: pick(
+                "alert_nobody_logged_in",
+                self.alert_nobody_logged_in,
+                defaults.alert_nobody_logged_in,
+            ),
+            alert_idle: pick("alert_idle", self.alert_idle, defaults.alert_idle),
+            alert_bad_rating: pick(
+                "alert_bad_rating",
+                self.alert_bad_rating,
+                defaults.alert_bad_rating,
+            ),
+            alert_notification_failed: pick(
+                "alert_notification_failed",
+                self.alert_notification_failed,
+                defaults.alert_notification_failed,
+            ),
+            alert_print_failed: pick(
+                "alert_print_failed",
+                self.alert_print_failed,
+                defaults.alert_print_failed,
+            ),
+            alert_work_order_overdue: pick(
+                "alert_work_order_overdue",
+                self.alert_work_order_overdue,
+                defaults.alert_work_order_overdue,
+            ),
+        };
+        problems.append(&mut empty);
+        templates
     }
 }

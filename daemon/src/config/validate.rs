@@ -289,6 +289,10 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
             code_secs: hall.remote_code_seconds,
             codes_per_phone: hall.remote_codes_per_phone,
         };
+        let wait_target_secs = u64::from(hall.wait_target_minutes) * 60;
+        let (alerts, alert_recipients) =
+            super::alerts_config::alerts(&id, hall.alerts, wait_target_secs, problems);
+        let work_order_rules = super::alerts_config::work_orders(&id, hall.work_orders, problems);
         halls.push(HallConfig {
             id,
             name: hall.name,
@@ -306,8 +310,11 @@ fn validate_halls(raw: Vec<RawHall>, problems: &mut Vec<String>) -> Vec<HallConf
                 no_show_min_secs: hall.no_show_min_seconds,
                 no_show_after_recall: hall.no_show_after_recall,
             },
-            wait_target_secs: u64::from(hall.wait_target_minutes) * 60,
+            wait_target_secs,
             visitor,
+            alerts,
+            alert_recipients,
+            work_order_rules,
         });
     }
     halls
@@ -488,6 +495,24 @@ mod tests {
              "hall \"main\": reinstate_places must be >= 1"),
             ("wait_target_minutes 0", doc("", KIOSK, &hall_with("wait_target_minutes = 0")),
              "hall \"main\": wait_target_minutes must be 1 to 1440"),
+            ("manager phone not a mobile",
+             doc("", KIOSK, &hall_with("[hall.alerts]\nmanager_phones = [\"12345\"]")),
+             "hall \"main\": [hall.alerts] manager_phones: \"12345\" is not a mainland mobile number"),
+            ("paused_max_minutes 0",
+             doc("", KIOSK, &hall_with("[hall.alerts]\npaused_max_minutes = 0")),
+             "hall \"main\": [hall.alerts] paused_max_minutes must be 1-600, got 0"),
+            ("margin over the target",
+             doc("", KIOSK, &hall_with("wait_target_minutes = 10\n[hall.alerts]\nwait_clear_margin_minutes = 10")),
+             "hall \"main\": [hall.alerts] wait_clear_margin_minutes (10) must be less than wait_target_minutes (10)"),
+            ("alerts key misspelt",
+             doc("", KIOSK, &hall_with("[hall.alerts]\npause_max_minutes = 3")),
+             "unknown field `pause_max_minutes`"),
+            ("deadline 0 working days",
+             doc("", KIOSK, &hall_with("[hall.work_orders]\ndeadline_working_days = 0")),
+             "hall \"main\": [hall.work_orders] deadline_working_days must be 1-60, got 0"),
+            ("holiday not a date",
+             doc("", KIOSK, &hall_with("[hall.work_orders]\nholidays = [\"10-01\"]")),
+             "hall \"main\": [hall.work_orders] holidays: \"10-01\" is not a date yyyy-mm-dd"),
             ("item served by no window",
              doc("", KIOSK, &HALL.replace("universal = true", "items = [\"A\"]")),
              "hall \"main\": item B is served by no window"),

@@ -128,6 +128,15 @@ pub fn change(
             // A batch's companions leave their line; ratings show nowhere.
             Event::ServedWith { .. } => lines_changed = true,
             Event::Rated { .. } => {}
+            // Work orders and appeals are the manager's, not the board's.
+            Event::WorkOrderOpened { .. }
+            | Event::WorkOrderCalledBack { .. }
+            | Event::WorkOrderClosed { .. }
+            | Event::RatingAppealed { .. } => {}
+            // An alert shows on no board, but a console following the
+            // display stream must hear of it within a second: the change
+            // carries the (unchanged) issuing flag, so it is sent at all.
+            Event::AlertRaised { .. } | Event::AlertCleared { .. } => issuing_changed = true,
             // Bookings are not on the hall's screens; a check-in's ticket
             // shows through its `Issued`.
             Event::Booked { .. }

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use hallq_proto::console::{cut, FailedNotification, MAX_DETAIL_CHARS};
 use hallq_proto::types::{Phone, Rating, StaffId, TicketId, TicketNo, Timestamp, WindowNo};
 use hallq_proto::wire::{Notification, NotificationKind, WorkOrder};
 
@@ -30,12 +31,17 @@ use crate::config::Templates;
 #[derive(Debug, Clone)]
 pub struct Outbox {
     hall: String,
+    /// The hall's name, for the managers' alerts.
+    hall_name: String,
     templates: Templates,
     /// The number the next notification gets.
     next: u64,
     pending: BTreeMap<u64, Arc<Notification>>,
     failed: u64,
     last_failure: Option<String>,
+    /// The latest failures (issue 21: the console lists them, an alert is
+    /// raised), oldest first, at most [`FAILURES_KEPT`].
+    failures: VecDeque<FailedNotification>,
     /// Visitor messages one phone may get per hour (0: no limit).
     sms_per_hour: u32,
     /// When each phone was last sent a limited message, oldest first,
@@ -57,16 +63,23 @@ impl Outbox {
     pub fn new(hall: &str, templates: Templates) -> Outbox {
         Outbox {
             hall: hall.to_owned(),
+            hall_name: hall.to_owned(),
             templates,
             next: 0,
             pending: BTreeMap::new(),
             failed: 0,
             last_failure: None,
+            failures: VecDeque::new(),
             sms_per_hour: DEFAULT_SMS_PER_PHONE_PER_HOUR,
             sent: HashMap::new(),
             dropped: 0,
             visitor_link: None,
         }
+    }
+
+    /// The hall's name for people, in the managers' alerts.
+    pub fn set_hall_name(&mut self, name: &str) {
+        self.hall_name = name.to_owned();
     }
 
     /// Issue messages from now on carry the ticket's visitor link under
@@ -94,7 +107,10 @@ impl Outbox {
     /// if so.
     fn within_limit(&mut self, phone: &str, kind: NotificationKind, at: Timestamp) -> bool {
         if self.sms_per_hour == 0
-            || matches!(kind, NotificationKind::Called | NotificationKind::WorkOrder)
+            || matches!(
+                kind,
+                NotificationKind::Called | NotificationKind::WorkOrder | NotificationKind::Alert
+            )
         {
             return true;
         }
@@ -202,6 +218,41 @@ impl Outbox {
             if let Some((ticket, number, window, staff, rating, at)) = bad_rating {
                 let order = self.work_order(hall, ticket, number, window, staff, rating, at);
                 out.push(order);
+                continue;
+            }
+            // Issue 21: an alert goes to each manager phone it names, and
+            // once, with no phone, to the bridge's alerts webhook if asked.
+            if let Event::AlertRaised {
+                alert,
+                notify,
+                webhook,
+                at,
+            } = event
+            {
+                let text = self.alert_text(alert, hall);
+                let mut phones: Vec<String> =
+                    notify.iter().map(|p| p.expose().to_owned()).collect();
+                if *webhook {
+                    phones.push(String::new());
+                }
+                for phone in phones {
+                    self.push(
+                        Notification {
+                            id: String::new(),
+                            hall: self.hall.clone(),
+                            kind: NotificationKind::Alert,
+                            ticket: alert.ticket,
+                            phone,
+                            text: text.clone(),
+                            position: None,
+                            window: alert.window,
+                            at: *at,
+                            booking: Some(alert.id.clone()),
+                            work_order: None,
+                        },
+                        &mut out,
+                    );
+                }
                 continue;
             }
             if let Some((kind, code, phone, text)) =
@@ -388,6 +439,63 @@ impl Outbox {
         notification
     }
 
+    /// An alert's SMS text, from the hall's template for its kind.
+    fn alert_text(&self, alert: &hallq_proto::console::AlertView, hall: &Hall) -> String {
+        use hallq_proto::console::AlertKind;
+        let t = &self.templates;
+        let template = match alert.kind {
+            AlertKind::Wait => &t.alert_wait,
+            AlertKind::Paused => &t.alert_paused,
+            AlertKind::NobodyLoggedIn => &t.alert_nobody_logged_in,
+            AlertKind::Idle => &t.alert_idle,
+            AlertKind::BadRating => &t.alert_bad_rating,
+            AlertKind::NotificationFailed => &t.alert_notification_failed,
+            AlertKind::PrintFailed => &t.alert_print_failed,
+            AlertKind::WorkOrderOverdue => &t.alert_work_order_overdue,
+        };
+        let item_name = alert
+            .item
+            .and_then(|c| hall.spec().items.iter().find(|i| i.code == c))
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        let windows = if alert.open_windows.is_empty() {
+            "增开窗口".to_owned()
+        } else {
+            let n: Vec<String> = alert
+                .open_windows
+                .iter()
+                .map(|w| format!("{w}号"))
+                .collect();
+            format!("{}窗口", n.join("、"))
+        };
+        let minutes = |s: Option<u64>| s.map_or(String::new(), |s| (s / 60).to_string());
+        let grade = alert
+            .rating
+            .and_then(|r| Rating::new(r).ok())
+            .map_or("", Rating::grade);
+        template
+            .replace("{hall}", &self.hall_name)
+            .replace("{item_name}", &item_name)
+            .replace(
+                "{item}",
+                &alert.item.map(|i| i.to_string()).unwrap_or_default(),
+            )
+            .replace(
+                "{window}",
+                &alert.window.map(|w| w.to_string()).unwrap_or_default(),
+            )
+            .replace(
+                "{ticket}",
+                &alert.ticket.map(|t| t.to_string()).unwrap_or_default(),
+            )
+            .replace("{minutes}", &minutes(alert.value_secs))
+            .replace("{limit}", &minutes(alert.limit_secs))
+            .replace("{windows}", &windows)
+            .replace("{grade}", grade)
+            .replace("{detail}", &alert.detail)
+            .replace("{id}", &alert.subject)
+    }
+
     /// §7.3.4: the ticket, the people ahead, the windows, the wait.
     fn issued_text(&self, issued: &Issued, day: Option<u32>) -> String {
         let template = if issued.approaching {
@@ -437,18 +545,60 @@ impl Outbox {
         self.pending.remove(&n);
     }
 
-    /// Removes notification `n`: the gateway gave up on it, for `reason`.
-    pub fn fail(&mut self, n: u64, reason: &str) {
-        if self.pending.remove(&n).is_some() {
+    /// Removes notification `n`: the gateway gave up on it, for `reason`,
+    /// at `at` (a journal older than issue 21 does not say: the
+    /// notification's own time stands in).
+    pub fn fail(&mut self, n: u64, reason: &str, at: Option<Timestamp>) {
+        if let Some(gone) = self.pending.remove(&n) {
             self.failed += 1;
             self.last_failure = Some(reason.to_owned());
+            if self.failures.len() == FAILURES_KEPT {
+                self.failures.pop_front();
+            }
+            self.failures.push_back(FailedNotification {
+                id: gone.id.clone(),
+                kind: kind_key(gone.kind).to_owned(),
+                ticket: gone.ticket,
+                reason: cut(reason, MAX_DETAIL_CHARS),
+                at: at.unwrap_or(gone.at).0 / 1000,
+            });
         }
+    }
+
+    /// The latest failures, oldest first.
+    pub fn recent_failures(&self) -> &VecDeque<FailedNotification> {
+        &self.failures
+    }
+
+    /// The latest failure as the alert rules read it.
+    pub fn last_failure_at(&self) -> Option<(Timestamp, String, String)> {
+        self.failures
+            .back()
+            .map(|f| (Timestamp(f.at * 1000), f.id.clone(), f.reason.clone()))
     }
 
     /// Notifications the gateway gave up on since the journal began, and the
     /// last reason.
     pub fn failures(&self) -> (u64, Option<&str>) {
         (self.failed, self.last_failure.as_deref())
+    }
+}
+
+/// How many failures an outbox keeps for the console.
+pub const FAILURES_KEPT: usize = 1000;
+
+/// A notification kind's name as its JSON says it (`called`, `alert`).
+pub fn kind_key(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::Issued => "issued",
+        NotificationKind::Approaching => "approaching",
+        NotificationKind::Called => "called",
+        NotificationKind::WorkOrder => "work_order",
+        NotificationKind::BookingConfirmed => "booking_confirmed",
+        NotificationKind::BookingCancelled => "booking_cancelled",
+        NotificationKind::BookingForfeited => "booking_forfeited",
+        NotificationKind::RemoteCode => "remote_code",
+        NotificationKind::Alert => "alert",
     }
 }
 
@@ -804,5 +954,107 @@ mod tests {
             all += issue(&mut hall, &mut open, Some("13700137000")).len();
         }
         assert_eq!((all, open.dropped()), (25, 0));
+    }
+
+    /// Issue 21: an alert goes to each manager phone its event names, as
+    /// kind `alert` with its id in `booking`, never held to the visitors'
+    /// hourly limit; with no phone, once, for the webhook. A failure is
+    /// kept with its time for the console.
+    #[test]
+    fn an_alert_goes_to_each_manager_phone_or_once_to_the_webhook() {
+        use hallq_core::AlertChange;
+        use hallq_proto::console::{AlertKind, AlertView};
+        let mut hall = hall();
+        let mut outbox = Outbox::new("main", Templates::default());
+        outbox.set_hall_name("测试大厅");
+        outbox.set_sms_limit(1);
+        let alert = |id: &str| AlertView {
+            id: format!("wait:{id}"),
+            kind: AlertKind::Wait,
+            subject: id.into(),
+            item: Some(ItemCode::new('A').unwrap()),
+            window: None,
+            ticket: None,
+            value_secs: Some(2400),
+            limit_secs: Some(1800),
+            open_windows: vec![WindowNo(1)],
+            rating: None,
+            detail: String::new(),
+            raised_at: 1,
+            cleared_at: None,
+        };
+        let phones = vec![
+            Phone::new("13900139000").unwrap(),
+            Phone::new("13900139001").unwrap(),
+        ];
+        let events = hall
+            .apply(
+                Command::RecordAlerts {
+                    changes: vec![
+                        AlertChange::Raise(alert("A")),
+                        AlertChange::Raise(alert("A")),
+                    ],
+                    notify: phones,
+                    webhook: false,
+                },
+                Timestamp(2_000_000),
+            )
+            .unwrap();
+        // The same id twice in one command is raised once.
+        assert_eq!(events.len(), 1);
+        let sent = outbox.on_events(&events, &hall);
+        assert_eq!(sent.len(), 2);
+        for (n, phone) in sent.iter().zip(["13900139000", "13900139001"]) {
+            assert_eq!(n.kind, NotificationKind::Alert);
+            assert_eq!(n.phone, phone);
+            assert_eq!(n.booking.as_deref(), Some("wait:A"));
+            assert_eq!(
+                n.text,
+                "【测试大厅】告警：社保（A）等候已达40分钟，超过目标30分钟，建议开放1号窗口。"
+            );
+        }
+        // A second alert to the same phones within the hour: not limited.
+        let events = hall
+            .apply(
+                Command::RecordAlerts {
+                    changes: vec![
+                        AlertChange::Raise(alert("B")),
+                        AlertChange::Raise(alert("C")),
+                    ],
+                    notify: Vec::new(),
+                    webhook: true,
+                },
+                Timestamp(2_001_000),
+            )
+            .unwrap();
+        let sent = outbox.on_events(&events, &hall);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].phone, "", "no phone: the webhook's");
+        // Neither phones nor the webhook: journaled, sent to nobody.
+        let events = hall
+            .apply(
+                Command::RecordAlerts {
+                    changes: vec![AlertChange::Raise(alert("D"))],
+                    notify: Vec::new(),
+                    webhook: false,
+                },
+                Timestamp(2_002_000),
+            )
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(outbox.on_events(&events, &hall).is_empty());
+        // The gateway gives up on one: kept, with its time.
+        let n = outbox.pending_number(&sent[0].id).unwrap();
+        outbox.fail(
+            n,
+            "no hotline endpoint configured",
+            Some(Timestamp(5_000_000)),
+        );
+        let failed = outbox.recent_failures().back().unwrap();
+        assert_eq!((failed.kind.as_str(), failed.at), ("alert", 5000));
+        assert_eq!(
+            outbox.last_failure_at().map(|f| f.0),
+            Some(Timestamp(5_000_000))
+        );
     }
 }

@@ -31,4 +31,15 @@ pub enum Entry {
     },
     /// A test write after a journal failure; changes nothing.
     Probe,
+    /// The gateway gave up on notification `n` at `at` (issue 21: the
+    /// console shows when). Written instead of `NotificationFailed` from
+    /// this build on; added after the rest, so older journals replay.
+    NotificationFailedAt {
+        /// The notification.
+        n: u64,
+        /// Why.
+        reason: String,
+        /// When (the daemon's clock).
+        at: hallq_proto::types::Timestamp,
+    },
 }

@@ -43,7 +43,8 @@ impl Derived {
                 self.absorb(hall, &events, record);
             }
             Entry::Acked(n) => self.outbox.ack(n),
-            Entry::NotificationFailed { n, reason } => self.outbox.fail(n, &reason),
+            Entry::NotificationFailed { n, reason } => self.outbox.fail(n, &reason, None),
+            Entry::NotificationFailedAt { n, reason, at } => self.outbox.fail(n, &reason, Some(at)),
             Entry::Probe => {}
         }
     }

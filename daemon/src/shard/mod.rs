@@ -12,6 +12,7 @@
 //! | `mod.rs` | the shard: its state behind the lock, applying a command, acknowledging a notification |
 //! | `derived.rs` | what is derived from events (outbox, recent calls, display counter), live and on replay alike |
 //! | `replay.rs` | opening a hall from its journal; rebuilding it after a journal failure |
+//! | `alerting.rs` | the alert rules run on the daemon's clock, the console's view, work order pages (issue 21) |
 //! | `feeds.rs` | what is published once durable (the commit hook), display and notifier subscriptions |
 //! | `ownership.rs` | cluster mode: the hall's `Mode` here, owning it through etcd or following its log |
 //! | `error.rs` | [`ShardError`], [`OpenError`] |
@@ -35,6 +36,7 @@ use crate::journal::{Entry, Journal, JournalError, JournalHandle};
 use crate::staffing;
 use crate::stats::{self, ExportPage};
 
+mod alerting;
 mod derived;
 mod error;
 mod feeds;
@@ -43,6 +45,7 @@ mod replay;
 #[cfg(test)]
 mod tests;
 
+use alerting::AlertState;
 use derived::Derived;
 pub use error::{OpenError, ShardError};
 use feeds::{empty_publish, Commits};
@@ -72,6 +75,8 @@ struct State {
     next_seq: u64,
     /// The hall's waiting target (`wait_target_minutes`), for statistics.
     wait_target_secs: u64,
+    /// Issue 21: the alert settings, the managers' phones, the tracker.
+    alerts: AlertState,
 }
 
 /// One hall.
@@ -418,6 +423,14 @@ impl HallShard {
                 events.extend(command_events);
                 reply
             });
+            // Issue 21: a change may raise or clear alerts, in the same
+            // record; a bad rating's at once.
+            if !events.is_empty() {
+                let urgent = events
+                    .iter()
+                    .any(|e| matches!(e, Event::WorkOrderOpened { .. }));
+                self.evaluate_alerts(&mut st, now, urgent, &mut events);
+            }
             if crate::metrics::enabled() && !events.is_empty() {
                 crate::metrics::record_events(&self.id, &st.hall, &events);
                 metrics::gauge!("hallq_outbox_pending", "hall" => self.id.clone())
@@ -464,6 +477,11 @@ impl HallShard {
             // Bookings nobody came for are forfeited on time (§四(七)8).
             if let Ok(forfeited) = st.hall.apply(Command::ForfeitOverdue, now) {
                 events.extend(forfeited);
+            }
+            // Issue 21: conditions that held (or ended) long enough.
+            self.evaluate_alerts(&mut st, now, true, &mut events);
+            if crate::metrics::enabled() && !events.is_empty() {
+                crate::metrics::record_events(&self.id, &st.hall, &events);
             }
             if events.is_empty() {
                 return Ok(());
@@ -594,10 +612,12 @@ impl HallShard {
                     tracing::warn!(hall = %self.id, notification = id, reason, "notification failed for good");
                     metrics::counter!("hallq_outbox_failed_total", "hall" => self.id.clone())
                         .increment(1);
-                    st.derived.outbox.fail(n, reason);
-                    Entry::NotificationFailed {
+                    let at = clock::now();
+                    st.derived.outbox.fail(n, reason, Some(at));
+                    Entry::NotificationFailedAt {
                         n,
                         reason: reason.to_owned(),
+                        at,
                     }
                 }
             };
@@ -643,7 +663,13 @@ impl HallShard {
     /// can be asked for. Blocking file I/O: call it from a blocking thread.
     pub fn stats(&self, day: u32, by: Option<StatsBy>) -> Result<DayStats, JournalError> {
         let entries = stats::read_day(&self.dir, day)?;
-        Ok(stats::compute(&self.id, day, &entries, by))
+        Ok(stats::compute(
+            &self.id,
+            day,
+            &entries,
+            by,
+            &self.appealed_on(day),
+        ))
     }
 
     /// `hallq simulate` on this hall's journal (issue 22): the day replayed
@@ -694,6 +720,7 @@ impl HallShard {
             by,
             self.offset_minutes,
             target,
+            &self.appealed_on(day),
         ))
     }
 
@@ -712,6 +739,36 @@ impl HallShard {
             records,
             trails,
             next,
+        })
+    }
+
+    /// The services of business day `day` whose rating was appealed and set
+    /// aside (申诉复核): the hall keeps every appeal, whatever day it was
+    /// made on, so a past day's figures leave them out too.
+    fn appealed_on(&self, day: u32) -> std::collections::BTreeSet<hallq_proto::types::TicketNo> {
+        self.read(|h| {
+            h.appeals()
+                .keys()
+                .filter(|(d, _)| *d == day)
+                .map(|(_, t)| *t)
+                .collect()
+        })
+    }
+
+    /// The appeals of business day `day`, for the export's column: as many
+    /// as fit one frame (reasons are at most 500 characters, so about 40).
+    pub fn appeals(&self, day: u32) -> Vec<hallq_proto::console::AppealView> {
+        let mut bytes = 0;
+        self.read(|h| {
+            h.appeals()
+                .iter()
+                .filter(|((d, _), _)| *d == day)
+                .map(|((d, t), a)| hallq_core::workorders::appeal_view(*d, *t, a, false))
+                .take_while(|a| {
+                    bytes += 64 + a.reason.len();
+                    bytes <= 48 * 1024
+                })
+                .collect()
         })
     }
 

@@ -54,11 +54,13 @@ pub(super) fn load(
     let mut hall = Hall::new(spec.clone())?;
     hall.set_phone_limits(config.phone_limits);
     hall.set_counter_rules(config.counter_rules);
+    hall.set_work_order_rules(config.work_order_rules.clone());
     let mut derived = Derived {
         outbox: {
             let mut outbox = Outbox::new(&config.id, config.templates.clone());
             outbox.set_sms_limit(config.sms_per_phone_per_hour);
             outbox.set_visitor_link(links.clone(), config.visitor.url.clone());
+            outbox.set_hall_name(&config.name);
             outbox
         },
         recent: RecentCalls::default(),
@@ -102,6 +104,7 @@ pub(super) fn load(
         mode,
         next_seq: replay.next_seq,
         wait_target_secs: config.wait_target_secs,
+        alerts: super::AlertState::new(config.alerts, config.alert_recipients.clone()),
     };
     Ok((state, writer))
 }
@@ -248,7 +251,14 @@ impl HallShard {
         }
         // One lock, released before `load`: a second `lock()` inside the
         // same expression would wait for the first forever.
-        let (templates, phone_limits, sms_per_phone_per_hour, counter_rules, wait_target_secs) = {
+        let (
+            templates,
+            phone_limits,
+            sms_per_phone_per_hour,
+            counter_rules,
+            wait_target_secs,
+            (alerts, alert_recipients, work_order_rules),
+        ) = {
             let st = self.state.lock();
             (
                 st.derived.outbox.templates().clone(),
@@ -256,6 +266,11 @@ impl HallShard {
                 st.derived.outbox.sms_limit(),
                 st.hall.counter_rules(),
                 st.wait_target_secs,
+                (
+                    st.alerts.settings,
+                    st.alerts.recipients.clone(),
+                    st.hall.work_order_rules().clone(),
+                ),
             )
         };
         let hall = HallConfig {
@@ -270,6 +285,9 @@ impl HallShard {
             counter_rules,
             wait_target_secs,
             visitor: self.visitor(),
+            alerts,
+            alert_recipients,
+            work_order_rules,
         };
         let (mut rebuilt, writer) = match load(
             &hall,

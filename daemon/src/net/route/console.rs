@@ -1,135 +1,114 @@
 //! The hall manager's requests (issue 21): the console's one answer, the
-//! alerts, the 差评工单 and their lifecycle, 申诉复核. All are the
-//! admin's alone (SPEC §3).
+//! alerts, the 差评工单 and their lifecycle (回访, closing), 申诉复核. All
+//! are the admin's alone (SPEC §3).
 
-use hallq_proto::console::{
-    ConsoleItem, ConsoleView, ConsoleWindow, ConsoleWindowState, WorkOrderAction,
-};
+use hallq_core::{Command, Event};
+use hallq_proto::console::WorkOrderAction;
 use hallq_proto::types::{Role, TicketNo};
-use hallq_proto::views::WindowState;
-use hallq_proto::wire::{ErrorReply, Response, WorkOrderPage};
+use hallq_proto::wire::{ErrorReply, Response};
 use hallq_proto::ErrorCode;
 
-use crate::clock;
-use crate::net::rights::{reply, require, Session};
+use crate::net::rights::{refused, reply, require, Session};
 
 /// Everything the live console shows, in one answer.
 pub(super) fn console(session: &Session) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    let hall = &session.hall;
-    let now = clock::now().0 / 1000;
-    let view = hall.read(|h| h.view());
-    let print = hall.print_failures();
-    Ok(Response::Console(Box::new(ConsoleView {
-        hall: hall.id().to_owned(),
-        hall_name: hall.name().to_owned(),
-        now,
-        day: hall.today(),
-        issuing: view.issuing,
-        wait_target_secs: 0,
-        windows: view
-            .windows
-            .iter()
-            .map(|w| ConsoleWindow {
-                number: w.number,
-                state: match &w.state {
-                    WindowState::Closed => ConsoleWindowState::Closed,
-                    WindowState::Open => ConsoleWindowState::Open,
-                    WindowState::Paused(reason) => ConsoleWindowState::Paused {
-                        reason: reason.clone(),
-                    },
-                },
-                state_since: now,
-                staff: w.staff.as_ref().map(|(s, _)| s.clone()),
-                post: w.staff.as_ref().map(|(_, p)| *p),
-                current: w.current,
-                serving: w.serving,
-                current_since: None,
-                served_today: 0,
-                idle_secs_today: 0,
-                paused_secs_today: 0,
-                items: w.items.clone(),
-            })
-            .collect(),
-        items: view
-            .items
-            .iter()
-            .map(|i| ConsoleItem {
-                code: i.code,
-                name: i.name.clone(),
-                waiting: i.waiting,
-                oldest_wait_secs: None,
-                estimated_wait_secs: None,
-                open_windows: Vec::new(),
-                issued_today: i.issued_today,
-                served_today: 0,
-                daily_cap: None,
-                cap_used: i.issued_today,
-            })
-            .collect(),
-        open_work_orders: 0,
-        overdue_work_orders: 0,
-        work_orders: Vec::new(),
-        failed_notifications: 0,
-        latest_failed_notifications: Vec::new(),
-        print_failures: hall.print_failures_today(),
-        latest_print_failures: print
-            .recent
-            .iter()
-            .rev()
-            .map(|p| hallq_proto::console::FailedPrint {
-                ticket: p.ticket,
-                reason: p.reason.clone(),
-                at: p.at.0 / 1000,
-            })
-            .collect(),
-        active_alerts: 0,
-        alerts: Vec::new(),
-    })))
+    Ok(Response::Console(Box::new(session.hall.console())))
 }
 
-/// The hall's alerts.
-pub(super) fn alerts(session: &Session, _since: Option<u64>) -> Result<Response, ErrorReply> {
+/// The active alerts, and those cleared since `since` (unix seconds).
+pub(super) fn alerts(session: &Session, since: Option<u64>) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    Ok(Response::Alerts(Vec::new()))
+    Ok(Response::Alerts(session.hall.alerts(since)))
 }
 
 /// A page of the hall's work orders.
 pub(super) fn work_orders(
     session: &Session,
-    _include_closed: bool,
-    _after: Option<u64>,
+    include_closed: bool,
+    after: Option<u64>,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    Ok(Response::WorkOrders(WorkOrderPage {
-        orders: Vec::new(),
-        next: None,
-    }))
+    Ok(Response::WorkOrders(
+        session.hall.work_order_page(include_closed, after),
+    ))
 }
 
-/// 回访 or close a work order.
+/// 回访 or close a work order; answers with it afterwards.
 pub(super) async fn update_work_order(
     session: &Session,
     id: u64,
-    _action: WorkOrderAction,
+    action: WorkOrderAction,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    Err(reply(
-        ErrorCode::UnknownWorkOrder,
-        format!("no work order {id}"),
-    ))
+    let command = match action {
+        WorkOrderAction::CalledBack { note } => Command::CallBackWorkOrder { id, note },
+        WorkOrderAction::Closed { note } => Command::CloseWorkOrder { id, note },
+    };
+    session
+        .hall
+        .execute(command, |_, _| ())
+        .await
+        .map_err(refused)?;
+    session
+        .hall
+        .work_order_view(id)
+        .map(|order| Response::WorkOrder(Box::new(order)))
+        .ok_or_else(|| {
+            reply(
+                ErrorCode::Internal,
+                format!("work order {id} vanished after its update"),
+            )
+        })
 }
 
-/// 申诉复核.
+/// A day's appeals (today by default).
+pub(super) fn appeals(session: &Session, day: Option<u32>) -> Result<Response, ErrorReply> {
+    require(session, &[Role::Admin])?;
+    let day = day.unwrap_or_else(|| session.hall.today());
+    Ok(Response::Appeals(session.hall.appeals(day)))
+}
+
+/// 申诉复核: sets the rating of service `ticket` on `day` aside.
 pub(super) async fn appeal(
     session: &Session,
     ticket: TicketNo,
-    _day: Option<u32>,
-    _reason: String,
+    day: Option<u32>,
+    reason: String,
 ) -> Result<Response, ErrorReply> {
     require(session, &[Role::Admin])?;
-    Err(reply(
-        ErrorCode::NotRated,
-        format!("{ticket} has no rating"),
-    ))
+    session
+        .hall
+        .execute(
+            Command::AppealRating {
+                ticket,
+                day,
+                reason,
+            },
+            |_, events| {
+                events.iter().find_map(|e| match e {
+                    Event::RatingAppealed {
+                        day,
+                        ticket,
+                        rating,
+                        reason,
+                        at,
+                    } => Some(hallq_core::workorders::appeal_view(
+                        *day,
+                        *ticket,
+                        &hallq_core::Appeal {
+                            rating: *rating,
+                            reason: reason.clone(),
+                            at: *at,
+                        },
+                        false,
+                    )),
+                    _ => None,
+                })
+            },
+        )
+        .await
+        .map_err(refused)?
+        .map(Response::RatingAppealed)
+        .ok_or_else(|| reply(ErrorCode::Internal, "the appeal made no event"))
 }

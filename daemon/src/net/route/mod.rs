@@ -135,6 +135,7 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
             day,
             reason,
         } => console::appeal(session, ticket, day, reason).await,
+        Request::Appeals { day } => console::appeals(session, day),
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
     })
