@@ -658,3 +658,321 @@ fn the_console_shows_the_hall_live_and_the_day_in_charts() -> anyhow::Result<()>
     assert!(page["windows"][0]["text"].as_str().is_some(), "{page}");
     Ok(())
 }
+
+/// The work orders and alerts on the console, and its note dialog, read
+/// in one go (see console.js).
+const WORK_ORDER_PROBE: &str = r#"
+const dlg = document.getElementById('note-dialog');
+return {
+  link: document.body.dataset.link,
+  lifecycle: document.body.dataset.lifecycle === 'true',
+  refreshes: Number(document.body.dataset.refreshes || 0),
+  shown_at: Number(document.body.dataset.shownAt || 0),
+  last_action: document.body.dataset.lastAction || null,
+  lang: document.documentElement.lang,
+  alerts: [...document.querySelectorAll('.alert')].map(a => ({ kind: a.dataset.kind, text: a.innerText })),
+  orders: [...document.querySelectorAll('.order')].map(o => ({
+    ticket: o.dataset.ticket,
+    id: Number(o.dataset.id || 0),
+    state: (o.querySelector('.wo-state') || {dataset: {}}).dataset.state || null,
+    acts: [...o.querySelectorAll('button[data-act]')].map(b => b.dataset.act),
+    text: o.innerText,
+  })),
+  dialog: dlg.open ? {
+    act: dlg.dataset.act,
+    title: document.getElementById('note-title').innerText,
+    label: document.getElementById('note-label').innerText,
+    ok: document.getElementById('note-ok').innerText,
+    cancel: document.getElementById('note-cancel').innerText,
+    error: document.getElementById('note-error').innerText,
+  } : null,
+  scroll_width: document.documentElement.scrollWidth,
+  width: window.innerWidth,
+};
+"#;
+
+/// The work order of `ticket` on the page, if listed.
+fn order_of<'a>(page: &'a Value, ticket: &str) -> Option<&'a Value> {
+    page["orders"]
+        .as_array()?
+        .iter()
+        .find(|o| o["ticket"] == ticket)
+}
+
+/// Fills the open note dialog with `note` (as a tablet's on-screen
+/// keyboard would: the text field's value) and presses 确定.
+fn confirm_note(browser: &WebDriver, note: &str) -> anyhow::Result<()> {
+    browser.script(&format!(
+        "const f = document.getElementById('note-text'); f.value = {}; \
+         f.dispatchEvent(new Event('input')); return null;",
+        serde_json::to_string(note)?
+    ))?;
+    browser.click("#note-ok")
+}
+
+/// A today's report by window (its totals carry 满意率).
+fn report_today(
+    rt: &tokio::runtime::Runtime,
+    admin: &hallq_client::client::Client,
+) -> anyhow::Result<hallq_proto::wire::DayReport> {
+    match rt.block_on(admin.request(&Request::Report {
+        day: None,
+        by: Some(hallq_proto::wire::StatsBy::Window),
+    }))? {
+        Response::Report(r) => Ok(*r),
+        other => anyhow::bail!("not a report: {other:?}"),
+    }
+}
+
+/// hallqd's work orders, closed ones included.
+fn all_work_orders(
+    rt: &tokio::runtime::Runtime,
+    admin: &hallq_client::client::Client,
+) -> anyhow::Result<Vec<hallq_proto::console::WorkOrderView>> {
+    match rt.block_on(admin.request(&Request::WorkOrders {
+        include_closed: true,
+        after: None,
+    }))? {
+        Response::WorkOrders(page) => Ok(page.orders),
+        other => anyhow::bail!("not work orders: {other:?}"),
+    }
+}
+
+#[test]
+fn a_bad_rating_is_a_work_order_on_the_console_called_back_closed_and_appealed_from_the_page(
+) -> anyhow::Result<()> {
+    use hallq_proto::console::WorkOrderState;
+    if !browser_available("console")? {
+        return Ok(());
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    // The hall's alert settings as shipped (a bad rating is an event: it
+    // raises at once), clerks entering the rating.
+    let hall = hall()?;
+    let mut daemon = hall.start()?;
+    let admin = rt.block_on(daemon.connect(ADMIN));
+    let kiosk = rt.block_on(daemon.connect(KIOSK));
+    let act = |n: u16, action: WindowAction| rt.block_on(admin.window(Some(WindowNo(n)), action));
+    for (n, staff) in [(1, "S1001"), (3, "S1003")] {
+        act(n, WindowAction::Open)?;
+        act(
+            n,
+            WindowAction::Login {
+                staff: StaffId::new(staff)?,
+                post: Post::A,
+            },
+        )?;
+    }
+    for letter in "AAABBC".chars() {
+        rt.block_on(kiosk.issue(item(letter), Lane::WalkIn, None))?;
+    }
+    // A001 rated 非常满意 at window 1 before the console starts.
+    act(1, WindowAction::Call { ticket: None })?;
+    act(
+        1,
+        WindowAction::Finish {
+            rating: Some(Rating::new(5)?),
+        },
+    )?;
+    let console = ConsoleProcess::start(&hall, &daemon)?;
+    let browser = WebDriver::start(hall.dir(), 1366, 768, WORK_ORDER_PROBE)?;
+    browser.open(&console.url)?;
+    let page = browser.wait_page("the console live", |p| {
+        p["link"] == "live" && p["lifecycle"] == true
+    })?;
+    assert!(order_of(&page, "A002").is_none(), "{page}");
+
+    // A002 rated 非常不满意 (1): hallqd opens work order 1 and raises the
+    // bad-rating alert; both are on the page within a second.
+    act(1, WindowAction::Call { ticket: None })?;
+    act(
+        1,
+        WindowAction::Finish {
+            rating: Some(Rating::new(1)?),
+        },
+    )?;
+    let answered = real_now().0;
+    let deadline = Instant::now() + UPDATE_LATENCY + Duration::from_secs(4);
+    let page = loop {
+        let page = browser.probe()?;
+        let alert = page["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["kind"] == "bad_rating"));
+        if alert && order_of(&page, "A002").is_some() {
+            break page;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the bad rating did not reach the console: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let latency = page["shown_at"].as_u64().unwrap_or(0) as i64 - answered as i64;
+    eprintln!("bad rating to work order and alert on the console: {latency} ms");
+    let order = order_of(&page, "A002").context("A002's work order")?;
+    assert_eq!(order["id"], 1, "{page}");
+    assert_eq!(order["state"], "open", "{page}");
+    assert_eq!(
+        order["acts"],
+        serde_json::json!(["called_back", "closed", "appeal"]),
+        "{page}"
+    );
+    let text = order["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("非常不满意") && text.contains("待回访"),
+        "{page}"
+    );
+    let alert = page["alerts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["kind"] == "bad_rating"))
+        .context("the alert")?;
+    assert!(
+        alert["text"].as_str().unwrap_or_default().contains("A002"),
+        "{page}"
+    );
+    // B001 rated 不满意 (2) at window 3: work order 2.
+    act(3, WindowAction::Call { ticket: None })?;
+    act(
+        3,
+        WindowAction::Finish {
+            rating: Some(Rating::new(2)?),
+        },
+    )?;
+    let page = browser.wait_page("two work orders", |p| order_of(p, "B001").is_some())?;
+    assert_eq!(order_of(&page, "B001").map(|o| &o["id"]), Some(&2.into()));
+    // A queue left on the floor for the screenshots.
+    for letter in "AAAB".chars() {
+        rt.block_on(kiosk.issue(item(letter), Lane::WalkIn, None))?;
+    }
+    act(1, WindowAction::Call { ticket: None })?;
+    act(1, WindowAction::Start)?;
+    act(
+        3,
+        WindowAction::Pause {
+            reason: "培训".into(),
+        },
+    )?;
+    browser.wait_page("the morning's floor", |p| {
+        p["alerts"].as_array().map_or(0, Vec::len) >= 2
+    })?;
+    browser.screenshot(&artifact_dir().join("console-orders-screenshot.png"))?;
+
+    // 回访: the button opens the page's own dialog, not window.prompt.
+    browser.click(r#".order[data-ticket="A002"] button[data-act="called_back"]"#)?;
+    let page = browser.wait_page("the call-back dialog", |p| !p["dialog"].is_null())?;
+    assert_eq!(page["dialog"]["act"], "called_back", "{page}");
+    assert!(
+        page["dialog"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("回访 · A002"),
+        "{page}"
+    );
+    assert_eq!(page["dialog"]["ok"], "确定", "{page}");
+    assert_eq!(page["dialog"]["cancel"], "取消", "{page}");
+    // 确定 with nothing written: the dialog says so, hallqd is not asked.
+    browser.click("#note-ok")?;
+    let page = browser.wait_page("the empty note refused", |p| {
+        p["dialog"]["error"] == "请填写内容"
+    })?;
+    assert_eq!(page["orders"][0]["state"], "open", "{page}");
+    let note = "已电话回访，群众反映等候时间长";
+    confirm_note(&browser, note)?;
+    let page = browser.wait_page("the order called back", |p| {
+        p["dialog"].is_null() && order_of(p, "A002").is_some_and(|o| o["state"] == "called_back")
+    })?;
+    assert_eq!(page["last_action"], "ok", "{page}");
+    assert_eq!(
+        order_of(&page, "A002").map(|o| o["acts"].clone()),
+        Some(serde_json::json!(["closed", "appeal"])),
+        "{page}"
+    );
+    let orders = all_work_orders(&rt, &admin)?;
+    let one = orders.iter().find(|o| o.id == 1).context("work order 1")?;
+    assert_eq!(one.state, WorkOrderState::CalledBack);
+    assert_eq!(one.callback_note.as_deref(), Some(note));
+
+    // 关闭, with the outcome: off the console's open list, closed in hallqd.
+    browser.click(r#".order[data-ticket="A002"] button[data-act="closed"]"#)?;
+    browser.wait_page("the close dialog", |p| p["dialog"]["act"] == "closed")?;
+    let outcome = "已约谈窗口人员整改";
+    confirm_note(&browser, outcome)?;
+    let page = browser.wait_page("the order closed", |p| {
+        p["dialog"].is_null() && order_of(p, "A002").is_none()
+    })?;
+    assert!(order_of(&page, "B001").is_some(), "{page}");
+    let orders = all_work_orders(&rt, &admin)?;
+    let one = orders.iter().find(|o| o.id == 1).context("work order 1")?;
+    assert_eq!(one.state, WorkOrderState::Closed);
+    assert_eq!(one.close_note.as_deref(), Some(outcome));
+
+    // 申诉复核 of B001's 不满意: 取消 first changes nothing …
+    let before = report_today(&rt, &admin)?;
+    assert_eq!(before.stats.totals.ratings, [1, 1, 0, 0, 1]);
+    assert_eq!(before.totals.satisfied_permille, Some(333));
+    browser.click(r#".order[data-ticket="B001"] button[data-act="appeal"]"#)?;
+    browser.wait_page("the appeal dialog", |p| p["dialog"]["act"] == "appeal")?;
+    browser.click("#note-cancel")?;
+    browser.wait_page("the dialog gone", |p| p["dialog"].is_null())?;
+    assert_eq!(
+        report_today(&rt, &admin)?.stats.totals.ratings,
+        [1, 1, 0, 0, 1]
+    );
+    // … then in English, with the reason: the rating leaves 满意率.
+    browser.click("#lang")?;
+    browser.wait_page("the English console", |p| p["lang"] == "en")?;
+    browser.click(r#".order[data-ticket="B001"] button[data-act="appeal"]"#)?;
+    let page = browser.wait_page("the English dialog", |p| p["dialog"]["act"] == "appeal")?;
+    assert_eq!(page["dialog"]["ok"], "OK", "{page}");
+    assert_eq!(page["dialog"]["cancel"], "Cancel", "{page}");
+    browser.viewport(768, 1024)?;
+    browser.wait_page("the tablet", |p| p["width"] == 768)?;
+    browser.screenshot(&artifact_dir().join("console-dialog-tablet-screenshot.png"))?;
+    confirm_note(&browser, "评价人误操作，经调取录像核实")?;
+    let page = browser.wait_page("the rating appealed", |p| {
+        p["dialog"].is_null()
+            && order_of(p, "B001").is_some_and(|o| {
+                o["text"].as_str().unwrap_or_default().contains("appealed")
+                    && !o["acts"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|a| a == "appeal"))
+            })
+    })?;
+    assert!(page["scroll_width"].as_i64() <= Some(768), "{page}");
+    let after = report_today(&rt, &admin)?;
+    assert_eq!(after.stats.totals.ratings, [1, 0, 0, 0, 1]);
+    assert_eq!(after.totals.satisfied_permille, Some(500));
+    let orders = all_work_orders(&rt, &admin)?;
+    let two = orders.iter().find(|o| o.id == 2).context("work order 2")?;
+    assert_eq!(
+        two.appeal.as_ref().map(|a| a.reason.as_str()),
+        Some("评价人误操作，经调取录像核实")
+    );
+    // Appealing again is refused: the dialog says why and stays open.
+    browser.script(&format!(
+        "const b = document.createElement('button'); b.dataset.act = 'appeal'; \
+         b.dataset.ticket = 'B001'; b.dataset.day = '{}'; b.id = 'again'; \
+         document.querySelector('.order[data-ticket=\"B001\"] .acts').appendChild(b); return null;",
+        two.day
+    ))?;
+    browser.click("#again")?;
+    browser.wait_page("the appeal dialog again", |p| {
+        p["dialog"]["act"] == "appeal"
+    })?;
+    confirm_note(&browser, "again")?;
+    let page = browser.wait_page("the refusal in the dialog", |p| {
+        p["last_action"] == "already_appealed"
+    })?;
+    assert!(!page["dialog"].is_null(), "{page}");
+    assert!(
+        page["dialog"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Not done"),
+        "{page}"
+    );
+    rt.block_on(admin.close());
+    rt.block_on(kiosk.close());
+    daemon.stop()?;
+    Ok(())
+}

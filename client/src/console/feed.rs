@@ -33,9 +33,15 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Keeps `console` up to date for as long as the task runs. Returns only
-/// if the very first attempt is refused (a wrong token or role).
-pub async fn run(link: Arc<FollowingClient>, console: watch::Sender<Console>) -> ClientError {
+/// Keeps `console` up to date for as long as the task runs, reading it
+/// again on every display frame, every [`TICK`], and whenever `poked`
+/// says a manager's action was done. Returns only if the very first
+/// attempt is refused (a wrong token or role).
+pub async fn run(
+    link: Arc<FollowingClient>,
+    console: watch::Sender<Console>,
+    mut poked: watch::Receiver<()>,
+) -> ClientError {
     let mut backoff = FIRST_BACKOFF;
     let mut ever_connected = false;
     let no_console = AtomicBool::new(false);
@@ -60,6 +66,12 @@ pub async fn run(link: Arc<FollowingClient>, console: watch::Sender<Console>) ->
                             }
                         }
                     } => why,
+                    never = async {
+                        while poked.changed().await.is_ok() {
+                            wanted.send_replace(());
+                        }
+                        std::future::pending::<std::convert::Infallible>().await
+                    } => match never {},
                     never = refresh(&link, &console, asked, &no_console) => match never {},
                 };
                 eprintln!("hallq console: link to hallqd lost ({why}); reconnecting");

@@ -68,8 +68,9 @@ pub async fn serve(hallqd: &Hallqd, listener: TcpListener) -> Result<(), Console
     // records must not hold up the live view's refresh.
     let charts = Arc::new(FollowingClient::new(hallqd.clone()));
     let (console, page) = watch::channel(Console::default());
+    let (refresh, refresh_asked) = watch::channel(());
     tokio::select! {
-        refused = feed::run(link, console) => Err(refused.into()),
-        served = web::serve(listener, page, charts) => Ok(served?),
+        refused = feed::run(link, console, refresh_asked) => Err(refused.into()),
+        served = web::serve(listener, page, charts, refresh) => Ok(served?),
     }
 }

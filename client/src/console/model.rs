@@ -15,8 +15,11 @@
 //! work orders with their lifecycle and deadlines (回访, 关闭, 申诉复核), and
 //! the failed notifications with the gateway's reason. Those replace the
 //! console's own stand-ins (its wait-over-target warning, the day's bad
-//! ratings); the window and item figures stay from the answers above until
-//! `ConsoleView` carries them in full (its first version leaves them 0).
+//! ratings). It also fills the window and item figures from what it keeps
+//! (a window's opening, pause and call instants; the items' oldest and
+//! estimated waits, the cap used): those replace the estimates made from
+//! the records (idle as the span from the first call less busy and
+//! paused), which stay for an older hallqd without the console request.
 
 use std::collections::HashMap;
 
@@ -255,6 +258,20 @@ pub fn view(a: &Answers, local: Timestamp) -> Value {
             })
         })
         .collect();
+    // hallqd's own figures, where it answers the console request: the
+    // windows' idle and paused time from their opening times, the items'
+    // oldest and estimated waits, the cap used (its clock, its rules).
+    let (windows, items, target): (Vec<Value>, Vec<Value>, u64) = match &a.console {
+        Some(c) if !c.windows.is_empty() || !c.items.is_empty() => (
+            windows
+                .into_iter()
+                .map(|w| with_console_window(w, c))
+                .collect(),
+            items.into_iter().map(|i| with_console_item(i, c)).collect(),
+            c.wait_target_secs,
+        ),
+        _ => (windows, items, target),
+    };
     let failed_notifications = a
         .by_item
         .as_ref()
@@ -310,6 +327,54 @@ pub fn view(a: &Answers, local: Timestamp) -> Value {
         "print_failures_total": prints.map_or(0, |p| p.total),
         "print_failures_today": a.kiosk.as_ref().map_or(0, |k| k.print_failures_today),
     })
+}
+
+/// Window `w` of the view with hallqd's figures of it from `c` (the
+/// answers' shape stays: universal, fallback, items as configured).
+fn with_console_window(mut w: Value, c: &ConsoleView) -> Value {
+    let Some(cw) = c
+        .windows
+        .iter()
+        .find(|cw| Some(u64::from(cw.number.0)) == w["number"].as_u64())
+    else {
+        return w;
+    };
+    w["served_today"] = json!(cw.served_today);
+    w["idle_secs"] = json!(cw.idle_secs_today);
+    w["paused_secs"] = json!(cw.paused_secs_today);
+    w["state_since"] = json!(cw.state_since.saturating_mul(1000));
+    if let Some(since) = cw.current_since {
+        w["since"] = json!(since.saturating_mul(1000));
+    }
+    w["figures_from"] = json!("hallqd");
+    w
+}
+
+/// Item `i` of the view with hallqd's figures of it from `c`; marked over
+/// the target by hallqd's waits.
+fn with_console_item(mut i: Value, c: &ConsoleView) -> Value {
+    let Some(ci) = c
+        .items
+        .iter()
+        .find(|ci| i["code"].as_str() == Some(ci.code.to_string().as_str()))
+    else {
+        return i;
+    };
+    i["oldest_secs"] = json!(ci.oldest_wait_secs);
+    i["eta_secs"] = json!(ci.estimated_wait_secs);
+    i["open_windows"] = json!(ci.open_windows.iter().map(|w| w.0).collect::<Vec<_>>());
+    i["issued_today"] = json!(ci.issued_today);
+    i["served_today"] = json!(ci.served_today);
+    i["daily_cap"] = json!(ci.daily_cap);
+    i["cap_used"] = json!(ci.cap_used);
+    i["waiting"] = json!(ci.waiting);
+    let target = c.wait_target_secs;
+    i["over_target"] = json!(
+        target > 0
+            && (ci.oldest_wait_secs.is_some_and(|s| s > target)
+                || ci.estimated_wait_secs.is_some_and(|e| e > target))
+    );
+    i
 }
 
 /// One of hallqd's alerts as the page reads it (instants in ms).

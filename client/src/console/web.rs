@@ -56,11 +56,19 @@ const CONSOLE_JS: &str = include_str!("assets/console.js");
 struct Page {
     console: watch::Receiver<Console>,
     charts: Arc<FollowingClient>,
+    /// Asks the feed to read the view again: a work order's 回访 or
+    /// closing sends no display frame, and the manager who pressed the
+    /// button must see it done at once, not at the next tick.
+    refresh: watch::Sender<()>,
 }
 
 /// The routes, reading the console from `console` and the charts' days
-/// over `charts`.
-pub fn router(console: watch::Receiver<Console>, charts: Arc<FollowingClient>) -> Router {
+/// over `charts`; a manager's action done pokes `refresh`.
+pub fn router(
+    console: watch::Receiver<Console>,
+    charts: Arc<FollowingClient>,
+    refresh: watch::Sender<()>,
+) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/console.css", get(css))
@@ -72,7 +80,11 @@ pub fn router(console: watch::Receiver<Console>, charts: Arc<FollowingClient>) -
         .route("/report.html", get(report))
         .route("/workorder", post(work_order))
         .route("/appeal", post(appeal))
-        .with_state(Arc::new(Page { console, charts }))
+        .with_state(Arc::new(Page {
+            console,
+            charts,
+            refresh,
+        }))
 }
 
 /// Serves the console on `listener` until the process ends.
@@ -80,10 +92,11 @@ pub async fn serve(
     listener: TcpListener,
     console: watch::Receiver<Console>,
     charts: Arc<FollowingClient>,
+    refresh: watch::Sender<()>,
 ) -> std::io::Result<()> {
     // No graceful shutdown: event streams never end by themselves, and the
     // console has nothing to save; the process simply exits.
-    axum::serve(listener, router(console, charts)).await
+    axum::serve(listener, router(console, charts, refresh)).await
 }
 
 /// An embedded asset; never cached, so a console upgraded in place serves
@@ -269,14 +282,18 @@ async fn report(State(page): State<Arc<Page>>, RawQuery(query): RawQuery) -> Res
 /// The answer to a manager's action: `{"ok": true}`, or the refusal's
 /// code with its text in `lang`.
 fn done(
+    page: &Page,
     result: Result<hallq_proto::wire::Response, crate::client::ClientError>,
     lang: Lang,
 ) -> Response {
     match result {
-        Ok(_) => asset(
-            "application/json",
-            serde_json::json!({ "ok": true }).to_string(),
-        ),
+        Ok(_) => {
+            page.refresh.send_replace(());
+            asset(
+                "application/json",
+                serde_json::json!({ "ok": true }).to_string(),
+            )
+        }
         Err(e) => {
             let body = serde_json::json!({
                 "code": e.code().as_str(),
@@ -337,7 +354,7 @@ async fn work_order(State(page): State<Arc<Page>>, body: String) -> Response {
         );
     };
     let request = hallq_proto::wire::Request::WorkOrderUpdate { id, action };
-    done(page.charts.request(&request).await, lang_of(&v))
+    done(&page, page.charts.request(&request).await, lang_of(&v))
 }
 
 /// 申诉复核: a rating set aside for a reason.
@@ -357,5 +374,5 @@ async fn appeal(State(page): State<Arc<Page>>, body: String) -> Response {
         day: v["day"].as_u64().and_then(|d| u32::try_from(d).ok()),
         reason: v["reason"].as_str().unwrap_or_default().to_string(),
     };
-    done(page.charts.request(&request).await, lang_of(&v))
+    done(&page, page.charts.request(&request).await, lang_of(&v))
 }

@@ -40,6 +40,8 @@
       callBack: '回访', close: '关闭', appeal: '申诉复核',
       askCallBack: '回访记录（访客怎么说）：', askClose: '处理结果：', askAppeal: '申诉复核的理由：',
       failedAction: (t) => '操作未成功：' + t,
+      orderNo: (d) => '工单 ' + d, ok: '确定', cancel: '取消', noteEmpty: '请填写内容',
+      dlgTitle: { called_back: '回访', closed: '关闭工单', appeal: '申诉复核' },
       alert: '告警', noOrders: '今日没有差评', noFailures: '今日没有发送或打印失败',
       order: (o) => (o.window ? o.window + '号窗口' : '') + (o.staff ? ' · ' + o.staff : '') + ' · ' + grade(o.rating),
       notif: (n) => '短信发送失败 ' + n + ' 条（见 hallq notifications / 短信网关日志）',
@@ -85,6 +87,8 @@
       callBack: 'Call back', close: 'Close', appeal: 'Appeal',
       askCallBack: 'Call-back note (what the visitor said):', askClose: 'Outcome:', askAppeal: 'Reason for setting the rating aside:',
       failedAction: (t) => 'Not done: ' + t,
+      orderNo: (d) => 'work order ' + d, ok: 'OK', cancel: 'Cancel', noteEmpty: 'Please write something',
+      dlgTitle: { called_back: 'Call back', closed: 'Close the work order', appeal: 'Appeal' },
       alert: 'Alert', noOrders: 'No bad ratings today', noFailures: 'No failed notifications or prints today',
       order: (o) => (o.window ? 'window ' + o.window : '') + (o.staff ? ' · ' + o.staff : '') + ' · ' + grade(o.rating),
       notif: (n) => n + ' SMS failed today (see hallq notifications / the gateway log)',
@@ -176,7 +180,7 @@
 
   function drawItems(v) {
     $('items').tBodies[0].innerHTML = v.items.map((i) => {
-      const cap = i.daily_cap != null ? i.issued_today + '/' + i.daily_cap : '—';
+      const cap = i.daily_cap != null ? (i.cap_used != null ? i.cap_used : i.issued_today) + '/' + i.daily_cap : '—';
       const over = (s) => s != null && v.wait_target_secs > 0 && s > v.wait_target_secs;
       return '<tr data-item="' + esc(i.code) + '" class="' + (i.over_target ? 'over' : '') + '"><td>' +
         esc(i.name) + '（' + esc(i.code) + '）</td><td>' + i.waiting[0] + '</td><td>' + i.waiting[1] +
@@ -195,8 +199,10 @@
       }
       const say = t.kinds[a.kind];
       const red = a.kind === 'wait' || a.kind === 'work_order_overdue' || a.kind === 'bad_rating';
+      // A bad rating's detail is its work order's number (#7): say so.
+      const detail = a.kind === 'bad_rating' && /^#\d+$/.test(a.detail || '') ? t.orderNo(a.detail) : a.detail;
       return '<div class="alert ' + (red ? 'red' : 'amber') + '" data-kind="' + esc(a.kind) + '"><b>' + t.alert + '</b>' +
-        esc(say ? say(a) : a.kind) + (a.detail ? ' <span class="muted">' + esc(a.detail) + '</span>' : '') + '</div>';
+        esc(say ? say(a) : a.kind) + (detail ? ' <span class="muted">' + esc(detail) + '</span>' : '') + '</div>';
     }).join('');
   }
 
@@ -220,22 +226,50 @@
     }).join('');
   }
 
-  // 回访 / 关闭 / 申诉复核: a note first (hallqd refuses an empty one), then
-  // the console server asks hallqd; a refusal is shown in words.
+  // 回访 / 关闭 / 申诉复核: a note first (hallqd refuses an empty one), in
+  // the page's own dialog (a tablet's browser may block window.prompt, and
+  // its words follow the page's language), then the console server asks
+  // hallqd; a refusal is shown in words in the dialog, the note kept.
+  const dlg = $('note-dialog');
+  let pending = null;
+  function openDialog(b) {
+    const act = b.dataset.act;
+    pending = act === 'appeal'
+      ? { act: act, ticket: b.dataset.ticket, day: Number(b.dataset.day) }
+      : { act: act, id: Number(b.dataset.id) };
+    const order = b.closest('.order');
+    $('note-title').textContent = t.dlgTitle[act] + (order ? ' · ' + order.dataset.ticket : '');
+    $('note-label').textContent = act === 'called_back' ? t.askCallBack : act === 'closed' ? t.askClose : t.askAppeal;
+    $('note-ok').textContent = t.ok;
+    $('note-cancel').textContent = t.cancel;
+    $('note-text').value = '';
+    $('note-error').textContent = '';
+    dlg.dataset.act = act;
+    dlg.showModal();
+    $('note-text').focus();
+  }
   $('orders').addEventListener('click', (e) => {
     const b = e.target.closest('button[data-act]');
-    if (!b) return;
-    const act = b.dataset.act;
-    const note = window.prompt(act === 'called_back' ? t.askCallBack : act === 'closed' ? t.askClose : t.askAppeal);
-    if (note === null) return;
-    const body = act === 'appeal'
-      ? { ticket: b.dataset.ticket, day: Number(b.dataset.day), reason: note, lang: lang }
-      : { id: Number(b.dataset.id), action: act, note: note, lang: lang };
-    fetch(act === 'appeal' ? '/appeal' : '/workorder', { method: 'POST', body: JSON.stringify(body) })
+    if (b) openDialog(b);
+  });
+  $('note-cancel').addEventListener('click', () => { pending = null; dlg.close(); });
+  $('note-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!pending) return;
+    const note = $('note-text').value.trim();
+    if (!note) { $('note-error').textContent = t.noteEmpty; return; }
+    const p = pending;
+    const body = p.act === 'appeal'
+      ? { ticket: p.ticket, day: p.day, reason: note, lang: lang }
+      : { id: p.id, action: p.act, note: note, lang: lang };
+    $('note-ok').disabled = true;
+    fetch(p.act === 'appeal' ? '/appeal' : '/workorder', { method: 'POST', body: JSON.stringify(body) })
       .then((r) => r.json()).then((answer) => {
         document.body.dataset.lastAction = answer.ok ? 'ok' : answer.code;
-        if (!answer.ok) window.alert(t.failedAction(answer.text || answer.code));
-      });
+        if (answer.ok) { pending = null; dlg.close(); }
+        else $('note-error').textContent = t.failedAction(answer.text || answer.code);
+      }, () => { $('note-error').textContent = t.failedAction('—'); })
+      .finally(() => { $('note-ok').disabled = false; });
   });
 
   function drawFailures(v) {
