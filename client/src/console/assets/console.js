@@ -16,7 +16,8 @@
       state: { open: '开放', paused: '暂停', closed: '关闭' },
       post: (p) => p + '岗', nobody: '未登录',
       called: '已叫号', serving: '办理中', none: '空闲',
-      figs: (s, idle, paused) => '今日办结 ' + s + ' · 空闲 ' + idle + ' · 暂停 ' + paused,
+      figs: (s, idle, paused) => '今日办结 ' + s + ' · 空闲 ' + idle + (paused ? ' · 暂停 ' + paused : ''),
+      badRatings: (n, tickets) => '今日已有 ' + n + ' 条差评待回访：' + tickets + '（见差评工单）',
       universal: '无差别', fallback: '兜底',
       cols: ['事项', '预约', '优先', '普通', '最久等候', '预计等候', '开放窗口', '今日取号', '今日办结', '限额'],
       summary: (v) => '等候 ' + v.waiting_total + ' 人 · 开放窗口 ' + v.open + '/' + v.windows +
@@ -63,7 +64,8 @@
       state: { open: 'open', paused: 'paused', closed: 'closed' },
       post: (p) => 'post ' + p, nobody: 'nobody logged in',
       called: 'called', serving: 'serving', none: 'idle',
-      figs: (s, idle, paused) => 'served ' + s + ' · idle ' + idle + ' · paused ' + paused,
+      figs: (s, idle, paused) => 'served ' + s + ' · idle ' + idle + (paused ? ' · paused ' + paused : ''),
+      badRatings: (n, tickets) => n + ' bad ratings to call back: ' + tickets + ' (see the work orders)',
       universal: 'universal', fallback: 'fallback',
       cols: ['item', 'appt', 'priority', 'walk-in', 'oldest', 'est. wait', 'open windows', 'issued', 'served', 'cap'],
       summary: (v) => v.waiting_total + ' waiting · ' + v.open + '/' + v.windows + ' windows open · target ' +
@@ -174,7 +176,7 @@
         esc(w.current || '') + '"><div class="head"><span>' + esc(t.window(w.number)) + '</span><span class="state">' +
         state + '</span></div><div>' + staff + '<span class="muted">' + kind + ' · ' + esc(w.items.join(' ')) +
         '</span></div><div>' + cur + '</div><div class="figs">' +
-        esc(t.figs(w.served_today, dur(w.idle_secs), dur(w.paused_secs))) + '</div></div>';
+        esc(t.figs(w.served_today, dur(w.idle_secs), w.paused_secs ? dur(w.paused_secs) : null)) + '</div></div>';
     }).join('');
   }
 
@@ -191,8 +193,17 @@
     }).join('');
   }
 
+  // More than two bad ratings make one line (the work orders list them
+  // with their buttons): a busy day's ratings must not push the floor off
+  // a 768-pixel screen.
   function drawAlerts(v) {
-    $('alerts').innerHTML = v.alerts.map((a) => {
+    const bad = v.alerts.filter((a) => a.kind === 'bad_rating');
+    const shown = bad.length > 2 ? v.alerts.filter((a) => a.kind !== 'bad_rating') : v.alerts;
+    const grouped = bad.length > 2
+      ? '<div class="alert red" data-kind="bad_rating" data-count="' + bad.length + '"><b>' + t.alert + '</b>' +
+        esc(t.badRatings(bad.length, bad.map((a) => a.ticket || a.subject).join(', '))) + '</div>'
+      : '';
+    $('alerts').innerHTML = grouped + shown.map((a) => {
       if (a.kind === 'wait_over_target') {
         return '<div class="alert red" data-kind="' + a.kind + '"><b>' + t.alert + '</b>' +
           esc(t.overTarget(a) + t.openThese(a.open)) + '</div>';
