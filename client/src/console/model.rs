@@ -514,4 +514,92 @@ mod tests {
         assert_eq!(v["alerts"][0]["window"], 3);
         assert_eq!(v["failed_notifications"], 3);
     }
+
+    #[test]
+    fn hallqds_window_and_item_figures_replace_the_estimates_from_the_records() {
+        use hallq_proto::console::{ConsoleItem, ConsoleWindow, ConsoleWindowState};
+        use hallq_proto::views::{ItemView, WindowView};
+        let a_item = ItemCode::new('A').unwrap();
+        let mut a = answers();
+        a.status.view.windows = vec![WindowView {
+            number: WindowNo(1),
+            state: WindowState::Open,
+            current: None,
+            serving: false,
+            staff: None,
+            items: vec![a_item],
+            universal: false,
+            fallback: false,
+        }];
+        a.status.view.items = vec![ItemView {
+            code: a_item,
+            name: "社保".into(),
+            waiting: [0, 0, 1],
+            open_windows: 1,
+            issued_today: 4,
+        }];
+        // Without hallqd's console: idle is the span from the first call
+        // (none here), the oldest wait from the waiting ticket.
+        let v = view(&a, Timestamp(6_000_000));
+        assert_eq!(v["windows"][0]["idle_secs"], 0);
+        assert_eq!(v["items"][0]["oldest_secs"], 1000);
+        assert_eq!(v["items"][0]["over_target"], false);
+        a.console = Some(ConsoleView {
+            hall: "main".into(),
+            hall_name: "测试大厅".into(),
+            now: 6_000,
+            day: 20261202,
+            issuing: true,
+            wait_target_secs: 600,
+            windows: vec![ConsoleWindow {
+                number: WindowNo(1),
+                state: ConsoleWindowState::Open,
+                state_since: 4_000,
+                staff: None,
+                post: None,
+                current: None,
+                serving: false,
+                current_since: None,
+                served_today: 3,
+                idle_secs_today: 1_200,
+                paused_secs_today: 300,
+                items: vec![a_item],
+            }],
+            items: vec![ConsoleItem {
+                code: a_item,
+                name: "社保".into(),
+                waiting: [0, 0, 1],
+                oldest_wait_secs: Some(1_000),
+                estimated_wait_secs: Some(700),
+                open_windows: vec![WindowNo(1)],
+                issued_today: 4,
+                served_today: 3,
+                daily_cap: Some(200),
+                cap_used: 4,
+            }],
+            open_work_orders: 0,
+            overdue_work_orders: 0,
+            work_orders: Vec::new(),
+            failed_notifications: 0,
+            latest_failed_notifications: Vec::new(),
+            print_failures: 0,
+            latest_print_failures: Vec::new(),
+            active_alerts: 0,
+            alerts: Vec::new(),
+        });
+        let v = view(&a, Timestamp(6_000_000));
+        let w = &v["windows"][0];
+        assert_eq!(
+            (&w["idle_secs"], &w["paused_secs"], &w["served_today"]),
+            (&json!(1_200), &json!(300), &json!(3))
+        );
+        assert_eq!(w["state_since"], 4_000_000, "ms for the page");
+        let i = &v["items"][0];
+        assert_eq!(i["eta_secs"], 700);
+        assert_eq!((&i["daily_cap"], &i["cap_used"]), (&json!(200), &json!(4)));
+        assert_eq!(i["over_target"], true, "hallqd's target: 10 minutes");
+        assert_eq!(v["wait_target_secs"], 600);
+        // hallqd answered: no stand-in alert of the console's own.
+        assert_eq!(v["alerts"], json!([]));
+    }
 }
