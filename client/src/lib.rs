@@ -14,11 +14,16 @@
 //!   terminal), the window terminal, the SMS gateway bridge.
 //! - [`text`]: the message catalogue, Chinese and English, made from codes.
 //! - [`kiosk`]: the self-service kiosk's touch page and ticket printer.
+//! - [`charts`]: the day in charts (`hallq report`, the console, simulate's
+//!   HTML), drawn as SVG by plotters.
+//! - [`console`]: the hall manager's live web console.
 //! - `cli` (in the binary): the `hallq` command, human and `--json` output.
 
 pub mod board;
 pub mod bridge;
+pub mod charts;
 pub mod client;
+pub mod console;
 pub mod follow;
 pub mod kiosk;
 pub mod screen;

@@ -505,6 +505,19 @@ pub fn rating(value: u8, lang: Lang) -> &'static str {
     lang.pick(zh, en)
 }
 
+/// A span of time a manager reads at a glance: `45 秒`, `12 分钟`,
+/// `1 小时 05 分` (`45 s`, `12 min`, `1 h 05 min`).
+pub fn minutes(secs: u64, lang: Lang) -> String {
+    match (secs, lang) {
+        (0..=59, Lang::Zh) => format!("{secs} 秒"),
+        (0..=59, Lang::En) => format!("{secs} s"),
+        (60..=3599, Lang::Zh) => format!("{} 分钟", secs / 60),
+        (60..=3599, Lang::En) => format!("{} min", secs / 60),
+        (_, Lang::Zh) => format!("{} 小时 {:02} 分", secs / 3600, secs / 60 % 60),
+        (_, Lang::En) => format!("{} h {:02} min", secs / 3600, secs / 60 % 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

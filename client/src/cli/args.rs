@@ -367,6 +367,25 @@ pub enum Command {
         #[arg(long, value_name = "FILE", conflicts_with_all = ["date", "plan_file", "plan", "forecast_weeks"])]
         report: Option<PathBuf>,
     },
+    /// The day in charts as one self-contained HTML file a manager can
+    /// mail (admin): arrivals and served per 15 minutes, waits per hour,
+    /// window use and pauses, satisfaction and no-shows; Chinese, or
+    /// English with --lang en.
+    Report {
+        /// The day, YYYY-MM-DD or YYYYMMDD; today if left out.
+        #[arg(long, value_parser = parse_date)]
+        date: Option<u32>,
+        /// The HTML file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// The hall manager's web console (admin): every window and item live,
+    /// failures, work orders, and the day in charts.
+    Console {
+        /// Serve the console over HTTP on ADDR, e.g. 127.0.0.1:8095.
+        #[arg(long, value_name = "ADDR")]
+        serve: SocketAddr,
+    },
     /// Arrivals per hour and item expected on a day, from the same weekday
     /// of the last weeks, with an 80% interval (admin).
     Forecast {
@@ -663,6 +682,18 @@ pub enum Plan {
     },
     /// Ask hallqd for a staffing simulation (or render a saved one).
     Simulate(Box<SimulatePlan>),
+    /// Write the day in charts to a file.
+    Report {
+        /// `yyyymmdd`; the hall's current day if `None`.
+        day: Option<u32>,
+        /// The HTML file.
+        out: PathBuf,
+    },
+    /// Serve the manager's console.
+    Console {
+        /// Where to serve the page.
+        serve: SocketAddr,
+    },
     /// Ask hallqd for a forecast.
     Forecast {
         /// `yyyymmdd`.
@@ -837,6 +868,11 @@ impl Command {
                 html: html.clone(),
                 report: report.clone(),
             })),
+            Command::Report { date, out } => Plan::Report {
+                day: *date,
+                out: out.clone(),
+            },
+            Command::Console { serve } => Plan::Console { serve: *serve },
             Command::Forecast { date, weeks } => Plan::Forecast {
                 day: *date,
                 weeks: *weeks,

@@ -255,6 +255,7 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Visitor { serve, options } => {
             return serve_visitor(&hallqd, serve, options, cli.json, out).await
         }
+        Plan::Console { serve } => return serve_console(&hallqd, serve, cli.json, out).await,
         _ => {}
     }
     let client = FollowingClient::new(hallqd);
@@ -267,12 +268,16 @@ async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Plan::Forecast { day, weeks } => {
             staffing::forecast(&client, day, weeks, cli.json, out).await
         }
+        Plan::Report { day, out: file } => {
+            report(&client, day, &file, cli.lang, cli.json, out).await
+        }
         // Handled above, before connecting: they keep their own connections.
         Plan::Board { .. }
         | Plan::Window { .. }
         | Plan::SmsBridge { .. }
         | Plan::Kiosk { .. }
-        | Plan::Visitor { .. } => Ok(()),
+        | Plan::Visitor { .. }
+        | Plan::Console { .. } => Ok(()),
     };
     // Also after a refusal: the daemon should not hold a dead connection.
     client.close().await;
@@ -373,6 +378,76 @@ async fn serve_kiosk(
         }),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
+}
+
+/// `hallq console --serve ADDR`: announces the page's address on stdout's
+/// first line, then serves it until Ctrl-C.
+async fn serve_console(
+    hallqd: &Hallqd,
+    addr: SocketAddr,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    use hallq_client::console;
+    let listener = listen_and_announce(addr, "console", json, out, |url| {
+        format!("English: {url}?lang=en · the charts of a day: {url}#charts")
+    })
+    .await?;
+    tokio::select! {
+        result = console::serve(hallqd, listener) => result.map_err(|e| match e {
+            console::ConsoleError::Refused(e) => Failure::Client(e),
+            console::ConsoleError::Io(e) => Failure::Local {
+                code: ErrorCode::Bind,
+                message: format!("console failed: {e}"),
+            },
+        }),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// `hallq report --date D --out FILE`: the day in charts as one
+/// self-contained HTML file; says where it went (`{"written": path,
+/// "day": yyyymmdd, "charts": n}` with `--json`).
+async fn report(
+    client: &FollowingClient,
+    day: Option<u32>,
+    file: &std::path::Path,
+    lang: hallq_client::text::Lang,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    use hallq_client::charts;
+    let data = charts::fetch(client, day).await?;
+    let drawn = charts::day::charts(&data, lang);
+    let page = charts::page::report(&data, &drawn, lang);
+    std::fs::write(file, page).map_err(|e| Failure::Local {
+        code: ErrorCode::Output,
+        message: format!("cannot write {}: {e}", file.display()),
+    })?;
+    out.line(&if json {
+        serde_json::json!({
+            "written": file.display().to_string(),
+            "day": data.day,
+            "charts": drawn.len(),
+        })
+        .to_string()
+    } else {
+        match lang {
+            hallq_client::text::Lang::Zh => format!(
+                "{} 的日报（{} 张图）已写入 {}",
+                charts::page::date(data.day),
+                drawn.len(),
+                file.display()
+            ),
+            hallq_client::text::Lang::En => format!(
+                "the day in charts of {} ({} charts) written to {}",
+                charts::page::date(data.day),
+                drawn.len(),
+                file.display()
+            ),
+        }
+    })?;
+    Ok(())
 }
 
 fn board_failure(e: BoardError) -> Failure {

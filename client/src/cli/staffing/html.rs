@@ -4,228 +4,49 @@
 //! wait per hour against the target, the queue through the day, each
 //! window's use. No script, no CDN, no external file: a hall's network
 //! often has no internet, and the page is mailed or printed as it is.
+//! The drawing is the day-in-charts module's ([`hallq_client::charts::draw`]).
 
 use std::fmt::Write as _;
 
+use hallq_client::charts::draw::{self, Series};
+use hallq_client::charts::page::esc;
 use hallq_proto::staffing::{minute_string, SimulationReport};
-use plotters::prelude::*;
 
 use super::{date, item, lane, mapping, wait, Lang};
 
-/// Chart size in SVG user units (the page scales them to its width).
-const CHART: (u32, u32) = (720, 300);
-/// The hall's blue (the board's) for bars and lines; red for the target.
-const BLUE: RGBColor = RGBColor(0x1f, 0x5f, 0xa8);
-const ORANGE: RGBColor = RGBColor(0xe0, 0x8a, 0x1e);
-const RED: RGBColor = RGBColor(0xc0, 0x27, 0x2d);
-
-/// An hour axis label: `09:00` at whole hours, nothing between (plotters
-/// may put ticks at half hours).
-fn hour_label(x: &f64) -> String {
-    if (x - x.round()).abs() < 1e-6 {
-        format!("{:02}:00", x.round() as u32 % 24)
-    } else {
-        String::new()
-    }
-}
-
-/// `&`, `<`, `>`, `"` escaped: item names and everything else come from a
-/// config a person typed.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
-}
-
-/// Bars per hour (`values[i]` for `hours[i]`), with an optional line on the
-/// same axis (open windows) scaled to its own maximum.
-fn hour_bars(
-    title: &str,
-    hours: &[u8],
-    values: &[f64],
-    y_desc: &str,
-    line: Option<(&str, &[f64], &str)>,
-) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, CHART).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let first = f64::from(*hours.first().unwrap_or(&9));
-        let last = f64::from(*hours.last().unwrap_or(&17)) + 1.0;
-        let top = values.iter().cloned().fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
-            .right_y_label_area_size(if line.is_some() { 56 } else { 0 })
-            .build_cartesian_2d(first..last, 0.0..top)
-            .map_err(err)?
-            .set_secondary_coord(
-                first..last,
-                0.0..line
-                    .map(|(_, v, _)| v.iter().cloned().fold(1.0, f64::max) * 1.15)
-                    .unwrap_or(1.0),
-            );
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(hours.len() + 1)
-            .x_label_formatter(&hour_label)
-            .y_desc(y_desc)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(hours.iter().zip(values).map(|(&h, &v)| {
-                let h = f64::from(h);
-                Rectangle::new([(h + 0.12, 0.0), (h + 0.88, v)], BLUE.mix(0.85).filled())
-            }))
-            .map_err(err)?
-            .label(y_desc)
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLUE.filled()));
-        if let Some((name, v, desc)) = line {
-            chart
-                .configure_secondary_axes()
-                .y_desc(desc)
-                .label_style(("sans-serif", 14))
-                .draw()
-                .map_err(err)?;
-            chart
-                .draw_secondary_series(LineSeries::new(
-                    hours.iter().zip(v).map(|(&h, &y)| (f64::from(h) + 0.5, y)),
-                    ORANGE.stroke_width(3),
-                ))
-                .map_err(err)?
-                .label(name)
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], ORANGE.stroke_width(3)));
-            chart
-                .draw_secondary_series(
-                    hours
-                        .iter()
-                        .zip(v)
-                        .map(|(&h, &y)| Circle::new((f64::from(h) + 0.5, y), 4, ORANGE.filled())),
-                )
-                .map_err(err)?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
-}
-
 /// The p90 wait per hour (minutes) with the target as a red line.
 fn p90_chart(title: &str, r: &SimulationReport, lang: Lang) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, CHART).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let hours: Vec<f64> = r.hours.iter().map(|h| f64::from(h.hour)).collect();
-        let first = hours.first().copied().unwrap_or(9.0);
-        let last = hours.last().copied().unwrap_or(17.0) + 1.0;
-        let target = f64::from(r.target_secs) / 60.0;
-        let top = r
-            .hours
-            .iter()
-            .map(|h| f64::from(h.p90_secs) / 60.0)
-            .fold(target, f64::max)
-            * 1.2;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
-            .build_cartesian_2d(first..last, 0.0..top.max(1.0))
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_labels(r.hours.len() + 1)
-            .x_label_formatter(&hour_label)
-            .y_desc(lang.pick("p90 等候（分钟）", "p90 wait (min)"))
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(r.hours.iter().map(|h| {
-                let x = f64::from(h.hour);
-                let y = f64::from(h.p90_secs) / 60.0;
-                let color = if y > target { RED } else { BLUE };
-                Rectangle::new([(x + 0.12, 0.0), (x + 0.88, y)], color.mix(0.85).filled())
-            }))
-            .map_err(err)?
-            .label(lang.pick("每小时到达者的 p90 等候", "p90 wait of the hour's arrivals"))
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], BLUE.filled()));
-        chart
-            .draw_series(LineSeries::new(
-                [(first, target), (last, target)],
-                RED.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(lang.pick("等候目标", "target"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    let hours: Vec<u8> = r.hours.iter().map(|h| h.hour).collect();
+    let p90: Vec<f64> = r
+        .hours
+        .iter()
+        .map(|h| f64::from(h.p90_secs) / 60.0)
+        .collect();
+    draw::hour_groups(
+        title,
+        &hours,
+        &[Series::new(
+            lang.pick("每小时到达者的 p90 等候", "p90 wait of the hour's arrivals"),
+            p90,
+        )],
+        lang.pick("p90 等候（分钟）", "p90 wait (min)"),
+        Some((
+            f64::from(r.target_secs) / 60.0,
+            lang.pick("等候目标", "target"),
+        )),
+    )
 }
 
 /// Tickets waiting through the day (a point every 5 minutes).
 fn queue_chart(title: &str, r: &SimulationReport, lang: Lang) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, CHART).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let step = f64::from(QUEUE_STEP_MINUTES) / 60.0;
-        let from = f64::from(r.queue_from) / 60.0;
-        let to = from + step * r.queue.len().max(1) as f64;
-        let top = r.queue.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.15;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
-            .build_cartesian_2d(from.floor()..to.ceil(), 0.0..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_labels(((to.ceil() - from.floor()) as usize / 2).max(2) + 1)
-            .x_label_formatter(&hour_label)
-            .y_desc(lang.pick("等候人数", "tickets waiting"))
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        let points: Vec<(f64, f64)> = r
-            .queue
-            .iter()
-            .enumerate()
-            .map(|(i, &q)| (from + step * i as f64, f64::from(q)))
-            .collect();
-        chart
-            .draw_series(AreaSeries::new(points.clone(), 0.0, BLUE.mix(0.2)))
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(points, BLUE.stroke_width(2)))
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    let values: Vec<f64> = r.queue.iter().map(|&q| f64::from(q)).collect();
+    draw::area(
+        title,
+        f64::from(r.queue_from) / 60.0,
+        f64::from(QUEUE_STEP_MINUTES) / 60.0,
+        &values,
+        lang.pick("等候人数", "tickets waiting"),
+    )
 }
 
 /// Minutes between the queue's points: hallq-core's
@@ -235,50 +56,26 @@ const QUEUE_STEP_MINUTES: u16 = 5;
 
 /// Each window's busy share of its open time.
 fn use_chart(title: &str, r: &SimulationReport, lang: Lang) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, CHART).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let n = r.windows.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..n, 0.0..100.0)
-            .map_err(err)?;
-        let labels: Vec<String> = r.windows.iter().map(|w| w.window.to_string()).collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(r.windows.len() * 2 + 1)
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if (x - x.floor() - 0.5).abs() < 0.01 {
-                    labels.get(i).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .x_desc(lang.pick("窗口", "window"))
-            .y_desc(lang.pick("利用率 %", "use %"))
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(r.windows.iter().enumerate().map(|(i, w)| {
-                let u = if w.open_secs == 0 {
-                    0.0
-                } else {
-                    f64::from(w.busy_secs) * 100.0 / f64::from(w.open_secs)
-                };
-                let x = i as f64;
-                Rectangle::new([(x + 0.15, 0.0), (x + 0.85, u)], BLUE.mix(0.85).filled())
-            }))
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    let labels: Vec<String> = r.windows.iter().map(|w| w.window.to_string()).collect();
+    let use_: Vec<f64> = r
+        .windows
+        .iter()
+        .map(|w| {
+            if w.open_secs == 0 {
+                0.0
+            } else {
+                f64::from(w.busy_secs) * 100.0 / f64::from(w.open_secs)
+            }
+        })
+        .collect();
+    draw::category_bars(
+        title,
+        &labels,
+        &[Series::new(lang.pick("利用率 %", "use %"), use_)],
+        lang.pick("窗口", "window"),
+        lang.pick("利用率 %", "use %"),
+        Some(100.0),
+    )
 }
 
 const STYLE: &str = "
@@ -434,7 +231,7 @@ pub fn report(r: &SimulationReport, lang: Lang) -> String {
     let arrivals: Vec<f64> = r.hours.iter().map(|h| f64::from(h.arrivals)).collect();
     let open: Vec<f64> = r.hours.iter().map(|h| f64::from(h.open_windows)).collect();
     let charts = [
-        hour_bars(
+        draw::hour_bars(
             lang.pick("每小时到达与开放窗口", "Arrivals and open windows per hour"),
             &hours,
             &arrivals,
