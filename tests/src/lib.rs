@@ -41,7 +41,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use hallq_client::client::{Client, ClientError, DisplayStream, NotificationStream};
 use hallq_proto::types::{ItemCode, Lane, TicketNo, WindowNo};
-use hallq_proto::wire::{DisplayUpdate, Notification, Status, WindowAction};
+use hallq_proto::wire::{
+    DisplayUpdate, Notification, Request, Response, Status, WindowAction, WAITING_PAGE_MAX,
+};
 use rustls_pki_types::CertificateDer;
 use tempfile::TempDir;
 
@@ -749,6 +751,32 @@ pub fn waiting(status: &Status) -> Vec<(String, u32)> {
         .iter()
         .map(|w| (w.ticket.to_string(), w.position))
         .collect()
+}
+
+/// Every waiting ticket of the hall, page by page (`StatusPage`): one
+/// `Status` answer carries at most [`WAITING_PAGE_MAX`] of them (issue 19),
+/// and a test under load can issue more. `ask` sends one request.
+pub async fn every_waiting<F, Fut>(ask: F) -> anyhow::Result<HashSet<String>>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Result<Response, ClientError>>,
+{
+    let mut present = HashSet::new();
+    loop {
+        let from = u32::try_from(present.len())?;
+        let request = Request::StatusPage {
+            from,
+            limit: WAITING_PAGE_MAX,
+        };
+        let page = match ask(request).await? {
+            Response::StatusPage(page) => page,
+            other => bail!("not a status page at {from}: {other:?}"),
+        };
+        present.extend(page.status.waiting.iter().map(|w| w.ticket.to_string()));
+        if page.status.waiting.is_empty() || present.len() >= page.waiting_total as usize {
+            return Ok(present);
+        }
+    }
 }
 
 /// The ticket each window of `status` has called or is serving.

@@ -29,7 +29,9 @@ use hallq_client::follow::FollowingClient;
 use hallq_proto::types::{Lane, TicketNo};
 use hallq_proto::wire::{DisplayUpdate, Notification};
 use hallq_tests::cluster::{Etcd, Nodes, LEASE_TTL_SECS};
-use hallq_tests::{item, waiting, within, ADMIN, DISPLAY, KIOSK, NOTIFIER, STEP_TIMEOUT};
+use hallq_tests::{
+    every_waiting, item, waiting, within, ADMIN, DISPLAY, KIOSK, NOTIFIER, STEP_TIMEOUT,
+};
 
 /// One cluster at a time (an async lock: each test has its own runtime).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -99,8 +101,12 @@ async fn assert_all_acked_present(nodes: &Nodes, seen: &Seen) {
         "a ticket number was acknowledged twice"
     );
     let admin = nodes.client(ADMIN);
-    let status = admin.status().await.expect("status from the owner");
-    let present: HashSet<String> = waiting(&status).into_iter().map(|(t, _)| t).collect();
+    let present = every_waiting(|r| {
+        let admin = &admin;
+        async move { admin.request(&r).await }
+    })
+    .await
+    .expect("the waiting list from the owner");
     let missing: Vec<&String> = tickets.iter().filter(|t| !present.contains(*t)).collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     admin.close().await;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use hallq_proto::types::Lane;
 use hallq_tests::cluster::{Etcd, Nodes};
-use hallq_tests::{item, waiting, within, ADMIN, KIOSK};
+use hallq_tests::{every_waiting, item, within, ADMIN, KIOSK};
 
 /// Owner kills.
 const ROUNDS: usize = 3;
@@ -123,8 +123,17 @@ async fn killing_the_owner_with_changes_in_flight_issues_each_ticket_once() {
     assert_eq!(unique.len(), acked.len(), "a number acknowledged twice");
 
     let admin = nodes.client(ADMIN);
-    let status = within(SETTLE, admin.status()).await.expect("status");
-    let held: BTreeSet<String> = waiting(&status).into_iter().map(|(t, _)| t).collect();
+    let held: BTreeSet<String> = within(
+        SETTLE,
+        every_waiting(|r| {
+            let admin = &admin;
+            async move { admin.request(&r).await }
+        }),
+    )
+    .await
+    .expect("the waiting list")
+    .into_iter()
+    .collect();
     let acked: BTreeSet<String> = acked.into_iter().collect();
     let extra: Vec<_> = held.difference(&acked).collect();
     let missing: Vec<_> = acked.difference(&held).collect();

@@ -29,7 +29,7 @@ use std::time::Duration;
 use hallq_client::follow::{FollowingClient, Hallqd};
 use hallq_proto::types::Lane;
 use hallq_proto::wire::{ChangeId, Request, Response};
-use hallq_tests::{item, within, Daemon, TestHall, ADMIN, KIOSK};
+use hallq_tests::{every_waiting, item, within, Daemon, TestHall, ADMIN, KIOSK};
 
 /// Kill-and-restart rounds.
 const ROUNDS: usize = 20;
@@ -167,14 +167,17 @@ async fn kill_9_with_changes_in_flight_issues_each_ticket_once() {
     // The hall holds exactly what was acknowledged: nobody calls, so every
     // ticket ever issued is waiting.
     let admin = daemon.connect(ADMIN).await;
-    let status = within(Duration::from_secs(10), admin.status())
-        .await
-        .expect("status");
-    let waiting: BTreeSet<String> = status
-        .waiting
-        .iter()
-        .map(|w| w.ticket.to_string())
-        .collect();
+    let waiting: BTreeSet<String> = within(
+        Duration::from_secs(10),
+        every_waiting(|r| {
+            let admin = &admin;
+            async move { admin.request(&r).await }
+        }),
+    )
+    .await
+    .expect("the waiting list")
+    .into_iter()
+    .collect();
     let acked_set: BTreeSet<String> = numbers.iter().map(|s| s.to_string()).collect();
     let extra: Vec<_> = waiting.difference(&acked_set).collect();
     let lost: Vec<_> = acked_set.difference(&waiting).collect();

@@ -59,6 +59,8 @@ const tablet = location.pathname === '/rate';
 const tabletWindow = new URLSearchParams(location.search).get('window');
 let token = tablet ? '' : decodeURIComponent(location.pathname.replace(/^\/t\//, '').split('/')[0] || '');
 let thankedFor = null;
+// The service whose rating is on its way to hallqd (tablet).
+let ratingFor = null;
 let lang = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
 let ticket = null;
 let problem = null;
@@ -219,7 +221,7 @@ function followTablet() {
       if (thankedFor !== answer.ticket.ticket) thanked = false;
       token = answer.token;
       ticket = answer.ticket;
-    } else if (answer.ticket && thankedFor === answer.ticket.ticket) {
+    } else if (answer.ticket && [thankedFor, ratingFor].includes(answer.ticket.ticket)) {
       ticket = answer.ticket;
     } else {
       ticket = null;
@@ -256,10 +258,16 @@ $('confirm-yes').addEventListener('click', async () => {
 $('called-ok').addEventListener('click', () => { $('called').hidden = true; });
 for (const b of document.querySelectorAll('.grade')) {
   b.addEventListener('click', async () => {
+    // Noted before the answer: on a tablet, the window's stream may push
+    // the service just rated (no token any more) before this answer comes,
+    // and must keep it on screen for the thanks.
+    const rated = ticket && ticket.ticket;
+    ratingFor = rated;
     const answer = await post('rate', { rating: Number(b.dataset.rating) });
+    ratingFor = null;
     if (answer.ok || answer.code === 'already_rated') {
       thanked = true;
-      thankedFor = ticket && ticket.ticket;
+      thankedFor = rated;
       render();
     }
   });
