@@ -27,6 +27,7 @@ pub mod console;
 pub mod follow;
 pub mod kiosk;
 pub mod screen;
+pub mod sse;
 pub mod terminal;
 pub mod text;
 pub mod tls;

@@ -49,9 +49,6 @@ struct Page {
 /// or a cable pulled does not always close the TCP connection).
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How soon a browser reconnects after losing the event stream.
-const RETRY: Duration = Duration::from_secs(1);
-
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const BOARD_CSS: &str = include_str!("assets/board.css");
 const BOARD_JS: &str = include_str!("assets/board.js");
@@ -193,24 +190,7 @@ async fn state(State(page): State<Arc<Page>>) -> Response {
 async fn events(
     State(page): State<Arc<Page>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let board = page.board.clone();
-    let stream = futures_util::stream::unfold((board, true), |(mut board, first)| async move {
-        if first {
-            let json = board.borrow_and_update().to_json().to_string();
-            let event = Event::default().event("state").retry(RETRY).data(json);
-            return Some((Ok(event), (board, false)));
-        }
-        tokio::select! {
-            changed = board.changed() => {
-                // The feed is gone only when the process is ending.
-                changed.ok()?;
-                let json = board.borrow_and_update().to_json().to_string();
-                Some((Ok(Event::default().event("state").data(json)), (board, false)))
-            }
-            _ = tokio::time::sleep(PING_INTERVAL) => {
-                Some((Ok(Event::default().event("ping").data("")), (board, false)))
-            }
-        }
-    });
-    Sse::new(stream)
+    crate::sse::state_events(page.board.clone(), "state", PING_INTERVAL, |board| {
+        board.to_json().to_string()
+    })
 }

@@ -44,9 +44,6 @@ use crate::text::Lang;
 /// or a cable pulled does not always close the TCP connection).
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How soon a browser reconnects after losing the event stream.
-const RETRY: Duration = Duration::from_secs(1);
-
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
@@ -144,26 +141,9 @@ async fn state(State(page): State<Arc<Page>>) -> Response {
 async fn events(
     State(page): State<Arc<Page>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let console = page.console.clone();
-    let stream = futures_util::stream::unfold((console, true), |(mut console, first)| async move {
-        if first {
-            let json = console.borrow_and_update().to_json().to_string();
-            let event = Event::default().event("state").retry(RETRY).data(json);
-            return Some((Ok(event), (console, false)));
-        }
-        tokio::select! {
-            changed = console.changed() => {
-                // The feed is gone only when the process is ending.
-                changed.ok()?;
-                let json = console.borrow_and_update().to_json().to_string();
-                Some((Ok(Event::default().event("state").data(json)), (console, false)))
-            }
-            _ = tokio::time::sleep(PING_INTERVAL) => {
-                Some((Ok(Event::default().event("ping").data("")), (console, false)))
-            }
-        }
-    });
-    Sse::new(stream)
+    crate::sse::state_events(page.console.clone(), "state", PING_INTERVAL, |console| {
+        console.to_json().to_string()
+    })
 }
 
 /// `?date=YYYY-MM-DD&lang=zh|en`.

@@ -145,23 +145,10 @@ async fn hall(State(k): State<Kiosk>) -> Response {
 }
 
 async fn events(State(k): State<Kiosk>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures_util::stream::unfold((k, true), |(mut k, first)| async move {
-        if !first {
-            tokio::select! {
-                changed = k.hall.changed() => { changed.ok()?; }
-                _ = tokio::time::sleep(PING_INTERVAL) => {
-                    return Some((Ok(Event::default().event("ping").data("")), (k, false)));
-                }
-            }
-        }
-        let data = hall_json(&k.hall.borrow_and_update(), &k.options).to_string();
-        let event = Event::default()
-            .event("hall")
-            .retry(Duration::from_secs(1))
-            .data(data);
-        Some((Ok(event), (k, false)))
-    });
-    Sse::new(stream)
+    let options = k.options.clone();
+    crate::sse::state_events(k.hall.clone(), "hall", PING_INTERVAL, move |hall| {
+        hall_json(hall, &options).to_string()
+    })
 }
 
 /// A refusal for the page: the code only; the page words it.
