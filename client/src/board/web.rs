@@ -36,6 +36,7 @@ use tokio::sync::watch;
 
 use super::model::Board;
 use super::voice::{Voice, VoiceEngine, VoiceSettings};
+use crate::web::asset;
 
 /// What the routes read: the board and its voice.
 #[derive(Debug, Clone)]
@@ -148,19 +149,6 @@ async fn announce(State(page): State<Arc<Page>>, RawQuery(query): RawQuery) -> R
     }
 }
 
-/// An embedded asset; never cached, so a board upgraded in place serves its
-/// new page at the next reload.
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 async fn index() -> Html<&'static str> {
     Html(INDEX_HTML)
 }
@@ -190,7 +178,7 @@ async fn state(State(page): State<Arc<Page>>) -> Response {
 async fn events(
     State(page): State<Arc<Page>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    crate::sse::state_events(page.board.clone(), "state", PING_INTERVAL, |board| {
+    crate::web::state_events(page.board.clone(), "state", PING_INTERVAL, |board| {
         board.to_json().to_string()
     })
 }

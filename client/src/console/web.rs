@@ -38,6 +38,7 @@ use super::Console;
 use crate::charts;
 use crate::follow::FollowingClient;
 use crate::text::Lang;
+use crate::web::asset;
 
 /// How often an idle event stream says it is alive. The page treats a
 /// stream silent for three of these as dead (a console process that hangs
@@ -96,19 +97,6 @@ pub async fn serve(
     axum::serve(listener, router(console, charts, refresh)).await
 }
 
-/// An embedded asset; never cached, so a console upgraded in place serves
-/// its new page at the next reload.
-fn asset(content_type: &'static str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 async fn index() -> Html<&'static str> {
     Html(INDEX_HTML)
 }
@@ -141,7 +129,7 @@ async fn state(State(page): State<Arc<Page>>) -> Response {
 async fn events(
     State(page): State<Arc<Page>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    crate::sse::state_events(page.console.clone(), "state", PING_INTERVAL, |console| {
+    crate::web::state_events(page.console.clone(), "state", PING_INTERVAL, |console| {
         console.to_json().to_string()
     })
 }

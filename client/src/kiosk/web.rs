@@ -41,6 +41,7 @@ use super::printer::Printer;
 use super::{Hall, Options};
 use crate::client::ClientError;
 use crate::follow::FollowingClient;
+use crate::web::asset;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const KIOSK_CSS: &str = include_str!("assets/kiosk.css");
@@ -103,17 +104,6 @@ pub async fn serve(listener: TcpListener, kiosk: Kiosk) -> std::io::Result<()> {
     axum::serve(listener, router(kiosk)).await
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 fn json_response(v: &Value) -> Response {
     (
         [
@@ -146,7 +136,7 @@ async fn hall(State(k): State<Kiosk>) -> Response {
 
 async fn events(State(k): State<Kiosk>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let options = k.options.clone();
-    crate::sse::state_events(k.hall.clone(), "hall", PING_INTERVAL, move |hall| {
+    crate::web::state_events(k.hall.clone(), "hall", PING_INTERVAL, move |hall| {
         hall_json(hall, &options).to_string()
     })
 }

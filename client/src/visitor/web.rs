@@ -49,6 +49,7 @@ use tokio::sync::watch;
 use super::Options;
 use crate::client::ClientError;
 use crate::follow::FollowingClient;
+use crate::web::asset;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const VISITOR_CSS: &str = include_str!("assets/visitor.css");
@@ -309,17 +310,6 @@ pub async fn serve(listener: TcpListener, page: VisitorPage) -> std::io::Result<
         router(page).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 fn json_response(v: &Value) -> Response {

@@ -1,15 +1,32 @@
-//! Server-sent events for the web screens (board, console, kiosk): a
-//! screen's state pushed as one named event at once and again after every
-//! change, with a `ping` when nothing changed for a while, so the page can
-//! tell a quiet hall from a lost link.
+//! What the web screens (board, console, kiosk, visitor page) share: their
+//! embedded assets served uncached, and the server-sent-event stream that
+//! pushes a screen's state as one named event at once and again after
+//! every change, with a `ping` when nothing changed for a while, so the
+//! page can tell a quiet hall from a lost link.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::header;
 use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use tokio::sync::watch;
+
+/// An embedded asset; never cached, so a screen upgraded in place serves
+/// its new page at the next reload.
+pub fn asset(content_type: &'static str, body: impl Into<Body>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
 
 /// How soon a browser reconnects after the stream broke.
 const RETRY: Duration = Duration::from_secs(1);
