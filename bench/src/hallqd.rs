@@ -7,6 +7,7 @@
 //! hall "main" of that size in a temporary directory, starts the given
 //! `hallqd` on an ephemeral loopback port and stops it when dropped.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -19,11 +20,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use hallq_client::client::{Client, ClientError, DisplayStream, NotificationStream};
+use hallq_client::follow::ChangeIds;
 use hallq_proto::types::{ItemCode, Lane, PriorityReason, TicketNo};
-use hallq_proto::wire::{DisplayUpdate, Response, WindowAction};
+use hallq_proto::wire::{DisplayUpdate, Request, Response, WindowAction};
 use rustls_pki_types::CertificateDer;
 use tempfile::TempDir;
-use tokio::sync::watch;
+use tokio::sync::{watch, OnceCell};
 
 use crate::backend::{
     call_key, Backend, CallKey, Display, DisplayEvent, Kiosk, NotifierCounters, Window,
@@ -61,6 +63,41 @@ impl Tokens {
     }
 }
 
+/// How the generator's clients use connections and ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sharing {
+    /// Kiosks per QUIC connection (1: each its own, as separate kiosk
+    /// machines; more: one kiosk page server for several touch screens,
+    /// whose requests share the connection's pipeline).
+    pub kiosks_per_connection: usize,
+    /// Display subscriptions per connection (each its own stream).
+    pub displays_per_connection: usize,
+    /// Every change carries a change id, as every `hallq` client's does
+    /// (exactly once across reconnects; hallqd journals the id and the
+    /// answer with it).
+    pub change_ids: bool,
+}
+
+impl Default for Sharing {
+    fn default() -> Self {
+        Sharing {
+            kiosks_per_connection: 1,
+            displays_per_connection: 1,
+            change_ids: true,
+        }
+    }
+}
+
+/// Connections shared by several clients of the generator, by slot.
+#[derive(Debug, Default)]
+struct Pool(parking_lot::Mutex<HashMap<usize, Arc<OnceCell<Client>>>>);
+
+impl Pool {
+    fn slot(&self, slot: usize) -> Arc<OnceCell<Client>> {
+        self.0.lock().entry(slot).or_default().clone()
+    }
+}
+
 /// A `hallqd` reachable over QUIC.
 #[derive(Debug, Clone)]
 pub struct HallqdBackend {
@@ -68,6 +105,9 @@ pub struct HallqdBackend {
     cert: CertificateDer<'static>,
     tokens: Arc<Tokens>,
     pid: Option<u32>,
+    sharing: Sharing,
+    kiosks: Arc<Pool>,
+    displays: Arc<Pool>,
 }
 
 impl HallqdBackend {
@@ -84,7 +124,21 @@ impl HallqdBackend {
             cert,
             tokens: Arc::new(tokens),
             pid,
+            sharing: Sharing::default(),
+            kiosks: Arc::default(),
+            displays: Arc::default(),
         }
+    }
+
+    /// This backend with its clients sharing connections and ids as
+    /// `sharing` says.
+    pub fn sharing(mut self, sharing: Sharing) -> HallqdBackend {
+        self.sharing = Sharing {
+            kiosks_per_connection: sharing.kiosks_per_connection.max(1),
+            displays_per_connection: sharing.displays_per_connection.max(1),
+            change_ids: sharing.change_ids,
+        };
+        self
     }
 
     async fn connect(&self, token: &str) -> anyhow::Result<Client> {
@@ -92,15 +146,55 @@ impl HallqdBackend {
             .await
             .with_context(|| format!("cannot connect to hallqd at {}", self.server))
     }
+
+    /// The connection of `pool`'s `slot`, set up by the first client of
+    /// the slot; a fresh one if that one has gone.
+    async fn shared(&self, pool: &Pool, slot: usize, token: &str) -> anyhow::Result<Client> {
+        let cell = pool.slot(slot);
+        let client = cell.get_or_try_init(|| self.connect(token)).await?;
+        if client.is_closed() {
+            return self.connect(token).await;
+        }
+        Ok(client.clone())
+    }
+
+    fn ids(&self) -> Option<ChangeIds> {
+        self.sharing.change_ids.then(ChangeIds::new)
+    }
 }
 
-/// A kiosk: one QUIC connection.
+/// A client's requests: a change with the client's next id, if it sends
+/// ids.
 #[derive(Debug)]
-pub struct HallqdKiosk(Client);
+struct Sender {
+    client: Client,
+    ids: Option<ChangeIds>,
+}
+
+impl Sender {
+    async fn change(&self, request: &Request) -> Result<Response, ClientError> {
+        match &self.ids {
+            Some(ids) => self.client.request_once(request, ids.next()).await,
+            None => self.client.request(request).await,
+        }
+    }
+
+    async fn window(&self, action: WindowAction) -> Result<Response, ClientError> {
+        self.change(&Request::Window {
+            window: None,
+            action,
+        })
+        .await
+    }
+}
+
+/// A kiosk: a QUIC connection of its own or shared with other kiosks.
+#[derive(Debug)]
+pub struct HallqdKiosk(Sender);
 
 /// A window terminal.
 #[derive(Debug)]
-pub struct HallqdWindow(Client);
+pub struct HallqdWindow(Sender);
 
 /// A display board.
 #[derive(Debug)]
@@ -122,23 +216,35 @@ impl Backend for HallqdBackend {
         "hallqd"
     }
 
-    async fn kiosk(&self, _index: usize) -> anyhow::Result<HallqdKiosk> {
-        Ok(HallqdKiosk(self.connect(&self.tokens.kiosk).await?))
+    async fn kiosk(&self, index: usize) -> anyhow::Result<HallqdKiosk> {
+        let slot = index / self.sharing.kiosks_per_connection;
+        let client = self.shared(&self.kiosks, slot, &self.tokens.kiosk).await?;
+        Ok(HallqdKiosk(Sender {
+            client,
+            ids: self.ids(),
+        }))
     }
 
     async fn window(&self, number: u16) -> anyhow::Result<HallqdWindow> {
         let client = self.connect(&self.tokens.window(number)).await?;
-        match client.window(None, WindowAction::Open).await {
+        let window = Sender {
+            client,
+            ids: self.ids(),
+        };
+        match window.window(WindowAction::Open).await {
             // Already open (a daemon reused from an earlier run) is fine.
             Ok(_) => {}
             Err(ClientError::Refused(reply)) if reply.code == "window_already" => {}
             Err(e) => return Err(e).with_context(|| format!("cannot open window {number}")),
         }
-        Ok(HallqdWindow(client))
+        Ok(HallqdWindow(window))
     }
 
-    async fn display(&self, _index: usize) -> anyhow::Result<HallqdDisplay> {
-        let client = self.connect(&self.tokens.display).await?;
+    async fn display(&self, index: usize) -> anyhow::Result<HallqdDisplay> {
+        let slot = index / self.sharing.displays_per_connection;
+        let client = self
+            .shared(&self.displays, slot, &self.tokens.display)
+            .await?;
         let stream = client.watch().await.context("cannot subscribe a display")?;
         Ok(HallqdDisplay {
             _client: client,
@@ -204,18 +310,21 @@ impl Kiosk for HallqdKiosk {
                 _ => PriorityReason::Green,
             }),
         };
-        let issued = self.0.issue(item, lane, ticket.phone.clone()).await?;
-        Ok(key(issued.ticket))
+        let request = Request::Issue {
+            item,
+            lane,
+            phone: ticket.phone.clone(),
+        };
+        match self.0.change(&request).await? {
+            Response::Issued(issued) => Ok(key(issued.ticket)),
+            other => bail!("unexpected answer to an issue: {other:?}"),
+        }
     }
 }
 
 impl Window for HallqdWindow {
     async fn call(&mut self) -> anyhow::Result<Option<CallKey>> {
-        match self
-            .0
-            .window(None, WindowAction::Call { ticket: None })
-            .await
-        {
+        match self.0.window(WindowAction::Call { ticket: None }).await {
             Ok(Response::Window {
                 ticket: Some(ticket),
                 ..
@@ -227,14 +336,12 @@ impl Window for HallqdWindow {
     }
 
     async fn start(&mut self) -> anyhow::Result<()> {
-        self.0.window(None, WindowAction::Start).await?;
+        self.0.window(WindowAction::Start).await?;
         Ok(())
     }
 
     async fn finish(&mut self) -> anyhow::Result<()> {
-        self.0
-            .window(None, WindowAction::Finish { rating: None })
-            .await?;
+        self.0.window(WindowAction::Finish { rating: None }).await?;
         Ok(())
     }
 }

@@ -15,10 +15,12 @@
 use hallq_proto::wire::{CLOSE_NOT_OWNER, CLOSE_UNAUTHORIZED};
 use hallq_proto::ErrorCode;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
+use crate::pipeline::Pipeline;
 use crate::tls::{self, TlsError};
 use hallq_proto::codec::{self, CodecError};
 use hallq_proto::types::{ItemCode, Lane, WindowNo};
@@ -111,8 +113,12 @@ pub struct Client {
     endpoint: quinn::Endpoint,
     connection: quinn::Connection,
     welcome: Welcome,
-    /// The daemon chose protocol `hallq/1.1`: changes may carry ids.
+    /// The daemon chose protocol `hallq/1.1` or `hallq/2`: changes may
+    /// carry ids.
     change_ids: bool,
+    /// Protocol `hallq/2`: requests go on this connection's pipeline
+    /// instead of a stream each.
+    pipeline: Option<Arc<Pipeline>>,
 }
 
 impl Client {
@@ -151,7 +157,7 @@ impl Client {
     ) -> Result<Client, ClientError> {
         let endpoint = tls::client_endpoint(server)?;
         let connection =
-            match tls::connect_with(&endpoint, server, pinned, tls::OFFERED, handshake).await {
+            match tls::connect_with(&endpoint, server, pinned, tls::offered(), handshake).await {
                 Ok(connection) => connection,
                 Err(e) => {
                     // Nothing to drain: do not leave the socket's task behind.
@@ -164,7 +170,8 @@ impl Client {
             hall: hall.map(str::to_owned),
             client: concat!("hallq ", env!("CARGO_PKG_VERSION")).to_owned(),
         };
-        let answer = exchange(&connection, &hello, answer)
+        let answer_within = answer;
+        let answer = exchange(&connection, &hello, answer_within)
             .await
             .map_err(|failed| {
                 // The refusal may have been overtaken by the close that follows
@@ -192,11 +199,24 @@ impl Client {
         let refusal = match answer {
             Ok(Response::Welcome(welcome)) => {
                 let change_ids = tls::takes_change_ids(&connection);
+                let pipeline = if tls::takes_pipeline(&connection) {
+                    match Pipeline::open(&connection, answer_within).await {
+                        Ok(pipeline) => Some(Arc::new(pipeline)),
+                        Err(e) => {
+                            // Requests still work, a stream each.
+                            tracing::debug!(error = %e, "no pipeline: a stream per request");
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
                 return Ok(Client {
                     endpoint,
                     connection,
                     welcome,
                     change_ids,
+                    pipeline,
                 });
             }
             Ok(Response::Error(reply)) => ClientError::Refused(reply),
@@ -220,9 +240,11 @@ impl Client {
     }
 
     /// Whether the connection is gone (closed by either side, or the
-    /// daemon fell silent for the idle timeout); every request on it fails.
+    /// daemon fell silent for the idle timeout) or its pipeline ended (a
+    /// daemon shutting down ends it first); every request on it fails.
     pub fn is_closed(&self) -> bool {
         self.connection.close_reason().is_some()
+            || self.pipeline.as_ref().is_some_and(|p| p.ended())
     }
 
     /// Tells this connection apart from another to the same daemon.
@@ -275,9 +297,9 @@ impl Client {
         let once = wrapped.is_some();
         let sent = wrapped.as_ref().unwrap_or(request);
         let answer = match dead_after {
-            None => exchange(&self.connection, sent, REQUEST_TIMEOUT).await,
+            None => self.exchange(sent).await,
             Some(limit) => {
-                let exchanged = exchange(&self.connection, sent, REQUEST_TIMEOUT);
+                let exchanged = self.exchange(sent);
                 tokio::pin!(exchanged);
                 tokio::select! {
                     answer = &mut exchanged => answer,
@@ -299,6 +321,35 @@ impl Client {
             Ok(response) => Ok(response),
             Err(failed) => Err(Failed { once, ..failed }),
         }
+    }
+
+    /// One request and its answer: on the pipeline (protocol 2), else on a
+    /// stream of its own.
+    async fn exchange(&self, request: &Request) -> Result<Response, Failed> {
+        match &self.pipeline {
+            Some(pipeline) => pipeline.exchange(request, REQUEST_TIMEOUT).await,
+            None => exchange(&self.connection, request, REQUEST_TIMEOUT).await,
+        }
+    }
+
+    /// Whether requests go on one pipelined stream (the daemon chose
+    /// protocol `hallq/2`) rather than a stream each.
+    pub fn pipelined(&self) -> bool {
+        self.pipeline.is_some()
+    }
+
+    /// [`Client::request`] of a change with its id `id`, for a caller that
+    /// keeps its own ids ([`crate::follow::ChangeIds`]) and may send the
+    /// change again after a lost answer: it is carried out at most once.
+    /// A daemon that takes no ids (protocol 1) gets the change as it is.
+    pub async fn request_once(
+        &self,
+        request: &Request,
+        id: ChangeId,
+    ) -> Result<Response, ClientError> {
+        self.send_once(request, Some(id), None)
+            .await
+            .map_err(|failed| failed.error)
     }
 
     /// Issues a ticket (kiosk).

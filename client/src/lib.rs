@@ -26,6 +26,7 @@ pub mod client;
 pub mod console;
 pub mod follow;
 pub mod kiosk;
+mod pipeline;
 pub mod screen;
 pub mod terminal;
 pub mod text;

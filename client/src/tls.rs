@@ -26,7 +26,7 @@ use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, Signatur
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS};
+use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS, ALPN_PIPELINE};
 
 /// Server name sent in the handshake. The pinning verifier ignores it; it
 /// only has to be a syntactically valid DNS name for rustls.
@@ -114,9 +114,26 @@ pub fn liveness() -> Liveness {
     })
 }
 
-/// The protocols a client offers, its preference first: protocol 1 with
-/// change ids, then protocol 1 as older daemons speak it.
-pub const OFFERED: &[&[u8]] = &[ALPN_CHANGE_IDS, ALPN];
+/// The protocols a client offers, its preference first: protocol 2
+/// (pipelines and change ids), protocol 1 with change ids, then protocol 1
+/// as older daemons speak it.
+pub const OFFERED: &[&[u8]] = &[ALPN_PIPELINE, ALPN_CHANGE_IDS, ALPN];
+
+/// [`OFFERED`] without protocol 2: a request per stream, as before it.
+pub const OFFERED_WITHOUT_PIPELINE: &[&[u8]] = &[ALPN_CHANGE_IDS, ALPN];
+
+/// What this process offers: [`OFFERED`], or with `HALLQ_PIPELINE=0` in
+/// the environment [`OFFERED_WITHOUT_PIPELINE`] (to compare the two, or
+/// as a way around a middlebox that mishandles long-lived streams).
+pub fn offered() -> &'static [&'static [u8]] {
+    static CHOSEN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let pipeline = *CHOSEN.get_or_init(|| std::env::var("HALLQ_PIPELINE").as_deref() != Ok("0"));
+    if pipeline {
+        OFFERED
+    } else {
+        OFFERED_WITHOUT_PIPELINE
+    }
+}
 
 /// Why a secure connection to `hallqd` could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -282,20 +299,30 @@ fn client_transport() -> Result<quinn::TransportConfig, TlsError> {
 }
 
 /// QUIC client configuration that trusts exactly `pinned_cert_der`, offers
-/// the protocols in [`OFFERED`], and keeps the connection alive while idle.
+/// the protocols in [`offered`], and keeps the connection alive while idle.
 pub fn client_config(
     pinned_cert_der: CertificateDer<'static>,
 ) -> Result<quinn::ClientConfig, TlsError> {
-    build_client_config(pinned_cert_der, OFFERED).map(|(config, _)| config)
+    build_client_config(pinned_cert_der, offered()).map(|(config, _)| config)
 }
 
-/// Whether the daemon chose protocol 1 with change ids on `connection`.
+/// Whether the daemon chose a protocol with change ids on `connection`
+/// (`hallq/1.1` or `hallq/2`).
 pub fn takes_change_ids(connection: &quinn::Connection) -> bool {
+    chosen(connection).is_some_and(|p| p == ALPN_CHANGE_IDS || p == ALPN_PIPELINE)
+}
+
+/// Whether the daemon chose protocol 2 (pipelines) on `connection`.
+pub fn takes_pipeline(connection: &quinn::Connection) -> bool {
+    chosen(connection).is_some_and(|p| p == ALPN_PIPELINE)
+}
+
+/// The protocol the handshake settled on.
+fn chosen(connection: &quinn::Connection) -> Option<Vec<u8>> {
     connection
         .handshake_data()
         .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
         .and_then(|d| d.protocol)
-        .is_some_and(|p| p == ALPN_CHANGE_IDS)
 }
 
 /// Reads the first certificate from a PEM file (the daemon's `cert.pem`).
@@ -342,12 +369,12 @@ pub async fn connect_on(
     server: SocketAddr,
     pinned: CertificateDer<'static>,
 ) -> Result<quinn::Connection, TlsError> {
-    connect_with(endpoint, server, pinned, OFFERED, CONNECT_TIMEOUT).await
+    connect_with(endpoint, server, pinned, offered(), CONNECT_TIMEOUT).await
 }
 
 /// The body of [`connect_on`], with ALPN and timeout as parameters so tests
 /// can offer a wrong protocol or give up sooner.
-pub(crate) async fn connect_with(
+pub async fn connect_with(
     endpoint: &quinn::Endpoint,
     server: SocketAddr,
     pinned: CertificateDer<'static>,

@@ -21,7 +21,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use hallq_bench::baseline_pg::PgBackend;
 use hallq_bench::baseline_redis::RedisBackend;
-use hallq_bench::hallqd::{HallqdBackend, SpawnedDaemon, Tokens};
+use hallq_bench::hallqd::{HallqdBackend, Sharing, SpawnedDaemon, Tokens};
 use hallq_bench::report::{comparison, Report};
 use hallq_bench::run::run;
 use hallq_bench::workload::Workload;
@@ -122,6 +122,23 @@ struct Args {
     /// Connections set up at once.
     #[arg(long, default_value_t = 32)]
     connect_parallelism: usize,
+    /// hallqd: kiosks per QUIC connection (a kiosk page server for several
+    /// touch screens); their requests share its pipeline.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    kiosks_per_connection: usize,
+    /// hallqd: display subscriptions per connection, a stream each (a
+    /// cheaper display load for the generator).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    displays_per_connection: usize,
+    /// hallqd: changes without change ids (by default every change carries
+    /// one, as every hallq client's does).
+    #[arg(long)]
+    no_change_ids: bool,
+    /// hallqd: a stream per request (protocol hallq/1.1) instead of one
+    /// pipelined stream per connection (hallq/2); the same as
+    /// HALLQ_PIPELINE=0.
+    #[arg(long)]
+    no_pipeline: bool,
     /// Write the report as JSON here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -184,6 +201,15 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         connect_parallelism: args.connect_parallelism,
         ..Workload::default()
     };
+    if args.no_pipeline {
+        // Read once, when the first connection is made; no thread runs yet.
+        std::env::set_var("HALLQ_PIPELINE", "0");
+    }
+    let sharing = Sharing {
+        kiosks_per_connection: args.kiosks_per_connection,
+        displays_per_connection: args.displays_per_connection,
+        change_ids: !args.no_change_ids,
+    };
     let progress = (!args.quiet).then_some(Duration::from_secs(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -227,7 +253,12 @@ fn real_main(args: Args) -> anyhow::Result<()> {
                         )
                     }
                 };
-                run(Arc::new(backend), workload.clone(), progress).await
+                run(
+                    Arc::new(backend.sharing(sharing)),
+                    workload.clone(),
+                    progress,
+                )
+                .await
             }
             BackendKind::Postgres => {
                 let backend = PgBackend::setup(&args.pg, workload.items, args.server_pid).await?;

@@ -1,5 +1,6 @@
-//! The hallq wire protocol, version 1 (ALPN `hallq/1`): the one contract
-//! `hallqd` and every client compile against.
+//! The hallq wire protocol, versions 1, 1.1 and 2 (ALPN `hallq/1`,
+//! `hallq/1.1`, `hallq/2`): the one contract `hallqd` and every client
+//! compile against.
 //!
 //! A connection starts with one bidirectional stream carrying [`Hello`] and
 //! its [`Welcome`] (or an [`ErrorReply`], after which the daemon closes the
@@ -17,6 +18,18 @@
 //! [`ChangeId`], carried out at most once however often it is sent (SPEC
 //! §6). A daemon that offers `hallq/1.1` takes it; a client sends it only
 //! when the daemon chose `hallq/1.1`.
+//!
+//! Protocol `hallq/2` (ALPN [`crate::codec::ALPN_PIPELINE`]) is `hallq/1.1`
+//! plus [`Request::Pipeline`]: after the hello, a client opens one stream,
+//! sends `Pipeline` on it and then any number of [`Tagged`] requests
+//! without waiting; the daemon answers [`Response::Pipelining`] and then
+//! one [`Tagged`] answer per request, with the request's tag, in the order
+//! the answers are ready (a change's once it is durable). Many requests in
+//! flight on one stream, no stream per request, and the answers finished
+//! by one group commit leave in one write. Tag 0 is the daemon's: a
+//! `Tagged { tag: 0, body: Response::Error(..) }` says why it ends the
+//! pipeline (a malformed frame), after which it closes the connection.
+//! Subscriptions keep a stream of their own, as in protocol 1.
 //!
 //! Frames are built by [`crate::codec`], the only place that knows how.
 
@@ -485,7 +498,27 @@ pub enum Request {
         /// The change.
         request: Box<Request>,
     },
+    /// Makes this stream a pipeline (ALPN `hallq/2`): answered with
+    /// [`Response::Pipelining`], then [`Tagged`] requests and answers
+    /// follow on it (see the module's introduction). Refused on a
+    /// pipeline itself and on a connection that chose an older protocol.
+    Pipeline,
 }
+
+/// A request or an answer on a pipeline ([`Request::Pipeline`]): the
+/// client's tag, unique among its requests in flight on that pipeline
+/// (from 1; 0 is the daemon's own, see the module's introduction), and the
+/// message. An answer carries its request's tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tagged<T> {
+    /// The client's tag.
+    pub tag: u64,
+    /// The request or its answer.
+    pub body: T,
+}
+
+/// The tag of the daemon's last word on a pipeline ([`Tagged`]).
+pub const PIPELINE_TAG: u64 = 0;
 
 /// A client's id for one change: `client`, a random number the client
 /// chose once (a process, a kiosk's page server), and `seq`, counting its
@@ -566,6 +599,7 @@ impl Request {
             Request::AppealRating { .. } => "rating-appeal",
             Request::Appeals { .. } => "appeals",
             Request::Once { request, .. } => request.kind(),
+            Request::Pipeline => "pipeline",
         }
     }
 
@@ -597,7 +631,8 @@ impl Request {
             | Request::Console
             | Request::Alerts { .. }
             | Request::WorkOrders { .. }
-            | Request::Appeals { .. } => true,
+            | Request::Appeals { .. }
+            | Request::Pipeline => true,
             // Listed one by one, so a new request must be decided on here.
             Request::Issue { .. }
             | Request::Window { .. }
@@ -779,6 +814,9 @@ pub enum Response {
     RatingAppealed(crate::console::AppealView),
     /// A day's appeals.
     Appeals(Vec<crate::console::AppealView>),
+    /// A pipeline started ([`Request::Pipeline`]); [`Tagged`] answers
+    /// follow.
+    Pipelining,
 }
 
 /// [`Response::WorkOrders`]: work orders by number.

@@ -87,6 +87,7 @@ pub fn response_in(r: &Response, now: Timestamp, lang: Lang) -> String {
         Response::StatusPage(p) => status(&p.status, now),
         Response::Watching => lang.pick("正在接收大厅动态", "Watching the hall").into(),
         Response::Notifying => lang.pick("正在接收通知", "Receiving notifications").into(),
+        Response::Pipelining => lang.pick("请求流水线已建立", "Pipeline open").into(),
         Response::Reloaded { changes } if changes.is_empty() => lang
             .pick(
                 "配置已重新加载：没有改动",

@@ -81,6 +81,7 @@ pub fn response(r: &Response) -> Value {
         }
         Response::Watching => json!({ "subscribed": "watch" }),
         Response::Notifying => json!({ "subscribed": "notifications" }),
+        Response::Pipelining => json!({ "pipeline": true }),
         Response::Reloaded { changes } => json!({ "reloaded": true, "changes": changes }),
         Response::Health(report) => json!(report),
         Response::Error(e) => error(&e.code, &e.message, e.redirect.as_deref()),

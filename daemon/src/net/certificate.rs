@@ -21,7 +21,7 @@ use quinn::crypto::rustls::QuicServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS};
+use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS, ALPN_PIPELINE};
 
 /// Names and addresses the generated certificate is issued for. Clients pin
 /// the certificate rather than check names, but other tools (curl, openssl
@@ -260,8 +260,18 @@ fn sync_dir(dir: &Path) -> Result<(), TlsError> {
         .map_err(TlsError::io("sync directory", dir))
 }
 
-/// QUIC server configuration presenting `certs`/`key`, speaking only ALPN
-/// [`ALPN`] over TLS 1.3, without client certificates.
+/// Whether the client of `connection` chose protocol 2 (pipelines).
+pub(crate) fn speaks_pipeline(connection: &quinn::Connection) -> bool {
+    connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol)
+        .is_some_and(|p| p == ALPN_PIPELINE)
+}
+
+/// QUIC server configuration presenting `certs`/`key`, speaking ALPN
+/// [`ALPN_PIPELINE`], [`ALPN_CHANGE_IDS`] and [`ALPN`] over TLS 1.3,
+/// without client certificates.
 pub fn server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -277,9 +287,14 @@ pub fn server_config(
         .map_err(|e| TlsError::Config(e.to_string()))?;
     // Without this a client offering `hallq/1` is refused with
     // NoApplicationProtocol (quinn's with_single_cert sets no ALPN).
-    // The daemon's preference first: a client offering both gets change
-    // ids; an older one, offering `hallq/1` alone, is served as before.
-    tls.alpn_protocols = vec![ALPN_CHANGE_IDS.to_vec(), ALPN.to_vec()];
+    // The daemon's preference first: a client offering protocol 2 gets
+    // pipelines and change ids, one offering `hallq/1.1` change ids; an
+    // older one, offering `hallq/1` alone, is served as before.
+    tls.alpn_protocols = vec![
+        ALPN_PIPELINE.to_vec(),
+        ALPN_CHANGE_IDS.to_vec(),
+        ALPN.to_vec(),
+    ];
     // max_early_data_size stays 0: no 0-RTT, because a replayed "take a
     // ticket" or "call next" would act twice.
 
@@ -503,8 +518,8 @@ mod tests {
             conn.handshake_data()
                 .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
                 .and_then(|d| d.protocol),
-            Some(ALPN_CHANGE_IDS.to_vec()),
-            "a client offering both gets change ids"
+            Some(ALPN_PIPELINE.to_vec()),
+            "a client offering every version gets protocol 2"
         );
         let (mut send, mut recv) = tokio::time::timeout(STEP, conn.open_bi())
             .await

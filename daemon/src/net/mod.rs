@@ -23,6 +23,7 @@
 pub mod admission;
 pub mod certificate;
 mod frame;
+mod pipeline;
 mod rights;
 mod route;
 pub mod session;

@@ -4,7 +4,8 @@
 //! and window (SPEC §3) for the life of the connection (a `Session`). Every
 //! later stream carries one request, read here and handed to its family in
 //! `route`; a connection over its rate has the request refused
-//! unread. A frame that is oversized, truncated or not a request gets an
+//! unread. A stream that opens a pipeline (protocol 2) carries many
+//! requests instead ([`super::pipeline`]). A frame that is oversized, truncated or not a request gets an
 //! error answer and the connection is closed: a peer that sends garbage is
 //! not trusted with more.
 
@@ -19,6 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
 use super::frame::{close, protocol_error, send_reply};
+use super::pipeline;
 use super::rights::{not_owner, reply, serving, Session};
 use super::route::{self, stream, Routed};
 use super::Daemon;
@@ -103,7 +105,7 @@ impl Handler {
             window = session.window.map(|w| w.0),
         );
         let role = session.role.as_str();
-        let mut bucket = Bucket::new(limits.requests_per_second);
+        let bucket = Arc::new(Bucket::new(limits.requests_per_second));
         let frame_timeout = Duration::from_secs(limits.frame_timeout_secs);
         async move {
             let _seat = seat;
@@ -116,17 +118,16 @@ impl Handler {
                         if !bucket.take() {
                             // Over its rate: this request alone is refused,
                             // answered without being read.
-                            metrics::counter!("hallq_requests_rate_limited_total", "role" => role).increment(1);
-                            let limit = limits.requests_per_second;
+                            let refusal = bucket.refusal(session.role);
                             tokio::spawn(async move {
                                 let _recv = recv;
-                                let refusal = reply(ErrorCode::RateLimited, format!("more than {limit} requests per second from this connection; slow down"));
-                                send_reply(&mut send, &Response::Error(refusal)).await;
+                                send_reply(&mut send, &refusal).await;
                             });
                             continue;
                         }
                         let task = RequestTask {
                             frame_timeout,
+                            bucket: bucket.clone(),
                             daemon: self.daemon.clone(),
                             session: session.clone(),
                             connection: connection.clone(),
@@ -295,6 +296,8 @@ impl Handler {
 struct RequestTask {
     /// How long the request may take to arrive whole.
     frame_timeout: Duration,
+    /// The connection's rate, for a pipeline's requests.
+    bucket: Arc<Bucket>,
     daemon: Arc<Daemon>,
     session: Session,
     connection: quinn::Connection,
@@ -327,20 +330,19 @@ impl RequestTask {
             Routed::Answer(answer) => answer,
             Routed::Watch => return stream::watch(self.subscriber(), send, recv).await,
             Routed::Notifications => return stream::notify(self.subscriber(), send, recv).await,
-        };
-        let response = match answer {
-            Ok(response) => response,
-            Err(refusal) if refusal.code == ErrorCode::NotOwner => {
-                Response::Error(not_owner(&self.daemon, self.session.hall.id()))
+            Routed::Pipeline => {
+                let pipe = pipeline::Pipe {
+                    daemon: &self.daemon,
+                    session: &self.session,
+                    connection: &self.connection,
+                    shutdown: &mut self.shutdown,
+                    bucket: &self.bucket,
+                    frame_timeout: self.frame_timeout,
+                };
+                return pipeline::serve(pipe, send, recv).await;
             }
-            Err(refusal) => {
-                tracing::info!(request = kind, code = %refusal.code, "refused");
-                metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.to_string()).increment(1);
-                Response::Error(refusal)
-            }
         };
-        metrics::histogram!("hallq_request_duration_seconds", "kind" => kind)
-            .record(started.elapsed().as_secs_f64());
+        let response = answer_of(&self.daemon, &self.session, kind, started, answer);
         send_reply(&mut send, &response).await;
     }
 
@@ -355,34 +357,84 @@ impl RequestTask {
     }
 }
 
-/// A token bucket: `rate` requests per second sustained, bursts of `2 ×
-/// rate`.
-struct Bucket {
-    rate: f64,
+/// The answer a client gets for a request `kind` routed at `started`: a
+/// refusal logged and counted by code, `not_owner` with the hall's owner,
+/// the request's duration recorded. Shared by request streams and
+/// pipelines, so both answer alike.
+pub(super) fn answer_of(
+    daemon: &Daemon,
+    session: &Session,
+    kind: &'static str,
+    started: tokio::time::Instant,
+    answer: Result<Response, ErrorReply>,
+) -> Response {
+    let response = match answer {
+        Ok(response) => response,
+        Err(refusal) if refusal.code == ErrorCode::NotOwner => {
+            Response::Error(not_owner(daemon, session.hall.id()))
+        }
+        Err(refusal) => {
+            tracing::info!(request = kind, code = %refusal.code, "refused");
+            metrics::counter!("hallq_requests_refused_total", "kind" => kind, "code" => refusal.code.to_string()).increment(1);
+            Response::Error(refusal)
+        }
+    };
+    metrics::histogram!("hallq_request_duration_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A connection's token bucket: `rate` requests per second sustained,
+/// bursts of `2 × rate`, shared by its request streams and pipelines.
+#[derive(Debug)]
+pub(super) struct Bucket {
+    rate: u32,
+    state: parking_lot::Mutex<Level>,
+}
+
+#[derive(Debug)]
+struct Level {
     tokens: f64,
     last: tokio::time::Instant,
 }
 
 impl Bucket {
     fn new(rate: u32) -> Bucket {
-        let rate = f64::from(rate);
         Bucket {
             rate,
-            tokens: 2.0 * rate,
-            last: tokio::time::Instant::now(),
+            state: parking_lot::Mutex::new(Level {
+                tokens: 2.0 * f64::from(rate),
+                last: tokio::time::Instant::now(),
+            }),
         }
     }
 
-    fn take(&mut self) -> bool {
+    /// Takes one request's token; false if the connection is over its rate.
+    pub(super) fn take(&self) -> bool {
+        let rate = f64::from(self.rate);
         let now = tokio::time::Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(2.0 * self.rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        let mut level = self.state.lock();
+        let refill = now.duration_since(level.last).as_secs_f64() * rate;
+        level.tokens = (level.tokens + refill).min(2.0 * rate);
+        level.last = now;
+        if level.tokens >= 1.0 {
+            level.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// The answer to a request over the rate (counted).
+    pub(super) fn refusal(&self, role: Role) -> Response {
+        metrics::counter!("hallq_requests_rate_limited_total", "role" => role.as_str())
+            .increment(1);
+        Response::Error(reply(
+            ErrorCode::RateLimited,
+            format!(
+                "more than {} requests per second from this connection; slow down",
+                self.rate
+            ),
+        ))
     }
 }

@@ -35,6 +35,12 @@ pub const ALPN: &[u8] = b"hallq/1";
 /// always was. A later `hallq/2` carries the same [`crate::wire::ChangeId`].
 pub const ALPN_CHANGE_IDS: &[u8] = b"hallq/1.1";
 
+/// ALPN of protocol 2: `hallq/1.1` plus [`crate::wire::Request::Pipeline`],
+/// many requests in flight on one stream ([`crate::wire::Tagged`]). Offered
+/// first by client and daemon; either side that does not speak it settles
+/// on `hallq/1.1` or `hallq/1` as before.
+pub const ALPN_PIPELINE: &[u8] = b"hallq/2";
+
 /// Size of the length prefix in front of every payload.
 pub(crate) const PREFIX_LEN: usize = 4;
 
@@ -49,7 +55,7 @@ const DECODE_LIMIT: usize = 16 * MAX_FRAME;
 #[cfg(feature = "stream")]
 mod stream;
 #[cfg(feature = "stream")]
-pub use stream::{read_frame, read_frame_from, write_frame, write_frame_to};
+pub use stream::{read_frame, read_frame_from, write_frame, write_frame_to, FrameReader};
 
 /// bincode's `standard()` configuration (little-endian, varint) with the limit.
 type WireConfig = Configuration<LittleEndian, Varint, Limit<DECODE_LIMIT>>;
@@ -103,13 +109,15 @@ impl CodecError {
 /// the whole thing first.
 struct BoundedWriter {
     buf: Vec<u8>,
+    /// Where this frame's prefix starts in `buf`.
+    start: usize,
     /// Payload size the refused write would have reached; `Some` once over the limit.
     overflow: Option<usize>,
 }
 
 impl bincode::enc::write::Writer for BoundedWriter {
     fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let reached = self.buf.len() - PREFIX_LEN + bytes.len();
+        let reached = self.buf.len() - self.start - PREFIX_LEN + bytes.len();
         if reached > MAX_FRAME {
             self.overflow = Some(reached);
             return Err(EncodeError::Other("frame_too_large"));
@@ -122,11 +130,26 @@ impl bincode::enc::write::Writer for BoundedWriter {
 /// Encodes `msg` into a complete frame (length prefix included), ready to be
 /// written to a stream or shared between many subscribers.
 pub fn encode<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
+    let mut buf = Vec::new();
+    encode_into(&mut buf, msg)?;
+    Ok(Bytes::from(buf))
+}
+
+/// Appends `msg` to `buf` as a complete frame (length prefix included), so
+/// that several frames go out in one write without a buffer each (a
+/// pipeline's answers). On an error `buf` is as it was.
+pub fn encode_into<T: Serialize>(buf: &mut Vec<u8>, msg: &T) -> Result<(), CodecError> {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; PREFIX_LEN]);
     let mut writer = BoundedWriter {
-        buf: vec![0; PREFIX_LEN],
+        buf: std::mem::take(buf),
+        start,
         overflow: None,
     };
-    if let Err(e) = bincode::serde::encode_into_writer(msg, &mut writer, wire_config()) {
+    let encoded = bincode::serde::encode_into_writer(msg, &mut writer, wire_config());
+    *buf = writer.buf;
+    if let Err(e) = encoded {
+        buf.truncate(start);
         return Err(match writer.overflow {
             Some(len) => CodecError::Oversized {
                 len,
@@ -137,14 +160,14 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
             None => CodecError::Malformed(format!("cannot encode message: {e}")),
         });
     }
-    let len = writer.buf.len() - PREFIX_LEN;
+    let len = buf.len() - start - PREFIX_LEN;
     // Cannot fail: BoundedWriter keeps len <= MAX_FRAME, which fits in a u32.
     let prefix = u32::try_from(len).map_err(|_| CodecError::Oversized {
         len,
         max: MAX_FRAME,
     })?;
-    writer.buf[..PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
-    Ok(Bytes::from(writer.buf))
+    buf[start..start + PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
+    Ok(())
 }
 
 /// The frames of a run of concatenated frames (as one batched write sends

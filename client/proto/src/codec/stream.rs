@@ -3,10 +3,17 @@
 
 use std::io;
 
+use bytes::{Buf, BytesMut};
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{decode, CodecError, MAX_FRAME, PREFIX_LEN};
+
+impl From<quinn::ReadError> for CodecError {
+    fn from(e: quinn::ReadError) -> Self {
+        CodecError::Stream(e.to_string())
+    }
+}
 
 impl From<quinn::WriteError> for CodecError {
     fn from(e: quinn::WriteError) -> Self {
@@ -80,6 +87,69 @@ where
             _ => CodecError::Io(e),
         })?;
     decode(&payload).map(Some)
+}
+
+/// Reads the frames of a long-lived stream (a pipeline) through a buffer of
+/// its own: one read takes whatever has arrived, often several frames, and
+/// each is decoded straight from the buffer, with no buffer per frame.
+///
+/// [`FrameReader::next`] is cancel-safe (what was read stays in the
+/// buffer), so it may wait in a `select!` beside other work. The buffer
+/// holds at most one unfinished frame and one read's chunk: a prefix over
+/// [`MAX_FRAME`] is refused as soon as its four bytes are in.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: BytesMut,
+}
+
+impl FrameReader {
+    /// A reader with nothing read yet.
+    pub fn new() -> FrameReader {
+        FrameReader::default()
+    }
+
+    /// Whether part of a frame has arrived and the rest not yet (a peer
+    /// that stops halfway is a slow loris).
+    pub fn partial(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// The next frame, decoded; `Ok(None)` when the peer finished the
+    /// stream between frames. A stream that ends inside a frame is
+    /// [`CodecError::Truncated`].
+    pub async fn next<T: DeserializeOwned>(
+        &mut self,
+        recv: &mut quinn::RecvStream,
+    ) -> Result<Option<T>, CodecError> {
+        loop {
+            if let Some(len) = self.whole_frame()? {
+                let value = decode(&self.buf[PREFIX_LEN..PREFIX_LEN + len]);
+                self.buf.advance(PREFIX_LEN + len);
+                return value.map(Some);
+            }
+            match recv.read_chunk(PREFIX_LEN + MAX_FRAME, true).await? {
+                Some(chunk) => self.buf.extend_from_slice(&chunk.bytes),
+                None if self.buf.is_empty() => return Ok(None),
+                None => return Err(CodecError::Truncated),
+            }
+        }
+    }
+
+    /// The payload length of the whole frame at the front of the buffer,
+    /// if it is all there.
+    fn whole_frame(&self) -> Result<Option<usize>, CodecError> {
+        let Some(prefix) = self.buf.get(..PREFIX_LEN) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(CodecError::Oversized {
+                len,
+                max: MAX_FRAME,
+            });
+        }
+        Ok((self.buf.len() >= PREFIX_LEN + len).then_some(len))
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub(super) enum Routed {
     Watch,
     /// A notifier subscription: [`stream::notify`] serves the stream.
     Notifications,
+    /// A pipeline (protocol 2): [`super::pipeline`] serves the stream.
+    Pipeline,
 }
 
 /// Carries out one request within the session's rights (SPEC §3).
@@ -56,9 +58,18 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
     // refusals come in that order.
     let answered_anywhere = matches!(
         request,
-        Request::Health | Request::Reload | Request::Watch | Request::Notifications
+        Request::Health
+            | Request::Reload
+            | Request::Watch
+            | Request::Notifications
+            | Request::Pipeline
     );
-    if !session.hall_named && !matches!(request, Request::Health | Request::Reload) {
+    if !session.hall_named
+        && !matches!(
+            request,
+            Request::Health | Request::Reload | Request::Pipeline
+        )
+    {
         return Routed::Answer(Err(super::rights::reply(
             hallq_proto::ErrorCode::BadRequest,
             "this daemon serves several halls: name one (--hall)",
@@ -142,6 +153,7 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::Appeals { day } => console::appeals(session, day),
         Request::Watch => return Routed::Watch,
         Request::Notifications => return Routed::Notifications,
+        Request::Pipeline => return Routed::Pipeline,
         Request::Once { id, request } => return once(daemon, session, id, *request).await,
     })
 }
