@@ -106,7 +106,9 @@ pub(super) async fn handle(daemon: &Daemon, session: &Session, request: Request)
         Request::AdjustSlots { day, change } => {
             appointments::adjust_slots(session, day, change).await
         }
-        Request::Reload => admin::reload(daemon, session).await,
+        // Boxed: reloading builds a whole config, and its future would
+        // make every request's as big (16 KiB, copied per request).
+        Request::Reload => Box::pin(admin::reload(daemon, session)).await,
         Request::Health => admin::health(daemon, session),
         Request::Stats { day, by } => admin::stats(session, day, by).await,
         Request::Export { day, from } => admin::export(daemon, session, day, from).await,
@@ -208,4 +210,30 @@ fn digest(session: &Session, request: &Request) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&hash.finish().as_ref()[..16]);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future `f` returns, without calling it.
+    fn future_size<A, B, C, Fut: std::future::Future>(_: impl FnOnce(A, B, C) -> Fut) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// Every request's future is moved into a task (a stream's) or a
+    /// pipeline's set, and a change's once more into a box: its size is
+    /// copied per request. A family whose future is big is boxed in
+    /// [`handle`] (reload's was 16 KiB and made every request's as big).
+    #[test]
+    fn a_requests_future_stays_small() {
+        let handle = future_size(handle);
+        let issue = future_size(|s: &Session, i, l| tickets::issue(s, i, l, None));
+        let act = future_size(window::act);
+        assert!(handle <= 4096, "route::handle's future is {handle} bytes");
+        assert!(
+            handle < 2 * issue.max(act),
+            "{handle} vs issue {issue}, act {act}"
+        );
+    }
 }
