@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 
-use crate::pipeline::Pipeline;
 use crate::tls::{self, TlsError};
 use hallq_proto::codec::{self, CodecError};
 use hallq_proto::types::{ItemCode, Lane, WindowNo};
@@ -324,11 +323,17 @@ impl Client {
     }
 
     /// One request and its answer: on the pipeline (protocol 2), else on a
-    /// stream of its own.
+    /// stream of its own. A subscription asked for here always takes a
+    /// stream of its own, so that its answer (the first frame) is the
+    /// daemon's as on protocol 1: a refusal by role, say.
     async fn exchange(&self, request: &Request) -> Result<Response, Failed> {
+        let own_stream = matches!(
+            request,
+            Request::Watch | Request::Notifications | Request::Pipeline
+        );
         match &self.pipeline {
-            Some(pipeline) => pipeline.exchange(request, REQUEST_TIMEOUT).await,
-            None => exchange(&self.connection, request, REQUEST_TIMEOUT).await,
+            Some(pipeline) if !own_stream => pipeline.exchange(request, REQUEST_TIMEOUT).await,
+            _ => exchange(&self.connection, request, REQUEST_TIMEOUT).await,
         }
     }
 
@@ -472,6 +477,9 @@ impl Client {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
     }
 }
+
+mod pipeline;
+use pipeline::Pipeline;
 
 /// A request that got no answer, or a refusal, and whether it left in full.
 #[derive(Debug)]

@@ -26,7 +26,6 @@ pub mod client;
 pub mod console;
 pub mod follow;
 pub mod kiosk;
-mod pipeline;
 pub mod screen;
 pub mod terminal;
 pub mod text;

@@ -23,7 +23,6 @@
 pub mod admission;
 pub mod certificate;
 mod frame;
-mod pipeline;
 mod rights;
 mod route;
 pub mod session;

@@ -5,7 +5,7 @@
 //! later stream carries one request, read here and handed to its family in
 //! `route`; a connection over its rate has the request refused
 //! unread. A stream that opens a pipeline (protocol 2) carries many
-//! requests instead ([`super::pipeline`]). A frame that is oversized, truncated or not a request gets an
+//! requests instead ([`pipeline`]). A frame that is oversized, truncated or not a request gets an
 //! error answer and the connection is closed: a peer that sends garbage is
 //! not trusted with more.
 
@@ -20,10 +20,11 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
 use super::frame::{close, protocol_error, send_reply};
-use super::pipeline;
 use super::rights::{not_owner, reply, serving, Session};
 use super::route::{self, stream, Routed};
 use super::Daemon;
+
+mod pipeline;
 
 /// How long a new connection has to say [`Hello`].
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);

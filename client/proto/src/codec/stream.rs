@@ -109,9 +109,10 @@ impl FrameReader {
     }
 
     /// Whether part of a frame has arrived and the rest not yet (a peer
-    /// that stops halfway is a slow loris).
+    /// that stops halfway is a slow loris). Whole frames read but not yet
+    /// taken are not partial.
     pub fn partial(&self) -> bool {
-        !self.buf.is_empty()
+        !self.buf.is_empty() && !matches!(self.whole_frame(), Ok(Some(_)))
     }
 
     /// The next frame, decoded; `Ok(None)` when the peer finished the

@@ -46,7 +46,7 @@ pub(super) enum Routed {
     Watch,
     /// A notifier subscription: [`stream::notify`] serves the stream.
     Notifications,
-    /// A pipeline (protocol 2): [`super::pipeline`] serves the stream.
+    /// A pipeline (protocol 2): the connection ([`super::session`]) serves the stream.
     Pipeline,
 }
 

@@ -24,7 +24,7 @@ use hallq_proto::wire::{Request, Response, Tagged, PIPELINE_TAG};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::client::{ClientError, Failed};
+use super::{ClientError, Failed};
 
 /// An answer, or why none will come.
 type Answer = Result<Response, ClientError>;

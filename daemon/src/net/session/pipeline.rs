@@ -28,11 +28,11 @@ use hallq_proto::ErrorCode;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::frame::{close, finish, send_reply, write};
-use super::rights::{reply, Session};
-use super::route::{self, Routed};
-use super::session::{answer_of, Bucket};
-use super::Daemon;
+use super::{answer_of, Bucket};
+use crate::net::frame::{close, finish, send_reply, write};
+use crate::net::rights::{reply, Session};
+use crate::net::route::{self, Routed};
+use crate::net::Daemon;
 
 /// Requests of one pipeline carried out at once.
 pub(super) const IN_FLIGHT: usize = 256;
@@ -61,7 +61,7 @@ pub(super) async fn serve(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
-    if !super::certificate::speaks_pipeline(pipe.connection) {
+    if !crate::net::certificate::speaks_pipeline(pipe.connection) {
         let refusal = reply(
             ErrorCode::BadRequest,
             "a pipeline needs protocol hallq/2; this connection chose an older one",
@@ -126,10 +126,12 @@ pub(super) async fn serve(
         if !reading && in_flight.is_empty() {
             return finish(&mut send).await;
         }
-        partial_since = match (reader.partial(), partial_since) {
-            (false, _) => None,
-            (true, Some(since)) => Some(since),
-            (true, None) => Some(Instant::now()),
+        // The clock runs only while the rest of the frame could be read:
+        // with IN_FLIGHT requests at work the daemon reads nothing.
+        partial_since = if reader.partial() && in_flight.len() < IN_FLIGHT {
+            partial_since.or_else(|| Some(Instant::now()))
+        } else {
+            None
         };
     }
 }
