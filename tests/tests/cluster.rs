@@ -572,8 +572,8 @@ async fn several_halls_share_a_transaction_and_a_broken_fence_fails_only_its_hal
     assert!(transactions < appends, "no transaction was shared");
 }
 
-/// A store of its own for node `node` (prefix `/p`), on a 10 s lease, and
-/// the appender on it.
+/// A store of its own for node `node` (prefix `/p`), a 10 s lease, and an
+/// appender on it with up to 8 transactions in flight.
 async fn pipelined_store(
     etcd: &Etcd,
     node: &str,
@@ -595,7 +595,8 @@ async fn pipelined_store(
     };
     let store = Store::connect(&config).await.unwrap();
     let lease = store.grant_lease(10).await.unwrap();
-    let appender = Appender::start(store.clone());
+    // Several transactions in flight at once, as many as a pipeline sends.
+    let appender = Appender::with_in_flight(store.clone(), 8);
     (store, lease, appender)
 }
 

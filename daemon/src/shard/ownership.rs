@@ -28,8 +28,13 @@ use crate::cluster::store::{Store, StoreError, MAX_BATCH_BYTES, MAX_BATCH_RECORD
 use crate::cluster::{Applied, ClusterLink, SharedHall};
 use crate::journal::{self, Entry, JournalHandle};
 
-/// Appends of one hall in etcd's hands at once (each a transaction).
-const PIPELINE_DEPTH: usize = 4;
+/// Appends of one hall in etcd's hands at once (each a transaction). One
+/// (what waits meanwhile goes in the next, up to etcd's limits): with 2 and
+/// 4, `bench/cluster.sh` stored fewer records per second — etcd, short of
+/// CPU there, took longer per transaction, and took about half of the
+/// appends sent together in the other order, so those went again alone
+/// ([`crate::cluster::appender`]).
+const PIPELINE_DEPTH: usize = 1;
 
 /// The hall's mode on this node: who writes its journal.
 #[derive(Debug)]
