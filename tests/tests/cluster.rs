@@ -571,3 +571,201 @@ async fn several_halls_share_a_transaction_and_a_broken_fence_fails_only_its_hal
     assert_eq!(appends, 32);
     assert!(transactions < appends, "no transaction was shared");
 }
+
+/// A store of its own for node `node` (prefix `/p`), a 10 s lease, and an
+/// appender on it with up to 8 transactions in flight.
+async fn pipelined_store(
+    etcd: &Etcd,
+    node: &str,
+) -> (
+    hallq_daemon::cluster::store::Store,
+    i64,
+    hallq_daemon::cluster::appender::Appender,
+) {
+    use hallq_daemon::cluster::appender::Appender;
+    use hallq_daemon::cluster::store::Store;
+    use hallq_daemon::config::ClusterConfig;
+    let config = ClusterConfig {
+        endpoints: etcd.endpoints(),
+        node: node.into(),
+        lease_ttl_secs: 10,
+        halls: None,
+        advertise: None,
+        prefix: "/p".into(),
+    };
+    let store = Store::connect(&config).await.unwrap();
+    let lease = store.grant_lease(10).await.unwrap();
+    // Several transactions in flight at once, as many as a pipeline sends.
+    let appender = Appender::with_in_flight(store.clone(), 8);
+    (store, lease, appender)
+}
+
+fn record(node: &str, seq: u64) -> Vec<u8> {
+    format!("{node} record {seq}").into_bytes()
+}
+
+/// Every answer the pipeline has left, in order.
+async fn all_answers(
+    pipeline: &mut hallq_daemon::cluster::appender::Pipeline,
+) -> Vec<Result<(), hallq_daemon::cluster::store::StoreError>> {
+    let mut answers = Vec::new();
+    while let Some(answer) = pipeline.next().await {
+        answers.push(answer);
+    }
+    answers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_that_lost_the_hall_gets_none_of_its_appends_in_flight_in_after_the_takeover() {
+    use hallq_daemon::cluster::appender::Pipeline;
+    use hallq_daemon::cluster::store::StoreError;
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let etcd = Etcd::start(1, &[]).expect("etcd");
+    let (store_a, lease_a, appender_a) = pipelined_store(&etcd, "a").await;
+    let (store_b, lease_b, appender_b) = pipelined_store(&etcd, "b").await;
+    let fence_a = store_a.acquire("h", lease_a).await.unwrap().expect("free");
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut old = Pipeline::new(appender_a.clone(), "h", fence_a, 4);
+    // Three appends of two records in flight at once: all in, in order.
+    for first in [0, 2, 4] {
+        assert!(old.ready());
+        old.send(
+            first,
+            vec![record("a", first), record("a", first + 1)],
+            deadline(),
+        );
+    }
+    assert_eq!(old.in_flight(), 3);
+    for answer in all_answers(&mut old).await {
+        answer.expect("appended");
+    }
+
+    // Four more in flight, and meanwhile node a's lease ends and node b
+    // takes the hall.
+    for first in [6, 8, 10, 12] {
+        assert!(old.ready());
+        old.send(
+            first,
+            vec![record("a", first), record("a", first + 1)],
+            deadline(),
+        );
+    }
+    store_a.revoke_lease(lease_a).await.unwrap();
+    let fence_b = store_b.acquire("h", lease_b).await.unwrap().expect("free");
+    let answers = all_answers(&mut old).await;
+    // Answered in order: those that went in before the lease ended, then
+    // refusals only.
+    let acked = answers.iter().take_while(|a| a.is_ok()).count();
+    assert!(
+        answers[acked..]
+            .iter()
+            .all(|a| matches!(a, Err(StoreError::Fenced))),
+        "{answers:?}"
+    );
+    assert_eq!(old.ready(), acked == 4, "a failed pipeline sends no more");
+    assert!(!old.loose());
+    eprintln!("{acked} of 4 appends in flight went in before the takeover");
+    let next = 6 + 2 * acked as u64;
+
+    // Node a, not knowing yet, sends four more at once: all refused.
+    let mut unaware = Pipeline::new(appender_a.clone(), "h", fence_a, 4);
+    for first in (next..).step_by(2).take(4) {
+        unaware.send(
+            first,
+            vec![record("a", first), record("a", first + 1)],
+            deadline(),
+        );
+    }
+    assert_eq!(unaware.in_flight(), 4);
+    let refused = all_answers(&mut unaware).await;
+    assert_eq!(refused.len(), 4);
+    assert!(
+        refused.iter().all(|a| matches!(a, Err(StoreError::Fenced))),
+        "{refused:?}"
+    );
+
+    // Node b goes on from where the log ends: it holds exactly a's
+    // acknowledged records.
+    let log = store_b.range("h", 0, 100).await.unwrap();
+    let expected: Vec<(u64, Vec<u8>)> = (0..next).map(|s| (s, record("a", s))).collect();
+    assert_eq!(log, expected);
+    let mut new = Pipeline::new(appender_b, "h", fence_b, 4);
+    for seq in next..next + 4 {
+        new.send(seq, vec![record("b", seq)], deadline());
+    }
+    for answer in all_answers(&mut new).await {
+        answer.expect("the new owner appends");
+    }
+    // The old owner cannot add one either, alone.
+    let late = appender_a
+        .append(
+            "h",
+            fence_a,
+            next + 4,
+            vec![record("a", next + 4)],
+            deadline(),
+        )
+        .await;
+    assert!(matches!(late, Err(StoreError::Fenced)), "{late:?}");
+
+    // The log as it was when node b took the hall: a's acknowledged
+    // records, no more; now b's follow them, and nothing of a's since.
+    let then = etcd
+        .ctl(&[
+            "get",
+            "--prefix",
+            "/p/log/h/",
+            "--rev",
+            &fence_b.to_string(),
+            "-w",
+            "json",
+        ])
+        .unwrap();
+    let then: serde_json::Value = serde_json::from_str(&then).unwrap();
+    assert_eq!(then["count"].as_u64().unwrap_or(0), next, "{then}");
+    let log = store_b.range("h", 0, 100).await.unwrap();
+    let expected: Vec<(u64, Vec<u8>)> = (0..next + 4)
+        .map(|s| (s, record(if s < next { "a" } else { "b" }, s)))
+        .collect();
+    assert_eq!(log, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_append_in_the_middle_of_a_pipeline_leaves_no_gap() {
+    use hallq_daemon::cluster::appender::Pipeline;
+    use hallq_daemon::cluster::store::StoreError;
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let etcd = Etcd::start(1, &[]).expect("etcd");
+    let (store, lease, appender) = pipelined_store(&etcd, "a").await;
+    let fence = store.acquire("h", lease).await.unwrap().expect("free");
+    // Record 4 is there already: the append of 4..5 cannot go in.
+    etcd.ctl(&["put", &store.log_key("h", 4), "stray"]).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut pipeline = Pipeline::new(appender, "h", fence, 8);
+    let parts: [&[u64]; 6] = [&[0, 1], &[2, 3], &[4, 5], &[6, 7], &[8], &[9]];
+    for part in parts {
+        assert!(pipeline.ready());
+        let records = part.iter().map(|&s| record("a", s)).collect();
+        pipeline.send(part[0], records, deadline);
+    }
+    assert_eq!(pipeline.in_flight(), 6);
+    let answers = all_answers(&mut pipeline).await;
+    // In order: the two before it in, the failed one and every one after
+    // it refused (those sent after it were in flight with it).
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    assert!(
+        answers[2..]
+            .iter()
+            .all(|a| matches!(a, Err(StoreError::Fenced))),
+        "{answers:?}"
+    );
+    assert!(!pipeline.loose());
+    // etcd has records 0..3 and the stray 4: none of 6..9, which would
+    // have left 5 a gap.
+    let log = store.range("h", 0, 100).await.unwrap();
+    let mut expected: Vec<(u64, Vec<u8>)> = (0..4).map(|s| (s, record("a", s))).collect();
+    expected.push((4, b"stray".to_vec()));
+    assert_eq!(log, expected);
+}

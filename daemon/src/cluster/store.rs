@@ -12,9 +12,11 @@
 //!
 //! An append is one transaction: it succeeds only if the owner key still
 //! has the create-revision this node got when it took the hall (the fence)
-//! and none of the record keys exists yet. etcd acknowledges only what a
-//! majority has on disk, so an acknowledged append survives any minority of
-//! members failing.
+//! and none of the record keys exists yet — and, when it was sent while the
+//! append before it was still unanswered, only if that append's last record
+//! is there (so appends in flight together go in in order or not at all:
+//! no gap). etcd acknowledges only what a majority has on disk, so an
+//! acknowledged append survives any minority of members failing.
 
 use std::time::Duration;
 
@@ -58,6 +60,9 @@ pub struct Append<'a> {
     pub first: u64,
     /// The records.
     pub records: &'a [&'a [u8]],
+    /// The number of a record that must be in the log already (the last
+    /// one of an append still unanswered when this one was sent).
+    pub after: Option<u64>,
 }
 
 /// A hall's owner key.
@@ -310,44 +315,36 @@ impl Store {
         Ok(resp.kvs().first().map(|kv| kv.create_revision()) == Some(fence))
     }
 
-    /// The compares and puts that append `records` to hall `hall`'s log as
-    /// numbers `first..`, fenced by `fence`.
-    fn append_ops(
-        &self,
-        hall: &str,
-        fence: i64,
-        first: u64,
-        records: &[&[u8]],
-        compares: &mut Vec<Compare>,
-        puts: &mut Vec<TxnOp>,
-    ) {
+    /// The compares and puts of append `a`.
+    fn append_ops(&self, a: &Append<'_>, compares: &mut Vec<Compare>, puts: &mut Vec<TxnOp>) {
         compares.push(Compare::create_revision(
-            self.owner_key(hall),
+            self.owner_key(a.hall),
             CompareOp::Equal,
-            fence,
+            a.fence,
         ));
-        for (i, record) in records.iter().enumerate() {
-            let key = self.log_key(hall, first + i as u64);
+        if let Some(seq) = a.after {
+            compares.push(Compare::create_revision(
+                self.log_key(a.hall, seq),
+                CompareOp::Greater,
+                0,
+            ));
+        }
+        for (i, record) in a.records.iter().enumerate() {
+            let key = self.log_key(a.hall, a.first + i as u64);
             compares.push(Compare::create_revision(key.clone(), CompareOp::Equal, 0));
             puts.push(TxnOp::put(key, record.to_vec(), None));
         }
     }
 
     /// Appends the records of several halls in one transaction, once (no
-    /// retry): `Ok(true)` if all went in, `Ok(false)` if a fence or a
-    /// record key said no — then nothing went in.
+    /// retry): `Ok(true)` if all went in, `Ok(false)` if a fence, a record
+    /// key or a record that should be there already said no — then nothing
+    /// went in.
     pub async fn append_together(&self, appends: &[Append<'_>]) -> Result<bool, StoreError> {
         let mut compares = Vec::new();
         let mut puts = Vec::new();
         for a in appends {
-            self.append_ops(
-                a.hall,
-                a.fence,
-                a.first,
-                a.records,
-                &mut compares,
-                &mut puts,
-            );
+            self.append_ops(a, &mut compares, &mut puts);
         }
         let mut c = self.client.clone();
         let resp = timed(c.txn(Txn::new().when(compares).and_then(puts))).await?;
@@ -371,7 +368,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut compares = Vec::new();
         let mut puts = Vec::with_capacity(records.len());
-        self.append_ops(hall, fence, first, records, &mut compares, &mut puts);
+        let append = Append {
+            hall,
+            fence,
+            first,
+            records,
+            after: None,
+        };
+        self.append_ops(&append, &mut compares, &mut puts);
         let txn = Txn::new().when(compares).and_then(puts);
         let mut tried_before = maybe_there;
         let mut backoff = Duration::from_millis(50);

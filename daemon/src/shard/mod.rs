@@ -113,6 +113,9 @@ pub struct HallShard {
     /// An owner pipe runs (or is still finishing and rebuilding after the
     /// hall was given up): the hall cannot be taken over again yet.
     pipe_running: std::sync::atomic::AtomicBool,
+    /// A fence this node must not serve the hall under again: an append
+    /// sent under it may still go in (cluster mode; 0: none).
+    loose_fence: std::sync::atomic::AtomicI64,
     /// Tickets whose slip a kiosk could not print: kept in memory for the
     /// hall's staff (`hallq status`, `hallq admin health`) and counted in
     /// `hallq_kiosk_print_failures_total`. Not journaled: the ticket itself
@@ -259,6 +262,7 @@ impl HallShard {
             moved: tokio::sync::watch::channel(0).0,
             transition: tokio::sync::Mutex::new(()),
             pipe_running: std::sync::atomic::AtomicBool::new(false),
+            loose_fence: std::sync::atomic::AtomicI64::new(0),
             print_failures: Mutex::default(),
             visitor: Mutex::new(config.visitor.clone()),
             remote: Mutex::new(crate::fanout::remote::RemoteCodes::new()),

@@ -10,6 +10,7 @@
 //! what it had sent, then the hall is rebuilt from its local journal files,
 //! which only ever hold records etcd has acknowledged.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +23,18 @@ use tokio::task::JoinHandle;
 
 use super::feeds::{empty_publish, Published};
 use super::{journal_day, HallShard, ShardError, State};
+use crate::cluster::appender::Pipeline;
 use crate::cluster::store::{Store, StoreError, MAX_BATCH_BYTES, MAX_BATCH_RECORDS};
 use crate::cluster::{Applied, ClusterLink, SharedHall};
 use crate::journal::{self, Entry, JournalHandle};
+
+/// Appends of one hall in etcd's hands at once (each a transaction). One
+/// (what waits meanwhile goes in the next, up to etcd's limits): with 2 and
+/// 4, `bench/cluster.sh` stored fewer records per second — etcd, short of
+/// CPU there, took longer per transaction, and took about half of the
+/// appends sent together in the other order, so those went again alone
+/// ([`crate::cluster::appender`]).
+const PIPELINE_DEPTH: usize = 1;
 
 /// The hall's mode on this node: who writes its journal.
 #[derive(Debug)]
@@ -186,6 +196,15 @@ impl HallShard {
         if self.pipe_running.load(Ordering::Acquire) {
             return Ok(false);
         }
+        if self.loose_fence.load(Ordering::Acquire) == fence {
+            // An append of the last ownership may still go in under this
+            // fence: give the key up, so the hall is taken with a new one.
+            tracing::warn!(hall = %self.id, fence, "letting the ownership key go, to take the hall anew");
+            if let Err(e) = link.store.release(&self.id, fence).await {
+                tracing::warn!(hall = %self.id, error = %e, "cannot let the ownership key go yet");
+            }
+            return Ok(false);
+        }
         self.catch_up_locked(&link.store).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         {
@@ -231,9 +250,11 @@ impl HallShard {
             .expect("cluster calls are made in cluster mode only")
     }
 
-    /// Sends records to etcd in batches (one transaction each, fenced),
-    /// then to the local journal; answers each once both have it. Ends
-    /// when the hall is given up; then rebuilds the hall from disk.
+    /// Sends records to etcd in batches (one transaction each, fenced), up
+    /// to [`PIPELINE_DEPTH`] in flight, then to the local journal in order;
+    /// answers each once both have it and every earlier record is in
+    /// both. Ends when the hall is given up; then rebuilds the hall from
+    /// disk.
     async fn run_pipe(
         self: Arc<Self>,
         link: ClusterLink,
@@ -243,42 +264,67 @@ impl HallShard {
         // After a failure, what the records queued behind it are told: they
         // were applied on top of a change that was not stored.
         let mut failure: Option<ShardError> = None;
+        let mut pipeline = Pipeline::new(link.appender.clone(), &self.id, fence, PIPELINE_DEPTH);
+        // The batches in flight, as the pipeline has them, and when each
+        // went out.
+        let mut sent: VecDeque<(Vec<Outgoing>, tokio::time::Instant)> = VecDeque::new();
+        let mut waiting: VecDeque<Outgoing> = VecDeque::new();
         let mut batch = Vec::new();
-        while rx.recv_many(&mut batch, MAX_BATCH_RECORDS).await > 0 {
-            for part in under_request_size(std::mem::take(&mut batch)) {
-                if let Some(refused) = &failure {
+        let mut open = true;
+        loop {
+            while failure.is_none() && pipeline.ready() && !waiting.is_empty() {
+                let part = next_part(&mut waiting);
+                let records: Vec<Vec<u8>> = part.iter().map(|o| o.payload.clone()).collect();
+                let started = tokio::time::Instant::now();
+                let deadline = started + link.lease.ttl + Duration::from_secs(2);
+                pipeline.send(part[0].seq, records, deadline);
+                sent.push_back((part, started));
+            }
+            if let Some(refused) = &failure {
+                for o in waiting.drain(..) {
+                    let _ = o.done.send(Err(refused.clone()));
+                }
+            }
+            if !open && sent.is_empty() && waiting.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                () = pipeline.answered(), if !sent.is_empty() => {}
+                n = rx.recv_many(&mut batch, MAX_BATCH_RECORDS), if open => {
+                    open = n > 0;
+                    waiting.extend(batch.drain(..));
+                    continue;
+                }
+            }
+            let (Some(result), Some((part, started))) = (pipeline.next().await, sent.pop_front())
+            else {
+                continue;
+            };
+            match result {
+                Ok(()) => {
+                    metrics::histogram!("hallq_cluster_append_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::counter!("hallq_cluster_records_total").increment(part.len() as u64);
+                    self.store_locally(part);
+                }
+                Err(e) => {
+                    let refused = failure.get_or_insert_with(|| {
+                        tracing::error!(hall = %self.id, error = %e, "cluster append failed");
+                        self.give_up(&e.to_string());
+                        refusal(&e, &self.id)
+                    });
                     for o in part {
                         let _ = o.done.send(Err(refused.clone()));
                     }
-                    continue;
-                }
-                let records: Vec<Vec<u8>> = part.iter().map(|o| o.payload.clone()).collect();
-                let deadline =
-                    tokio::time::Instant::now() + link.lease.ttl + Duration::from_secs(2);
-                let started = tokio::time::Instant::now();
-                match link
-                    .appender
-                    .append(&self.id, fence, part[0].seq, records, deadline)
-                    .await
-                {
-                    Ok(()) => {
-                        metrics::histogram!("hallq_cluster_append_seconds")
-                            .record(started.elapsed().as_secs_f64());
-                        metrics::counter!("hallq_cluster_records_total")
-                            .increment(part.len() as u64);
-                        self.store_locally(part);
-                    }
-                    Err(e) => {
-                        tracing::error!(hall = %self.id, error = %e, "cluster append failed");
-                        let refused = refusal(&e, &self.id);
-                        for o in part {
-                            let _ = o.done.send(Err(refused.clone()));
-                        }
-                        failure = Some(refused);
-                        self.give_up(&e.to_string());
-                    }
                 }
             }
+        }
+        if pipeline.loose() {
+            // An append sent after the failed one may still go in: this
+            // fence must not serve again ([`HallShard::promote`]).
+            tracing::warn!(hall = %self.id, fence, "an append of this ownership is unanswered; the hall is to be taken anew");
+            self.loose_fence.store(fence, Ordering::Release);
         }
         // The hall was given up and every record sent before that is
         // answered: rebuild from what is stored.
@@ -444,26 +490,22 @@ impl SharedHall for HallShard {
     }
 }
 
-/// `batch` cut into consecutive parts of at most [`MAX_BATCH_BYTES`] (a
-/// record larger than that goes alone), to stay under etcd's request size.
-fn under_request_size(batch: Vec<Outgoing>) -> Vec<Vec<Outgoing>> {
-    let mut parts: Vec<Vec<Outgoing>> = Vec::new();
+/// The records at the front of `waiting` that go in one append: at most
+/// [`MAX_BATCH_RECORDS`] and [`MAX_BATCH_BYTES`] (a record larger than that
+/// goes alone), to stay under etcd's limits.
+fn next_part(waiting: &mut VecDeque<Outgoing>) -> Vec<Outgoing> {
+    let mut part = Vec::new();
     let mut bytes = 0;
-    for o in batch {
+    while let Some(o) = waiting.front() {
         // Key and framing: a few dozen bytes a record.
         let size = o.payload.len() + 64;
-        match parts.last_mut() {
-            Some(part) if bytes + size <= MAX_BATCH_BYTES => {
-                bytes += size;
-                part.push(o);
-            }
-            _ => {
-                bytes = size;
-                parts.push(vec![o]);
-            }
+        if !part.is_empty() && (bytes + size > MAX_BATCH_BYTES || part.len() >= MAX_BATCH_RECORDS) {
+            break;
         }
+        bytes += size;
+        part.extend(waiting.pop_front());
     }
-    parts
+    part
 }
 
 /// The error a record in the owner pipe is answered with when etcd did not
@@ -494,20 +536,27 @@ mod tests {
         }
     }
 
+    fn parts(batch: Vec<Outgoing>) -> Vec<Vec<u64>> {
+        let mut waiting: VecDeque<Outgoing> = batch.into();
+        let mut parts = Vec::new();
+        while !waiting.is_empty() {
+            parts.push(next_part(&mut waiting).iter().map(|o| o.seq).collect());
+        }
+        parts
+    }
+
     #[test]
-    fn batches_are_cut_under_etcds_request_size_in_order() {
-        let batch: Vec<Outgoing> = (0..10).map(|i| outgoing(i, 300 * 1024)).collect();
-        let parts = under_request_size(batch);
-        let seqs: Vec<Vec<u64>> = parts
-            .iter()
-            .map(|p| p.iter().map(|o| o.seq).collect())
-            .collect();
+    fn batches_are_cut_under_etcds_limits_in_order() {
         // Three records of 300 KiB fit in 1 MiB, a fourth does not.
+        let seqs = parts((0..10).map(|i| outgoing(i, 300 * 1024)).collect());
         assert_eq!(seqs, [vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8], vec![9]]);
         // A record over the limit goes alone (etcd then refuses it).
-        let parts =
-            under_request_size(vec![outgoing(0, 10), outgoing(1, 2 << 20), outgoing(2, 10)]);
-        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 1]);
-        assert!(under_request_size(Vec::new()).is_empty());
+        let seqs = parts(vec![outgoing(0, 10), outgoing(1, 2 << 20), outgoing(2, 10)]);
+        assert_eq!(seqs, [vec![0], vec![1], vec![2]]);
+        // At most MAX_BATCH_RECORDS a transaction.
+        let seqs = parts((0..250).map(|i| outgoing(i, 10)).collect());
+        let lens: Vec<usize> = seqs.iter().map(Vec::len).collect();
+        assert_eq!(lens, [MAX_BATCH_RECORDS, MAX_BATCH_RECORDS, 50]);
+        assert_eq!(seqs.concat(), (0..250).collect::<Vec<u64>>());
     }
 }
