@@ -19,7 +19,7 @@
 //! two-core machine, two clusters at once would make lease timing the
 //! thing under test.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,6 +44,8 @@ const SETTLE: Duration = Duration::from_secs(20);
 struct Seen {
     /// Acknowledged tickets, with when the answer came.
     acked: Vec<(TicketNo, Instant)>,
+    /// Each kiosk's last acknowledged ticket: when its answer came.
+    last_ack: HashMap<usize, Instant>,
     /// Refusals and failures, by code.
     errors: Vec<String>,
     /// The slowest answer.
@@ -76,7 +78,11 @@ fn start_kiosks(
                         let mut s = seen.lock().unwrap();
                         s.slowest = s.slowest.max(started.elapsed());
                         match result {
-                            Ok(t) => s.acked.push((t.ticket, Instant::now())),
+                            Ok(t) => {
+                                let now = Instant::now();
+                                s.acked.push((t.ticket, now));
+                                s.last_ack.insert(k, now);
+                            }
                             Err(e) => s.errors.push(e.code().to_string()),
                         }
                     }
@@ -187,8 +193,19 @@ async fn killing_the_owner_under_load_moves_the_hall_and_loses_nothing() {
     );
 
     // The kiosks that were connected to the dead node notice (keep-alive)
-    // and carry on with the new owner.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // and carry on with the new owner: wait (bounded) until every kiosk
+    // has been answered after the kill and more than ten answers came,
+    // instead of a fixed 10 s.
+    let kiosk_count = kiosks.len();
+    let carried_on = |seen: &Seen| {
+        let all = (0..kiosk_count).all(|k| seen.last_ack.get(&k).is_some_and(|at| *at > killed_at));
+        let after = seen.acked.iter().filter(|(_, at)| *at > killed_at).count();
+        all && after > 10
+    };
+    let deadline = killed_at + Duration::from_secs(30);
+    while Instant::now() < deadline && !carried_on(&seen.lock().unwrap()) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stop.store(true, Ordering::Release);
     for k in kiosks {
         k.await.unwrap();
@@ -204,6 +221,11 @@ async fn killing_the_owner_under_load_moves_the_hall_and_loses_nothing() {
     assert!(
         after > 10,
         "the kiosks did not carry on: {after} tickets after the kill"
+    );
+    assert!(
+        carried_on(&seen),
+        "a kiosk was not answered after the kill: {:?}",
+        seen.last_ack
     );
     assert_all_acked_present(&nodes, &seen).await;
     nodes.owner(SETTLE).await.expect("one owner in the end");
