@@ -29,7 +29,10 @@ if ! cargo fuzz --version 2>/dev/null | grep -q '0\.13\.2'; then
 fi
 
 echo "== building fuzz targets (sanitizer: $sanitizer)"
-cargo fuzz build --sanitizer "$sanitizer" --target-dir "$target_dir"
+# 16 codegen units (cargo-fuzz's default is 1 outside --dev): the build
+# spreads over every core instead of ending on hallq-daemon alone; the
+# same flag on `run` below, or it would build everything again.
+cargo fuzz build --sanitizer "$sanitizer" --codegen-units 16 --target-dir "$target_dir"
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
@@ -40,7 +43,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   log="$scratch/$t.log"
   # Scratch dir first: libFuzzer writes new inputs to the first corpus dir.
-  if cargo fuzz run --sanitizer "$sanitizer" --target-dir "$target_dir" "$t" \
+  if cargo fuzz run --sanitizer "$sanitizer" --codegen-units 16 --target-dir "$target_dir" "$t" \
       "$scratch/$t" "fuzz/corpus/$t" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       >"$log" 2>&1; then

@@ -55,7 +55,14 @@ async fn torn_tail_is_cut(tail: &[u8]) {
     append(&journal, tail);
 
     let daemon = hall.start().expect("hallqd starts despite a torn tail");
-    let stderr = daemon.stderr();
+    // Its stderr is read by a thread of its own: the warning may reach us
+    // a moment after the listening line (seen once on a loaded machine).
+    let deadline = std::time::Instant::now() + hallq_tests::STEP_TIMEOUT;
+    let mut stderr = daemon.stderr();
+    while !stderr.contains("torn") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        stderr = daemon.stderr();
+    }
     assert!(stderr.contains("torn"), "stderr:\n{stderr}");
     assert_eq!(
         fs::metadata(&journal).expect("journal metadata").len(),
