@@ -26,7 +26,7 @@ use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, Signatur
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use hallq_proto::codec::{ALPN, ALPN_CHANGE_IDS, ALPN_PIPELINE};
+use hallq_proto::codec::{protocol_of, ALPN, ALPN_CHANGE_IDS, ALPN_PIPELINE};
 
 /// Server name sent in the handshake. The pinning verifier ignores it; it
 /// only has to be a syntactically valid DNS name for rustls.
@@ -309,20 +309,12 @@ pub fn client_config(
 /// Whether the daemon chose a protocol with change ids on `connection`
 /// (`hallq/1.1` or `hallq/2`).
 pub fn takes_change_ids(connection: &quinn::Connection) -> bool {
-    chosen(connection).is_some_and(|p| p == ALPN_CHANGE_IDS || p == ALPN_PIPELINE)
+    protocol_of(connection).is_some_and(|p| p == ALPN_CHANGE_IDS || p == ALPN_PIPELINE)
 }
 
 /// Whether the daemon chose protocol 2 (pipelines) on `connection`.
 pub fn takes_pipeline(connection: &quinn::Connection) -> bool {
-    chosen(connection).is_some_and(|p| p == ALPN_PIPELINE)
-}
-
-/// The protocol the handshake settled on.
-fn chosen(connection: &quinn::Connection) -> Option<Vec<u8>> {
-    connection
-        .handshake_data()
-        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
-        .and_then(|d| d.protocol)
+    protocol_of(connection).is_some_and(|p| p == ALPN_PIPELINE)
 }
 
 /// Reads the first certificate from a PEM file (the daemon's `cert.pem`).

@@ -312,6 +312,16 @@ impl TestHall {
         Ok(hall)
     }
 
+    /// A fresh hall with [`config_toml`] and a `[limits]` table of
+    /// `limits` (TOML lines such as `requests_per_second = 5`).
+    pub fn with_limits(limits: &str) -> anyhow::Result<TestHall> {
+        let hall = TestHall::new()?;
+        let text = fs::read_to_string(&hall.config)?;
+        let text = text.replacen("[[token]]", &format!("[limits]\n{limits}\n\n[[token]]"), 1);
+        fs::write(&hall.config, text)?;
+        Ok(hall)
+    }
+
     /// The config file.
     pub fn config(&self) -> &Path {
         &self.config

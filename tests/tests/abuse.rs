@@ -3,7 +3,6 @@
 //! hall, and a slow-loris client cut off — each with a clear error or close
 //! reason, and the daemon serving everyone else meanwhile.
 
-use std::fs;
 use std::time::Duration;
 
 use hallq_client::client::ClientError;
@@ -14,12 +13,10 @@ use hallq_tests::{
     expect_refused, window_token, within, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT,
 };
 
-/// A test hall whose config has `limits` (TOML lines for `[limits]`).
+/// A running test hall whose config has `limits` (TOML lines for
+/// `[limits]`).
 fn hall_with_limits(limits: &str) -> (TestHall, Daemon) {
-    let hall = TestHall::new().expect("test hall");
-    let text = fs::read_to_string(hall.config()).expect("read config");
-    let text = text.replacen("[[token]]", &format!("[limits]\n{limits}\n\n[[token]]"), 1);
-    fs::write(hall.config(), text).expect("write config");
+    let hall = TestHall::with_limits(limits).expect("test hall");
     let daemon = hall.start().expect("hallqd starts");
     (hall, daemon)
 }

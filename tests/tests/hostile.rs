@@ -13,12 +13,10 @@ use hallq_proto::wire::{Request, Response};
 use hallq_tests::{item, within, Daemon, TestHall, ADMIN, DISPLAY, KIOSK, STEP_TIMEOUT};
 use tokio::net::UdpSocket;
 
-/// A test hall whose config has `limits` (TOML lines for `[limits]`).
+/// A running test hall whose config has `limits` (TOML lines for
+/// `[limits]`).
 fn hall_with_limits(limits: &str) -> (TestHall, Daemon) {
-    let hall = TestHall::new().expect("test hall");
-    let text = fs::read_to_string(hall.config()).expect("read config");
-    let text = text.replacen("[[token]]", &format!("[limits]\n{limits}\n\n[[token]]"), 1);
-    fs::write(hall.config(), text).expect("write config");
+    let hall = TestHall::with_limits(limits).expect("test hall");
     let daemon = hall.start().expect("hallqd starts");
     (hall, daemon)
 }

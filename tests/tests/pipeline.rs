@@ -16,7 +16,6 @@
 //!   a stream per request, as before.
 
 use std::collections::HashSet;
-use std::fs;
 use std::time::Duration;
 
 use hallq_client::tls;
@@ -24,15 +23,6 @@ use hallq_proto::codec::{self, encode, FrameReader, ALPN, ALPN_CHANGE_IDS};
 use hallq_proto::types::Lane;
 use hallq_proto::wire::{Hello, Request, Response, Tagged, CLOSE_PROTOCOL, PIPELINE_TAG};
 use hallq_tests::{every_waiting, item, within, Daemon, TestHall, ADMIN, KIOSK, STEP_TIMEOUT};
-
-/// A test hall whose config has `limits` (TOML lines for `[limits]`).
-fn hall_with_limits(limits: &str) -> TestHall {
-    let hall = TestHall::new().expect("test hall");
-    let text = fs::read_to_string(hall.config()).expect("config");
-    let text = text.replacen("[[token]]", &format!("[limits]\n{limits}\n\n[[token]]"), 1);
-    fs::write(hall.config(), text).expect("config");
-    hall
-}
 
 /// A raw QUIC connection offering `alpn` that said a good hello.
 async fn raw_connect(daemon: &Daemon, token: &str, alpn: &[&[u8]]) -> quinn::Connection {
@@ -102,7 +92,7 @@ fn issue(letter: char) -> Request {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_issues_at_once_on_one_pipeline() {
     // The default rate (100 a second, bursts of 200) would refuse some.
-    let hall = hall_with_limits("requests_per_second = 1000");
+    let hall = TestHall::with_limits("requests_per_second = 1000").expect("test hall");
     let daemon = hall.start().expect("hallqd starts");
     let kiosk = daemon.connect(KIOSK).await;
     assert!(kiosk.pipelined(), "hallqd chose hallq/2");
@@ -227,7 +217,7 @@ async fn bad_input_ends_the_pipeline_with_the_daemons_last_word() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_begun_and_never_finished_is_cut() {
-    let hall = hall_with_limits("frame_timeout_secs = 1");
+    let hall = TestHall::with_limits("frame_timeout_secs = 1").expect("test hall");
     let daemon = hall.start().expect("hallqd starts");
     let connection = raw_connect(&daemon, KIOSK, &[codec::ALPN_PIPELINE]).await;
     let mut pipe = RawPipe::open(&connection).await;
@@ -296,7 +286,7 @@ async fn older_protocols_are_served_and_refuse_a_pipeline() {
 /// streams: over it, each is refused with its own tag, the rest served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_limit_answers_each_pipelined_request_by_its_tag() {
-    let hall = hall_with_limits("requests_per_second = 5");
+    let hall = TestHall::with_limits("requests_per_second = 5").expect("test hall");
     let daemon = hall.start().expect("hallqd starts");
     let connection = raw_connect(&daemon, KIOSK, &[codec::ALPN_PIPELINE]).await;
     let mut pipe = RawPipe::open(&connection).await;

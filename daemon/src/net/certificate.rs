@@ -262,11 +262,7 @@ fn sync_dir(dir: &Path) -> Result<(), TlsError> {
 
 /// Whether the client of `connection` chose protocol 2 (pipelines).
 pub(crate) fn speaks_pipeline(connection: &quinn::Connection) -> bool {
-    connection
-        .handshake_data()
-        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
-        .and_then(|d| d.protocol)
-        .is_some_and(|p| p == ALPN_PIPELINE)
+    hallq_proto::codec::protocol_of(connection).is_some_and(|p| p == ALPN_PIPELINE)
 }
 
 /// QUIC server configuration presenting `certs`/`key`, speaking ALPN

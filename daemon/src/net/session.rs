@@ -5,9 +5,9 @@
 //! later stream carries one request, read here and handed to its family in
 //! `route`; a connection over its rate has the request refused
 //! unread. A stream that opens a pipeline (protocol 2) carries many
-//! requests instead ([`pipeline`]). A frame that is oversized, truncated or not a request gets an
-//! error answer and the connection is closed: a peer that sends garbage is
-//! not trusted with more.
+//! requests instead ([`pipeline`]). A frame that is oversized, truncated
+//! or not a request gets an error answer and the connection is closed: a
+//! peer that sends garbage is not trusted with more.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -55,7 +55,9 @@ const DECODE_LIMIT: usize = 16 * MAX_FRAME;
 #[cfg(feature = "stream")]
 mod stream;
 #[cfg(feature = "stream")]
-pub use stream::{read_frame, read_frame_from, write_frame, write_frame_to, FrameReader};
+pub use stream::{
+    protocol_of, read_frame, read_frame_from, write_frame, write_frame_to, FrameReader,
+};
 
 /// bincode's `standard()` configuration (little-endian, varint) with the limit.
 type WireConfig = Configuration<LittleEndian, Varint, Limit<DECODE_LIMIT>>;

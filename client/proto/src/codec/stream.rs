@@ -21,6 +21,15 @@ impl From<quinn::WriteError> for CodecError {
     }
 }
 
+/// The protocol (ALPN) the handshake of `connection` settled on: which of
+/// `hallq/1`, `hallq/1.1` and `hallq/2` both sides speak on it.
+pub fn protocol_of(connection: &quinn::Connection) -> Option<Vec<u8>> {
+    connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol)
+}
+
 /// Writes a frame produced by [`encode`] to a QUIC send stream.
 pub async fn write_frame(send: &mut quinn::SendStream, frame: &[u8]) -> Result<(), CodecError> {
     // Use quinn's own write_all so a stream reset keeps its QUIC meaning

@@ -145,21 +145,16 @@ async fn carry_out(
 ) -> Tagged<Response> {
     let kind = request.kind();
     let started = Instant::now();
-    let routed = match request {
-        Request::Watch | Request::Notifications | Request::Pipeline => Routed::Answer(Err(reply(
+    // The route hands a subscription or a pipeline back (asked for as
+    // itself or wrapped in a change id) without starting it: refused here.
+    let answer = match route::handle(daemon, session, request).await {
+        Routed::Answer(answer) => answer,
+        Routed::Watch | Routed::Notifications | Routed::Pipeline => Err(reply(
             ErrorCode::BadRequest,
             "a subscription or a pipeline takes a stream of its own, not a pipeline's",
-        ))),
-        request => route::handle(daemon, session, request).await,
-    };
-    let body = match routed {
-        Routed::Answer(answer) => answer_of(daemon, session, kind, started, answer),
-        // A subscription wrapped in a change id.
-        Routed::Watch | Routed::Notifications | Routed::Pipeline => Response::Error(reply(
-            ErrorCode::BadRequest,
-            "a subscription takes a stream of its own, not a pipeline's",
         )),
     };
+    let body = answer_of(daemon, session, kind, started, answer);
     Tagged { tag, body }
 }
 
